@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# ctaccel build: BPF objects and skeletons into $(OUTPUT), userspace with
+# -Werror. `make V=1` shows the commands.
+
+OUTPUT ?= .output
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= gcc
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CFLAGS ?= -O2 -g
+USER_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE -I include -I $(OUTPUT) -I user
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -mcpu=v3 -Wall -Werror \
+	-I include -I . -I bpf
+LIBS := -lbpf -lelf -lz
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_OBJS := tracker
+BENCH_BPF := bench_empty
+SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
+LIB_SRCS := user/flowtab.c
+LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+UNIT_TESTS := $(OUTPUT)/test_tracker
+BENCH_BINS := $(OUTPUT)/bench_datapath
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all test bench-datapath clean deps vmlinux
+
+all: $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(BENCH_BINS)
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+vmlinux:
+	$(Q)bash scripts/gen-vmlinux.sh
+
+$(OUTPUT):
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c bpf/tracker.bpf.h include/ctaccel.h vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bench_empty.bpf.o: tests/bench/bench_empty.bpf.c vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/%.linked.o: $(OUTPUT)/%.bpf.o
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.linked.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
+
+$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) include/ctaccel.h $(SKELS) | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pkt.h \
+		$(LIB_OBJS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/unit/test_tracker.c tests/unit/pkt.c \
+		$(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
+
+$(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/unit/pkt.h \
+		$(LIB_OBJS) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/bench_datapath.c tests/unit/pkt.c \
+		$(LIB_OBJS) -o $@ $(LIBS) -lpthread
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/run.sh
+
+bench-datapath: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-datapath.sh
+
+clean:
+	$(call msg,CLEAN,$(OUTPUT))
+	$(Q)rm -rf $(OUTPUT)

@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * ctaccel's TCP connection tracker: tc programs for ingress and egress that
+ * keep one entry per flow with nf_conntrack's states, and the compare-and-
+ * delete program through which every removal outside the datapath goes.
+ *
+ * Every packet is passed on unchanged (TC_ACT_UNSPEC, so later tc filters
+ * still run); whatever ctaccel cannot do is counted instead.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "tracker.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define NS_PER_SEC 1000000000ULL
+
+const volatile struct ctaccel_config ctaccel_cfg = {
+	.timeout_ns = {
+#define X(name, timeout) [CTACCEL_ST_##name] = (timeout) * NS_PER_SEC,
+		CTACCEL_STATES(X)
+#undef X
+	},
+	.timeout_unack_ns = CTACCEL_TIMEOUT_UNACK_DEFAULT * NS_PER_SEC,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CTACCEL_DEFAULT_MAX_FLOWS);
+	/* Memory follows the live flows, not the configured maximum. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ctaccel_flow_key);
+	__type(value, struct ctaccel_flow);
+} ctaccel_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctaccel_stats);
+} ctaccel_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u32); /* ifindex */
+	__type(value, struct ctaccel_iface);
+} ctaccel_ifaces SEC(".maps");
+
+/*
+ * Counters only the tc programs write are plain per-CPU increments: tc runs in
+ * softirq or with BH disabled, so nothing else on this CPU interleaves. Slots
+ * that the (process-context, interruptible) delete program also writes are
+ * changed with atomics on both sides.
+ */
+#define CTR_INC(st, name)      ((st)->name++)
+#define CTR_ADD(st, name, v)   ((st)->name += (v))
+#define CTR_ATOMIC(st, name, v) __sync_fetch_and_add(&(st)->name, (v))
+
+static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s64 v)
+{
+	if (state < CTACCEL_ST__MAX)
+		__sync_fetch_and_add(&st->flows_in_state[state], v);
+}
+
+static __always_inline int addr_cmp(const __u32 *a, const __u32 *b)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u32 x = bpf_ntohl(a[i]), y = bpf_ntohl(b[i]);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
+/* Fill the normalised key from source and destination of the packet. */
+static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u32 *daddr,
+				    __u16 sport, __u16 dport)
+{
+	struct ctaccel_flow_key *k = &p->key;
+	int c = addr_cmp(saddr, daddr);
+
+	if (c == 0)
+		c = bpf_ntohs(sport) < bpf_ntohs(dport) ? -1 : bpf_ntohs(sport) > bpf_ntohs(dport);
+	p->src_is_hi = c > 0;
+	if (p->src_is_hi) {
+		__builtin_memcpy(k->addr_lo, daddr, 16);
+		__builtin_memcpy(k->addr_hi, saddr, 16);
+		k->port_lo = dport;
+		k->port_hi = sport;
+	} else {
+		__builtin_memcpy(k->addr_lo, saddr, 16);
+		__builtin_memcpy(k->addr_hi, daddr, 16);
+		k->port_lo = sport;
+		k->port_hi = dport;
+	}
+	k->proto = IPPROTO_TCP;
+}
+
+static __always_inline enum pkt_kind parse_tcp(void *tcp, void *data_end, __u32 l4_len,
+					       struct pkt *p, const __u32 *saddr,
+					       const __u32 *daddr)
+{
+	struct tcphdr *th = tcp;
+	__u32 doff;
+
+	if ((void *)(th + 1) > data_end || l4_len < sizeof(*th))
+		return PKT_MALFORMED;
+	doff = th->doff * 4;
+	if (doff < sizeof(*th) || doff > l4_len)
+		return PKT_MALFORMED;
+	p->tcp_flags = ((__u8 *)th)[13];
+	key_set(p, saddr, daddr, th->source, th->dest);
+	return PKT_TCP;
+}
+
+static __always_inline enum pkt_kind parse(struct __sk_buff *skb, struct pkt *p)
+{
+	__u32 want = skb->len < PARSE_PULL_LEN ? skb->len : PARSE_PULL_LEN;
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 saddr[4] = {}, daddr[4] = {};
+	struct ethhdr *eth;
+	__u32 l3_room;
+
+	if (data + want > data_end) {
+		if (bpf_skb_pull_data(skb, want))
+			return PKT_MALFORMED;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return PKT_MALFORMED;
+	l3_room = skb->len - ETH_HLEN;
+
+	switch (bpf_ntohs(eth->h_proto)) {
+	case ETH_P_IP: {
+		struct iphdr *iph = (void *)(eth + 1);
+		__u32 ihl, tot;
+
+		if ((void *)(iph + 1) > data_end || iph->version != 4 || iph->ihl < 5)
+			return PKT_MALFORMED;
+		ihl = iph->ihl * 4;
+		tot = bpf_ntohs(iph->tot_len);
+		if (tot == 0)
+			tot = l3_room; /* BIG TCP GSO packet: length is the skb's */
+		if (tot < ihl || tot > l3_room)
+			return PKT_MALFORMED;
+		if (iph->protocol != IPPROTO_TCP)
+			return PKT_NON_TCP;
+		if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
+			return PKT_FRAGMENT;
+		p->ip_len = tot;
+		p->key.family = AF_INET;
+		saddr[0] = iph->saddr;
+		daddr[0] = iph->daddr;
+		return parse_tcp((void *)iph + ihl, data_end, tot - ihl, p, saddr, daddr);
+	}
+	case ETH_P_IPV6: {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		__u32 tot;
+
+		if ((void *)(ip6 + 1) > data_end || ip6->version != 6)
+			return PKT_MALFORMED;
+		tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+		if (tot > l3_room)
+			return PKT_MALFORMED;
+		switch (ip6->nexthdr) {
+		case IPPROTO_TCP:
+			break;
+		case 0:   /* hop-by-hop */
+		case 43:  /* routing */
+		case 44:  /* fragment */
+		case 51:  /* AH */
+		case 60:  /* destination options */
+		case 135: /* mobility */
+			return PKT_UNPARSED;
+		default:
+			return PKT_NON_TCP;
+		}
+		p->ip_len = tot;
+		p->key.family = AF_INET6;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		return parse_tcp(ip6 + 1, data_end, tot - sizeof(*ip6), p, saddr, daddr);
+	}
+	case ETH_P_8021Q:
+	case ETH_P_8021AD:
+		return PKT_UNPARSED;
+	default:
+		return PKT_NON_IP;
+	}
+}
+
+#define QUIESCE_SPINS (1 << 16)
+
+struct quiesce {
+	struct ctaccel_flow *f;
+	__u32 self;
+	bool done;
+};
+
+static long quiesce_spin(__u32 i, struct quiesce *q)
+{
+	if (*(volatile __u32 *)&q->f->inflight != q->self)
+		return 0;
+	q->done = true;
+	return 1;
+}
+
+/*
+ * Wait until only `self` packets (the caller's own) are in flight on an entry
+ * whose word was just swapped to NONE. Packets that arrive later see NONE and
+ * leave it alone; those already past the word finish within a few hundred
+ * instructions.
+ */
+static __always_inline bool flow_quiesce(struct ctaccel_flow *f, __u32 self)
+{
+	struct quiesce q = { .f = f, .self = self };
+
+	bpf_loop(QUIESCE_SPINS, quiesce_spin, &q, 0);
+	return q.done;
+}
+
+/*
+ * Remove an entry whose word this CPU has just swapped to NONE: nobody can
+ * move it any more, and once the packets in flight have drained its legs are
+ * final. Runs in tc and in the delete program, hence atomics throughout.
+ */
+static __always_inline void flow_release(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
+					 __u32 state, struct ctaccel_stats *st, __u64 extra_bytes,
+					 __u64 extra_packets, __u32 self)
+{
+	if (!flow_quiesce(f, self))
+		CTR_ATOMIC(st, quiesce_timeouts, 1);
+	gauge_add(st, state, -1);
+	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
+	CTR_ATOMIC(st, deleted_bytes, f->leg[0].bytes + f->leg[1].bytes + extra_bytes);
+	/* Leave before the delete: the element may be reused once it is gone. */
+	if (self)
+		__sync_fetch_and_add(&f->inflight, -1);
+	bpf_map_delete_elem(&ctaccel_flows, key);
+}
+
+static __always_inline void flow_account(struct ctaccel_flow *f, __u32 dir, const struct pkt *p,
+					 __u64 now, struct ctaccel_stats *st)
+{
+	struct ctaccel_flow_leg *leg = &f->leg[dir & 1];
+	__u32 bits = (__u32)p->tcp_flags << ((dir & 1) * 8);
+
+	__sync_fetch_and_add(&leg->packets, 1);
+	__sync_fetch_and_add(&leg->bytes, p->ip_len);
+	if ((*(volatile __u32 *)&f->tcp_flags & bits) != bits)
+		__sync_fetch_and_or(&f->tcp_flags, bits);
+	/* Any concurrent writer stores a time of this very moment. */
+	if (f->last_seen_ns != now)
+		f->last_seen_ns = now;
+	CTR_INC(st, tracked_packets);
+	CTR_ADD(st, tracked_bytes, p->ip_len);
+}
+
+/*
+ * flow_step() results besides 0 (done, still in flight on the entry): the
+ * packet removed the entry (and left it), and either starts a new flow with
+ * the next lookup or is done.
+ */
+#define FLOW_AGAIN 1
+#define FLOW_GONE  2
+#define CAS_TRIES  8
+
+static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p, __u32 index,
+				     __u64 now, struct ctaccel_stats *st)
+{
+	__u32 dir = p->src_is_hi == f->orig_is_hi ? CTACCEL_DIR_ORIG : CTACCEL_DIR_REPLY;
+	int i;
+
+	for (i = 0; i < CAS_TRIES; i++) {
+		__u64 ct = *(volatile __u64 *)&f->ct, nct = ct;
+		__u32 old = ctaccel_ct_state(ct), new;
+		enum tcp_verdict v;
+
+		if (old == CTACCEL_ST_NONE) {
+			CTR_INC(st, flow_busy);
+			return 0;
+		}
+		if (ctaccel_ct_expired(ct, now)) {
+			if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
+				continue;
+			CTR_ATOMIC(st, flows_expired, 1);
+			flow_release(f, &p->key, old, st, 0, 0, 1);
+			return FLOW_AGAIN;
+		}
+
+		v = tcp_step(ct, dir, index, now, &ctaccel_cfg, &nct);
+		if (v == TV_INVALID) {
+			CTR_INC(st, invalid);
+			return 0;
+		}
+		if (v == TV_REOPEN || v == TV_KILL) {
+			if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
+				continue;
+			if (v == TV_REOPEN) {
+				CTR_ATOMIC(st, flows_reopened, 1);
+				flow_release(f, &p->key, old, st, 0, 0, 1);
+				return FLOW_AGAIN;
+			}
+			/* nf_conntrack accounts the RST, then destroys the entry. */
+			if (!state_is_closed(old))
+				CTR_INC(st, flows_closed);
+			CTR_INC(st, transitions);
+			CTR_INC(st, tracked_packets);
+			CTR_ADD(st, tracked_bytes, p->ip_len);
+			CTR_ATOMIC(st, flows_killed, 1);
+			flow_release(f, &p->key, old, st, p->ip_len, 1, 1);
+			return FLOW_GONE;
+		}
+		if (nct != ct && __sync_val_compare_and_swap(&f->ct, ct, nct) != ct)
+			continue;
+
+		new = ctaccel_ct_state(nct);
+		if (new != old) {
+			gauge_add(st, old, -1);
+			gauge_add(st, new, 1);
+			CTR_INC(st, transitions);
+			if (state_is_closed(new) && !state_is_closed(old))
+				CTR_INC(st, flows_closed);
+		}
+		if (v == TV_IGNORE) {
+			CTR_INC(st, ignored);
+			return 0;
+		}
+		if (v == TV_NOACCT) {
+			CTR_INC(st, syn_retransmits);
+			return 0;
+		}
+		flow_account(f, dir, p, now, st);
+		return 0;
+	}
+	CTR_INC(st, cas_exhausted);
+	return 0;
+}
+
+/*
+ * The packet is in flight on the entry from before it reads the word until its
+ * accounting is done (or the entry, claimed by this packet, is deleted).
+ *
+ * A global function: the verifier walks it once, not once per call site and
+ * retry round of the caller.
+ */
+__noinline int flow_update(struct ctaccel_flow *f, const struct pkt *p, __u32 index, __u64 now,
+			   struct ctaccel_stats *st)
+{
+	int ret;
+
+	if (!f || !p || !st)
+		return 0;
+
+	__sync_fetch_and_add(&f->inflight, 1);
+	ret = flow_step(f, p, index, now, st);
+	if (ret == 0)
+		__sync_fetch_and_add(&f->inflight, -1);
+	return ret;
+}
+
+/* Returns -EEXIST when another CPU inserted the flow first. */
+static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 now,
+				       struct ctaccel_stats *st)
+{
+	struct ctaccel_flow nf = {};
+	__u64 nct = 0;
+	long err;
+
+	if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
+		/* Only a SYN or a mid-stream ACK may start a flow. */
+		CTR_INC(st, invalid);
+		return 0;
+	}
+	nf.ct = nct;
+	nf.first_seen_ns = now;
+	nf.last_seen_ns = now;
+	nf.leg[CTACCEL_DIR_ORIG].packets = 1;
+	nf.leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
+	nf.tcp_flags = p->tcp_flags;
+	nf.orig_is_hi = p->src_is_hi;
+
+	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
+	if (err == -EEXIST)
+		return -EEXIST;
+	if (err == -E2BIG) {
+		CTR_INC(st, table_full);
+		return 0;
+	}
+	if (err) {
+		CTR_INC(st, insert_failed);
+		return 0;
+	}
+	gauge_add(st, ctaccel_ct_state(nct), 1);
+	CTR_INC(st, flows_created);
+	CTR_INC(st, tracked_packets);
+	CTR_ADD(st, tracked_bytes, p->ip_len);
+	return 0;
+}
+
+static __always_inline void track_tcp(const struct pkt *p, struct ctaccel_stats *st)
+{
+	__u32 index = tcp_index_of(p->tcp_flags);
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct ctaccel_flow *f;
+	int i;
+
+	/* Each round either finishes or removed a dead entry / lost an insert
+	 * race, after which the next lookup sees the other CPU's work. */
+	for (i = 0; i < 3; i++) {
+		f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
+		if (f) {
+			if (flow_update(f, p, index, now, st) != FLOW_AGAIN)
+				return;
+			continue;
+		}
+		if (flow_create(p, index, now, st) != -EEXIST)
+			return;
+		CTR_INC(st, insert_races);
+	}
+	CTR_INC(st, cas_exhausted);
+}
+
+static __always_inline int handle(struct __sk_buff *skb, bool egress)
+{
+	struct ctaccel_stats *st;
+	struct pkt p = {};
+	__u32 zero = 0;
+
+	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
+	if (!st)
+		return TC_ACT_UNSPEC;
+	CTR_INC(st, packets);
+	CTR_ADD(st, bytes, skb->len);
+
+	/* A forwarded packet was already tracked at the ingress it came from. */
+	if (egress && skb->ingress_ifindex) {
+		__u32 ifindex = skb->ingress_ifindex;
+		struct ctaccel_iface *in = bpf_map_lookup_elem(&ctaccel_ifaces, &ifindex);
+
+		if (in && (in->flags & CTACCEL_IFACE_INGRESS)) {
+			CTR_INC(st, skipped_egress);
+			return TC_ACT_UNSPEC;
+		}
+	}
+
+	switch (parse(skb, &p)) {
+	case PKT_TCP:
+		break;
+	case PKT_NON_IP:
+		CTR_INC(st, non_ip);
+		return TC_ACT_UNSPEC;
+	case PKT_NON_TCP:
+		CTR_INC(st, non_tcp);
+		return TC_ACT_UNSPEC;
+	case PKT_FRAGMENT:
+		CTR_INC(st, fragments);
+		return TC_ACT_UNSPEC;
+	case PKT_UNPARSED:
+		CTR_INC(st, unparsed);
+		return TC_ACT_UNSPEC;
+	default:
+		CTR_INC(st, malformed);
+		return TC_ACT_UNSPEC;
+	}
+	if (!tcp_flags_valid(p.tcp_flags)) {
+		CTR_INC(st, invalid);
+		return TC_ACT_UNSPEC;
+	}
+	track_tcp(&p, st);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int ctaccel_ingress(struct __sk_buff *skb)
+{
+	return handle(skb, false);
+}
+
+SEC("tc")
+int ctaccel_egress(struct __sk_buff *skb)
+{
+	return handle(skb, true);
+}
+
+struct del_loop {
+	__u64 reqs;
+	__u64 now;
+	__u32 flags;
+	__u32 deleted;
+	__u32 skipped;
+	__u32 faults;
+};
+
+static long delete_one(__u32 i, struct del_loop *l)
+{
+	struct ctaccel_del_req req;
+	struct ctaccel_stats *st;
+	struct ctaccel_flow *f;
+	__u32 zero = 0, state;
+	__u64 ct;
+
+	if (bpf_copy_from_user(&req, sizeof(req), (void *)(l->reqs + (__u64)i * sizeof(req)))) {
+		l->faults++;
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
+	f = bpf_map_lookup_elem(&ctaccel_flows, &req.key);
+	if (!st || !f)
+		goto skip;
+	ct = *(volatile __u64 *)&f->ct;
+	state = ctaccel_ct_state(ct);
+	if (state == CTACCEL_ST_NONE)
+		goto skip;
+	if (req.expect_ct && ct != req.expect_ct)
+		goto skip;
+	if (!(l->flags & CTACCEL_DEL_FORCE) && !ctaccel_ct_expired(ct, l->now))
+		goto skip;
+	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
+		goto skip;
+	CTR_ATOMIC(st, flows_deleted, 1);
+	flow_release(f, &req.key, state, st, 0, 0, 0);
+	l->deleted++;
+	return 0;
+skip:
+	l->skipped++;
+	return 0;
+}
+
+/*
+ * Compare-and-delete, run through BPF_PROG_TEST_RUN: the one removal path for
+ * GC, flush and unload, so that gauges and counters move where they live.
+ */
+SEC("syscall")
+int ctaccel_delete(struct ctaccel_del_args *args)
+{
+	struct del_loop l = {
+		.reqs = args->reqs,
+		.flags = args->flags,
+		/* The coarse clock is not offered to syscall programs; the
+		 * precise one runs at most a tick ahead of it. */
+		.now = bpf_ktime_get_ns(),
+	};
+	__u32 count = args->count;
+
+	if (count > CTACCEL_DEL_BATCH_MAX)
+		return -E2BIG;
+	bpf_loop(count, delete_one, &l, 0);
+	args->deleted = l.deleted;
+	args->skipped = l.skipped;
+	args->faults = l.faults;
+	return 0;
+}

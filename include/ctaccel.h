@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The contract between ctaccel's BPF programs and its userspace: map keys and
+ * values, the packed connection-tracking word, counters, states and timeouts.
+ * Every fact here has one definition; both sides include this file.
+ *
+ * Byte order: addresses and ports in struct ctaccel_flow_key are in network
+ * byte order, exactly as on the wire. Everything else is host byte order.
+ */
+#ifndef CTACCEL_H
+#define CTACCEL_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define CTACCEL_VERSION "0.1.0"
+
+/*
+ * Layout version of the pinned maps. Bump it whenever a key, value or map
+ * definition below changes size or meaning, so that a newer binary refuses
+ * (or migrates) pinned state it cannot read.
+ */
+#define CTACCEL_ABI_VERSION 1
+
+/*
+ * TCP states with nf_conntrack's names, numbering and default timeouts
+ * (net/netfilter/nf_conntrack_proto_tcp.c). NONE is never stored in a live
+ * entry: a tracking word whose state is NONE marks an entry being removed.
+ */
+#define CTACCEL_STATES(X)                                                                          \
+	X(NONE, 0)                                                                                 \
+	X(SYN_SENT, 120)                                                                           \
+	X(SYN_RECV, 60)                                                                            \
+	X(ESTABLISHED, 432000)                                                                     \
+	X(FIN_WAIT, 120)                                                                           \
+	X(CLOSE_WAIT, 60)                                                                          \
+	X(LAST_ACK, 30)                                                                            \
+	X(TIME_WAIT, 120)                                                                          \
+	X(CLOSE, 10)                                                                               \
+	X(SYN_SENT2, 120)
+
+enum ctaccel_state {
+#define X(name, timeout) CTACCEL_ST_##name,
+	CTACCEL_STATES(X)
+#undef X
+	CTACCEL_ST__MAX,
+};
+
+/* nf_conntrack's "unacknowledged" timeout: caps ESTABLISHED before any reply. */
+#define CTACCEL_TIMEOUT_UNACK_DEFAULT 300
+
+/* Direction of a packet relative to the flow's originator. */
+enum ctaccel_dir {
+	CTACCEL_DIR_ORIG = 0,
+	CTACCEL_DIR_REPLY = 1,
+	CTACCEL_DIR__MAX,
+};
+
+/*
+ * Flow key, normalised so that both directions of a flow find one entry:
+ * the (address, port) pair that compares lower (as big-endian numbers,
+ * address first) is the "lo" side. IPv4 addresses use word [0]; the other
+ * words are zero.
+ */
+struct ctaccel_flow_key {
+	__u32 addr_lo[4];
+	__u32 addr_hi[4];
+	__u16 port_lo;
+	__u16 port_hi;
+	__u8 family; /* AF_INET or AF_INET6 */
+	__u8 proto;  /* IPPROTO_TCP */
+	__u8 __pad[2];
+};
+
+struct ctaccel_flow_leg {
+	__u64 packets;
+	__u64 bytes; /* IP packet length, as nf_conntrack accounts it */
+};
+
+/*
+ * Flow value. `ct` packs state, flags and expiry in one 64-bit word that is
+ * only ever changed with compare-and-swap: whoever wins the swap owns the state
+ * move (and the per-state gauges), and an entry is removed only by the one who
+ * swapped its word to NONE. Legs and flags are changed with atomic adds/ors.
+ */
+struct ctaccel_flow {
+	__u64 ct;
+	__u64 first_seen_ns; /* CLOCK_MONOTONIC (coarse) */
+	__u64 last_seen_ns;  /* last accounted packet, CLOCK_MONOTONIC (coarse) */
+	struct ctaccel_flow_leg leg[CTACCEL_DIR__MAX];
+	__u32 tcp_flags; /* OR of TCP flag bytes: bits 0-7 originator, 8-15 reply */
+	/*
+	 * Packets between reading `ct` and finishing their accounting. Whoever
+	 * swaps `ct` to NONE waits for this to drain before it reads the legs
+	 * for the last time, so no packet counted into a flow is lost with it.
+	 */
+	__u32 inflight;
+	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
+	__u8 bypass;     /* reserved for the conntrack bypass policy */
+	__u8 __pad[6];
+};
+
+/* Layout of ctaccel_flow.ct. */
+#define CTACCEL_CT_STATE_MASK	  0xfULL
+#define CTACCEL_CT_SEEN_REPLY	  (1ULL << 4)  /* a valid reply-direction packet was seen */
+#define CTACCEL_CT_ASSURED	  (1ULL << 5)  /* nf_conntrack's ASSURED */
+#define CTACCEL_CT_CLOSE_INIT	  (1ULL << 6)  /* a side moved the flow into FIN_WAIT */
+#define CTACCEL_CT_SIMOPEN	  (1ULL << 7)  /* simultaneous open (SYN_SENT2 seen) */
+#define CTACCEL_CT_CHALLENGE	  (1ULL << 8)  /* SYN ignored in LAST_ACK: expect challenge ACK */
+#define CTACCEL_CT_LAST_SHIFT	  9            /* kind of the last in-window/ignored packet */
+#define CTACCEL_CT_LAST_MASK	  (3ULL << CTACCEL_CT_LAST_SHIFT)
+#define CTACCEL_CT_LAST_OTHER	  0ULL
+#define CTACCEL_CT_LAST_SYN	  1ULL
+#define CTACCEL_CT_LAST_RST	  2ULL
+#define CTACCEL_CT_LAST_REPLY	  (1ULL << 11) /* ... and it came from the reply side */
+#define CTACCEL_CT_EXP_SHIFT	  12           /* expiry lives in bits 12-63 ... */
+#define CTACCEL_CT_EXP_UNIT_SHIFT 20           /* ... in units of 2^20 ns (~1.05 ms) */
+
+static inline __u32 ctaccel_ct_state(__u64 ct)
+{
+	return (__u32)(ct & CTACCEL_CT_STATE_MASK);
+}
+
+static inline __u64 ctaccel_ct_expires_ns(__u64 ct)
+{
+	return (ct >> CTACCEL_CT_EXP_SHIFT) << CTACCEL_CT_EXP_UNIT_SHIFT;
+}
+
+static inline __u64 ctaccel_ct_with_expiry(__u64 ct, __u64 expires_ns)
+{
+	return (ct & ((1ULL << CTACCEL_CT_EXP_SHIFT) - 1)) |
+	       ((expires_ns >> CTACCEL_CT_EXP_UNIT_SHIFT) << CTACCEL_CT_EXP_SHIFT);
+}
+
+/* An entry has expired once the clock's unit count reaches its expiry's. */
+static inline int ctaccel_ct_expired(__u64 ct, __u64 now_ns)
+{
+	return (ct >> CTACCEL_CT_EXP_SHIFT) <= (now_ns >> CTACCEL_CT_EXP_UNIT_SHIFT);
+}
+
+/*
+ * Global counters: name and meaning. The order is the layout of struct
+ * ctaccel_stats and the index of enum ctaccel_counter; the names are the JSON
+ * and metric names.
+ */
+#define CTACCEL_COUNTERS(X)                                                                        \
+	X(packets, "packets seen by the tc programs")                                              \
+	X(bytes, "bytes (skb length) seen by the tc programs")                                     \
+	X(tracked_packets, "TCP packets accounted to a flow")                                      \
+	X(tracked_bytes, "IP bytes accounted to a flow")                                           \
+	X(non_ip, "packets that are neither IPv4 nor IPv6")                                        \
+	X(non_tcp, "IP packets that are not TCP")                                                  \
+	X(fragments, "non-first IPv4 fragments (no TCP header)")                                  \
+	X(unparsed, "packets ctaccel cannot parse yet (VLAN tags, IPv6 extension headers)")       \
+	X(malformed, "truncated or inconsistent IP/TCP headers")                                   \
+	X(invalid, "TCP packets nf_conntrack would mark invalid")                                  \
+	X(ignored, "TCP packets nf_conntrack would let through without a state change")            \
+	X(syn_retransmits, "unanswered SYN retransmits (not accounted, timeout not renewed)")      \
+	X(skipped_egress, "egress packets already tracked at an attached ingress")                 \
+	X(flows_created, "flow entries inserted")                                                  \
+	X(flows_closed, "flows that reached TIME_WAIT or CLOSE")                                   \
+	X(flows_expired, "expired entries removed by a packet of a new flow")                      \
+	X(flows_reopened, "TIME_WAIT/CLOSE entries replaced by a new SYN")                         \
+	X(flows_killed, "entries removed by a RST before any reply")                               \
+	X(flows_deleted, "entries removed by compare-and-delete (GC, flush)")                      \
+	X(deleted_packets, "packets of removed entries")                                           \
+	X(deleted_bytes, "bytes of removed entries")                                               \
+	X(transitions, "state moves")                                                              \
+	X(table_full, "new flows not tracked because the table was full")                          \
+	X(insert_failed, "new flows not tracked because the insert failed otherwise")              \
+	X(insert_races, "inserts that lost to another CPU's insert of the same flow")              \
+	X(flow_busy, "packets not tracked because their entry was being removed")                  \
+	X(cas_exhausted, "packets not tracked because the state swap kept losing")               \
+	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")
+
+enum ctaccel_counter {
+#define X(name, help) CTACCEL_CTR_##name,
+	CTACCEL_COUNTERS(X)
+#undef X
+	CTACCEL_CTR__MAX,
+};
+
+/*
+ * Value of the single-entry PERCPU_ARRAY `ctaccel_stats`. Userspace sums every
+ * possible CPU; a gauge slot of one CPU may be negative (a flow created on one
+ * CPU and removed on another), the sum is exact.
+ */
+struct ctaccel_stats {
+#define X(name, help) __u64 name;
+	CTACCEL_COUNTERS(X)
+#undef X
+	__s64 flows_in_state[CTACCEL_ST__MAX]; /* per-state gauges */
+	__u64 __pad[6]; /* room for new counters without a layout change */
+};
+
+/* Load-time configuration (the BPF object's .rodata). */
+struct ctaccel_config {
+	__u64 timeout_ns[CTACCEL_ST__MAX];
+	__u64 timeout_unack_ns;
+};
+
+/*
+ * Compare-and-delete: the `ctaccel_delete` syscall program removes each
+ * requested entry only if its tracking word still equals expect_ct (nothing
+ * touched it since userspace read it) and it has expired, or with
+ * CTACCEL_DEL_FORCE whatever its expiry. expect_ct == 0 with FORCE removes the
+ * entry whatever its word (flush).
+ */
+struct ctaccel_del_req {
+	struct ctaccel_flow_key key;
+	__u64 expect_ct;
+};
+
+#define CTACCEL_DEL_FORCE     (1U << 0)
+#define CTACCEL_DEL_BATCH_MAX 1024
+
+struct ctaccel_del_args {
+	__u64 reqs;    /* user pointer to struct ctaccel_del_req[count] */
+	__u32 count;   /* at most CTACCEL_DEL_BATCH_MAX */
+	__u32 flags;   /* CTACCEL_DEL_* */
+	__u32 deleted; /* out */
+	__u32 skipped; /* out: changed since read, not expired, or gone */
+	__u32 faults;  /* out: requests that could not be read */
+	__u32 __pad;
+};
+
+/* Value of `ctaccel_ifaces`: devices the tc programs are attached to. */
+struct ctaccel_iface {
+	__u32 flags; /* CTACCEL_IFACE_* */
+	__u32 __pad;
+};
+
+#define CTACCEL_IFACE_INGRESS (1U << 0)
+
+#define CTACCEL_DEFAULT_MAX_FLOWS 262144
+
+#ifndef __VMLINUX_H__
+_Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
+_Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
+_Static_assert(sizeof(struct ctaccel_stats) ==
+		       8 * (CTACCEL_CTR__MAX + CTACCEL_ST__MAX + 6),
+	       "stats layout");
+_Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
+_Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
+_Static_assert(CTACCEL_ST__MAX <= 16, "state must fit CTACCEL_CT_STATE_MASK");
+#endif
+
+#endif /* CTACCEL_H */

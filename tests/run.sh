@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Run every test suite and end with one line: "N passed, N failed".
+# Unit suites (cmocka) report in TAP; a suite that dies counts its missing
+# tests as failed.
+set -u
+cd "$(dirname "$0")/.."
+OUTPUT=${OUTPUT:-.output}
+
+passed=0
+failed=0
+
+run_tap() {
+	local name=$1
+	shift
+	local log plan ok notok
+	log=$(mktemp)
+	echo "== $name"
+	CMOCKA_MESSAGE_OUTPUT=TAP "$@" 2>&1 | tee "$log"
+	plan=$(sed -n 's/^1\.\.\([0-9]\+\).*/\1/p' "$log" | head -n1)
+	ok=$(grep -c '^ok ' "$log")
+	notok=$(grep -c '^not ok ' "$log")
+	rm -f "$log"
+	if [[ -z $plan ]]; then
+		echo "$name: no test plan (suite did not start)"
+		plan=$((ok + notok))
+		((plan > 0)) || plan=1
+	fi
+	passed=$((passed + ok))
+	failed=$((failed + plan - ok))
+}
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "ctaccel: tests need root (BPF_PROG_TEST_RUN, namespaces)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+ulimit -l unlimited 2>/dev/null || true
+
+for t in "$OUTPUT"/test_*; do
+	[[ -x $t ]] || continue
+	run_tap "$(basename "$t")" "$t"
+done
+
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* Crafted Ethernet/IP/TCP frames for BPF_PROG_TEST_RUN. */
+#ifndef CTACCEL_TEST_PKT_H
+#define CTACCEL_TEST_PKT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PKT_MAX 2048
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_PSH 0x08
+#define F_ACK 0x10
+#define F_URG 0x20
+
+struct endpoint {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+/* "198.18.0.1" or "2001:db8::1" with a port; aborts on a bad literal. */
+struct endpoint ep(const char *addr, uint16_t port);
+
+struct frame {
+	uint8_t data[PKT_MAX];
+	size_t len;
+	size_t ip_len; /* what nf_conntrack would account */
+};
+
+/* A TCP segment from src to dst with flags and `payload` bytes of data. */
+void frame_tcp(struct frame *f, const struct endpoint *src, const struct endpoint *dst,
+	       uint8_t flags, size_t payload);
+
+#endif

@@ -1,0 +1,1273 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Unit tests of the tc tracker through BPF_PROG_TEST_RUN: packet sequences
+ * against nf_conntrack's states, malformed input, concurrency, a full table
+ * and compare-and-delete. Every step compares every counter and gauge with a
+ * model kept by the test, and the gauges with a count of the table.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "flowtab.h"
+#include "tracker.skel.h"
+#include "pkt.h"
+
+#define TC_ACT_UNSPEC_U32 0xffffffffU
+#define NS		  1000000000ULL
+
+struct env {
+	struct tracker *skel;
+	int flows_fd, stats_fd, ifaces_fd, ingress_fd, egress_fd, delete_fd;
+	struct ctaccel_stats model; /* what every counter must read */
+};
+
+static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ns)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	int i;
+
+	assert_non_null(e);
+	e->skel = tracker__open();
+	assert_non_null(e->skel);
+	/* Small tables by default: every check reads the whole table. */
+	assert_int_equal(bpf_map__set_max_entries(e->skel->maps.ctaccel_flows,
+						  max_entries ? max_entries : 4096),
+			 0);
+	if (timeouts_ns)
+		for (i = 0; i < CTACCEL_ST__MAX; i++)
+			if (timeouts_ns[i])
+				e->skel->rodata->ctaccel_cfg.timeout_ns[i] = timeouts_ns[i];
+	assert_int_equal(tracker__load(e->skel), 0);
+	e->flows_fd = bpf_map__fd(e->skel->maps.ctaccel_flows);
+	e->stats_fd = bpf_map__fd(e->skel->maps.ctaccel_stats);
+	e->ifaces_fd = bpf_map__fd(e->skel->maps.ctaccel_ifaces);
+	e->ingress_fd = bpf_program__fd(e->skel->progs.ctaccel_ingress);
+	e->egress_fd = bpf_program__fd(e->skel->progs.ctaccel_egress);
+	e->delete_fd = bpf_program__fd(e->skel->progs.ctaccel_delete);
+	return e;
+}
+
+static void env_free(struct env *e)
+{
+	tracker__destroy(e->skel);
+	free(e);
+}
+
+/* Run one frame; the verdict must be pass-through and the frame unchanged. */
+static void run_frame(int prog_fd, const struct frame *f, __u32 ingress_ifindex)
+{
+	struct __sk_buff ctx = { .ingress_ifindex = ingress_ifindex };
+	static __thread uint8_t out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+
+	if (ingress_ifindex) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	assert_int_equal(bpf_prog_test_run_opts(prog_fd, &opts), 0);
+	assert_int_equal(opts.retval, TC_ACT_UNSPEC_U32);
+	assert_int_equal(opts.data_size_out, f->len);
+	assert_memory_equal(out, f->data, f->len);
+}
+
+static void stats_read(struct env *e, struct ctaccel_stats *s)
+{
+	assert_int_equal(ctaccel_stats_read(e->stats_fd, s), 0);
+}
+
+/* Every counter and gauge equals the model, named on failure. */
+static void stats_expect(struct env *e, const char *where)
+{
+	struct ctaccel_stats s;
+	bool bad = false;
+	int i;
+
+	stats_read(e, &s);
+	for (i = 0; i < CTACCEL_CTR__MAX; i++) {
+		if (ctaccel_counter(&s, i) == ctaccel_counter(&e->model, i))
+			continue;
+		print_error("%s: counter %s = %llu, expected %llu\n", where,
+			    ctaccel_counter_names[i], (unsigned long long)ctaccel_counter(&s, i),
+			    (unsigned long long)ctaccel_counter(&e->model, i));
+		bad = true;
+	}
+	for (i = 0; i < CTACCEL_ST__MAX; i++) {
+		if (s.flows_in_state[i] == e->model.flows_in_state[i])
+			continue;
+		print_error("%s: gauge %s = %lld, expected %lld\n", where, ctaccel_state_names[i],
+			    (long long)s.flows_in_state[i], (long long)e->model.flows_in_state[i]);
+		bad = true;
+	}
+	if (bad)
+		fail_msg("%s: counters differ from the model", where);
+}
+
+/* Summed gauges equal a count of the table by state, exactly. */
+static size_t gauges_match_table(struct env *e)
+{
+	__s64 count[CTACCEL_ST__MAX] = {};
+	struct ctaccel_flow_list l;
+	struct ctaccel_stats s;
+	size_t i, n;
+
+	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
+	for (i = 0; i < l.n; i++) {
+		unsigned int st = ctaccel_ct_state(l.e[i].val.ct);
+
+		assert_true(st > CTACCEL_ST_NONE && st < CTACCEL_ST__MAX);
+		count[st]++;
+	}
+	stats_read(e, &s);
+	for (i = 0; i < CTACCEL_ST__MAX; i++)
+		if (s.flows_in_state[i] != count[i])
+			fail_msg("gauge %s = %lld, table holds %lld", ctaccel_state_names[i],
+				 (long long)s.flows_in_state[i], (long long)count[i]);
+	n = l.n;
+	ctaccel_flow_list_free(&l);
+	return n;
+}
+
+/*
+ * Removed + present = created, and the packets of present and removed flows
+ * add up to the packets ever accounted.
+ */
+static void conservation_holds(struct env *e)
+{
+	__u64 pk = 0, by = 0, removed;
+	struct ctaccel_flow_list l;
+	struct ctaccel_stats s;
+	size_t i;
+
+	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
+	stats_read(e, &s);
+	for (i = 0; i < l.n; i++) {
+		pk += l.e[i].val.leg[0].packets + l.e[i].val.leg[1].packets;
+		by += l.e[i].val.leg[0].bytes + l.e[i].val.leg[1].bytes;
+	}
+	removed = s.flows_expired + s.flows_reopened + s.flows_killed + s.flows_deleted;
+	assert_int_equal(s.flows_created - removed, l.n);
+	assert_int_equal(pk + s.deleted_packets, s.tracked_packets);
+	assert_int_equal(by + s.deleted_bytes, s.tracked_bytes);
+	ctaccel_flow_list_free(&l);
+}
+
+static bool tuple_is(const struct ctaccel_tuple *t, const struct endpoint *src,
+		     const struct endpoint *dst)
+{
+	size_t alen = src->family == AF_INET ? 4 : 16;
+
+	return t->family == src->family && t->sport == src->port && t->dport == dst->port &&
+	       !memcmp(t->src, src->addr, alen) && !memcmp(t->dst, dst->addr, alen);
+}
+
+/* Entries of the flow between a and b (either originator); at most one. */
+static int flow_find(struct env *e, const struct endpoint *a, const struct endpoint *b,
+		     struct ctaccel_flow_entry *out, bool *a_is_orig)
+{
+	struct ctaccel_flow_list l;
+	int found = 0;
+	size_t i;
+
+	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
+	for (i = 0; i < l.n; i++) {
+		struct ctaccel_tuple t;
+
+		ctaccel_flow_tuple(&l.e[i].key, &l.e[i].val, &t);
+		if (tuple_is(&t, a, b) || tuple_is(&t, b, a)) {
+			found++;
+			if (out)
+				*out = l.e[i];
+			if (a_is_orig)
+				*a_is_orig = tuple_is(&t, a, b);
+		}
+	}
+	ctaccel_flow_list_free(&l);
+	assert_true(found <= 1);
+	return found;
+}
+
+/* ---- Packet sequences, step by step against nf_conntrack's behaviour ---- */
+
+enum side { C, S };
+enum cls {
+	ACC,    /* accounted, state as given */
+	IGN,    /* ignored by nf_conntrack: no accounting, no state change */
+	INV,    /* invalid: nothing changes */
+	NOACC,  /* SYN with no reply yet on SYN_SENT: state moves, no accounting */
+	KILL,   /* RST before any reply: accounted, entry removed */
+	REOPEN, /* SYN on a closed flow: old entry removed, new flow */
+};
+#define GONE	  (-1)
+#define UNCHANGED (-2) /* expiry must not move */
+
+struct step {
+	enum side from;
+	uint8_t flags;
+	uint16_t payload;
+	enum cls cls;
+	int state;
+	int timeout; /* seconds to expiry, UNCHANGED, or 0 for "not checked" */
+};
+
+#define HANDSHAKE                                                                                  \
+	{ C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },                                            \
+	{ S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },                                     \
+	{ C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 }
+#define DATA                                                                                       \
+	{ C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 432000 },                            \
+	{ S, F_PSH | F_ACK, 300, ACC, CTACCEL_ST_ESTABLISHED, 432000 }
+#define CLIENT_CLOSES                                                                              \
+	{ C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },                                    \
+	{ S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },                                           \
+	{ S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },                                     \
+	{ C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 }
+
+struct sequence {
+	const char *name;
+	struct step steps[24];
+};
+
+static const struct sequence sequences[] = {
+	{ "client closes first", { HANDSHAKE, DATA, CLIENT_CLOSES } },
+	{ "server closes first",
+	  { HANDSHAKE, DATA,
+	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
+	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
+	{ "both close at once",
+	  { HANDSHAKE,
+	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
+	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
+	{ "half-close",
+	  { HANDSHAKE,
+	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
+	    { S, F_PSH | F_ACK, 500, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
+	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
+	{ "RST from the client",
+	  { HANDSHAKE, DATA,
+	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
+	{ "RST from the server",
+	  { HANDSHAKE, { S, F_RST | F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
+	{ "SYN to a closed port",
+	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
+	    { S, F_RST | F_ACK, 0, KILL, GONE, 0 } } },
+	{ "SYN never answered",
+	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
+	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED },
+	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED } } },
+	{ "SYN retransmit, then answered",
+	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
+	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED },
+	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
+	{ "client reuses a TIME_WAIT tuple",
+	  { HANDSHAKE, CLIENT_CLOSES,
+	    { C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 },
+	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
+	{ "server reopens a TIME_WAIT tuple",
+	  { HANDSHAKE, CLIENT_CLOSES,
+	    { S, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 },
+	    { C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 } } },
+	{ "RST then SYN from the same side reopens",
+	  { HANDSHAKE,
+	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
+	    { C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 } } },
+	{ "RST then SYN from the other side is invalid",
+	  { HANDSHAKE,
+	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
+	    { S, F_SYN, 0, INV, CTACCEL_ST_CLOSE, 10 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
+	{ "ignored and invalid packets",
+	  { { C, F_FIN | F_ACK, 0, INV, GONE, 0 },
+	    { C, F_RST, 0, INV, GONE, 0 },
+	    { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
+	    { C, F_ACK, 0, INV, CTACCEL_ST_SYN_SENT, UNCHANGED },
+	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
+	    { S, F_SYN | F_ACK, 0, IGN, CTACCEL_ST_SYN_RECV, UNCHANGED },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 },
+	    { C, F_SYN, 0, IGN, CTACCEL_ST_ESTABLISHED, UNCHANGED },
+	    { C, 0, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
+	    { C, F_SYN | F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
+	    { C, F_SYN | F_RST, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
+	    { S, F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED } } },
+	{ "mid-stream pickup",
+	  { { C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 300 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 300 },
+	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
+	{ "challenge ACK in LAST_ACK",
+	  { HANDSHAKE,
+	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
+	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
+	    { C, F_SYN, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED },
+	    { S, F_ACK, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
+	{ "simultaneous open",
+	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
+	    { S, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT2, UNCHANGED },
+	    { C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
+	    { S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
+};
+
+/* The test's own picture of the flow under test. */
+struct flow_model {
+	bool exists;
+	enum side orig;
+	int state;
+	__u64 packets[2], bytes[2];
+	__u32 tcp_flags;
+	__u64 ct;
+};
+
+static bool closed(int s)
+{
+	return s == CTACCEL_ST_TIME_WAIT || s == CTACCEL_ST_CLOSE;
+}
+
+static void model_remove(struct env *e, struct flow_model *m)
+{
+	e->model.flows_in_state[m->state]--;
+	e->model.deleted_packets += m->packets[0] + m->packets[1];
+	e->model.deleted_bytes += m->bytes[0] + m->bytes[1];
+	memset(m, 0, sizeof(*m));
+}
+
+static void model_create(struct env *e, struct flow_model *m, enum side from, int state,
+			 const struct frame *f, uint8_t flags)
+{
+	memset(m, 0, sizeof(*m));
+	m->exists = true;
+	m->orig = from;
+	m->state = state;
+	m->packets[0] = 1;
+	m->bytes[0] = f->ip_len;
+	m->tcp_flags = flags;
+	e->model.flows_created++;
+	e->model.flows_in_state[state]++;
+	e->model.tracked_packets++;
+	e->model.tracked_bytes += f->ip_len;
+}
+
+static void model_move(struct env *e, struct flow_model *m, int state)
+{
+	if (state == m->state)
+		return;
+	e->model.flows_in_state[m->state]--;
+	e->model.flows_in_state[state]++;
+	e->model.transitions++;
+	if (closed(state) && !closed(m->state))
+		e->model.flows_closed++;
+	m->state = state;
+}
+
+static void run_sequence(struct env *e, const struct sequence *seq, const struct endpoint *c,
+			 const struct endpoint *s)
+{
+	struct flow_model m = {};
+	char where[160];
+	size_t i;
+
+	for (i = 0; i < sizeof(seq->steps) / sizeof(seq->steps[0]); i++) {
+		const struct step *st = &seq->steps[i];
+		const struct endpoint *src = st->from == C ? c : s, *dst = st->from == C ? s : c;
+		struct ctaccel_flow_entry ent;
+		struct frame f;
+		int dir, found;
+		bool c_is_orig;
+
+		if (st->state == CTACCEL_ST_NONE)
+			break; /* end of the steps */
+		snprintf(where, sizeof(where), "%s (%s), step %zu", seq->name,
+			 c->family == AF_INET ? "IPv4" : "IPv6", i + 1);
+		frame_tcp(&f, src, dst, st->flags, st->payload);
+		run_frame(e->ingress_fd, &f, 0);
+		e->model.packets++;
+		e->model.bytes += f.len;
+		dir = m.exists && st->from != m.orig;
+
+		switch (st->cls) {
+		case ACC:
+			if (!m.exists) {
+				model_create(e, &m, st->from, st->state, &f, st->flags);
+				break;
+			}
+			model_move(e, &m, st->state);
+			m.packets[dir]++;
+			m.bytes[dir] += f.ip_len;
+			m.tcp_flags |= (__u32)st->flags << (8 * dir);
+			e->model.tracked_packets++;
+			e->model.tracked_bytes += f.ip_len;
+			break;
+		case IGN:
+			e->model.ignored++;
+			break;
+		case INV:
+			e->model.invalid++;
+			break;
+		case NOACC:
+			model_move(e, &m, st->state);
+			e->model.syn_retransmits++;
+			break;
+		case KILL:
+			model_move(e, &m, CTACCEL_ST_CLOSE);
+			m.packets[dir]++;
+			m.bytes[dir] += f.ip_len;
+			e->model.tracked_packets++;
+			e->model.tracked_bytes += f.ip_len;
+			e->model.flows_killed++;
+			model_remove(e, &m);
+			break;
+		case REOPEN:
+			e->model.flows_reopened++;
+			model_remove(e, &m);
+			model_create(e, &m, st->from, st->state, &f, st->flags);
+			break;
+		}
+		stats_expect(e, where);
+		gauges_match_table(e);
+		conservation_holds(e);
+
+		found = flow_find(e, c, s, &ent, &c_is_orig);
+		if (st->state == GONE) {
+			if (found)
+				fail_msg("%s: flow should be gone", where);
+			continue;
+		}
+		if (!found)
+			fail_msg("%s: flow missing", where);
+		if ((int)ctaccel_ct_state(ent.val.ct) != st->state)
+			fail_msg("%s: state %s, expected %s", where,
+				 ctaccel_state_names[ctaccel_ct_state(ent.val.ct)],
+				 ctaccel_state_names[st->state]);
+		assert_int_equal(c_is_orig, m.orig == C);
+		assert_int_equal(ent.val.leg[0].packets, m.packets[0]);
+		assert_int_equal(ent.val.leg[1].packets, m.packets[1]);
+		assert_int_equal(ent.val.leg[0].bytes, m.bytes[0]);
+		assert_int_equal(ent.val.leg[1].bytes, m.bytes[1]);
+		assert_int_equal(ent.val.tcp_flags, m.tcp_flags);
+		if (st->timeout == UNCHANGED) {
+			assert_int_equal(ctaccel_ct_expires_ns(ent.val.ct), ctaccel_ct_expires_ns(m.ct));
+		} else if (st->timeout > 0) {
+			__s64 left = ctaccel_ct_expires_ns(ent.val.ct) - ctaccel_now_ns();
+
+			if (left > (__s64)st->timeout * (__s64)NS || left < ((__s64)st->timeout - 1) * (__s64)NS)
+				fail_msg("%s: expires in %lld ns, expected %d s", where,
+					 (long long)left, st->timeout);
+		}
+		m.ct = ent.val.ct;
+	}
+}
+
+static void sequences_for(const char *caddr, const char *saddr)
+{
+	struct env *e = env_new(0, NULL);
+	size_t i;
+
+	for (i = 0; i < sizeof(sequences) / sizeof(sequences[0]); i++) {
+		/* A tuple of its own per sequence; the model spans all. */
+		struct endpoint c = ep(caddr, 40000 + i), s = ep(saddr, 80);
+
+		run_sequence(e, &sequences[i], &c, &s);
+	}
+	env_free(e);
+}
+
+static void test_sequences_ipv4(void **state)
+{
+	(void)state;
+	sequences_for("198.18.0.1", "198.18.1.1");
+}
+
+static void test_sequences_ipv6(void **state)
+{
+	(void)state;
+	sequences_for("2001:db8::1", "2001:db8:1::1");
+}
+
+/* The server's side compares lower, so the originator is the key's hi side. */
+static void test_sequences_originator_is_hi(void **state)
+{
+	(void)state;
+	sequences_for("198.18.1.1", "198.18.0.1");
+}
+
+static void test_assured_and_flags(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 443);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	struct frame f;
+
+	(void)state;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_true(ent.val.ct & CTACCEL_CT_SEEN_REPLY);
+	assert_false(ent.val.ct & CTACCEL_CT_ASSURED);
+	frame_tcp(&f, &c, &s, F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_true(ent.val.ct & CTACCEL_CT_ASSURED);
+	assert_true(ent.val.first_seen_ns > 0 && ent.val.first_seen_ns <= ent.val.last_seen_ns);
+	env_free(e);
+}
+
+/* ---- Malformed and non-TCP input: passed untouched, counted once ---- */
+
+/* The test-run path itself rejects IP frames shorter than an IP header. */
+#define KERNEL_REFUSES CTACCEL_CTR__MAX
+
+struct bad_frame {
+	const char *name;
+	unsigned int counter; /* CTACCEL_CTR_* expected to rise by one */
+	void (*make)(struct frame *f);
+};
+
+static void mk_eth_only(struct frame *f)
+{
+	struct endpoint c = ep("198.18.0.1", 1), s = ep("198.18.1.1", 2);
+
+	frame_tcp(f, &c, &s, F_SYN, 0);
+	f->len = ETH_HLEN + 1;
+}
+
+static void mk_ip_truncated(struct frame *f)
+{
+	mk_eth_only(f);
+	f->len = ETH_HLEN + 10;
+}
+
+static struct iphdr *v4(struct frame *f, uint8_t flags)
+{
+	struct endpoint c = ep("198.18.0.1", 1000), s = ep("198.18.1.1", 2000);
+
+	frame_tcp(f, &c, &s, flags, 0);
+	return (struct iphdr *)(f->data + ETH_HLEN);
+}
+
+static void mk_ihl_small(struct frame *f)
+{
+	v4(f, F_SYN)->ihl = 4;
+}
+
+static void mk_totlen_long(struct frame *f)
+{
+	struct iphdr *iph = v4(f, F_SYN);
+
+	iph->tot_len = htons(ntohs(iph->tot_len) + 1);
+}
+
+static void mk_totlen_short(struct frame *f)
+{
+	v4(f, F_SYN)->tot_len = htons(16);
+}
+
+static void mk_tcp_truncated(struct frame *f)
+{
+	struct iphdr *iph = v4(f, F_SYN);
+
+	iph->tot_len = htons(20 + 10);
+	f->len = ETH_HLEN + 30;
+}
+
+static void mk_doff_small(struct frame *f)
+{
+	struct iphdr *iph = v4(f, F_SYN);
+
+	((struct tcphdr *)(iph + 1))->doff = 4;
+}
+
+static void mk_doff_past_end(struct frame *f)
+{
+	struct iphdr *iph = v4(f, F_SYN);
+
+	((struct tcphdr *)(iph + 1))->doff = 15;
+}
+
+static void mk_fragment(struct frame *f)
+{
+	struct iphdr *iph = v4(f, F_SYN);
+
+	iph->frag_off = htons(185); /* offset 1480 */
+}
+
+static void mk_udp(struct frame *f)
+{
+	v4(f, F_SYN)->protocol = IPPROTO_UDP;
+}
+
+static void mk_arp(struct frame *f)
+{
+	v4(f, F_SYN);
+	((struct ethhdr *)f->data)->h_proto = htons(ETH_P_ARP);
+}
+
+static void mk_vlan(struct frame *f)
+{
+	v4(f, F_SYN);
+	((struct ethhdr *)f->data)->h_proto = htons(ETH_P_8021Q);
+}
+
+static void mk_qinq(struct frame *f)
+{
+	v4(f, F_SYN);
+	((struct ethhdr *)f->data)->h_proto = htons(ETH_P_8021AD);
+}
+
+static struct ipv6hdr *v6(struct frame *f, uint8_t flags)
+{
+	struct endpoint c = ep("2001:db8::1", 1000), s = ep("2001:db8:1::1", 2000);
+
+	frame_tcp(f, &c, &s, flags, 0);
+	return (struct ipv6hdr *)(f->data + ETH_HLEN);
+}
+
+static void mk_v6_hbh(struct frame *f)
+{
+	v6(f, F_SYN)->nexthdr = 0;
+}
+
+static void mk_v6_truncated(struct frame *f)
+{
+	v6(f, F_SYN);
+	f->len = ETH_HLEN + 30;
+}
+
+static void mk_v6_plen_long(struct frame *f)
+{
+	struct ipv6hdr *ip6 = v6(f, F_SYN);
+
+	ip6->payload_len = htons(ntohs(ip6->payload_len) + 8);
+}
+
+static void mk_v6_udp(struct frame *f)
+{
+	v6(f, F_SYN)->nexthdr = IPPROTO_UDP;
+}
+
+static void mk_v4_version(struct frame *f)
+{
+	v4(f, F_SYN)->version = 6;
+}
+
+static void mk_no_flags(struct frame *f)
+{
+	v4(f, 0);
+}
+
+static void mk_syn_fin(struct frame *f)
+{
+	v4(f, F_SYN | F_FIN);
+}
+
+static void mk_syn_rst(struct frame *f)
+{
+	v6(f, F_SYN | F_RST);
+}
+
+static void mk_all_flags(struct frame *f)
+{
+	v4(f, 0xff);
+}
+
+static void mk_fin_alone(struct frame *f)
+{
+	v4(f, F_FIN);
+}
+
+static const struct bad_frame bad_frames[] = {
+	{ "Ethernet header and one byte", KERNEL_REFUSES, mk_eth_only },
+	{ "truncated IPv4 header", KERNEL_REFUSES, mk_ip_truncated },
+	{ "IHL < 5", CTACCEL_CTR_malformed, mk_ihl_small },
+	{ "IPv4 total length past the frame", CTACCEL_CTR_malformed, mk_totlen_long },
+	{ "IPv4 total length below the header", CTACCEL_CTR_malformed, mk_totlen_short },
+	{ "IPv4 version field wrong", CTACCEL_CTR_malformed, mk_v4_version },
+	{ "truncated TCP header", CTACCEL_CTR_malformed, mk_tcp_truncated },
+	{ "TCP data offset < 5", CTACCEL_CTR_malformed, mk_doff_small },
+	{ "TCP data offset past the packet", CTACCEL_CTR_malformed, mk_doff_past_end },
+	{ "non-first fragment", CTACCEL_CTR_fragments, mk_fragment },
+	{ "UDP", CTACCEL_CTR_non_tcp, mk_udp },
+	{ "ARP", CTACCEL_CTR_non_ip, mk_arp },
+	{ "VLAN tag", CTACCEL_CTR_unparsed, mk_vlan },
+	{ "QinQ tag", CTACCEL_CTR_unparsed, mk_qinq },
+	{ "IPv6 hop-by-hop header", CTACCEL_CTR_unparsed, mk_v6_hbh },
+	{ "truncated IPv6 header", KERNEL_REFUSES, mk_v6_truncated },
+	{ "IPv6 payload length past the frame", CTACCEL_CTR_malformed, mk_v6_plen_long },
+	{ "IPv6 UDP", CTACCEL_CTR_non_tcp, mk_v6_udp },
+	{ "TCP without flags", CTACCEL_CTR_invalid, mk_no_flags },
+	{ "SYN+FIN", CTACCEL_CTR_invalid, mk_syn_fin },
+	{ "SYN+RST", CTACCEL_CTR_invalid, mk_syn_rst },
+	{ "all flags", CTACCEL_CTR_invalid, mk_all_flags },
+	{ "FIN without ACK", CTACCEL_CTR_invalid, mk_fin_alone },
+};
+
+static void test_malformed(void **state)
+{
+	struct env *e = env_new(0, NULL);
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_frames) / sizeof(bad_frames[0]); i++) {
+		struct frame f;
+
+		bad_frames[i].make(&f);
+		if (bad_frames[i].counter == KERNEL_REFUSES) {
+			LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data,
+				    .data_size_in = f.len);
+
+			assert_int_equal(bpf_prog_test_run_opts(e->ingress_fd, &opts), -EINVAL);
+			stats_expect(e, bad_frames[i].name);
+			continue;
+		}
+		run_frame(e->ingress_fd, &f, 0);
+		e->model.packets++;
+		e->model.bytes += f.len;
+		((__u64 *)&e->model)[bad_frames[i].counter]++;
+		stats_expect(e, bad_frames[i].name);
+		assert_int_equal(gauges_match_table(e), 0);
+	}
+	env_free(e);
+}
+
+/* The kernel refuses frames shorter than Ethernet: nothing runs, nothing moves. */
+static void test_zero_length(void **state)
+{
+	struct env *e = env_new(0, NULL);
+	uint8_t buf[ETH_HLEN] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = 0);
+
+	(void)state;
+	assert_int_not_equal(bpf_prog_test_run_opts(e->ingress_fd, &opts), 0);
+	opts.data_size_in = ETH_HLEN - 1;
+	assert_int_not_equal(bpf_prog_test_run_opts(e->ingress_fd, &opts), 0);
+	stats_expect(e, "zero-length");
+	env_free(e);
+}
+
+static void test_ipv4_options_tracked(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 41000), s = ep("198.18.1.1", 80);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	struct iphdr *iph;
+	struct frame f;
+
+	(void)state;
+	/* Rebuild the SYN with 4 bytes of IPv4 options (NOPs). */
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	iph = (struct iphdr *)(f.data + ETH_HLEN);
+	memmove((uint8_t *)(iph + 1) + 4, iph + 1, f.len - ETH_HLEN - sizeof(*iph));
+	memset(iph + 1, 1, 4);
+	iph->ihl = 6;
+	iph->tot_len = htons(ntohs(iph->tot_len) + 4);
+	f.len += 4;
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_SENT);
+	assert_int_equal(ent.val.leg[0].bytes, 20 + 4 + 20);
+	env_free(e);
+}
+
+/* Forwarded packets count at the attached ingress only, once. */
+static void test_egress_skips_forwarded(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 42000), s = ep("198.18.1.1", 80);
+	struct ctaccel_iface in = { .flags = CTACCEL_IFACE_INGRESS };
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	__u32 ifindex = 7;
+	struct frame f;
+
+	(void)state;
+	assert_int_equal(bpf_map_update_elem(e->ifaces_fd, &ifindex, &in, BPF_ANY), 0);
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	run_frame(e->egress_fd, &f, ifindex);
+	e->model.packets = 2;
+	e->model.bytes = 2 * f.len;
+	e->model.flows_created = 1;
+	e->model.tracked_packets = 1;
+	e->model.tracked_bytes = f.ip_len;
+	e->model.skipped_egress = 1;
+	e->model.flows_in_state[CTACCEL_ST_SYN_SENT] = 1;
+	stats_expect(e, "forwarded SYN");
+	/* From a device ctaccel is not attached to, egress tracks. */
+	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+	run_frame(e->egress_fd, &f, 9);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_RECV);
+	env_free(e);
+}
+
+/* ---- Concurrency ---- */
+
+#define RACE_RUNS 1000000
+
+struct hammer {
+	int prog_fd;
+	struct frame f;
+	__u32 repeat;
+	int cpu;
+	int err;
+};
+
+static void *hammer_thread(void *arg)
+{
+	struct hammer *h = arg;
+	cpu_set_t set;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = h->f.data, .data_size_in = h->f.len,
+		    .repeat = h->repeat);
+
+	CPU_ZERO(&set);
+	CPU_SET(h->cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	h->err = bpf_prog_test_run_opts(h->prog_fd, &opts) ? -errno : 0;
+	if (!h->err && opts.retval != TC_ACT_UNSPEC_U32)
+		h->err = -EINVAL;
+	return NULL;
+}
+
+static void handshake(struct env *e, const struct endpoint *c, const struct endpoint *s)
+{
+	struct frame f;
+
+	frame_tcp(&f, c, s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, s, c, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, c, s, F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+}
+
+static void hammer_run(struct hammer *h, int n)
+{
+	pthread_t t[8];
+	int i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer_thread, &h[i]), 0);
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(h[i].err, 0);
+	}
+}
+
+static void concurrent_established(bool both_directions)
+{
+	struct endpoint c = ep("198.18.0.1", 43000), s = ep("198.18.1.1", 80);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_stats st;
+	struct hammer h[2] = {};
+	__u64 hs_bytes[2];
+	int i;
+
+	handshake(e, &c, &s);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	hs_bytes[0] = ent.val.leg[0].bytes;
+	hs_bytes[1] = ent.val.leg[1].bytes;
+	for (i = 0; i < 2; i++) {
+		h[i].prog_fd = i ? e->egress_fd : e->ingress_fd;
+		h[i].repeat = RACE_RUNS;
+		h[i].cpu = i;
+		if (both_directions && i)
+			frame_tcp(&h[i].f, &s, &c, F_PSH | F_ACK, 1000);
+		else
+			frame_tcp(&h[i].f, &c, &s, F_PSH | F_ACK, 100);
+	}
+	hammer_run(h, 2);
+
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_ESTABLISHED);
+	if (both_directions) {
+		assert_int_equal(ent.val.leg[0].packets, 2 + RACE_RUNS);
+		assert_int_equal(ent.val.leg[1].packets, 1 + RACE_RUNS);
+		assert_int_equal(ent.val.leg[0].bytes, hs_bytes[0] + (__u64)RACE_RUNS * h[0].f.ip_len);
+		assert_int_equal(ent.val.leg[1].bytes, hs_bytes[1] + (__u64)RACE_RUNS * h[1].f.ip_len);
+	} else {
+		assert_int_equal(ent.val.leg[0].packets, 2 + 2ULL * RACE_RUNS);
+		assert_int_equal(ent.val.leg[1].packets, 1);
+		assert_int_equal(ent.val.leg[0].bytes,
+				 hs_bytes[0] + 2ULL * RACE_RUNS * h[0].f.ip_len);
+	}
+	stats_read(e, &st);
+	assert_int_equal(st.packets, 3 + 2ULL * RACE_RUNS);
+	assert_int_equal(st.tracked_packets, 3 + 2ULL * RACE_RUNS);
+	assert_int_equal(st.tracked_bytes, hs_bytes[0] + hs_bytes[1] +
+						   (__u64)RACE_RUNS * (h[0].f.ip_len + h[1].f.ip_len));
+	assert_int_equal(st.cas_exhausted + st.flow_busy + st.insert_races, 0);
+	gauges_match_table(e);
+	conservation_holds(e);
+	env_free(e);
+}
+
+static void test_concurrent_one_direction(void **state)
+{
+	(void)state;
+	concurrent_established(false);
+}
+
+static void test_concurrent_both_directions(void **state)
+{
+	(void)state;
+	concurrent_established(true);
+}
+
+/* Threads push the same flows through whole lives at once. */
+struct lifecycle {
+	struct env *e;
+	int cpu, rounds, flows;
+	__u64 sent;
+};
+
+static void *lifecycle_thread(void *arg)
+{
+	static const struct {
+		enum side from;
+		uint8_t flags;
+	} life[] = {
+		{ C, F_SYN }, { S, F_SYN | F_ACK }, { C, F_ACK }, { C, F_PSH | F_ACK },
+		{ C, F_FIN | F_ACK }, { S, F_ACK }, { S, F_FIN | F_ACK }, { C, F_ACK },
+		{ C, F_SYN }, { S, F_RST | F_ACK }, { C, F_SYN }, { S, F_SYN | F_ACK },
+		{ C, F_RST },
+	};
+	struct lifecycle *lc = arg;
+	cpu_set_t set;
+	int r, i, k;
+
+	CPU_ZERO(&set);
+	CPU_SET(lc->cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	for (r = 0; r < lc->rounds; r++) {
+		for (k = 0; k < lc->flows; k++) {
+			struct endpoint c = ep("2001:db8::7", 44000 + k), s = ep("2001:db8:1::7", 80);
+
+			for (i = 0; i < (int)(sizeof(life) / sizeof(life[0])); i++) {
+				struct frame f;
+
+				frame_tcp(&f, life[i].from == C ? &c : &s,
+					  life[i].from == C ? &s : &c, life[i].flags, 10);
+				run_frame(lc->cpu & 1 ? lc->e->egress_fd : lc->e->ingress_fd, &f,
+					  0);
+				lc->sent++;
+			}
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_state_moves(void **state)
+{
+	struct lifecycle lc[2];
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_stats st;
+	pthread_t t[2];
+	__u64 accounted;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		lc[i] = (struct lifecycle){ .e = e, .cpu = i, .rounds = 400, .flows = 8 };
+		assert_int_equal(pthread_create(&t[i], NULL, lifecycle_thread, &lc[i]), 0);
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+
+	gauges_match_table(e);
+	conservation_holds(e);
+	stats_read(e, &st);
+	/* Every packet is accounted or counted as why not. */
+	accounted = st.tracked_packets + st.ignored + st.invalid + st.syn_retransmits +
+		    st.flow_busy + st.cas_exhausted + st.table_full + st.insert_failed;
+	assert_int_equal(st.packets, lc[0].sent + lc[1].sent);
+	assert_int_equal(accounted, st.packets);
+	assert_true(st.transitions > 0 && st.flows_reopened + st.flows_killed > 0);
+	env_free(e);
+}
+
+/* ---- Table full ---- */
+
+static void test_table_full(void **state)
+{
+	struct endpoint s = ep("198.18.1.1", 80), c0 = ep("198.18.0.1", 45000);
+	struct env *e = env_new(8, NULL);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_stats st;
+	struct frame f;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 10; i++) {
+		struct endpoint c = ep("198.18.0.1", 45000 + i);
+
+		frame_tcp(&f, &c, &s, F_SYN, 0);
+		run_frame(e->ingress_fd, &f, 0);
+	}
+	stats_read(e, &st);
+	assert_int_equal(st.flows_created, 8);
+	assert_int_equal(st.table_full, 2);
+	assert_int_equal(st.tracked_packets, 8);
+	assert_int_equal(gauges_match_table(e), 8);
+
+	/* Existing flows keep being tracked. */
+	frame_tcp(&f, &s, &c0, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c0, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_RECV);
+	assert_int_equal(ent.val.leg[1].packets, 1);
+
+	/* Once a flow is gone (RST to an unanswered SYN), a new one fits again. */
+	{
+		struct endpoint c1 = ep("198.18.0.1", 45001);
+
+		frame_tcp(&f, &s, &c1, F_RST | F_ACK, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(flow_find(e, &c1, &s, NULL, NULL), 0);
+	}
+	{
+		struct endpoint c9 = ep("198.18.0.1", 45009);
+
+		frame_tcp(&f, &c9, &s, F_SYN, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(flow_find(e, &c9, &s, NULL, NULL), 1);
+	}
+	stats_read(e, &st);
+	assert_int_equal(st.table_full, 2);
+	gauges_match_table(e);
+	conservation_holds(e);
+	env_free(e);
+}
+
+/* ---- Compare-and-delete ---- */
+
+static void read_words(struct env *e, struct ctaccel_del_req **reqs, size_t *n)
+{
+	struct ctaccel_flow_list l;
+	size_t i;
+
+	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
+	*reqs = calloc(l.n + 1, sizeof(**reqs));
+	for (i = 0; i < l.n; i++) {
+		(*reqs)[i].key = l.e[i].key;
+		(*reqs)[i].expect_ct = l.e[i].val.ct;
+	}
+	*n = l.n;
+	ctaccel_flow_list_free(&l);
+}
+
+static void send_data_to_all(struct env *e, int flows)
+{
+	struct endpoint s = ep("198.18.1.1", 80);
+	struct frame f;
+	int i;
+
+	for (i = 0; i < flows; i++) {
+		struct endpoint c = ep("198.18.0.2", 20000 + i);
+
+		frame_tcp(&f, &c, &s, F_PSH | F_ACK, 64);
+		run_frame(e->ingress_fd, &f, 0);
+	}
+}
+
+static void test_delete_compares(void **state)
+{
+	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_ESTABLISHED] = 400 * 1000000ULL };
+	struct env *e;
+	struct ctaccel_del_req *stale, *fresh;
+	size_t n, deleted = 0, skipped = 0;
+	struct ctaccel_gc_result gc;
+
+	(void)state;
+	/* mid-stream pickups live min(established, unack): 400 ms here */
+	e = env_new(0, timeouts);
+	send_data_to_all(e, 64);
+	assert_int_equal(gauges_match_table(e), 64);
+
+	/* Nothing has expired: a GC pass removes nothing. */
+	assert_int_equal(ctaccel_gc_pass(e->flows_fd, e->delete_fd, &gc), 0);
+	assert_int_equal(gc.scanned, 64);
+	assert_int_equal(gc.deleted, 0);
+
+	/* A stale read never removes a flow refreshed since. */
+	read_words(e, &stale, &n);
+	assert_int_equal(n, 64);
+	usleep(20 * 1000); /* let the coarse clock move on */
+	send_data_to_all(e, 64);
+	assert_int_equal(ctaccel_delete_flows(e->delete_fd, stale, n, CTACCEL_DEL_FORCE, &deleted,
+					      &skipped), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(skipped, 64);
+
+	/* Expired and read after expiry, then refreshed (the refresh finds
+	 * them expired and starts them anew): still not removed. */
+	usleep(500 * 1000);
+	free(stale);
+	read_words(e, &stale, &n);
+	send_data_to_all(e, 64);
+	deleted = skipped = 0;
+	assert_int_equal(ctaccel_delete_flows(e->delete_fd, stale, n, 0, &deleted, &skipped), 0);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(gauges_match_table(e), 64);
+
+	/* A fresh read with FORCE removes them all; gauges follow. */
+	read_words(e, &fresh, &n);
+	deleted = skipped = 0;
+	assert_int_equal(ctaccel_delete_flows(e->delete_fd, fresh, n, CTACCEL_DEL_FORCE, &deleted,
+					      &skipped), 0);
+	assert_int_equal(deleted, 64);
+	assert_int_equal(gauges_match_table(e), 0);
+	conservation_holds(e);
+
+	/* Expired flows go in a GC pass. */
+	send_data_to_all(e, 16);
+	usleep(500 * 1000);
+	assert_int_equal(ctaccel_gc_pass(e->flows_fd, e->delete_fd, &gc), 0);
+	assert_int_equal(gc.deleted, 16);
+	assert_int_equal(gauges_match_table(e), 0);
+	conservation_holds(e);
+	free(stale);
+	free(fresh);
+	env_free(e);
+}
+
+struct refresher {
+	struct env *e;
+	volatile int *stop;
+	__u64 sent;
+};
+
+static void *refresher_thread(void *arg)
+{
+	struct refresher *r = arg;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	/* Passes about as far apart as the timeout, so that flows expire
+	 * between them and GC and packets contend for the same entries. */
+	while (!*r->stop) {
+		send_data_to_all(r->e, 128);
+		r->sent += 128;
+		usleep(15000 + rand() % 30000);
+	}
+	return NULL;
+}
+
+/* GC passes race a refresher for a while; nothing is lost or counted twice. */
+static void test_delete_races_refresh(void **state)
+{
+	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_ESTABLISHED] = 30 * 1000000ULL };
+	struct env *e;
+	struct refresher r;
+	volatile int stop = 0;
+	struct ctaccel_gc_result gc;
+	struct ctaccel_stats st;
+	__u64 gc_deleted = 0, t0;
+	pthread_t t;
+
+	(void)state;
+	e = env_new(0, timeouts);
+	r = (struct refresher){ .e = e, .stop = &stop };
+	assert_int_equal(pthread_create(&t, NULL, refresher_thread, &r), 0);
+	t0 = ctaccel_now_ns();
+	while (ctaccel_now_ns() - t0 < 1500 * 1000000ULL) {
+		assert_int_equal(ctaccel_gc_pass(e->flows_fd, e->delete_fd, &gc), 0);
+		gc_deleted += gc.deleted;
+		usleep(5000);
+	}
+	stop = 1;
+	pthread_join(t, NULL);
+
+	stats_read(e, &st);
+	assert_int_equal(st.flows_deleted, gc_deleted);
+	assert_int_equal(st.packets, r.sent);
+	assert_int_equal(st.tracked_packets + st.flow_busy + st.cas_exhausted, r.sent);
+	assert_int_equal(st.invalid + st.table_full + st.insert_failed, 0);
+	gauges_match_table(e);
+	conservation_holds(e);
+	print_message("    %llu packets, %llu GC deletions, %llu expired by packets, %llu busy\n",
+		      (unsigned long long)r.sent, (unsigned long long)gc_deleted,
+		      (unsigned long long)st.flows_expired, (unsigned long long)st.flow_busy);
+	env_free(e);
+}
+
+/* An entry found expired is replaced by a new flow. */
+static void test_expired_is_new_flow(void **state)
+{
+	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_SYN_SENT] = 50 * 1000000ULL };
+	struct endpoint c = ep("198.18.0.3", 46000), s = ep("198.18.1.1", 80);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_stats st;
+	struct env *e;
+	struct frame f;
+
+	(void)state;
+	e = env_new(0, timeouts);
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	usleep(100 * 1000);
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ent.val.leg[0].packets, 1); /* a new flow, not a retransmit */
+	stats_read(e, &st);
+	assert_int_equal(st.flows_expired, 1);
+	assert_int_equal(st.flows_created, 2);
+	assert_int_equal(st.syn_retransmits, 0);
+	gauges_match_table(e);
+	conservation_holds(e);
+	env_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sequences_ipv4),
+		cmocka_unit_test(test_sequences_ipv6),
+		cmocka_unit_test(test_sequences_originator_is_hi),
+		cmocka_unit_test(test_assured_and_flags),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_zero_length),
+		cmocka_unit_test(test_ipv4_options_tracked),
+		cmocka_unit_test(test_egress_skips_forwarded),
+		cmocka_unit_test(test_concurrent_one_direction),
+		cmocka_unit_test(test_concurrent_both_directions),
+		cmocka_unit_test(test_concurrent_state_moves),
+		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_delete_compares),
+		cmocka_unit_test(test_delete_races_refresh),
+		cmocka_unit_test(test_expired_is_new_flow),
+	};
+
+	libbpf_set_print(NULL);
+	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);
+}

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "flowtab.h"
+
+const char *const ctaccel_state_names[CTACCEL_ST__MAX] = {
+#define X(name, timeout) [CTACCEL_ST_##name] = #name,
+	CTACCEL_STATES(X)
+#undef X
+};
+
+const unsigned int ctaccel_state_default_timeout[CTACCEL_ST__MAX] = {
+#define X(name, timeout) [CTACCEL_ST_##name] = timeout,
+	CTACCEL_STATES(X)
+#undef X
+};
+
+const char *const ctaccel_counter_names[CTACCEL_CTR__MAX] = {
+#define X(name, help) [CTACCEL_CTR_##name] = #name,
+	CTACCEL_COUNTERS(X)
+#undef X
+};
+
+const char *const ctaccel_counter_help[CTACCEL_CTR__MAX] = {
+#define X(name, help) [CTACCEL_CTR_##name] = help,
+	CTACCEL_COUNTERS(X)
+#undef X
+};
+
+/* The counters are the first members of struct ctaccel_stats, in enum order. */
+#define X(name, help)                                                                              \
+	_Static_assert(__builtin_offsetof(struct ctaccel_stats, name) ==                           \
+			       8 * CTACCEL_CTR_##name,                                             \
+		       "counter " #name " out of place");
+CTACCEL_COUNTERS(X)
+#undef X
+
+int ctaccel_state_parse(const char *name)
+{
+	int i;
+
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		if (!strcasecmp(name, ctaccel_state_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+int ctaccel_stats_read(int stats_fd, struct ctaccel_stats *sum)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct ctaccel_stats *percpu;
+	__u32 key = 0;
+	int cpu, err;
+	size_t i;
+
+	if (ncpus <= 0)
+		return ncpus < 0 ? ncpus : -EINVAL;
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return -ENOMEM;
+	err = bpf_map_lookup_elem(stats_fd, &key, percpu);
+	if (err) {
+		err = -errno;
+		goto cleanup;
+	}
+	memset(sum, 0, sizeof(*sum));
+	for (cpu = 0; cpu < ncpus; cpu++) {
+		for (i = 0; i < CTACCEL_CTR__MAX; i++)
+			((__u64 *)sum)[i] += ((__u64 *)&percpu[cpu])[i];
+		for (i = 0; i < CTACCEL_ST__MAX; i++)
+			sum->flows_in_state[i] += percpu[cpu].flows_in_state[i];
+	}
+cleanup:
+	free(percpu);
+	return err;
+}
+
+static int flow_list_reserve(struct ctaccel_flow_list *l, size_t more)
+{
+	struct ctaccel_flow_entry *e;
+	size_t cap = l->cap ? l->cap : 1024;
+
+	while (cap < l->n + more)
+		cap *= 2;
+	if (cap == l->cap)
+		return 0;
+	e = realloc(l->e, cap * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	l->e = e;
+	l->cap = cap;
+	return 0;
+}
+
+void ctaccel_flow_list_free(struct ctaccel_flow_list *l)
+{
+	free(l->e);
+	memset(l, 0, sizeof(*l));
+}
+
+int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	struct ctaccel_flow_key *keys = NULL;
+	struct ctaccel_flow *vals = NULL;
+	__u32 chunk = 4096, count, i, token;
+	bool first = true;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (;;) {
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, sizeof(*vals));
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(flows_fd, first ? NULL : &token, &token, keys, vals,
+					   &count, &opts);
+		if (err)
+			err = -errno;
+		if (err == -ENOSPC) {
+			/* A hash bucket holds more than a chunk: grow and retry. */
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			chunk *= 2;
+			continue;
+		}
+		if (err && err != -ENOENT)
+			goto cleanup;
+		if (flow_list_reserve(out, count)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (i = 0; i < count; i++) {
+			out->e[out->n].key = keys[i];
+			out->e[out->n].val = vals[i];
+			out->n++;
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		first = false;
+	}
+cleanup:
+	free(keys);
+	free(vals);
+	if (err)
+		ctaccel_flow_list_free(out);
+	return err;
+}
+
+void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_flow *f,
+			struct ctaccel_tuple *t)
+{
+	bool hi = f->orig_is_hi;
+
+	t->family = k->family;
+	memcpy(t->src, hi ? k->addr_hi : k->addr_lo, sizeof(t->src));
+	memcpy(t->dst, hi ? k->addr_lo : k->addr_hi, sizeof(t->dst));
+	t->sport = ntohs(hi ? k->port_hi : k->port_lo);
+	t->dport = ntohs(hi ? k->port_lo : k->port_hi);
+}
+
+int ctaccel_delete_flows(int del_prog_fd, const struct ctaccel_del_req *reqs, size_t n,
+			 unsigned int flags, size_t *deleted, size_t *skipped)
+{
+	size_t off;
+
+	for (off = 0; off < n; off += CTACCEL_DEL_BATCH_MAX) {
+		struct ctaccel_del_args args = {
+			.reqs = (__u64)(uintptr_t)(reqs + off),
+			.count = n - off < CTACCEL_DEL_BATCH_MAX ? n - off : CTACCEL_DEL_BATCH_MAX,
+			.flags = flags,
+		};
+		/* Syscall programs write their results back into ctx_in. */
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &args, .ctx_size_in = sizeof(args));
+		int err = bpf_prog_test_run_opts(del_prog_fd, &opts);
+
+		if (err)
+			return -errno;
+		if ((int)opts.retval < 0)
+			return (int)opts.retval;
+		if (args.faults)
+			return -EFAULT;
+		if (deleted)
+			*deleted += args.deleted;
+		if (skipped)
+			*skipped += args.skipped;
+	}
+	return 0;
+}
+
+uint64_t ctaccel_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int ctaccel_gc_pass(int flows_fd, int del_prog_fd, struct ctaccel_gc_result *res)
+{
+	struct ctaccel_flow_list l;
+	struct ctaccel_del_req *reqs;
+	size_t i, n = 0;
+	uint64_t now;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = ctaccel_flows_read(flows_fd, &l);
+	if (err)
+		return err;
+	now = ctaccel_now_ns();
+	reqs = calloc(l.n ? l.n : 1, sizeof(*reqs));
+	if (!reqs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < l.n; i++) {
+		__u64 ct = l.e[i].val.ct;
+
+		if (ctaccel_ct_state(ct) == CTACCEL_ST_NONE || !ctaccel_ct_expired(ct, now))
+			continue;
+		reqs[n].key = l.e[i].key;
+		reqs[n].expect_ct = ct;
+		n++;
+	}
+	res->scanned = l.n;
+	res->expired = n;
+	err = ctaccel_delete_flows(del_prog_fd, reqs, n, 0, &res->deleted, NULL);
+cleanup:
+	free(reqs);
+	ctaccel_flow_list_free(&l);
+	return err;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Readers of ctaccel's maps shared by the CLI, the daemon and the tests, so
+ * that a figure is computed in one place: per-CPU sums, batch reads of the
+ * flow table, and the compare-and-delete path.
+ */
+#ifndef CTACCEL_FLOWTAB_H
+#define CTACCEL_FLOWTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "ctaccel.h"
+
+extern const char *const ctaccel_state_names[CTACCEL_ST__MAX];
+extern const unsigned int ctaccel_state_default_timeout[CTACCEL_ST__MAX];
+extern const char *const ctaccel_counter_names[CTACCEL_CTR__MAX];
+extern const char *const ctaccel_counter_help[CTACCEL_CTR__MAX];
+
+/* State index for a conntrack-style name ("TIME_WAIT"), or -EINVAL. */
+int ctaccel_state_parse(const char *name);
+
+/* Counter CTACCEL_CTR_* of a summed stats block. */
+static inline uint64_t ctaccel_counter(const struct ctaccel_stats *s, unsigned int i)
+{
+	return ((const __u64 *)s)[i];
+}
+
+/* Sum the per-CPU stats over every possible CPU. */
+int ctaccel_stats_read(int stats_fd, struct ctaccel_stats *sum);
+
+struct ctaccel_flow_entry {
+	struct ctaccel_flow_key key;
+	struct ctaccel_flow val;
+};
+
+struct ctaccel_flow_list {
+	struct ctaccel_flow_entry *e;
+	size_t n;
+	size_t cap;
+};
+
+/*
+ * Read the whole flow table with bpf_map_lookup_batch. Each entry is read
+ * atomically with respect to map updates of that entry, but the table as a
+ * whole is not a snapshot: flows created or removed during the read may or
+ * may not appear, and no flow appears twice.
+ */
+int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out);
+void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
+
+/* The flow's original tuple (originator first), as conntrack prints it. */
+struct ctaccel_tuple {
+	int family;
+	__u32 src[4], dst[4]; /* network byte order */
+	uint16_t sport, dport; /* host byte order */
+};
+void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_flow *f,
+			struct ctaccel_tuple *t);
+
+/*
+ * Run compare-and-delete for n requests (in batches of CTACCEL_DEL_BATCH_MAX)
+ * through the ctaccel_delete program. Adds to *deleted / *skipped.
+ */
+int ctaccel_delete_flows(int del_prog_fd, const struct ctaccel_del_req *reqs, size_t n,
+			 unsigned int flags, size_t *deleted, size_t *skipped);
+
+/* CLOCK_MONOTONIC in ns, the datapath's clock. */
+uint64_t ctaccel_now_ns(void);
+
+struct ctaccel_gc_result {
+	size_t scanned;
+	size_t expired;
+	size_t deleted;
+};
+
+/* One expiry pass: read the table, compare-and-delete what has expired. */
+int ctaccel_gc_pass(int flows_fd, int del_prog_fd, struct ctaccel_gc_result *res);
+
+#endif /* CTACCEL_FLOWTAB_H */
