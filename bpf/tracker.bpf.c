@@ -14,16 +14,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define NS_PER_SEC 1000000000ULL
-
-const volatile struct ctaccel_config ctaccel_cfg = {
-	.timeout_ns = {
-#define X(name, timeout) [CTACCEL_ST_##name] = (timeout) * NS_PER_SEC,
-		CTACCEL_STATES(X)
-#undef X
-	},
-	.timeout_unack_ns = CTACCEL_TIMEOUT_UNACK_DEFAULT * NS_PER_SEC,
-};
+/* Set by the loader (ctaccel_config_default() and overrides). */
+const volatile struct ctaccel_config ctaccel_cfg;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -258,8 +250,8 @@ static __always_inline void flow_account(struct ctaccel_flow *f, __u32 dir, cons
 	if ((*(volatile __u32 *)&f->tcp_flags & bits) != bits)
 		__sync_fetch_and_or(&f->tcp_flags, bits);
 	/* Any concurrent writer stores a time of this very moment. */
-	if (f->last_seen_ns != now)
-		f->last_seen_ns = now;
+	if (f->last_seen != now)
+		f->last_seen = now;
 	CTR_INC(st, tracked_packets);
 	CTR_ADD(st, tracked_bytes, p->ip_len);
 }
@@ -381,8 +373,8 @@ static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 n
 		return 0;
 	}
 	nf.ct = nct;
-	nf.first_seen_ns = now;
-	nf.last_seen_ns = now;
+	nf.first_seen = now;
+	nf.last_seen = now;
 	nf.leg[CTACCEL_DIR_ORIG].packets = 1;
 	nf.leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
 	nf.tcp_flags = p->tcp_flags;
@@ -409,7 +401,7 @@ static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 n
 static __always_inline void track_tcp(const struct pkt *p, struct ctaccel_stats *st)
 {
 	__u32 index = tcp_index_of(p->tcp_flags);
-	__u64 now = bpf_ktime_get_coarse_ns();
+	__u64 now = bpf_jiffies64();
 	struct ctaccel_flow *f;
 	int i;
 
@@ -545,9 +537,7 @@ int ctaccel_delete(struct ctaccel_del_args *args)
 	struct del_loop l = {
 		.reqs = args->reqs,
 		.flags = args->flags,
-		/* The coarse clock is not offered to syscall programs; the
-		 * precise one runs at most a tick ahead of it. */
-		.now = bpf_ktime_get_ns(),
+		.now = bpf_jiffies64(),
 	};
 	__u32 count = args->count;
 
@@ -557,5 +547,13 @@ int ctaccel_delete(struct ctaccel_del_args *args)
 	args->deleted = l.deleted;
 	args->skipped = l.skipped;
 	args->faults = l.faults;
+	return 0;
+}
+
+/* The datapath's clock for userspace, which has no jiffies of its own. */
+SEC("syscall")
+int ctaccel_clock(struct ctaccel_clock *clk)
+{
+	clk->jiffies = bpf_jiffies64();
 	return 0;
 }

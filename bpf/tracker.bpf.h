@@ -246,7 +246,7 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 	if (next >= CTACCEL_ST__MAX)
 		return TV_INVALID;
 
-	timeout = index == TCPI_RST ? cfg->timeout_ns[CTACCEL_ST_CLOSE] : cfg->timeout_ns[next];
+	timeout = index == TCPI_RST ? cfg->timeout[CTACCEL_ST_CLOSE] : cfg->timeout[next];
 	if (!seen_reply) {
 		if (index == TCPI_RST)
 			return TV_KILL;
@@ -259,8 +259,8 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 			*new_ct = (ct & ~(CT_FLAG_BITS | CTACCEL_CT_STATE_MASK)) | flags | next;
 			return TV_NOACCT;
 		}
-		if (next == CTACCEL_ST_ESTABLISHED && timeout > cfg->timeout_unack_ns)
-			timeout = cfg->timeout_unack_ns;
+		if (next == CTACCEL_ST_ESTABLISHED && timeout > cfg->timeout_unack)
+			timeout = cfg->timeout_unack;
 	} else if (!(flags & CTACCEL_CT_ASSURED) &&
 		   (old == CTACCEL_ST_SYN_RECV || old == CTACCEL_ST_ESTABLISHED) &&
 		   next == CTACCEL_ST_ESTABLISHED) {

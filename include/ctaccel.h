@@ -86,8 +86,8 @@ struct ctaccel_flow_leg {
  */
 struct ctaccel_flow {
 	__u64 ct;
-	__u64 first_seen_ns; /* CLOCK_MONOTONIC (coarse) */
-	__u64 last_seen_ns;  /* last accounted packet, CLOCK_MONOTONIC (coarse) */
+	__u64 first_seen; /* jiffies */
+	__u64 last_seen;  /* jiffies of the last accounted packet */
 	struct ctaccel_flow_leg leg[CTACCEL_DIR__MAX];
 	__u32 tcp_flags; /* OR of TCP flag bytes: bits 0-7 originator, 8-15 reply */
 	/*
@@ -114,29 +114,33 @@ struct ctaccel_flow {
 #define CTACCEL_CT_LAST_SYN	  1ULL
 #define CTACCEL_CT_LAST_RST	  2ULL
 #define CTACCEL_CT_LAST_REPLY	  (1ULL << 11) /* ... and it came from the reply side */
-#define CTACCEL_CT_EXP_SHIFT	  12           /* expiry lives in bits 12-63 ... */
-#define CTACCEL_CT_EXP_UNIT_SHIFT 20           /* ... in units of 2^20 ns (~1.05 ms) */
+#define CTACCEL_CT_EXP_SHIFT	  12           /* expiry, in jiffies, in bits 12-63 */
 
+/*
+ * The datapath's clock is jiffies (bpf_jiffies64): a plain load, where the
+ * ktime helpers cost more than the rest of the per-packet work. Userspace
+ * reads it through the ctaccel_clock program and converts with
+ * ctaccel_config.hz.
+ */
 static inline __u32 ctaccel_ct_state(__u64 ct)
 {
 	return (__u32)(ct & CTACCEL_CT_STATE_MASK);
 }
 
-static inline __u64 ctaccel_ct_expires_ns(__u64 ct)
+static inline __u64 ctaccel_ct_expires(__u64 ct)
 {
-	return (ct >> CTACCEL_CT_EXP_SHIFT) << CTACCEL_CT_EXP_UNIT_SHIFT;
+	return ct >> CTACCEL_CT_EXP_SHIFT;
 }
 
-static inline __u64 ctaccel_ct_with_expiry(__u64 ct, __u64 expires_ns)
+static inline __u64 ctaccel_ct_with_expiry(__u64 ct, __u64 expires)
 {
-	return (ct & ((1ULL << CTACCEL_CT_EXP_SHIFT) - 1)) |
-	       ((expires_ns >> CTACCEL_CT_EXP_UNIT_SHIFT) << CTACCEL_CT_EXP_SHIFT);
+	return (ct & ((1ULL << CTACCEL_CT_EXP_SHIFT) - 1)) | (expires << CTACCEL_CT_EXP_SHIFT);
 }
 
-/* An entry has expired once the clock's unit count reaches its expiry's. */
-static inline int ctaccel_ct_expired(__u64 ct, __u64 now_ns)
+/* An entry has expired once the clock reaches its expiry. */
+static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 {
-	return (ct >> CTACCEL_CT_EXP_SHIFT) <= (now_ns >> CTACCEL_CT_EXP_UNIT_SHIFT);
+	return ctaccel_ct_expires(ct) <= now;
 }
 
 /*
@@ -194,10 +198,20 @@ struct ctaccel_stats {
 	__u64 __pad[6]; /* room for new counters without a layout change */
 };
 
-/* Load-time configuration (the BPF object's .rodata). */
+/*
+ * Load-time configuration (the BPF object's .rodata), filled by the loader:
+ * timeouts in jiffies of a kernel with `hz` ticks per second.
+ */
 struct ctaccel_config {
-	__u64 timeout_ns[CTACCEL_ST__MAX];
-	__u64 timeout_unack_ns;
+	__u64 timeout[CTACCEL_ST__MAX];
+	__u64 timeout_unack;
+	__u32 hz;
+	__u32 __pad;
+};
+
+/* Context of the ctaccel_clock program: the datapath's clock, read once. */
+struct ctaccel_clock {
+	__u64 jiffies;
 };
 
 /*
@@ -243,6 +257,7 @@ _Static_assert(sizeof(struct ctaccel_stats) ==
 	       "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
+_Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2), "config layout");
 _Static_assert(CTACCEL_ST__MAX <= 16, "state must fit CTACCEL_CT_STATE_MASK");
 #endif
 

@@ -204,18 +204,42 @@ int ctaccel_delete_flows(int del_prog_fd, const struct ctaccel_del_req *reqs, si
 	return 0;
 }
 
-uint64_t ctaccel_now_ns(void)
+unsigned int ctaccel_kernel_hz(void)
 {
-	struct timespec ts;
+	struct timespec res;
 
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) || res.tv_sec || !res.tv_nsec)
+		return 0;
+	return (1000000000L + res.tv_nsec / 2) / res.tv_nsec;
 }
 
-int ctaccel_gc_pass(int flows_fd, int del_prog_fd, struct ctaccel_gc_result *res)
+void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz)
+{
+	int i;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hz = hz;
+	for (i = 0; i < CTACCEL_ST__MAX; i++)
+		cfg->timeout[i] = (__u64)ctaccel_state_default_timeout[i] * hz;
+	cfg->timeout_unack = (__u64)CTACCEL_TIMEOUT_UNACK_DEFAULT * hz;
+}
+
+int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)
+{
+	struct ctaccel_clock clk = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &clk, .ctx_size_in = sizeof(clk));
+
+	if (bpf_prog_test_run_opts(clock_prog_fd, &opts))
+		return -errno;
+	*jiffies = clk.jiffies;
+	return 0;
+}
+
+int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd,
+		    struct ctaccel_gc_result *res)
 {
 	struct ctaccel_flow_list l;
-	struct ctaccel_del_req *reqs;
+	struct ctaccel_del_req *reqs = NULL;
 	size_t i, n = 0;
 	uint64_t now;
 	int err;
@@ -224,7 +248,9 @@ int ctaccel_gc_pass(int flows_fd, int del_prog_fd, struct ctaccel_gc_result *res
 	err = ctaccel_flows_read(flows_fd, &l);
 	if (err)
 		return err;
-	now = ctaccel_now_ns();
+	err = ctaccel_clock_now(clock_prog_fd, &now);
+	if (err)
+		goto cleanup;
 	reqs = calloc(l.n ? l.n : 1, sizeof(*reqs));
 	if (!reqs) {
 		err = -ENOMEM;

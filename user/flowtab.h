@@ -64,8 +64,14 @@ void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_f
 int ctaccel_delete_flows(int del_prog_fd, const struct ctaccel_del_req *reqs, size_t n,
 			 unsigned int flags, size_t *deleted, size_t *skipped);
 
-/* CLOCK_MONOTONIC in ns, the datapath's clock. */
-uint64_t ctaccel_now_ns(void);
+/* The kernel's HZ: the tick is CLOCK_MONOTONIC_COARSE's resolution. */
+unsigned int ctaccel_kernel_hz(void);
+
+/* nf_conntrack's default timeouts in jiffies of `hz`. */
+void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz);
+
+/* The datapath's clock (jiffies), read through the ctaccel_clock program. */
+int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies);
 
 struct ctaccel_gc_result {
 	size_t scanned;
@@ -74,6 +80,7 @@ struct ctaccel_gc_result {
 };
 
 /* One expiry pass: read the table, compare-and-delete what has expired. */
-int ctaccel_gc_pass(int flows_fd, int del_prog_fd, struct ctaccel_gc_result *res);
+int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd,
+		    struct ctaccel_gc_result *res);
 
 #endif /* CTACCEL_FLOWTAB_H */
