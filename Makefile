@@ -29,14 +29,21 @@ BENCH_BPF := bench_empty
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
 LIB_SRCS := user/flowtab.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
+CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c
+CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
+TEST_TOOLS := $(OUTPUT)/tcpgen
 BENCH_BINS := $(OUTPUT)/bench_datapath
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test bench-datapath clean deps vmlinux
+.PHONY: all test bench-datapath clean deps vmlinux install
 
-all: $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(BENCH_BINS)
+all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
+
+ctaccel: $(CLI_OBJS) $(LIB_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBS) -ljansson
 
 deps:
 	$(Q)bash scripts/deps.sh
@@ -73,6 +80,10 @@ $(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pk
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/unit/test_tracker.c tests/unit/pkt.c \
 		$(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
 
+$(OUTPUT)/tcpgen: tests/integration/tcpgen.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
 $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/unit/pkt.h \
 		$(LIB_OBJS) $(SKELS)
 	$(call msg,CC,$@)
@@ -87,6 +98,9 @@ bench-datapath: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-datapath.sh
 
+install: ctaccel
+	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel
+
 clean:
 	$(call msg,CLEAN,$(OUTPUT))
-	$(Q)rm -rf $(OUTPUT)
+	$(Q)rm -rf $(OUTPUT) ctaccel

@@ -245,7 +245,8 @@ struct ctaccel_iface {
 	__u32 __pad;
 };
 
-#define CTACCEL_IFACE_INGRESS (1U << 0)
+#define CTACCEL_IFACE_INGRESS     (1U << 0) /* forwarded packets are tracked at this ingress */
+#define CTACCEL_IFACE_OWN_CLSACT (1U << 1) /* ctaccel created the clsact qdisc */
 
 #define CTACCEL_DEFAULT_MAX_FLOWS 262144
 

@@ -36,10 +36,29 @@ if [[ $(id -u) -ne 0 ]]; then
 	exit 1
 fi
 ulimit -l unlimited 2>/dev/null || true
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# Whatever a crashed suite left behind: namespaces and pins of the tests.
+cleanup() {
+	local ns pin
+	for ns in $(ip netns list 2>/dev/null | awk '/^ctacc-/ {print $1}'); do
+		ip netns del "$ns" 2>/dev/null
+	done
+	for pin in /sys/fs/bpf/ctaccel-test-*; do
+		[[ -e $pin ]] || continue
+		./ctaccel --pin-path "$pin" unload >/dev/null 2>&1
+		rm -rf "$pin"
+	done
+}
+trap cleanup EXIT
 
 for t in "$OUTPUT"/test_*; do
 	[[ -x $t ]] || continue
 	run_tap "$(basename "$t")" "$t"
+done
+
+for t in tests/integration/*.bats; do
+	run_tap "$(basename "$t")" bats --tap "$t"
 done
 
 echo "$passed passed, $failed failed"

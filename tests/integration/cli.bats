@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The CLI's lifecycle: idempotence, bad input, residue.
+
+load lib
+
+setup_file() {
+	topo_names "cl$$"
+	topo_up
+}
+
+teardown_file() {
+	topo_down
+}
+
+pins_mode() {
+	stat -c %a "$PIN"
+	stat -c %a "$PIN"/* | sort -u
+}
+
+@test "load pins every map and program, 0600 in a 0700 directory" {
+	ctaccel_g load max-flows 4096
+	[[ -e $PIN/ctaccel_flows && -e $PIN/prog_ingress && -e $PIN/ctaccel_config ]]
+	[[ "$(pins_mode | tr '\n' ' ')" == "700 600 " ]]
+	run ctaccel_g load
+	[[ $status -eq 0 ]]
+	run ctaccel_g load max-flows 10
+	[[ $status -eq 1 ]]
+	[[ $(ctaccel_g -j status | jq .max_flows) -eq 4096 ]]
+}
+
+@test "attach is idempotent and a missing device changes nothing" {
+	ctaccel_g attach vgc
+	ctaccel_g attach vgc
+	run ctaccel_g attach vgs nosuchdev0
+	[[ $status -eq 1 ]]
+	[[ $output == *"nosuchdev0"* ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	[[ $(ctaccel_g -j status | jq '.devices | length') -eq 1 ]]
+	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -n $(in_ns "$G" tc filter show dev vgc egress) ]]
+}
+
+@test "bad input: exit code and one message naming the input" {
+	run ctaccel_g flow show state NOPE
+	[[ $status -eq 2 && $output == *NOPE* ]]
+	run ctaccel_g flow show port 70000
+	[[ $status -eq 2 && $output == *70000* ]]
+	run ctaccel_g flow show addr 300.1.1.1
+	[[ $status -eq 2 && $output == *300.1.1.1* ]]
+	run ctaccel_g frobnicate
+	[[ $status -eq 2 && $output == *frobnicate* ]]
+	run ctaccel_g -j flow show state NOPE
+	[[ $status -eq 2 ]]
+	echo "$output" | jq -e '.error | test("NOPE")'
+	run "$CTACCEL" --bogus-option
+	[[ $status -eq 2 ]]
+}
+
+@test "unique prefixes are accepted" {
+	run ctaccel_g fl sh
+	[[ $status -eq 0 ]]
+	run ctaccel_g -j fl co
+	[[ $status -eq 0 && $(echo "$output" | jq .flows) -eq 0 ]]
+}
+
+@test "unload removes filters and pins; twice is fine" {
+	ctaccel_g attach vgs
+	ctaccel_g unload
+	[[ ! -e $PIN ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgs egress) ]]
+	run ctaccel_g unload
+	[[ $status -eq 0 ]]
+}
+
+@test "attach loads with defaults when nothing is loaded" {
+	ctaccel_g attach vgc
+	[[ $(ctaccel_g -j status | jq .max_flows) -eq 262144 ]]
+	ctaccel_g unload
+}

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Three namespaces: client (C) -- gateway (G, ctaccel on both veths) -- server (S).
+# IPv4 from 198.18.0.0/15, IPv6 from 2001:db8::/32. Everything made here is
+# removed by topo_down, which the test files call from teardown_file (it runs
+# even when a test fails).
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+OUT=${OUTPUT:-$ROOT/.output}
+CTACCEL=$ROOT/ctaccel
+TCPGEN=$OUT/tcpgen
+
+topo_names() {
+	local tag=$1
+	C=ctacc-$tag-c
+	G=ctacc-$tag-g
+	S=ctacc-$tag-s
+	PIN=/sys/fs/bpf/ctaccel-test-$tag
+	export C G S PIN
+}
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# ctaccel in the gateway's network namespace, on the test's own pin path.
+ctaccel_g() {
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" "$@"
+}
+
+topo_up() {
+	topo_down 2>/dev/null
+	ip netns add "$C"
+	ip netns add "$G"
+	ip netns add "$S"
+	ip link add vc netns "$C" type veth peer name vgc netns "$G"
+	ip link add vs netns "$S" type veth peer name vgs netns "$G"
+	in_ns "$C" ip addr add 198.18.0.2/24 dev vc
+	in_ns "$C" ip addr add 2001:db8::2/64 dev vc nodad
+	in_ns "$G" ip addr add 198.18.0.1/24 dev vgc
+	in_ns "$G" ip addr add 2001:db8::1/64 dev vgc nodad
+	in_ns "$G" ip addr add 198.18.1.1/24 dev vgs
+	in_ns "$G" ip addr add 2001:db8:1::1/64 dev vgs nodad
+	in_ns "$S" ip addr add 198.18.1.2/24 dev vs
+	in_ns "$S" ip addr add 2001:db8:1::2/64 dev vs nodad
+	for ns in "$C" "$G" "$S"; do
+		in_ns "$ns" ip link set lo up
+	done
+	in_ns "$C" ip link set vc up
+	in_ns "$S" ip link set vs up
+	in_ns "$G" ip link set vgc up
+	in_ns "$G" ip link set vgs up
+	in_ns "$C" ip route add default via 198.18.0.1
+	in_ns "$C" ip -6 route add default via 2001:db8::1
+	in_ns "$S" ip route add default via 198.18.1.1
+	in_ns "$S" ip -6 route add default via 2001:db8:1::1
+	in_ns "$G" sysctl -qw net.ipv4.ip_forward=1
+	in_ns "$G" sysctl -qw net.ipv6.conf.all.forwarding=1
+	# Port 9 on the server swallows SYNs: the "unanswered" case.
+	in_ns "$S" nft add table inet ctacc_s
+	in_ns "$S" nft add chain inet ctacc_s in '{ type filter hook input priority 0; }'
+	in_ns "$S" nft add rule inet ctacc_s in tcp dport 9 drop
+	# Not through a function: $! must be the server itself.
+	ip netns exec "$S" "$TCPGEN" server 198.18.1.2 80 >/dev/null 2>&1 3>&- &
+	ip netns exec "$S" "$TCPGEN" server 2001:db8:1::2 80 >/dev/null 2>&1 3>&- &
+	# Routes and neighbours settle before the first measured connection.
+	in_ns "$C" ping -c1 -W2 198.18.1.2 >/dev/null 2>&1 || true
+	in_ns "$C" ping -6 -c1 -W2 2001:db8:1::2 >/dev/null 2>&1 || true
+}
+
+# nf_conntrack in the gateway, with packet/byte accounting: the oracle.
+oracle_on() {
+	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_acct=1
+	in_ns "$G" nft add table inet ctacc_oracle
+	in_ns "$G" nft add chain inet ctacc_oracle ctfwd '{ type filter hook forward priority 0; }'
+	in_ns "$G" nft add rule inet ctacc_oracle ctfwd ct state new,established,related,invalid counter accept
+}
+
+topo_down() {
+	local ns
+	# Every process still inside a test namespace (servers, clients).
+	for ns in "$C" "$G" "$S"; do
+		if [[ -e /run/netns/$ns ]]; then
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+		fi
+	done
+	if [[ -e /run/netns/$G ]]; then
+		ctaccel_g unload >/dev/null 2>&1 || true
+	fi
+	ip netns del "$C" 2>/dev/null || true
+	ip netns del "$G" 2>/dev/null || true
+	ip netns del "$S" 2>/dev/null || true
+	# Pins outlive the namespaces: remove whatever the test left.
+	if [[ -d $PIN ]]; then
+		"$CTACCEL" --pin-path "$PIN" unload >/dev/null 2>&1 || true
+		rm -rf "$PIN"
+	fi
+	return 0
+}
+
+# One line per flow: src sport dst dport STATE op ob rp rb (originator first).
+conntrack_flows() {
+	in_ns "$G" conntrack -L -p tcp "$@" 2>/dev/null | awk '
+	{
+		delete o; delete r; n = 0; state = $4
+		for (i = 5; i <= NF; i++) {
+			if (split($i, kv, "=") != 2)
+				continue
+			if (kv[1] == "src")
+				n++
+			if (n == 1)
+				o[kv[1]] = kv[2]
+			else if (n == 2)
+				r[kv[1]] = kv[2]
+		}
+		print o["src"], o["sport"], o["dst"], o["dport"], state, o["packets"], o["bytes"], r["packets"], r["bytes"]
+	}' | sort
+}
+
+ctaccel_flows() {
+	ctaccel_g -j flow show | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
+}
+
+# STATE count, one per line, all states (zeros included), sorted.
+ctaccel_state_counts() {
+	ctaccel_g -j stats | jq -r '.states | to_entries[] | "\(.key) \(.value)"' | sort
+}
+
+conntrack_state_counts() {
+	local st
+	for st in SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2; do
+		echo "$st $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | awk -v s="$st" '$4 == s' | wc -l)"
+	done | sort
+}
+
+# Run the connection mix from the client to ADDR; HOLD connections stay open.
+traffic_mix() {
+	local addr=$1 m
+	for m in c s h b r R; do
+		in_ns "$C" "$TCPGEN" client "$addr" 80 "$m" 5 >/dev/null
+	done
+	in_ns "$C" "$TCPGEN" client "$addr" 7 x 3 >/dev/null   # refused (RST)
+	in_ns "$C" "$TCPGEN" client "$addr" 9 x 2 >/dev/null   # unanswered SYN
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* The ctaccel command line: shared options, output and the pinned state. */
+#ifndef CTACCEL_CLI_H
+#define CTACCEL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "ctaccel.h"
+
+#define CTACCEL_PIN_DEFAULT "/sys/fs/bpf/ctaccel"
+
+/* Exit codes: bpftool's and iproute2's habits. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+struct cli {
+	bool json;
+	bool pretty;
+	bool debug;
+	const char *pin_path;
+};
+
+extern struct cli cli;
+
+/* One message on stderr (or {"error": ...} on stdout under -j). */
+void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void pr_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a JSON value as the command's output, compact or pretty. */
+void json_out(json_t *v);
+
+/* argv helpers in iproute2 style. */
+bool is_prefix(const char *arg, const char *word);
+int parse_u32(const char *s, uint32_t *v);
+
+/* File names of the pins below cli.pin_path. */
+#define PIN_FLOWS   "ctaccel_flows"
+#define PIN_STATS   "ctaccel_stats"
+#define PIN_IFACES  "ctaccel_ifaces"
+#define PIN_CONFIG  "ctaccel_config"
+#define PIN_INGRESS "prog_ingress"
+#define PIN_EGRESS  "prog_egress"
+#define PIN_DELETE  "prog_delete"
+#define PIN_CLOCK   "prog_clock"
+
+/* Everything a command needs from the pinned state. */
+struct pinned {
+	int flows_fd;
+	int stats_fd;
+	int ifaces_fd;
+	int config_fd;
+	int ingress_fd;
+	int egress_fd;
+	int delete_fd;
+	int clock_fd;
+	struct ctaccel_config cfg;
+	uint32_t max_flows;
+};
+
+int pinned_open(struct pinned *p);
+void pinned_close(struct pinned *p);
+/* Whether anything is pinned under cli.pin_path. */
+bool pinned_exists(void);
+
+/* Serialise ctaccel invocations: an exclusive lock next to the pins. */
+int cli_lock(void);
+void cli_unlock(int fd);
+
+/* Bring up bpffs on /sys/fs/bpf when it is not mounted. */
+int bpffs_ensure(void);
+
+int do_load(int argc, char **argv);
+int do_unload(int argc, char **argv);
+int do_attach(int argc, char **argv);
+int do_detach(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_flow(int argc, char **argv);
+int do_stats(int argc, char **argv);
+int do_gc(int argc, char **argv);
+
+/* Load (pin) with defaults when nothing is loaded yet: for attach. */
+int load_default_if_needed(void);
+
+#endif /* CTACCEL_CLI_H */

@@ -1,0 +1,605 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Lifecycle commands: load (and pin), attach, detach, unload, status, gc.
+ * Every command that changes the system undoes what it did when it fails.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+#include "flowtab.h"
+#include "tracker.skel.h"
+
+/* Where ctaccel's filters sit on a clsact hook. */
+#define TC_HANDLE   0xc7ac
+#define TC_PRIORITY 1
+
+#define MAX_TIMEOUT_S (10 * 365 * 24 * 3600U)
+
+struct load_args {
+	uint32_t max_flows;
+	struct ctaccel_config cfg;
+	bool any; /* an option was given */
+};
+
+static int parse_load_args(int argc, char **argv, struct load_args *a)
+{
+	unsigned int hz = ctaccel_kernel_hz();
+	uint32_t secs;
+	int i;
+
+	if (!hz) {
+		pr_err("cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
+		return -EINVAL;
+	}
+	a->max_flows = CTACCEL_DEFAULT_MAX_FLOWS;
+	ctaccel_config_default(&a->cfg, hz);
+	for (i = 0; i < argc; i++) {
+		if (is_prefix(argv[i], "max-flows") && i + 1 < argc) {
+			if (parse_u32(argv[++i], &a->max_flows) || a->max_flows < 1 ||
+			    a->max_flows > (1U << 28)) {
+				pr_err("max-flows '%s': not a number from 1 to %u", argv[i], 1U << 28);
+				return -EINVAL;
+			}
+		} else if (is_prefix(argv[i], "timeout") && i + 2 < argc) {
+			const char *name = argv[++i];
+			int st;
+
+			if (parse_u32(argv[++i], &secs) || secs < 1 || secs > MAX_TIMEOUT_S) {
+				pr_err("timeout %s '%s': not a number of seconds from 1 to %u", name,
+				       argv[i], MAX_TIMEOUT_S);
+				return -EINVAL;
+			}
+			if (!strcasecmp(name, "unack")) {
+				a->cfg.timeout_unack = (__u64)secs * hz;
+				a->any = true;
+				continue;
+			}
+			st = ctaccel_state_parse(name);
+			if (st < 0) {
+				pr_err("timeout: unknown state '%s'", name);
+				return -EINVAL;
+			}
+			a->cfg.timeout[st] = (__u64)secs * hz;
+		} else {
+			pr_err("load: unexpected '%s'; usage: load [max-flows N] "
+			       "[timeout STATE SECONDS]...",
+			       argv[i]);
+			return -EINVAL;
+		}
+		a->any = true;
+	}
+	return 0;
+}
+
+static const char *const pin_names[] = {
+	PIN_FLOWS, PIN_STATS, PIN_IFACES, PIN_CONFIG, PIN_INGRESS, PIN_EGRESS, PIN_DELETE, PIN_CLOCK,
+};
+
+static void unpin_all(void)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cli.pin_path, pin_names[i]);
+		unlink(path);
+	}
+	rmdir(cli.pin_path);
+}
+
+static int pin_one(int fd, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, name);
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+		err = -errno;
+		pr_err("pin %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/* Load the programs and pin everything; on failure nothing stays pinned. */
+static int load_and_pin(const struct load_args *a)
+{
+	struct tracker *skel;
+	int err;
+
+	skel = tracker__open();
+	if (!skel) {
+		err = -errno;
+		pr_err("open BPF object: %s", strerror(-err));
+		return err;
+	}
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &a->cfg, sizeof(a->cfg));
+	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, a->max_flows);
+	if (!err)
+		err = tracker__load(skel);
+	if (err) {
+		pr_err("load BPF programs: %s%s", strerror(-err),
+		       err == -EPERM ? " (needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	if (mkdir(cli.pin_path, 0700) && errno != EEXIST) {
+		err = -errno;
+		pr_err("mkdir %s: %s", cli.pin_path, strerror(-err));
+		goto cleanup;
+	}
+	chmod(cli.pin_path, 0700);
+	err = pin_one(bpf_map__fd(skel->maps.ctaccel_flows), PIN_FLOWS);
+	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_stats), PIN_STATS);
+	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_ifaces), PIN_IFACES);
+	err = err ?: pin_one(bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
+	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
+	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
+	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
+	if (err)
+		unpin_all();
+cleanup:
+	tracker__destroy(skel);
+	return err;
+}
+
+int do_load(int argc, char **argv)
+{
+	struct load_args a = {};
+	int lock, err;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel load [max-flows N] [timeout STATE SECONDS]...\n");
+		return 0;
+	}
+	if (parse_load_args(argc, argv, &a))
+		return EXIT_USAGE;
+	if (bpffs_ensure())
+		return EXIT_RUNTIME;
+	lock = cli_lock();
+	if (lock < 0)
+		return EXIT_RUNTIME;
+	if (pinned_exists()) {
+		cli_unlock(lock);
+		if (a.any) {
+			pr_err("already loaded in %s; 'ctaccel unload' first to change settings",
+			       cli.pin_path);
+			return EXIT_RUNTIME;
+		}
+		pr_info("already loaded in %s\n", cli.pin_path);
+		return 0;
+	}
+	err = load_and_pin(&a);
+	cli_unlock(lock);
+	if (err)
+		return EXIT_RUNTIME;
+	pr_info("loaded, pinned in %s (max-flows %u)\n", cli.pin_path, a.max_flows);
+	return 0;
+}
+
+int load_default_if_needed(void)
+{
+	struct load_args a = {};
+
+	if (pinned_exists())
+		return 0;
+	if (parse_load_args(0, NULL, &a))
+		return -EINVAL;
+	return load_and_pin(&a);
+}
+
+/* ---- tc attach/detach ---- */
+
+static int tc_attach_one(int ifindex, enum bpf_tc_attach_point ap, int prog_fd, bool *created)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST)
+		return err;
+	if (created)
+		*created = !err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+static int tc_detach_one(int ifindex, enum bpf_tc_attach_point ap)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
+}
+
+static __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point ap)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	return opts.prog_id;
+}
+
+/* Take a device off: filters, its clsact if ctaccel made it, its record. */
+static int detach_ifindex(const struct pinned *p, __u32 ifindex)
+{
+	struct ctaccel_iface rec = {};
+	int err;
+
+	bpf_map_lookup_elem(p->ifaces_fd, &ifindex, &rec);
+	err = tc_detach_one(ifindex, BPF_TC_INGRESS);
+	err = err ?: tc_detach_one(ifindex, BPF_TC_EGRESS);
+	if (err)
+		return err;
+	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT) {
+		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+		bpf_tc_hook_destroy(&hook);
+	}
+	if (bpf_map_delete_elem(p->ifaces_fd, &ifindex) && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int attach_ifindex(const struct pinned *p, __u32 ifindex)
+{
+	struct ctaccel_iface rec = {};
+	bool had = bpf_map_lookup_elem(p->ifaces_fd, &ifindex, &rec) == 0;
+	bool created = false;
+	int err;
+
+	/* Record ingress first: from then on egress skips forwarded packets
+	 * that this device's ingress counts. */
+	rec.flags |= CTACCEL_IFACE_INGRESS;
+	if (bpf_map_update_elem(p->ifaces_fd, &ifindex, &rec, BPF_ANY))
+		return -errno;
+	err = tc_attach_one(ifindex, BPF_TC_INGRESS, p->ingress_fd, &created);
+	if (!err && created && !had)
+		rec.flags |= CTACCEL_IFACE_OWN_CLSACT;
+	err = err ?: tc_attach_one(ifindex, BPF_TC_EGRESS, p->egress_fd, NULL);
+	if (!err && bpf_map_update_elem(p->ifaces_fd, &ifindex, &rec, BPF_ANY))
+		err = -errno;
+	if (err && !had) {
+		tc_detach_one(ifindex, BPF_TC_INGRESS);
+		tc_detach_one(ifindex, BPF_TC_EGRESS);
+		if (rec.flags & CTACCEL_IFACE_OWN_CLSACT || created) {
+			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+					    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+			bpf_tc_hook_destroy(&hook);
+		}
+		bpf_map_delete_elem(p->ifaces_fd, &ifindex);
+	}
+	return err;
+}
+
+static int resolve_devices(int argc, char **argv, __u32 *ifindex)
+{
+	int i;
+
+	if (argc < 1) {
+		pr_err("no device given");
+		return -EINVAL;
+	}
+	for (i = 0; i < argc; i++) {
+		ifindex[i] = if_nametoindex(argv[i]);
+		if (!ifindex[i]) {
+			pr_err("attach %s: %s", argv[i], strerror(ENODEV));
+			return -ENODEV;
+		}
+	}
+	return 0;
+}
+
+int do_attach(int argc, char **argv)
+{
+	__u32 ifindex[argc ? argc : 1];
+	bool loaded_here = false;
+	struct pinned p;
+	int lock, i, err, ret = EXIT_RUNTIME;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel attach DEV...\n");
+		return 0;
+	}
+	/* Every device must exist before anything changes. */
+	if (resolve_devices(argc, argv, ifindex))
+		return argc ? EXIT_RUNTIME : EXIT_USAGE;
+	if (bpffs_ensure())
+		return EXIT_RUNTIME;
+	lock = cli_lock();
+	if (lock < 0)
+		return EXIT_RUNTIME;
+	if (!pinned_exists()) {
+		if (load_default_if_needed())
+			goto unlock;
+		loaded_here = true;
+	}
+	if (pinned_open(&p))
+		goto unload;
+	for (i = 0; i < argc; i++) {
+		err = attach_ifindex(&p, ifindex[i]);
+		if (err) {
+			pr_err("attach %s: %s", argv[i], strerror(-err));
+			while (--i >= 0)
+				detach_ifindex(&p, ifindex[i]);
+			pinned_close(&p);
+			goto unload;
+		}
+	}
+	pinned_close(&p);
+	for (i = 0; i < argc; i++)
+		pr_info("attached %s (ingress, egress)\n", argv[i]);
+	ret = 0;
+	goto unlock;
+unload:
+	if (loaded_here)
+		unpin_all();
+unlock:
+	cli_unlock(lock);
+	return ret;
+}
+
+int do_detach(int argc, char **argv)
+{
+	__u32 ifindex[argc ? argc : 1];
+	struct pinned p;
+	int lock, i, err, ret = 0;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel detach DEV...\n");
+		return 0;
+	}
+	if (resolve_devices(argc, argv, ifindex))
+		return argc ? EXIT_RUNTIME : EXIT_USAGE;
+	lock = cli_lock();
+	if (lock < 0)
+		return EXIT_RUNTIME;
+	if (pinned_open(&p)) {
+		cli_unlock(lock);
+		return EXIT_RUNTIME;
+	}
+	for (i = 0; i < argc; i++) {
+		err = detach_ifindex(&p, ifindex[i]);
+		if (err) {
+			pr_err("detach %s: %s", argv[i], strerror(-err));
+			ret = EXIT_RUNTIME;
+			continue;
+		}
+		pr_info("detached %s\n", argv[i]);
+	}
+	pinned_close(&p);
+	cli_unlock(lock);
+	return ret;
+}
+
+/* Remove every flow through compare-and-delete, so that counters stay exact. */
+static int flush_flows(const struct pinned *p, size_t *deleted)
+{
+	struct ctaccel_flow_list l;
+	struct ctaccel_del_req *reqs;
+	size_t i;
+	int err;
+
+	err = ctaccel_flows_read(p->flows_fd, &l);
+	if (err)
+		return err;
+	reqs = calloc(l.n ? l.n : 1, sizeof(*reqs));
+	if (!reqs) {
+		ctaccel_flow_list_free(&l);
+		return -ENOMEM;
+	}
+	for (i = 0; i < l.n; i++)
+		reqs[i].key = l.e[i].key;
+	err = ctaccel_delete_flows(p->delete_fd, reqs, l.n, CTACCEL_DEL_FORCE, deleted, NULL);
+	free(reqs);
+	ctaccel_flow_list_free(&l);
+	return err;
+}
+
+int do_unload(int argc, char **argv)
+{
+	struct pinned p;
+	__u32 key, next;
+	bool first = true;
+	int lock, err, ret = 0;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel unload\n");
+		return 0;
+	}
+	if (argc) {
+		pr_err("unload: unexpected '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	lock = cli_lock();
+	if (lock < 0)
+		return EXIT_RUNTIME;
+	if (!pinned_exists()) {
+		unpin_all(); /* leftovers of an interrupted load, if any */
+		cli_unlock(lock);
+		pr_info("not loaded\n");
+		return 0;
+	}
+	if (pinned_open(&p)) {
+		/* Incomplete state: remove what is there. */
+		unpin_all();
+		cli_unlock(lock);
+		return 0;
+	}
+	while (bpf_map_get_next_key(p.ifaces_fd, first ? NULL : &key, &next) == 0) {
+		err = detach_ifindex(&p, next);
+		if (err) {
+			char name[IF_NAMESIZE] = "?";
+
+			if_indextoname(next, name);
+			pr_err("detach %s (ifindex %u): %s", name, next, strerror(-err));
+			ret = EXIT_RUNTIME;
+			key = next;
+			first = false;
+		}
+	}
+	if (!ret) {
+		size_t deleted = 0;
+
+		flush_flows(&p, &deleted);
+		unpin_all();
+	}
+	pinned_close(&p);
+	cli_unlock(lock);
+	if (!ret)
+		pr_info("unloaded\n");
+	return ret;
+}
+
+int do_gc(int argc, char **argv)
+{
+	struct ctaccel_gc_result res;
+	struct pinned p;
+	int err;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel gc\n");
+		return 0;
+	}
+	if (argc) {
+		pr_err("gc: unexpected '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (pinned_open(&p))
+		return EXIT_RUNTIME;
+	err = ctaccel_gc_pass(p.flows_fd, p.delete_fd, p.clock_fd, &res);
+	pinned_close(&p);
+	if (err) {
+		pr_err("gc: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	if (cli.json) {
+		json_t *o = json_pack("{s:I,s:I,s:I}", "scanned", (json_int_t)res.scanned, "expired",
+				      (json_int_t)res.expired, "deleted", (json_int_t)res.deleted);
+
+		json_out(o);
+		json_decref(o);
+	} else {
+		printf("scanned %zu, expired %zu, deleted %zu\n", res.scanned, res.expired,
+		       res.deleted);
+	}
+	return 0;
+}
+
+int do_status(int argc, char **argv)
+{
+	struct bpf_prog_info info;
+	struct ctaccel_stats st;
+	struct pinned p;
+	__u32 key, next, len;
+	bool first = true;
+	json_t *o, *devs, *progs, *to;
+	__s64 flows = 0;
+	int i;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel status\n");
+		return 0;
+	}
+	if (!pinned_exists()) {
+		if (cli.json) {
+			o = json_pack("{s:s,s:b,s:s}", "version", CTACCEL_VERSION, "loaded", 0,
+				      "pin_path", cli.pin_path);
+			json_out(o);
+			json_decref(o);
+		} else {
+			printf("ctaccel %s: not loaded (%s)\n", CTACCEL_VERSION, cli.pin_path);
+		}
+		return 0;
+	}
+	if (pinned_open(&p))
+		return EXIT_RUNTIME;
+	if (ctaccel_stats_read(p.stats_fd, &st) == 0)
+		for (i = 1; i < CTACCEL_ST__MAX; i++)
+			flows += st.flows_in_state[i];
+
+	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded",
+		      1, "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
+		      (json_int_t)p.max_flows, "flows", (json_int_t)flows, "fill",
+		      p.max_flows ? (double)flows / p.max_flows : 0.0, "hz", (int)p.cfg.hz);
+	progs = json_object();
+	{
+		static const char *const names[] = { "ingress", "egress", "delete", "clock" };
+		int fds[] = { p.ingress_fd, p.egress_fd, p.delete_fd, p.clock_fd };
+
+		for (i = 0; i < 4; i++) {
+			memset(&info, 0, sizeof(info));
+			len = sizeof(info);
+			if (!bpf_obj_get_info_by_fd(fds[i], &info, &len))
+				json_object_set_new(progs, names[i], json_integer(info.id));
+		}
+	}
+	json_object_set_new(o, "programs", progs);
+	to = json_object();
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		json_object_set_new(to, ctaccel_state_names[i],
+				    json_integer(p.cfg.hz ? p.cfg.timeout[i] / p.cfg.hz : 0));
+	json_object_set_new(to, "UNACK",
+			    json_integer(p.cfg.hz ? p.cfg.timeout_unack / p.cfg.hz : 0));
+	json_object_set_new(o, "timeouts", to);
+	devs = json_array();
+	while (bpf_map_get_next_key(p.ifaces_fd, first ? NULL : &key, &next) == 0) {
+		char name[IF_NAMESIZE] = "";
+		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
+
+		if_indextoname(next, name);
+		json_array_append_new(devs, json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+						      (int)next, "ingress", in != 0, "egress",
+						      eg != 0));
+		key = next;
+		first = false;
+	}
+	json_object_set_new(o, "devices", devs);
+
+	if (cli.json) {
+		json_out(o);
+	} else {
+		size_t k;
+		json_t *d;
+
+		printf("ctaccel %s, pinned in %s\n", CTACCEL_VERSION, cli.pin_path);
+		printf("flows       %lld of %u (%.1f%%)\n", (long long)flows, p.max_flows,
+		       p.max_flows ? 100.0 * flows / p.max_flows : 0.0);
+		printf("programs    ingress %lld, egress %lld, delete %lld, clock %lld\n",
+		       (long long)json_integer_value(json_object_get(progs, "ingress")),
+		       (long long)json_integer_value(json_object_get(progs, "egress")),
+		       (long long)json_integer_value(json_object_get(progs, "delete")),
+		       (long long)json_integer_value(json_object_get(progs, "clock")));
+		printf("devices    ");
+		if (!json_array_size(devs))
+			printf(" none");
+		json_array_foreach(devs, k, d)
+		{
+			printf(" %s(%s%s)", json_string_value(json_object_get(d, "name")),
+			       json_is_true(json_object_get(d, "ingress")) ? "in" : "-",
+			       json_is_true(json_object_get(d, "egress")) ? ",eg" : ",-");
+		}
+		printf("\ntimeouts   ");
+		for (i = 1; i < CTACCEL_ST__MAX; i++)
+			printf(" %s %llus", ctaccel_state_names[i],
+			       (unsigned long long)(p.cfg.hz ? p.cfg.timeout[i] / p.cfg.hz : 0));
+		printf("\n");
+	}
+	json_decref(o);
+	pinned_close(&p);
+	return 0;
+}

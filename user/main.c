@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* ctaccel [OPTIONS] OBJECT [COMMAND [ARGS]] */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+
+struct cli cli = { .pin_path = CTACCEL_PIN_DEFAULT };
+
+void pr_err(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cli.json) {
+		json_t *o = json_pack("{s:s}", "error", msg);
+
+		json_out(o);
+		json_decref(o);
+		return;
+	}
+	fprintf(stderr, "ctaccel: %s\n", msg);
+}
+
+void pr_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cli.json)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stdout, fmt, ap);
+	va_end(ap);
+}
+
+void json_out(json_t *v)
+{
+	json_dumpf(v, stdout, cli.pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	fputc('\n', stdout);
+}
+
+bool is_prefix(const char *arg, const char *word)
+{
+	size_t n = strlen(arg);
+
+	return n && n <= strlen(word) && !strncmp(arg, word, n);
+}
+
+int parse_u32(const char *s, uint32_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || *end || x > UINT32_MAX)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !cli.debug)
+		return 0;
+	if (level == LIBBPF_INFO && !cli.debug)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int do_help(int argc, char **argv);
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} cmds[] = {
+	{ "load", do_load },	 { "unload", do_unload }, { "attach", do_attach },
+	{ "detach", do_detach }, { "status", do_status }, { "flow", do_flow },
+	{ "stats", do_stats },	 { "gc", do_gc },	  { "help", do_help },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: ctaccel [OPTIONS] OBJECT [COMMAND] [ARGS]\n"
+		"       ctaccel load [max-flows N] [timeout STATE SECONDS]...\n"
+		"       ctaccel unload\n"
+		"       ctaccel attach DEV...\n"
+		"       ctaccel detach DEV...\n"
+		"       ctaccel status\n"
+		"       ctaccel flow [show] [state STATE] [addr ADDR] [port PORT]\n"
+		"       ctaccel flow count\n"
+		"       ctaccel stats\n"
+		"       ctaccel gc\n"
+		"OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
+		"         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
+		"Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pretty", no_argument, NULL, 'p' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "pin-path", required_argument, NULL, 'P' },
+		{},
+	};
+	const struct cmd *match = NULL;
+	size_t i;
+	int opt;
+
+	/* Options stop at the first word: the rest belongs to the command. */
+	while ((opt = getopt_long(argc, argv, "+jpdVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			cli.json = true;
+			break;
+		case 'p':
+			cli.json = true;
+			cli.pretty = true;
+			break;
+		case 'd':
+			cli.debug = true;
+			break;
+		case 'V':
+			printf("ctaccel %s (abi %d, libbpf %s)\n", CTACCEL_VERSION, CTACCEL_ABI_VERSION,
+			       libbpf_version_string());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'P':
+			cli.pin_path = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	libbpf_set_print(libbpf_print);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (!is_prefix(argv[0], cmds[i].name))
+			continue;
+		if (match) {
+			pr_err("'%s' is ambiguous (%s, %s)", argv[0], match->name, cmds[i].name);
+			return EXIT_USAGE;
+		}
+		match = &cmds[i];
+	}
+	if (!match) {
+		pr_err("unknown object '%s'; try 'ctaccel help'", argv[0]);
+		return EXIT_USAGE;
+	}
+	return match->fn(argc - 1, argv + 1);
+}
