@@ -37,7 +37,7 @@ BENCH_BINS := $(OUTPUT)/bench_datapath
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test bench-datapath clean deps vmlinux install
+.PHONY: all test demo bench-datapath clean deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
 
@@ -93,6 +93,10 @@ $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/un
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/demo.sh
 
 bench-datapath: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -2,9 +2,9 @@
 # Three namespaces: client (C) -- gateway (G, ctaccel on both veths) -- server (S).
 # IPv4 from 198.18.0.0/15, IPv6 from 2001:db8::/32. Everything made here is
 # removed by topo_down, which the test files call from teardown_file (it runs
-# even when a test fails).
+# even when a test fails) and the demo from its exit trap.
 
-ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUTPUT:-$ROOT/.output}
 CTACCEL=$ROOT/ctaccel
 TCPGEN=$OUT/tcpgen

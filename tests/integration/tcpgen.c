@@ -52,11 +52,16 @@ static int addr_parse(const char *s, int port, struct sockaddr_storage *ss, sock
 	return -1;
 }
 
-static int wait_fd(int fd, short ev)
+static int wait_fd_ms(int fd, short ev, int ms)
 {
 	struct pollfd p = { .fd = fd, .events = ev };
 
-	return poll(&p, 1, IO_TIMEOUT_MS) == 1 ? 0 : -1;
+	return poll(&p, 1, ms) == 1 ? 0 : -1;
+}
+
+static int wait_fd(int fd, short ev)
+{
+	return wait_fd_ms(fd, ev, IO_TIMEOUT_MS);
 }
 
 static void reset_close(int fd)
@@ -67,14 +72,21 @@ static void reset_close(int fd)
 	close(fd);
 }
 
-/* Read until EOF (or error/timeout). */
-static void drain(int fd)
+/* Read until EOF (or error, or `ms` without data). */
+static void drain_ms(int fd, int ms)
 {
 	char buf[4096];
 
-	while (wait_fd(fd, POLLIN) == 0 && read(fd, buf, sizeof(buf)) > 0)
+	while (wait_fd_ms(fd, POLLIN, ms) == 0 && read(fd, buf, sizeof(buf)) > 0)
 		;
 }
+
+static void drain(int fd)
+{
+	drain_ms(fd, IO_TIMEOUT_MS);
+}
+
+#define HOLD_MAX_MS (600 * 1000)
 
 static void *serve(void *arg)
 {
@@ -88,9 +100,13 @@ static void *serve(void *arg)
 	}
 	switch (mode) {
 	case 'c': /* answer, then wait for the client's FIN */
-	case 'o':
 		write(fd, buf, 100);
 		drain(fd);
+		close(fd);
+		break;
+	case 'o': /* held open: the client decides when it ends */
+		write(fd, buf, 100);
+		drain_ms(fd, HOLD_MAX_MS);
 		close(fd);
 		break;
 	case 's':
