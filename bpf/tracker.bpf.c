@@ -40,6 +40,24 @@ struct {
 	__type(value, struct ctaccel_iface);
 } ctaccel_ifaces SEC(".maps");
 
+struct policy_trie {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CTACCEL_POLICY_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ctaccel_policy_key);
+	__type(value, struct ctaccel_policy_val);
+} ctaccel_policy_initial SEC(".maps");
+
+/* One slot: userspace swaps in a whole new trie to replace the policy. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct policy_trie);
+} ctaccel_policy SEC(".maps") = {
+	.values = { [0] = &ctaccel_policy_initial },
+};
+
 /*
  * Counters only the tc programs write are plain per-CPU increments: tc runs in
  * softirq or with BH disabled, so nothing else on this CPU interleaves. Slots
@@ -344,13 +362,14 @@ static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p
  * A global function: the verifier walks it once, not once per call site and
  * retry round of the caller.
  */
-__noinline int flow_update(struct ctaccel_flow *f, const struct pkt *p, __u32 index, __u64 now,
+__noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, __u64 now,
 			   struct ctaccel_stats *st)
 {
 	int ret;
 
 	if (!f || !p || !st)
 		return 0;
+	p->bypass = f->bypass;
 
 	__sync_fetch_and_add(&f->inflight, 1);
 	ret = flow_step(f, p, index, now, st);
@@ -359,8 +378,38 @@ __noinline int flow_update(struct ctaccel_flow *f, const struct pkt *p, __u32 in
 	return ret;
 }
 
+/* Whether the policy trie has a bypass rule for this endpoint (port: network order). */
+static __always_inline bool policy_endpoint(void *trie, __u8 family, const __u32 *addr, __u16 port)
+{
+	struct ctaccel_policy_key k = {
+		.prefixlen = CTACCEL_POLICY_KEY_BITS + (family == AF_INET ? 32 : 128),
+		.family = family,
+		.port = port,
+	};
+	struct ctaccel_policy_val *v;
+
+	__builtin_memcpy(k.addr, addr, sizeof(k.addr));
+	v = bpf_map_lookup_elem(trie, &k);
+	if (!v) {
+		k.port = 0; /* rules for any port */
+		v = bpf_map_lookup_elem(trie, &k);
+	}
+	return v && v->action == CTACCEL_POLICY_BYPASS;
+}
+
+static __always_inline bool policy_bypass(const struct ctaccel_flow_key *key)
+{
+	__u32 zero = 0;
+	void *trie = bpf_map_lookup_elem(&ctaccel_policy, &zero);
+
+	if (!trie)
+		return false;
+	return policy_endpoint(trie, key->family, key->addr_lo, key->port_lo) ||
+	       policy_endpoint(trie, key->family, key->addr_hi, key->port_hi);
+}
+
 /* Returns -EEXIST when another CPU inserted the flow first. */
-static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 now,
+static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 				       struct ctaccel_stats *st)
 {
 	struct ctaccel_flow nf = {};
@@ -379,6 +428,10 @@ static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 n
 	nf.leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
 	nf.tcp_flags = p->tcp_flags;
 	nf.orig_is_hi = p->src_is_hi;
+	/* Decided once: the flow skips nf_conntrack from its first packet to its last. */
+	nf.bypass = policy_bypass(&p->key);
+	CTR_INC(st, policy_lookups);
+	p->bypass = nf.bypass;
 
 	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
 	if (err == -EEXIST)
@@ -398,7 +451,7 @@ static __always_inline int flow_create(const struct pkt *p, __u32 index, __u64 n
 	return 0;
 }
 
-static __always_inline void track_tcp(const struct pkt *p, struct ctaccel_stats *st)
+static __always_inline void track_tcp(struct pkt *p, struct ctaccel_stats *st)
 {
 	__u32 index = tcp_index_of(p->tcp_flags);
 	__u64 now = bpf_jiffies64();
@@ -468,6 +521,14 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		return TC_ACT_UNSPEC;
 	}
 	track_tcp(&p, st);
+	/* tc ingress runs before netfilter's prerouting hook, where the raw
+	 * notrack rule of table inet ctaccel sees this mark. Local output is
+	 * marked on the socket (ctaccel_sockops): there the output hook runs
+	 * before tc egress. */
+	if (p.bypass && !egress) {
+		skb->mark = (skb->mark & ~ctaccel_cfg.mark_mask) | ctaccel_cfg.mark;
+		CTR_INC(st, bypassed_packets);
+	}
 	return TC_ACT_UNSPEC;
 }
 
@@ -548,6 +609,102 @@ int ctaccel_delete(struct ctaccel_del_args *args)
 	args->skipped = l.skipped;
 	args->faults = l.faults;
 	return 0;
+}
+
+#define SOL_SOCKET 1
+#define SO_MARK    36
+
+/* The socket's endpoints, read field by field (the verifier wants constant ctx offsets). */
+struct sock_ends {
+	__u32 family;
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport; /* network byte order */
+	__u16 rport; /* network byte order */
+};
+
+/*
+ * A load from the sock_ops context at a constant offset. Plain field reads let
+ * clang fold them into pointer arithmetic on the context, which the verifier
+ * refuses ("dereference of modified ctx ptr").
+ */
+#define SOCKOPS_U32(ops, field)                                                                    \
+	({                                                                                         \
+		__u32 __v;                                                                         \
+		asm volatile("%[v] = *(u32 *)(%[c] + %[o])"                                        \
+			     : [v] "=r"(__v)                                                       \
+			     : [c] "r"(ops), [o] "i"(__builtin_offsetof(struct bpf_sock_ops, field))); \
+		__v;                                                                               \
+	})
+
+static __always_inline void sock_ends_read(struct bpf_sock_ops *ops, struct sock_ends *e)
+{
+	e->family = SOCKOPS_U32(ops, family);
+	e->lport = bpf_htons((__u16)SOCKOPS_U32(ops, local_port));
+	e->rport = (__u16)bpf_ntohl(SOCKOPS_U32(ops, remote_port));
+	if (e->family == AF_INET) {
+		e->laddr[0] = SOCKOPS_U32(ops, local_ip4);
+		e->raddr[0] = SOCKOPS_U32(ops, remote_ip4);
+		return;
+	}
+	e->laddr[0] = SOCKOPS_U32(ops, local_ip6[0]);
+	e->laddr[1] = SOCKOPS_U32(ops, local_ip6[1]);
+	e->laddr[2] = SOCKOPS_U32(ops, local_ip6[2]);
+	e->laddr[3] = SOCKOPS_U32(ops, local_ip6[3]);
+	e->raddr[0] = SOCKOPS_U32(ops, remote_ip6[0]);
+	e->raddr[1] = SOCKOPS_U32(ops, remote_ip6[1]);
+	e->raddr[2] = SOCKOPS_U32(ops, remote_ip6[2]);
+	e->raddr[3] = SOCKOPS_U32(ops, remote_ip6[3]);
+}
+
+static __always_inline bool sockops_match(const struct sock_ends *e, bool local_only)
+{
+	__u32 zero = 0;
+	void *trie = bpf_map_lookup_elem(&ctaccel_policy, &zero);
+
+	if (!trie || (e->family != AF_INET && e->family != AF_INET6))
+		return false;
+	if (policy_endpoint(trie, e->family, e->laddr, e->lport))
+		return true;
+	return !local_only && policy_endpoint(trie, e->family, e->raddr, e->rport);
+}
+
+/*
+ * Local flows: the output hook runs before tc egress, so packets of local
+ * sockets get the bypass mark from their socket. Connecting sockets and
+ * accepted ones are decided by both endpoints; listeners by their own
+ * address and port, which covers their SYN-ACKs.
+ */
+SEC("sockops")
+int ctaccel_sockops(struct bpf_sock_ops *ops)
+{
+	struct sock_ends e = {};
+	struct ctaccel_stats *st;
+	__u32 zero = 0, op = ops->op;
+	int mark = 0;
+
+	switch (op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_TCP_LISTEN_CB:
+		break;
+	default:
+		return 1;
+	}
+	if (bpf_get_netns_cookie(ops) != ctaccel_cfg.netns_cookie)
+		return 1;
+	sock_ends_read(ops, &e);
+	if (!sockops_match(&e, op == BPF_SOCK_OPS_TCP_LISTEN_CB))
+		return 1;
+	if (bpf_getsockopt(ops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		mark = 0;
+	mark = (mark & ~ctaccel_cfg.mark_mask) | ctaccel_cfg.mark;
+	if (bpf_setsockopt(ops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		return 1;
+	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
+	if (st)
+		CTR_ATOMIC(st, sockets_marked, 1);
+	return 1;
 }
 
 /* The datapath's clock for userspace, which has no jiffies of its own. */

@@ -51,7 +51,8 @@ struct pkt {
 	__u32 ip_len;  /* IP packet length: what nf_conntrack accounts */
 	__u8 tcp_flags;
 	__u8 src_is_hi; /* the sender is the key's hi side */
-	__u8 __pad[2];
+	__u8 bypass;    /* out: the packet's flow skips nf_conntrack */
+	__u8 __pad;
 };
 
 /*

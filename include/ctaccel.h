@@ -97,7 +97,7 @@ struct ctaccel_flow {
 	 */
 	__u32 inflight;
 	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
-	__u8 bypass;     /* reserved for the conntrack bypass policy */
+	__u8 bypass;     /* the policy made this flow skip nf_conntrack (decided at creation) */
 	__u8 __pad[6];
 };
 
@@ -176,7 +176,10 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(insert_races, "inserts that lost to another CPU's insert of the same flow")              \
 	X(flow_busy, "packets not tracked because their entry was being removed")                  \
 	X(cas_exhausted, "packets not tracked because the state swap kept losing")               \
-	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")
+	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")                 \
+	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                 \
+	X(policy_lookups, "policy decisions taken for new flows")                                  \
+	X(sockets_marked, "local sockets given the bypass mark")
 
 enum ctaccel_counter {
 #define X(name, help) CTACCEL_CTR_##name,
@@ -190,12 +193,14 @@ enum ctaccel_counter {
  * possible CPU; a gauge slot of one CPU may be negative (a flow created on one
  * CPU and removed on another), the sum is exact.
  */
+#define CTACCEL_STATS_SLOTS 48 /* fixed size: new counters take reserved slots */
+
 struct ctaccel_stats {
 #define X(name, help) __u64 name;
 	CTACCEL_COUNTERS(X)
 #undef X
 	__s64 flows_in_state[CTACCEL_ST__MAX]; /* per-state gauges */
-	__u64 __pad[6]; /* room for new counters without a layout change */
+	__u64 __reserved[CTACCEL_STATS_SLOTS - CTACCEL_CTR__MAX - CTACCEL_ST__MAX];
 };
 
 /*
@@ -205,9 +210,41 @@ struct ctaccel_stats {
 struct ctaccel_config {
 	__u64 timeout[CTACCEL_ST__MAX];
 	__u64 timeout_unack;
+	__u64 netns_cookie; /* sockets of this network namespace get marks */
 	__u32 hz;
+	__u32 mark;         /* bypassed flows: skb/socket mark & mark_mask = mark */
+	__u32 mark_mask;
 	__u32 __pad;
 };
+
+/*
+ * Default bypass mark: one bit clear of kube-proxy's 0x4000/0x8000 and of
+ * Cilium's 0x0f00; settable with `ctaccel load mark VALUE/MASK`.
+ */
+#define CTACCEL_MARK_DEFAULT 0x01000000U
+
+/*
+ * Policy: which flows skip nf_conntrack. An LPM trie (inside a one-slot
+ * ARRAY_OF_MAPS, so a whole policy is swapped in at once) over family, port
+ * and address: a rule for a prefix and port matches that port only, a rule
+ * with port 0 any port. A flow is bypassed when either endpoint matches.
+ */
+struct ctaccel_policy_key {
+	__u32 prefixlen; /* 32 + address prefix length (family, pad, port first) */
+	__u8 family;     /* AF_INET or AF_INET6 */
+	__u8 __pad;
+	__u16 port;      /* network byte order; 0: any port */
+	__u32 addr[4];   /* network byte order */
+};
+
+struct ctaccel_policy_val {
+	__u32 action; /* CTACCEL_POLICY_* */
+	__u32 __pad;
+};
+
+#define CTACCEL_POLICY_BYPASS 1
+#define CTACCEL_POLICY_MAX    4096
+#define CTACCEL_POLICY_KEY_BITS 32 /* bits before the address */
 
 /* Context of the ctaccel_clock program: the datapath's clock, read once. */
 struct ctaccel_clock {
@@ -253,12 +290,11 @@ struct ctaccel_iface {
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
-_Static_assert(sizeof(struct ctaccel_stats) ==
-		       8 * (CTACCEL_CTR__MAX + CTACCEL_ST__MAX + 6),
-	       "stats layout");
+_Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2), "config layout");
+_Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 16, "config layout");
+_Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");
 _Static_assert(CTACCEL_ST__MAX <= 16, "state must fit CTACCEL_CT_STATE_MASK");
 #endif
 

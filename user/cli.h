@@ -42,6 +42,8 @@ int parse_u32(const char *s, uint32_t *v);
 #define PIN_EGRESS  "prog_egress"
 #define PIN_DELETE  "prog_delete"
 #define PIN_CLOCK   "prog_clock"
+#define PIN_POLICY  "ctaccel_policy"
+#define PIN_SOCKOPS "link_sockops"
 
 /* Everything a command needs from the pinned state. */
 struct pinned {
@@ -53,6 +55,7 @@ struct pinned {
 	int egress_fd;
 	int delete_fd;
 	int clock_fd;
+	int policy_fd;
 	struct ctaccel_config cfg;
 	uint32_t max_flows;
 };
@@ -77,6 +80,12 @@ int do_status(int argc, char **argv);
 int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_gc(int argc, char **argv);
+int do_policy(int argc, char **argv);
+
+/* table inet ctaccel: raw-priority notrack for the bypass mark. */
+bool nft_table_present(void);
+int nft_table_install(uint32_t mark, uint32_t mask);
+int nft_table_remove(void);
 
 /* Load (pin) with defaults when nothing is loaded yet: for attach. */
 int load_default_if_needed(void);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -48,6 +50,23 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 				pr_err("max-flows '%s': not a number from 1 to %u", argv[i], 1U << 28);
 				return -EINVAL;
 			}
+		} else if (is_prefix(argv[i], "mark") && i + 1 < argc) {
+			char *slash = strchr(argv[++i], '/');
+			uint32_t mark, mask;
+
+			if (slash)
+				*slash = 0;
+			if (!slash || parse_u32(argv[i], &mark) || parse_u32(slash + 1, &mask) ||
+			    !mask || (mark & ~mask) || !mark) {
+				if (slash)
+					*slash = '/';
+				pr_err("mark '%s': expected VALUE/MASK, VALUE non-zero and within MASK",
+				       argv[i]);
+				return -EINVAL;
+			}
+			*slash = '/';
+			a->cfg.mark = mark;
+			a->cfg.mark_mask = mask;
 		} else if (is_prefix(argv[i], "timeout") && i + 2 < argc) {
 			const char *name = argv[++i];
 			int st;
@@ -69,7 +88,7 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 			}
 			a->cfg.timeout[st] = (__u64)secs * hz;
 		} else {
-			pr_err("load: unexpected '%s'; usage: load [max-flows N] "
+			pr_err("load: unexpected '%s'; usage: load [max-flows N] [mark VALUE/MASK] "
 			       "[timeout STATE SECONDS]...",
 			       argv[i]);
 			return -EINVAL;
@@ -80,7 +99,8 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 }
 
 static const char *const pin_names[] = {
-	PIN_FLOWS, PIN_STATS, PIN_IFACES, PIN_CONFIG, PIN_INGRESS, PIN_EGRESS, PIN_DELETE, PIN_CLOCK,
+	PIN_SOCKOPS, PIN_FLOWS,	 PIN_STATS,  PIN_IFACES, PIN_CONFIG,
+	PIN_INGRESS, PIN_EGRESS, PIN_DELETE, PIN_CLOCK,	 PIN_POLICY,
 };
 
 static void unpin_all(void)
@@ -109,9 +129,81 @@ static int pin_one(int fd, const char *name)
 	return 0;
 }
 
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The cookie of the network namespace this command runs in. */
+static int netns_cookie(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The cgroup v2 root: sock_ops there sees every socket of the host. */
+static int cgroup2_root(char *path, size_t len)
+{
+	char line[1024], dev[256], mnt[512], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(path, len, "%s", mnt);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int attach_sockops(struct tracker *skel)
+{
+	char cg[512], path[PATH_MAX];
+	struct bpf_link *link;
+	int fd, err;
+
+	err = cgroup2_root(cg, sizeof(cg));
+	if (err) {
+		pr_err("no cgroup v2 hierarchy mounted: local flows cannot be bypassed");
+		return err;
+	}
+	fd = open(cg, O_RDONLY | O_DIRECTORY);
+	if (fd < 0) {
+		err = -errno;
+		pr_err("open %s: %s", cg, strerror(-err));
+		return err;
+	}
+	link = bpf_program__attach_cgroup(skel->progs.ctaccel_sockops, fd);
+	close(fd);
+	if (!link) {
+		err = -errno;
+		pr_err("attach sock_ops to %s: %s", cg, strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
+	if (bpf_link__pin(link, path) || chmod(path, 0600))
+		err = -errno;
+	if (err)
+		pr_err("pin %s: %s", path, strerror(-err));
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	return err;
+}
+
 /* Load the programs and pin everything; on failure nothing stays pinned. */
 static int load_and_pin(const struct load_args *a)
 {
+	struct ctaccel_config cfg;
 	struct tracker *skel;
 	int err;
 
@@ -121,7 +213,13 @@ static int load_and_pin(const struct load_args *a)
 		pr_err("open BPF object: %s", strerror(-err));
 		return err;
 	}
-	memcpy((void *)&skel->rodata->ctaccel_cfg, &a->cfg, sizeof(a->cfg));
+	cfg = a->cfg;
+	err = netns_cookie(&cfg.netns_cookie);
+	if (err) {
+		pr_err("network namespace cookie: %s", strerror(-err));
+		goto cleanup;
+	}
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, a->max_flows);
 	if (!err)
 		err = tracker__load(skel);
@@ -144,6 +242,8 @@ static int load_and_pin(const struct load_args *a)
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
+	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
+	err = err ?: attach_sockops(skel);
 	if (err)
 		unpin_all();
 cleanup:
@@ -198,6 +298,7 @@ int load_default_if_needed(void)
 
 /* ---- tc attach/detach ---- */
 
+/* With `created`, make sure the clsact qdisc exists first (one for both hooks). */
 static int tc_attach_one(int ifindex, enum bpf_tc_attach_point ap, int prog_fd, bool *created)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
@@ -205,11 +306,12 @@ static int tc_attach_one(int ifindex, enum bpf_tc_attach_point ap, int prog_fd, 
 			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
 	int err;
 
-	err = bpf_tc_hook_create(&hook);
-	if (err && err != -EEXIST)
-		return err;
-	if (created)
+	if (created) {
+		err = bpf_tc_hook_create(&hook);
+		if (err && err != -EEXIST)
+			return err;
 		*created = !err;
+	}
 	return bpf_tc_attach(&hook, &opts);
 }
 
@@ -452,11 +554,13 @@ int do_unload(int argc, char **argv)
 			first = false;
 		}
 	}
+	if (!ret && nft_table_remove())
+		ret = EXIT_RUNTIME;
 	if (!ret) {
 		size_t deleted = 0;
 
 		flush_flows(&p, &deleted);
-		unpin_all();
+		unpin_all(); /* the sock_ops link goes with its pin */
 	}
 	pinned_close(&p);
 	cli_unlock(lock);
@@ -569,6 +673,29 @@ int do_status(int argc, char **argv)
 		first = false;
 	}
 	json_object_set_new(o, "devices", devs);
+	{
+		char mark[32], path[PATH_MAX];
+		__u32 zero = 0, id;
+		int inner, rules = 0;
+		struct ctaccel_policy_key k, nk;
+		bool kfirst = true;
+
+		snprintf(mark, sizeof(mark), "0x%08x/0x%08x", p.cfg.mark, p.cfg.mark_mask);
+		json_object_set_new(o, "mark", json_string(mark));
+		if (!bpf_map_lookup_elem(p.policy_fd, &zero, &id) &&
+		    (inner = bpf_map_get_fd_by_id(id)) >= 0) {
+			while (bpf_map_get_next_key(inner, kfirst ? NULL : &k, &nk) == 0) {
+				rules++;
+				k = nk;
+				kfirst = false;
+			}
+			close(inner);
+		}
+		json_object_set_new(o, "policy_rules", json_integer(rules));
+		json_object_set_new(o, "nft_table", json_boolean(nft_table_present()));
+		snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
+		json_object_set_new(o, "sockops", json_boolean(access(path, F_OK) == 0));
+	}
 
 	if (cli.json) {
 		json_out(o);
@@ -593,6 +720,12 @@ int do_status(int argc, char **argv)
 			       json_is_true(json_object_get(d, "ingress")) ? "in" : "-",
 			       json_is_true(json_object_get(d, "egress")) ? ",eg" : ",-");
 		}
+		printf("\nbypass      mark %s, %lld policy rules, nft table inet ctaccel %s, "
+		       "sock_ops %s",
+		       json_string_value(json_object_get(o, "mark")),
+		       (long long)json_integer_value(json_object_get(o, "policy_rules")),
+		       json_is_true(json_object_get(o, "nft_table")) ? "present" : "absent",
+		       json_is_true(json_object_get(o, "sockops")) ? "attached" : "absent");
 		printf("\ntimeouts   ");
 		for (i = 1; i < CTACCEL_ST__MAX; i++)
 			printf(" %s %llus", ctaccel_state_names[i],

@@ -222,6 +222,8 @@ void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz)
 	for (i = 0; i < CTACCEL_ST__MAX; i++)
 		cfg->timeout[i] = (__u64)ctaccel_state_default_timeout[i] * hz;
 	cfg->timeout_unack = (__u64)CTACCEL_TIMEOUT_UNACK_DEFAULT * hz;
+	cfg->mark = CTACCEL_MARK_DEFAULT;
+	cfg->mark_mask = CTACCEL_MARK_DEFAULT;
 }
 
 int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)

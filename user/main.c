@@ -85,14 +85,15 @@ static const struct cmd {
 } cmds[] = {
 	{ "load", do_load },	 { "unload", do_unload }, { "attach", do_attach },
 	{ "detach", do_detach }, { "status", do_status }, { "flow", do_flow },
-	{ "stats", do_stats },	 { "gc", do_gc },	  { "help", do_help },
+	{ "stats", do_stats },	 { "gc", do_gc },	  { "policy", do_policy },
+	{ "help", do_help },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: ctaccel [OPTIONS] OBJECT [COMMAND] [ARGS]\n"
-		"       ctaccel load [max-flows N] [timeout STATE SECONDS]...\n"
+		"       ctaccel load [max-flows N] [mark VALUE/MASK] [timeout STATE SECONDS]...\n"
 		"       ctaccel unload\n"
 		"       ctaccel attach DEV...\n"
 		"       ctaccel detach DEV...\n"
@@ -101,6 +102,8 @@ static void usage(FILE *f)
 		"       ctaccel flow count\n"
 		"       ctaccel stats\n"
 		"       ctaccel gc\n"
+		"       ctaccel policy add|del all|PREFIX [port PORT]\n"
+		"       ctaccel policy show | flush\n"
 		"OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
 		"         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
 		"Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");

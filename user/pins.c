@@ -77,7 +77,7 @@ int pinned_open(struct pinned *p)
 
 	memset(p, 0, sizeof(*p));
 	p->flows_fd = p->stats_fd = p->ifaces_fd = p->config_fd = -1;
-	p->ingress_fd = p->egress_fd = p->delete_fd = p->clock_fd = -1;
+	p->ingress_fd = p->egress_fd = p->delete_fd = p->clock_fd = p->policy_fd = -1;
 	if (!pinned_exists()) {
 		pr_err("not loaded: nothing pinned in %s (run 'ctaccel load')", cli.pin_path);
 		return -ENOENT;
@@ -90,8 +90,10 @@ int pinned_open(struct pinned *p)
 	p->egress_fd = pin_get(PIN_EGRESS);
 	p->delete_fd = pin_get(PIN_DELETE);
 	p->clock_fd = pin_get(PIN_CLOCK);
+	p->policy_fd = pin_get(PIN_POLICY);
 	if (p->flows_fd < 0 || p->stats_fd < 0 || p->ifaces_fd < 0 || p->config_fd < 0 ||
-	    p->ingress_fd < 0 || p->egress_fd < 0 || p->delete_fd < 0 || p->clock_fd < 0) {
+	    p->ingress_fd < 0 || p->egress_fd < 0 || p->delete_fd < 0 || p->clock_fd < 0 ||
+	    p->policy_fd < 0) {
 		err = -errno;
 		pr_err("open pins in %s: %s (incomplete state: 'ctaccel unload' removes it)",
 		       cli.pin_path, strerror(-err));
@@ -124,8 +126,8 @@ fail:
 
 void pinned_close(struct pinned *p)
 {
-	int *fds[] = { &p->flows_fd,   &p->stats_fd,  &p->ifaces_fd, &p->config_fd,
-		       &p->ingress_fd, &p->egress_fd, &p->delete_fd, &p->clock_fd };
+	int *fds[] = { &p->flows_fd,  &p->stats_fd,  &p->ifaces_fd, &p->config_fd, &p->ingress_fd,
+		       &p->egress_fd, &p->delete_fd, &p->clock_fd,  &p->policy_fd };
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

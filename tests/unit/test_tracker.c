@@ -376,6 +376,7 @@ static void model_create(struct env *e, struct flow_model *m, enum side from, in
 	m->bytes[0] = f->ip_len;
 	m->tcp_flags = flags;
 	e->model.flows_created++;
+	e->model.policy_lookups++;
 	e->model.flows_in_state[state]++;
 	e->model.tracked_packets++;
 	e->model.tracked_bytes += f->ip_len;
@@ -824,6 +825,7 @@ static void test_egress_skips_forwarded(void **state)
 	e->model.packets = 2;
 	e->model.bytes = 2 * f.len;
 	e->model.flows_created = 1;
+	e->model.policy_lookups = 1;
 	e->model.tracked_packets = 1;
 	e->model.tracked_bytes = f.ip_len;
 	e->model.skipped_egress = 1;
@@ -1257,6 +1259,66 @@ static void test_expired_is_new_flow(void **state)
 	env_free(e);
 }
 
+/* A flow chosen by the policy is marked from its first packet to its last. */
+static void test_bypass_marks(void **state)
+{
+	struct endpoint c = ep("198.18.0.9", 47000), s = ep("198.18.1.9", 80);
+	struct endpoint c2 = ep("198.18.0.9", 47001), s2 = ep("198.18.1.9", 81);
+	struct ctaccel_policy_key k = {
+		.prefixlen = CTACCEL_POLICY_KEY_BITS + 24,
+		.family = AF_INET,
+		.port = htons(80),
+	};
+	struct ctaccel_policy_val v = { .action = CTACCEL_POLICY_BYPASS };
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	struct __sk_buff ctx = { .mark = 0x4000 };
+	struct frame f;
+	struct ctaccel_stats st;
+	uint8_t out[PKT_MAX];
+	int i;
+
+	(void)state;
+	inet_pton(AF_INET, "198.18.1.0", k.addr);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(e->skel->maps.ctaccel_policy_initial), &k,
+					     &v, BPF_ANY),
+			 0);
+	for (i = 0; i < 3; i++) {
+		const struct endpoint *src = i == 1 ? &s : &c, *dst = i == 1 ? &c : &s;
+		uint8_t flags = i == 0 ? F_SYN : i == 1 ? (F_SYN | F_ACK) : F_ACK;
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_out = out,
+			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+			    .ctx_out = &ctx, .ctx_size_out = sizeof(ctx));
+
+		frame_tcp(&f, src, dst, flags, 0);
+		opts.data_size_in = f.len;
+		ctx.mark = 0x4000; /* kube-proxy's bit stays */
+		assert_int_equal(bpf_prog_test_run_opts(e->ingress_fd, &opts), 0);
+		assert_int_equal(ctx.mark, 0x4000 | CTACCEL_MARK_DEFAULT);
+		assert_memory_equal(out, f.data, f.len);
+	}
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ent.val.bypass, 1);
+
+	/* Port 81 is not in the policy: tracked, not marked. */
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx));
+
+		frame_tcp(&f, &c2, &s2, F_SYN, 0);
+		opts.data_size_in = f.len;
+		ctx.mark = 0;
+		assert_int_equal(bpf_prog_test_run_opts(e->ingress_fd, &opts), 0);
+		assert_int_equal(ctx.mark, 0);
+	}
+	assert_int_equal(flow_find(e, &c2, &s2, &ent, NULL), 1);
+	assert_int_equal(ent.val.bypass, 0);
+	stats_read(e, &st);
+	assert_int_equal(st.bypassed_packets, 3);
+	assert_int_equal(st.policy_lookups, 2);
+	env_free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1275,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(test_delete_compares),
 		cmocka_unit_test(test_delete_races_refresh),
 		cmocka_unit_test(test_expired_is_new_flow),
+		cmocka_unit_test(test_bypass_marks),
 	};
 
 	libbpf_set_print(NULL);

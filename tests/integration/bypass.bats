@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Skipping nf_conntrack: policy, marks, the nft table, local sockets.
+
+load lib
+
+setup_file() {
+	topo_names "by$$"
+	topo_up
+	# A second server port, never bypassed by the port rule below.
+	ip netns exec "$S" "$TCPGEN" server 198.18.1.2 81 >/dev/null 2>&1 3>&- &
+	oracle_on
+	ctaccel_g load
+	ctaccel_g attach vgc vgs
+}
+
+teardown_file() {
+	# nf_conntrack_max is global: put it back even when a test failed.
+	if [[ -f $BATS_FILE_TMPDIR/conntrack_max ]]; then
+		sysctl -qw net.netfilter.nf_conntrack_max="$(cat "$BATS_FILE_TMPDIR/conntrack_max")"
+	fi
+	topo_down
+}
+
+setup() {
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	ctaccel_g attach vgc vgs >/dev/null # loads again after the unload test
+	ctaccel_g policy flush >/dev/null
+}
+
+flows_by_port() {
+	ctaccel_g -j flow show port "$1" | jq length
+}
+
+@test "without a policy nothing changes for nf_conntrack" {
+	[[ $(ctaccel_g -j status | jq .nft_table) == false ]]
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 3 >/dev/null
+	[[ $(in_ns "$G" conntrack -C) -eq 3 ]]
+	[[ $(ctaccel_g -j stats | jq .counters.bypassed_packets) -eq 0 ]]
+}
+
+@test "policy add all: conntrack stays empty while ctaccel tracks every flow" {
+	local before
+	ctaccel_g policy add all
+	[[ $(ctaccel_g -j status | jq .nft_table) == true ]]
+	in_ns "$G" nft list table inet ctaccel | grep -q notrack
+	before=$(ctaccel_g -j stats | jq .counters.flows_created)
+	traffic_mix 198.18.1.2
+	traffic_mix 2001:db8:1::2
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	# 30 connections + 3 refused + 2 unanswered, per family
+	[[ $(($(ctaccel_g -j stats | jq .counters.flows_created) - before)) -eq 70 ]]
+	[[ $(ctaccel_g -j stats | jq .counters.bypassed_packets) -gt 0 ]]
+	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.bypass)] | length') -ge 64 ]]
+	ctaccel_g -j policy show | jq -e 'length == 2'
+	ctaccel_g policy del all
+	ctaccel_g -j policy show | jq -e 'length == 0'
+}
+
+@test "the same mix ends in the same states with and without bypass" {
+	local plain bypassed
+	ctaccel_g unload
+	ctaccel_g attach vgc vgs
+	traffic_mix 198.18.1.2
+	ctaccel_g gc >/dev/null
+	plain=$(ctaccel_state_counts)
+	[[ "$plain" == "$(conntrack_state_counts)" ]]
+	ctaccel_g unload
+	ctaccel_g attach vgc vgs
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	ctaccel_g policy add all
+	traffic_mix 198.18.1.2
+	ctaccel_g gc >/dev/null
+	bypassed=$(ctaccel_state_counts)
+	[[ $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | grep -c dport=80 || true) -eq 0 ]]
+	echo "plain: $plain"
+	echo "bypassed: $bypassed"
+	[[ "$plain" == "$bypassed" ]]
+	ctaccel_g policy del all
+}
+
+@test "a prefix and port rule bypasses only those flows" {
+	ctaccel_g policy add 198.18.1.0/24 port 80
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 4 >/dev/null
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 81 c 4 >/dev/null
+	[[ $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | grep -c dport=80 || true) -eq 0 ]]
+	[[ $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | grep -c dport=81) -eq 4 ]]
+	[[ $(ctaccel_g -j flow show port 80 | jq '[.[] | select(.bypass and .state == "TIME_WAIT")] | length') -ge 4 ]]
+	[[ $(ctaccel_g -j flow show port 81 | jq '[.[] | select(.bypass)] | length') -eq 0 ]]
+	ctaccel_g policy del 198.18.1.0/24 port 80
+}
+
+@test "local flows of the gateway are bypassed too" {
+	ctaccel_g policy add all
+	ip netns exec "$G" "$TCPGEN" server 198.18.0.1 8080 >/dev/null 2>&1 3>&- &
+	sleep 0.3
+	# From the gateway out (socket mark on connect) and into it (listener mark).
+	in_ns "$G" "$TCPGEN" client 198.18.1.2 80 c 3 >/dev/null
+	in_ns "$C" "$TCPGEN" client 198.18.0.1 8080 c 3 >/dev/null
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	[[ $(ctaccel_g -j stats | jq .counters.sockets_marked) -ge 4 ]]
+	[[ $(ctaccel_g -j flow show port 8080 | jq '[.[] | select(.state == "TIME_WAIT")] | length') -eq 3 ]]
+	ctaccel_g policy del all
+}
+
+@test "bad policy input changes nothing" {
+	run ctaccel_g policy add 198.18.1.0/33
+	[[ $status -eq 2 && $output == *"/33"* ]]
+	run ctaccel_g policy add 198.18.1.0/24 port 70000
+	[[ $status -eq 2 && $output == *70000* ]]
+	run ctaccel_g policy add nonsense
+	[[ $status -eq 2 && $output == *nonsense* ]]
+	run ctaccel_g policy del 198.18.9.0/24
+	[[ $status -eq 1 ]]
+	ctaccel_g -j policy show | jq -e 'length == 0'
+}
+
+@test "policy flush swaps in an empty policy at once" {
+	ctaccel_g policy add 198.18.1.0/24 port 80
+	ctaccel_g policy add 2001:db8:1::/48
+	ctaccel_g -j policy show | jq -e 'length == 2'
+	ctaccel_g policy flush
+	ctaccel_g -j policy show | jq -e 'length == 0'
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 2 >/dev/null
+	[[ $(in_ns "$G" conntrack -C) -eq 2 ]]
+}
+
+@test "unload removes the nft table and the sock_ops link" {
+	ctaccel_g policy add all
+	ctaccel_g unload
+	run in_ns "$G" nft list table inet ctaccel
+	[[ $status -ne 0 ]]
+	[[ ! -e $PIN ]]
+	[[ -z $(bpftool cgroup show /sys/fs/cgroup/unified 2>/dev/null | grep ctaccel_sockops) ]]
+}
+
+@test "table pressure: churn stalls under a full conntrack table and succeeds with bypass" {
+	local max out
+	max=$(sysctl -n net.netfilter.nf_conntrack_max)
+	echo "$max" >"$BATS_FILE_TMPDIR/conntrack_max"
+	sysctl -qw net.netfilter.nf_conntrack_max=32
+	# Connections that end at once: their TIME_WAIT entries fill 32 slots.
+	out=$(in_ns "$C" "$TCPGEN" client 198.18.1.2 80 x 36)
+	echo "conntrack: $out"
+	[[ $out == "ok 32 fail 4" ]]
+	ctaccel_g policy add all
+	out=$(in_ns "$C" "$TCPGEN" client 198.18.1.2 80 x 36)
+	echo "bypass: $out"
+	sysctl -qw net.netfilter.nf_conntrack_max="$max"
+	rm -f "$BATS_FILE_TMPDIR/conntrack_max"
+	[[ $out == "ok 36 fail 0" ]]
+}
