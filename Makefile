@@ -104,6 +104,9 @@ bench-datapath: deps
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel
+	$(Q)install -D -m 0644 docs/ctaccel.8 $(DESTDIR)$(PREFIX)/share/man/man8/ctaccel.8
+	$(Q)install -D -m 0644 scripts/ctaccel.bash-completion \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ctaccel
 
 clean:
 	$(call msg,CLEAN,$(OUTPUT))

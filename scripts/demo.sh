@@ -49,4 +49,20 @@ else
 fi
 kill "$hold" 2>/dev/null || true
 wait "$hold" 2>/dev/null || true
+
+step "ctaccel policy add all   (bypass: marked packets skip nf_conntrack via table inet ctaccel)"
+ctaccel_g gc >/dev/null
+in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+before=$(ctaccel_g -j stats | jq .counters.flows_created)
+ctaccel_g policy add all
+ctaccel_g policy show
+in_ns "$G" nft list table inet ctaccel
+traffic_mix 198.18.1.2
+in_ns "$C" "$TCPGEN" client 2001:db8:1::2 80 c 5 >/dev/null
+step "after the same traffic with bypass on"
+printf 'conntrack -C: %s\n' "$(in_ns "$G" conntrack -C)"
+printf 'ctaccel: %s new flows, %s bypassed packets\n' \
+	"$(($(ctaccel_g -j stats | jq .counters.flows_created) - before))" \
+	"$(ctaccel_g -j stats | jq .counters.bypassed_packets)"
+ctaccel_g -j stats | jq -c .states
 step "ctaccel unload; namespaces removed"

@@ -65,6 +65,13 @@ void pinned_close(struct pinned *p);
 /* Whether anything is pinned under cli.pin_path. */
 bool pinned_exists(void);
 
+/*
+ * Run fn on the pinned state under the lock. PINNED_UNAVAILABLE: the lock or
+ * the pins could not be had (already reported); otherwise fn's result.
+ */
+#define PINNED_UNAVAILABLE 1
+int with_pinned_locked(int (*fn)(const struct pinned *p, void *arg), void *arg);
+
 /* Serialise ctaccel invocations: an exclusive lock next to the pins. */
 int cli_lock(void);
 void cli_unlock(int fd);

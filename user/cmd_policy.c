@@ -213,12 +213,25 @@ static int policy_flush(const struct pinned *p)
 	return err;
 }
 
+struct policy_op {
+	const struct rule_set *r;
+	bool add;
+	bool flush;
+};
+
+static int policy_apply(const struct pinned *p, void *arg)
+{
+	const struct policy_op *op = arg;
+
+	return op->flush ? policy_flush(p) : policy_change(p, op->r, op->add);
+}
+
 int do_policy(int argc, char **argv)
 {
 	struct rule_set r = {};
+	struct policy_op op = { .r = &r };
 	struct pinned p;
-	bool add;
-	int lock, err;
+	int err;
 
 	if (!argc || is_prefix(argv[0], "show")) {
 		if (argc > 1) {
@@ -242,16 +255,19 @@ int do_policy(int argc, char **argv)
 			pr_err("policy flush: unexpected '%s'", argv[1]);
 			return EXIT_USAGE;
 		}
-		lock = cli_lock();
-		if (lock < 0)
-			return EXIT_RUNTIME;
-		if (pinned_open(&p)) {
-			cli_unlock(lock);
-			return EXIT_RUNTIME;
-		}
-		err = policy_flush(&p);
-		pinned_close(&p);
-		cli_unlock(lock);
+		op.flush = true;
+	} else if (is_prefix(argv[0], "add")) {
+		op.add = true;
+	} else if (!is_prefix(argv[0], "delete")) {
+		pr_err("policy: unknown command '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (!op.flush && parse_rule(argc - 1, argv + 1, &r))
+		return EXIT_USAGE;
+	err = with_pinned_locked(policy_apply, &op);
+	if (err == PINNED_UNAVAILABLE)
+		return EXIT_RUNTIME;
+	if (op.flush) {
 		if (err) {
 			pr_err("policy flush: %s", strerror(-err));
 			return EXIT_RUNTIME;
@@ -259,35 +275,15 @@ int do_policy(int argc, char **argv)
 		pr_info("policy flushed: ctaccel only tracks new flows\n");
 		return 0;
 	}
-	if (is_prefix(argv[0], "add"))
-		add = true;
-	else if (is_prefix(argv[0], "delete"))
-		add = false;
-	else {
-		pr_err("policy: unknown command '%s'", argv[0]);
-		return EXIT_USAGE;
-	}
-	if (parse_rule(argc - 1, argv + 1, &r))
-		return EXIT_USAGE;
-	lock = cli_lock();
-	if (lock < 0)
-		return EXIT_RUNTIME;
-	if (pinned_open(&p)) {
-		cli_unlock(lock);
-		return EXIT_RUNTIME;
-	}
-	err = policy_change(&p, &r, add);
-	pinned_close(&p);
-	cli_unlock(lock);
 	if (err == -ENOENT) {
 		pr_err("policy del %s: no such rule", argv[1]);
 		return EXIT_RUNTIME;
 	}
 	if (err) {
-		pr_err("policy %s %s: %s", add ? "add" : "del", argv[1], strerror(-err));
+		pr_err("policy %s %s: %s", op.add ? "add" : "del", argv[1], strerror(-err));
 		return EXIT_RUNTIME;
 	}
-	pr_info("policy %s %s%s%s\n", add ? "added" : "deleted", argv[1], argc > 2 ? " port " : "",
-		argc > 3 ? argv[3] : "");
+	pr_info("policy %s %s%s%s\n", op.add ? "added" : "deleted", argv[1],
+		argc > 2 ? " port " : "", argc > 3 ? argv[3] : "");
 	return 0;
 }

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <bpf/libbpf.h>
 #include "cli.h"
 
@@ -75,6 +78,28 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	if (level == LIBBPF_INFO && !cli.debug)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static bool cap_effective(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+/* Root, or the capabilities a systemd unit would grant. */
+static bool privileged(void)
+{
+	return geteuid() == 0 ||
+	       ((cap_effective(CAP_BPF) || cap_effective(CAP_SYS_ADMIN)) &&
+		cap_effective(CAP_NET_ADMIN));
 }
 
 static int do_help(int argc, char **argv);
@@ -179,6 +204,11 @@ int main(int argc, char **argv)
 	if (!match) {
 		pr_err("unknown object '%s'; try 'ctaccel help'", argv[0]);
 		return EXIT_USAGE;
+	}
+	if (match->fn != do_help && !privileged()) {
+		pr_err("%s: Operation not permitted (needs root, or CAP_BPF and CAP_NET_ADMIN)",
+		       match->name);
+		return EXIT_RUNTIME;
 	}
 	return match->fn(argc - 1, argv + 1);
 }

@@ -191,3 +191,21 @@ int bpffs_ensure(void)
 	}
 	return 0;
 }
+
+int with_pinned_locked(int (*fn)(const struct pinned *p, void *arg), void *arg)
+{
+	struct pinned p;
+	int lock, err;
+
+	lock = cli_lock();
+	if (lock < 0)
+		return PINNED_UNAVAILABLE;
+	if (pinned_open(&p)) {
+		cli_unlock(lock);
+		return PINNED_UNAVAILABLE;
+	}
+	err = fn(&p, arg);
+	pinned_close(&p);
+	cli_unlock(lock);
+	return err;
+}

@@ -57,6 +57,17 @@ pins_mode() {
 	[[ $status -eq 2 ]]
 }
 
+@test "not root: a clear refusal, nothing read or changed" {
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTACCEL" --pin-path "$PIN" status
+	[[ $status -eq 1 && $output == *"not permitted"* ]]
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTACCEL" --pin-path "$PIN" unload
+	[[ $status -eq 1 ]]
+	[[ -e $PIN/ctaccel_flows ]]
+	# and the pins themselves refuse a non-root reader
+	run setpriv --reuid=65534 --regid=65534 --clear-groups bpftool map dump pinned "$PIN/ctaccel_flows"
+	[[ $status -ne 0 ]]
+}
+
 @test "unique prefixes are accepted" {
 	run ctaccel_g fl sh
 	[[ $status -eq 0 ]]
