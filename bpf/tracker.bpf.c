@@ -55,7 +55,7 @@ struct {
 	__type(key, __u32);
 	__array(values, struct policy_trie);
 } ctaccel_policy SEC(".maps") = {
-	.values = { [0] = &ctaccel_policy_initial },
+	.values = {[0] = &ctaccel_policy_initial},
 };
 
 /*
@@ -64,8 +64,8 @@ struct {
  * that the (process-context, interruptible) delete program also writes are
  * changed with atomics on both sides.
  */
-#define CTR_INC(st, name)      ((st)->name++)
-#define CTR_ADD(st, name, v)   ((st)->name += (v))
+#define CTR_INC(st, name)	((st)->name++)
+#define CTR_ADD(st, name, v)	((st)->name += (v))
 #define CTR_ATOMIC(st, name, v) __sync_fetch_and_add(&(st)->name, (v))
 
 static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s64 v)
@@ -183,7 +183,7 @@ static __always_inline enum pkt_kind parse(struct __sk_buff *skb, struct pkt *p)
 		switch (ip6->nexthdr) {
 		case IPPROTO_TCP:
 			break;
-		case 0:   /* hop-by-hop */
+		case 0:	  /* hop-by-hop */
 		case 43:  /* routing */
 		case 44:  /* fragment */
 		case 51:  /* AH */
@@ -231,7 +231,7 @@ static long quiesce_spin(__u32 i, struct quiesce *q)
  */
 static __always_inline bool flow_quiesce(struct ctaccel_flow *f, __u32 self)
 {
-	struct quiesce q = { .f = f, .self = self };
+	struct quiesce q = {.f = f, .self = self};
 
 	bpf_loop(QUIESCE_SPINS, quiesce_spin, &q, 0);
 	return q.done;
@@ -612,7 +612,7 @@ int ctaccel_delete(struct ctaccel_del_args *args)
 }
 
 #define SOL_SOCKET 1
-#define SO_MARK    36
+#define SO_MARK	   36
 
 /* The socket's endpoints, read field by field (the verifier wants constant ctx offsets). */
 struct sock_ends {
@@ -631,9 +631,10 @@ struct sock_ends {
 #define SOCKOPS_U32(ops, field)                                                                    \
 	({                                                                                         \
 		__u32 __v;                                                                         \
-		asm volatile("%[v] = *(u32 *)(%[c] + %[o])"                                        \
-			     : [v] "=r"(__v)                                                       \
-			     : [c] "r"(ops), [o] "i"(__builtin_offsetof(struct bpf_sock_ops, field))); \
+		asm volatile(                                                                      \
+			"%[v] = *(u32 *)(%[c] + %[o])"                                             \
+			: [v] "=r"(__v)                                                            \
+			: [c] "r"(ops), [o] "i"(__builtin_offsetof(struct bpf_sock_ops, field)));  \
 		__v;                                                                               \
 	})
 

@@ -14,13 +14,13 @@
 #define ETH_P_IPV6    0x86DD
 #define ETH_P_8021Q   0x8100
 #define ETH_P_8021AD  0x88A8
-#define AF_INET       2
+#define AF_INET	      2
 #define AF_INET6      10
 #define TC_ACT_UNSPEC (-1)
-#define EEXIST        17
-#define E2BIG         7
+#define EEXIST	      17
+#define E2BIG	      7
 
-#define IP_MF     0x2000
+#define IP_MF	  0x2000
 #define IP_OFFSET 0x1FFF
 
 #define TCPF_FIN 0x01
@@ -48,10 +48,10 @@ enum pkt_kind {
 
 struct pkt {
 	struct ctaccel_flow_key key;
-	__u32 ip_len;  /* IP packet length: what nf_conntrack accounts */
+	__u32 ip_len; /* IP packet length: what nf_conntrack accounts */
 	__u8 tcp_flags;
 	__u8 src_is_hi; /* the sender is the key's hi side */
-	__u8 bypass;    /* out: the packet's flow skips nf_conntrack */
+	__u8 bypass;	/* out: the packet's flow skips nf_conntrack */
 	__u8 __pad;
 };
 
@@ -122,6 +122,7 @@ static __always_inline bool tcp_flags_valid(__u8 flags)
  * nf_conntrack's transition table (tcp_conntracks[dir][index][state]) as of
  * Linux 6.x. Columns: sNO sSS sSR sES sFW sCW sLA sTW sCL sS2.
  */
+/* clang-format off */
 static const __u8 tcp_next[CTACCEL_DIR__MAX][TCPI__MAX][CTACCEL_ST__MAX] = {
 	[CTACCEL_DIR_ORIG] = {
 		[TCPI_SYN]    = { sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2 },
@@ -140,15 +141,16 @@ static const __u8 tcp_next[CTACCEL_DIR__MAX][TCPI__MAX][CTACCEL_ST__MAX] = {
 		[TCPI_NONE]   = { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
 	},
 };
+/* clang-format on */
 
 /* What a packet does to its flow, decided by tcp_step(). */
 enum tcp_verdict {
-	TV_ACCOUNT,   /* in-window: store the new word, account the packet */
-	TV_NOACCT,    /* store the new word, do not account (SYN retransmit) */
-	TV_IGNORE,    /* store the new word (bookkeeping only), do not account */
-	TV_INVALID,   /* change nothing */
-	TV_REOPEN,    /* remove the entry; the packet starts a new flow */
-	TV_KILL,      /* remove the entry (RST before any reply), packet accounted */
+	TV_ACCOUNT, /* in-window: store the new word, account the packet */
+	TV_NOACCT,  /* store the new word, do not account (SYN retransmit) */
+	TV_IGNORE,  /* store the new word (bookkeeping only), do not account */
+	TV_INVALID, /* change nothing */
+	TV_REOPEN,  /* remove the entry; the packet starts a new flow */
+	TV_KILL,    /* remove the entry (RST before any reply), packet accounted */
 };
 
 #define CT_FLAG_BITS ((1ULL << CTACCEL_CT_EXP_SHIFT) - 1 - CTACCEL_CT_STATE_MASK)
@@ -185,8 +187,9 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 		return TV_INVALID;
 	next = ((const __u8 *)tcp_next)[cell];
 
-	this_last = index == TCPI_SYN ? CTACCEL_CT_LAST_SYN :
-		    index == TCPI_RST ? CTACCEL_CT_LAST_RST : CTACCEL_CT_LAST_OTHER;
+	this_last = index == TCPI_SYN	? CTACCEL_CT_LAST_SYN
+		    : index == TCPI_RST ? CTACCEL_CT_LAST_RST
+					: CTACCEL_CT_LAST_OTHER;
 	this_last <<= CTACCEL_CT_LAST_SHIFT;
 	if (dir == CTACCEL_DIR_REPLY)
 		this_last |= CTACCEL_CT_LAST_REPLY;

@@ -40,12 +40,14 @@
 	X(CLOSE, 10)                                                                               \
 	X(SYN_SENT2, 120)
 
+/* clang-format off */
 enum ctaccel_state {
 #define X(name, timeout) CTACCEL_ST_##name,
 	CTACCEL_STATES(X)
 #undef X
 	CTACCEL_ST__MAX,
 };
+/* clang-format on */
 
 /* nf_conntrack's "unacknowledged" timeout: caps ESTABLISHED before any reply. */
 #define CTACCEL_TIMEOUT_UNACK_DEFAULT 300
@@ -97,24 +99,24 @@ struct ctaccel_flow {
 	 */
 	__u32 inflight;
 	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
-	__u8 bypass;     /* the policy made this flow skip nf_conntrack (decided at creation) */
+	__u8 bypass;	 /* the policy made this flow skip nf_conntrack (decided at creation) */
 	__u8 __pad[6];
 };
 
 /* Layout of ctaccel_flow.ct. */
-#define CTACCEL_CT_STATE_MASK	  0xfULL
-#define CTACCEL_CT_SEEN_REPLY	  (1ULL << 4)  /* a valid reply-direction packet was seen */
-#define CTACCEL_CT_ASSURED	  (1ULL << 5)  /* nf_conntrack's ASSURED */
-#define CTACCEL_CT_CLOSE_INIT	  (1ULL << 6)  /* a side moved the flow into FIN_WAIT */
-#define CTACCEL_CT_SIMOPEN	  (1ULL << 7)  /* simultaneous open (SYN_SENT2 seen) */
-#define CTACCEL_CT_CHALLENGE	  (1ULL << 8)  /* SYN ignored in LAST_ACK: expect challenge ACK */
-#define CTACCEL_CT_LAST_SHIFT	  9            /* kind of the last in-window/ignored packet */
-#define CTACCEL_CT_LAST_MASK	  (3ULL << CTACCEL_CT_LAST_SHIFT)
-#define CTACCEL_CT_LAST_OTHER	  0ULL
-#define CTACCEL_CT_LAST_SYN	  1ULL
-#define CTACCEL_CT_LAST_RST	  2ULL
-#define CTACCEL_CT_LAST_REPLY	  (1ULL << 11) /* ... and it came from the reply side */
-#define CTACCEL_CT_EXP_SHIFT	  12           /* expiry, in jiffies, in bits 12-63 */
+#define CTACCEL_CT_STATE_MASK 0xfULL
+#define CTACCEL_CT_SEEN_REPLY (1ULL << 4) /* a valid reply-direction packet was seen */
+#define CTACCEL_CT_ASSURED    (1ULL << 5) /* nf_conntrack's ASSURED */
+#define CTACCEL_CT_CLOSE_INIT (1ULL << 6) /* a side moved the flow into FIN_WAIT */
+#define CTACCEL_CT_SIMOPEN    (1ULL << 7) /* simultaneous open (SYN_SENT2 seen) */
+#define CTACCEL_CT_CHALLENGE  (1ULL << 8) /* SYN ignored in LAST_ACK: expect challenge ACK */
+#define CTACCEL_CT_LAST_SHIFT 9		  /* kind of the last in-window/ignored packet */
+#define CTACCEL_CT_LAST_MASK  (3ULL << CTACCEL_CT_LAST_SHIFT)
+#define CTACCEL_CT_LAST_OTHER 0ULL
+#define CTACCEL_CT_LAST_SYN   1ULL
+#define CTACCEL_CT_LAST_RST   2ULL
+#define CTACCEL_CT_LAST_REPLY (1ULL << 11) /* ... and it came from the reply side */
+#define CTACCEL_CT_EXP_SHIFT  12	   /* expiry, in jiffies, in bits 12-63 */
 
 /*
  * The datapath's clock is jiffies (bpf_jiffies64): a plain load, where the
@@ -155,8 +157,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(tracked_bytes, "IP bytes accounted to a flow")                                           \
 	X(non_ip, "packets that are neither IPv4 nor IPv6")                                        \
 	X(non_tcp, "IP packets that are not TCP")                                                  \
-	X(fragments, "non-first IPv4 fragments (no TCP header)")                                  \
-	X(unparsed, "packets ctaccel cannot parse yet (VLAN tags, IPv6 extension headers)")       \
+	X(fragments, "non-first IPv4 fragments (no TCP header)")                                   \
+	X(unparsed, "packets ctaccel cannot parse yet (VLAN tags, IPv6 extension headers)")        \
 	X(malformed, "truncated or inconsistent IP/TCP headers")                                   \
 	X(invalid, "TCP packets nf_conntrack would mark invalid")                                  \
 	X(ignored, "TCP packets nf_conntrack would let through without a state change")            \
@@ -175,18 +177,20 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(insert_failed, "new flows not tracked because the insert failed otherwise")              \
 	X(insert_races, "inserts that lost to another CPU's insert of the same flow")              \
 	X(flow_busy, "packets not tracked because their entry was being removed")                  \
-	X(cas_exhausted, "packets not tracked because the state swap kept losing")               \
+	X(cas_exhausted, "packets not tracked because the state swap kept losing")                 \
 	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")                 \
-	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                 \
+	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                \
 	X(policy_lookups, "policy decisions taken for new flows")                                  \
 	X(sockets_marked, "local sockets given the bypass mark")
 
+/* clang-format off */
 enum ctaccel_counter {
 #define X(name, help) CTACCEL_CTR_##name,
 	CTACCEL_COUNTERS(X)
 #undef X
 	CTACCEL_CTR__MAX,
 };
+/* clang-format on */
 
 /*
  * Value of the single-entry PERCPU_ARRAY `ctaccel_stats`. Userspace sums every
@@ -212,7 +216,7 @@ struct ctaccel_config {
 	__u64 timeout_unack;
 	__u64 netns_cookie; /* sockets of this network namespace get marks */
 	__u32 hz;
-	__u32 mark;         /* bypassed flows: skb/socket mark & mark_mask = mark */
+	__u32 mark; /* bypassed flows: skb/socket mark & mark_mask = mark */
 	__u32 mark_mask;
 	__u32 __pad;
 };
@@ -231,10 +235,10 @@ struct ctaccel_config {
  */
 struct ctaccel_policy_key {
 	__u32 prefixlen; /* 32 + address prefix length (family, pad, port first) */
-	__u8 family;     /* AF_INET or AF_INET6 */
+	__u8 family;	 /* AF_INET or AF_INET6 */
 	__u8 __pad;
-	__u16 port;      /* network byte order; 0: any port */
-	__u32 addr[4];   /* network byte order */
+	__u16 port;    /* network byte order; 0: any port */
+	__u32 addr[4]; /* network byte order */
 };
 
 struct ctaccel_policy_val {
@@ -242,8 +246,8 @@ struct ctaccel_policy_val {
 	__u32 __pad;
 };
 
-#define CTACCEL_POLICY_BYPASS 1
-#define CTACCEL_POLICY_MAX    4096
+#define CTACCEL_POLICY_BYPASS	1
+#define CTACCEL_POLICY_MAX	4096
 #define CTACCEL_POLICY_KEY_BITS 32 /* bits before the address */
 
 /* Context of the ctaccel_clock program: the datapath's clock, read once. */
@@ -282,7 +286,7 @@ struct ctaccel_iface {
 	__u32 __pad;
 };
 
-#define CTACCEL_IFACE_INGRESS     (1U << 0) /* forwarded packets are tracked at this ingress */
+#define CTACCEL_IFACE_INGRESS	 (1U << 0) /* forwarded packets are tracked at this ingress */
 #define CTACCEL_IFACE_OWN_CLSACT (1U << 1) /* ctaccel created the clsact qdisc */
 
 #define CTACCEL_DEFAULT_MAX_FLOWS 262144

@@ -47,7 +47,8 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 		if (is_prefix(argv[i], "max-flows") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &a->max_flows) || a->max_flows < 1 ||
 			    a->max_flows > (1U << 28)) {
-				pr_err("max-flows '%s': not a number from 1 to %u", argv[i], 1U << 28);
+				pr_err("max-flows '%s': not a number from 1 to %u", argv[i],
+				       1U << 28);
 				return -EINVAL;
 			}
 		} else if (is_prefix(argv[i], "mark") && i + 1 < argc) {
@@ -60,7 +61,8 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 			    !mask || (mark & ~mask) || !mark) {
 				if (slash)
 					*slash = '/';
-				pr_err("mark '%s': expected VALUE/MASK, VALUE non-zero and within MASK",
+				pr_err("mark '%s': expected VALUE/MASK, VALUE non-zero and within "
+				       "MASK",
 				       argv[i]);
 				return -EINVAL;
 			}
@@ -72,8 +74,8 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 			int st;
 
 			if (parse_u32(argv[++i], &secs) || secs < 1 || secs > MAX_TIMEOUT_S) {
-				pr_err("timeout %s '%s': not a number of seconds from 1 to %u", name,
-				       argv[i], MAX_TIMEOUT_S);
+				pr_err("timeout %s '%s': not a number of seconds from 1 to %u",
+				       name, argv[i], MAX_TIMEOUT_S);
 				return -EINVAL;
 			}
 			if (!strcasecmp(name, "unack")) {
@@ -592,8 +594,9 @@ int do_gc(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	if (cli.json) {
-		json_t *o = json_pack("{s:I,s:I,s:I}", "scanned", (json_int_t)res.scanned, "expired",
-				      (json_int_t)res.expired, "deleted", (json_int_t)res.deleted);
+		json_t *o =
+			json_pack("{s:I,s:I,s:I}", "scanned", (json_int_t)res.scanned, "expired",
+				  (json_int_t)res.expired, "deleted", (json_int_t)res.deleted);
 
 		json_out(o);
 		json_decref(o);
@@ -636,14 +639,14 @@ int do_status(int argc, char **argv)
 		for (i = 1; i < CTACCEL_ST__MAX; i++)
 			flows += st.flows_in_state[i];
 
-	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded",
-		      1, "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
+	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded", 1,
+		      "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
 		      (json_int_t)p.max_flows, "flows", (json_int_t)flows, "fill",
 		      p.max_flows ? (double)flows / p.max_flows : 0.0, "hz", (int)p.cfg.hz);
 	progs = json_object();
 	{
-		static const char *const names[] = { "ingress", "egress", "delete", "clock" };
-		int fds[] = { p.ingress_fd, p.egress_fd, p.delete_fd, p.clock_fd };
+		static const char *const names[] = {"ingress", "egress", "delete", "clock"};
+		int fds[] = {p.ingress_fd, p.egress_fd, p.delete_fd, p.clock_fd};
 
 		for (i = 0; i < 4; i++) {
 			memset(&info, 0, sizeof(info));
@@ -666,9 +669,9 @@ int do_status(int argc, char **argv)
 		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
 
 		if_indextoname(next, name);
-		json_array_append_new(devs, json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
-						      (int)next, "ingress", in != 0, "egress",
-						      eg != 0));
+		json_array_append_new(devs,
+				      json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+						(int)next, "ingress", in != 0, "egress", eg != 0));
 		key = next;
 		first = false;
 	}

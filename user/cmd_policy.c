@@ -35,7 +35,8 @@ static int parse_rule(int argc, char **argv, struct rule_set *r)
 	for (i = 1; i < argc; i++) {
 		if (is_prefix(argv[i], "port") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &port) || port < 1 || port > 65535) {
-				pr_err("policy: port '%s' is not a number from 1 to 65535", argv[i]);
+				pr_err("policy: port '%s' is not a number from 1 to 65535",
+				       argv[i]);
 				return -EINVAL;
 			}
 		} else {
@@ -44,9 +45,9 @@ static int parse_rule(int argc, char **argv, struct rule_set *r)
 		}
 	}
 	if (!strcmp(argv[0], "all")) {
-		r->k[0] = (struct ctaccel_policy_key){ .prefixlen = CTACCEL_POLICY_KEY_BITS,
-						       .family = AF_INET,
-						       .port = htons(port) };
+		r->k[0] = (struct ctaccel_policy_key){.prefixlen = CTACCEL_POLICY_KEY_BITS,
+						      .family = AF_INET,
+						      .port = htons(port)};
 		r->k[1] = r->k[0];
 		r->k[1].family = AF_INET6;
 		r->n = 2;
@@ -151,7 +152,7 @@ static int policy_show(const struct pinned *p)
 
 static int policy_change(const struct pinned *p, const struct rule_set *r, bool add)
 {
-	struct ctaccel_policy_val v = { .action = CTACCEL_POLICY_BYPASS }, old;
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS}, old;
 	bool existed[2] = {}, nft_here = false;
 	int fd, i, err = 0, missing = 0;
 
@@ -203,8 +204,9 @@ static int policy_flush(const struct pinned *p)
 	__u32 zero = 0;
 	int fd, err = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy", sizeof(struct ctaccel_policy_key),
-			    sizeof(struct ctaccel_policy_val), CTACCEL_POLICY_MAX, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy",
+			    sizeof(struct ctaccel_policy_key), sizeof(struct ctaccel_policy_val),
+			    CTACCEL_POLICY_MAX, &opts);
 	if (fd < 0)
 		return -errno;
 	if (bpf_map_update_elem(p->policy_fd, &zero, &fd, BPF_ANY))
@@ -229,7 +231,7 @@ static int policy_apply(const struct pinned *p, void *arg)
 int do_policy(int argc, char **argv)
 {
 	struct rule_set r = {};
-	struct policy_op op = { .r = &r };
+	struct policy_op op = {.r = &r};
 	struct pinned p;
 	int err;
 

@@ -10,10 +10,10 @@
 #include "flowtab.h"
 
 struct flow_filter {
-	int state;   /* -1: any */
-	int family;  /* 0: any */
+	int state;  /* -1: any */
+	int family; /* 0: any */
 	__u8 addr[16];
-	int port;    /* -1: any */
+	int port; /* -1: any */
 };
 
 static int parse_filter(int argc, char **argv, struct flow_filter *f)
@@ -158,7 +158,8 @@ int do_flow(int argc, char **argv)
 
 			inet_ntop(t.family, t.src, src, sizeof(src));
 			inet_ntop(t.family, t.dst, dst, sizeof(dst));
-			printf("%-4s %-11s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds\n",
+			printf("%-4s %-11s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu "
+			       "%7llds\n",
 			       family_name(t.family), ctaccel_state_names[ctaccel_ct_state(v->ct)],
 			       src, t.sport, dst, t.dport,
 			       (unsigned long long)v->leg[CTACCEL_DIR_ORIG].packets,

@@ -36,8 +36,7 @@ const char *const ctaccel_counter_help[CTACCEL_CTR__MAX] = {
 
 /* The counters are the first members of struct ctaccel_stats, in enum order. */
 #define X(name, help)                                                                              \
-	_Static_assert(__builtin_offsetof(struct ctaccel_stats, name) ==                           \
-			       8 * CTACCEL_CTR_##name,                                             \
+	_Static_assert(__builtin_offsetof(struct ctaccel_stats, name) == 8 * CTACCEL_CTR_##name,   \
 		       "counter " #name " out of place");
 CTACCEL_COUNTERS(X)
 #undef X
@@ -237,8 +236,7 @@ int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)
 	return 0;
 }
 
-int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd,
-		    struct ctaccel_gc_result *res)
+int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd, struct ctaccel_gc_result *res)
 {
 	struct ctaccel_flow_list l;
 	struct ctaccel_del_req *reqs = NULL;

@@ -51,7 +51,7 @@ void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 /* The flow's original tuple (originator first), as conntrack prints it. */
 struct ctaccel_tuple {
 	int family;
-	__u32 src[4], dst[4]; /* network byte order */
+	__u32 src[4], dst[4];  /* network byte order */
 	uint16_t sport, dport; /* host byte order */
 };
 void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_flow *f,

@@ -12,7 +12,7 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 
-struct cli cli = { .pin_path = CTACCEL_PIN_DEFAULT };
+struct cli cli = {.pin_path = CTACCEL_PIN_DEFAULT};
 
 void pr_err(const char *fmt, ...)
 {
@@ -86,7 +86,7 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 static bool cap_effective(int cap)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct data[2] = {};
 
 	if (syscall(SYS_capget, &hdr, data))
@@ -97,9 +97,8 @@ static bool cap_effective(int cap)
 /* Root, or the capabilities a systemd unit would grant. */
 static bool privileged(void)
 {
-	return geteuid() == 0 ||
-	       ((cap_effective(CAP_BPF) || cap_effective(CAP_SYS_ADMIN)) &&
-		cap_effective(CAP_NET_ADMIN));
+	return geteuid() == 0 || ((cap_effective(CAP_BPF) || cap_effective(CAP_SYS_ADMIN)) &&
+				  cap_effective(CAP_NET_ADMIN));
 }
 
 static int do_help(int argc, char **argv);
@@ -108,10 +107,9 @@ static const struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
-	{ "load", do_load },	 { "unload", do_unload }, { "attach", do_attach },
-	{ "detach", do_detach }, { "status", do_status }, { "flow", do_flow },
-	{ "stats", do_stats },	 { "gc", do_gc },	  { "policy", do_policy },
-	{ "help", do_help },
+	{"load", do_load},     {"unload", do_unload}, {"attach", do_attach}, {"detach", do_detach},
+	{"status", do_status}, {"flow", do_flow},     {"stats", do_stats},   {"gc", do_gc},
+	{"policy", do_policy}, {"help", do_help},
 };
 
 static void usage(FILE *f)
@@ -145,12 +143,12 @@ static int do_help(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "pin-path", required_argument, NULL, 'P' },
+		{"json", no_argument, NULL, 'j'},
+		{"pretty", no_argument, NULL, 'p'},
+		{"debug", no_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{"pin-path", required_argument, NULL, 'P'},
 		{},
 	};
 	const struct cmd *match = NULL;
@@ -171,8 +169,8 @@ int main(int argc, char **argv)
 			cli.debug = true;
 			break;
 		case 'V':
-			printf("ctaccel %s (abi %d, libbpf %s)\n", CTACCEL_VERSION, CTACCEL_ABI_VERSION,
-			       libbpf_version_string());
+			printf("ctaccel %s (abi %d, libbpf %s)\n", CTACCEL_VERSION,
+			       CTACCEL_ABI_VERSION, libbpf_version_string());
 			return 0;
 		case 'h':
 			usage(stdout);

@@ -58,7 +58,8 @@ static int layout_check(int flows_fd, uint32_t *max_flows)
 		return -errno;
 	if (info.key_size != sizeof(struct ctaccel_flow_key) ||
 	    info.value_size != sizeof(struct ctaccel_flow)) {
-		pr_err("pinned flow table in %s has an incompatible layout (key %u, value %u bytes; "
+		pr_err("pinned flow table in %s has an incompatible layout (key %u, value %u "
+		       "bytes; "
 		       "this ctaccel uses %zu, %zu): unload it first",
 		       cli.pin_path, info.key_size, info.value_size,
 		       sizeof(struct ctaccel_flow_key), sizeof(struct ctaccel_flow));
@@ -126,8 +127,8 @@ fail:
 
 void pinned_close(struct pinned *p)
 {
-	int *fds[] = { &p->flows_fd,  &p->stats_fd,  &p->ifaces_fd, &p->config_fd, &p->ingress_fd,
-		       &p->egress_fd, &p->delete_fd, &p->clock_fd,  &p->policy_fd };
+	int *fds[] = {&p->flows_fd,  &p->stats_fd,  &p->ifaces_fd, &p->config_fd, &p->ingress_fd,
+		      &p->egress_fd, &p->delete_fd, &p->clock_fd,  &p->policy_fd};
 	size_t i;
 
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {

@@ -109,11 +109,11 @@ static struct tracker *tracker_new(__u32 max_entries)
 
 int main(int argc, char **argv)
 {
-	struct figure empty = { .name = "empty tc program (repeat)" };
-	struct figure empty1 = { .name = "empty tc program (single run)" };
-	struct figure syn = { .name = "first SYN, insert (single run)" };
-	struct figure est_small = { .name = "established packet, 1k flows (repeat)" };
-	struct figure est_big = { .name = "established packet, 1M flows (repeat)" };
+	struct figure empty = {.name = "empty tc program (repeat)"};
+	struct figure empty1 = {.name = "empty tc program (single run)"};
+	struct figure syn = {.name = "first SYN, insert (single run)"};
+	struct figure est_small = {.name = "established packet, 1k flows (repeat)"};
+	struct figure est_big = {.name = "established packet, 1M flows (repeat)"};
 	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 80);
 	__u32 max_entries;
 	struct bench_empty *eskel;
@@ -170,8 +170,9 @@ int main(int argc, char **argv)
 		frame_tcp(&f, &c, &s, F_ACK, 0);
 		run_once(fd, &f);
 		if (ctaccel_stats_read(bpf_map__fd(t->maps.ctaccel_stats), &st) == 0)
-			fprintf(stderr, "bench: table %d: %lld established, %llu created, %llu full\n",
-				i, (long long)st.flows_in_state[CTACCEL_ST_ESTABLISHED],
+			fprintf(stderr,
+				"bench: table %d: %lld established, %llu created, %llu full\n", i,
+				(long long)st.flows_in_state[CTACCEL_ST_ESTABLISHED],
 				(unsigned long long)st.flows_created,
 				(unsigned long long)st.table_full);
 	}
@@ -199,16 +200,19 @@ int main(int argc, char **argv)
 		syn.v[syn.n++] = one[128];
 	}
 
-	printf("\nPer-packet cost, ns (BPF_PROG_TEST_RUN, %d rounds, repeat %u; single runs: median of 257)\n\n",
+	printf("\nPer-packet cost, ns (BPF_PROG_TEST_RUN, %d rounds, repeat %u; single runs: "
+	       "median of 257)\n\n",
 	       rounds, repeat);
 	printf("| %-44s | %6s | %6s | %6s | %6s |\n", "variant", "min", "median", "max", "ratio");
-	printf("|%s|--------|--------|--------|--------|\n", "----------------------------------------------");
+	printf("|%s|--------|--------|--------|--------|\n",
+	       "----------------------------------------------");
 	figure_print(&empty, 0);
 	figure_print(&est_small, median(&empty));
 	figure_print(&est_big, median(&empty));
 	figure_print(&empty1, 0);
 	figure_print(&syn, median(&empty1));
-	printf("\nRatios: established/empty against the repeated empty program, first SYN against the\n"
+	printf("\nRatios: established/empty against the repeated empty program, first SYN against "
+	       "the\n"
 	       "single-run empty program; growth 1k -> %u flows: %.2fx\n",
 	       big_flows, median(&est_big) / median(&est_small));
 

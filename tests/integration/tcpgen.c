@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_COUNT 100000
+#define MAX_COUNT     100000
 #define IO_TIMEOUT_MS 5000
 
 static int addr_parse(const char *s, int port, struct sockaddr_storage *ss, socklen_t *len)
@@ -54,7 +54,7 @@ static int addr_parse(const char *s, int port, struct sockaddr_storage *ss, sock
 
 static int wait_fd_ms(int fd, short ev, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = ev };
+	struct pollfd p = {.fd = fd, .events = ev};
 
 	return poll(&p, 1, ms) == 1 ? 0 : -1;
 }
@@ -66,7 +66,7 @@ static int wait_fd(int fd, short ev)
 
 static void reset_close(int fd)
 {
-	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
@@ -162,7 +162,7 @@ static int server(const char *addr, int port)
 /* Non-blocking connect with a bound: refused and unanswered end quickly. */
 static int connect_bounded(int fd, const struct sockaddr_storage *ss, socklen_t len, int ms)
 {
-	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
 	int fl = fcntl(fd, F_GETFL), err = 0;
 	socklen_t elen = sizeof(err);
 

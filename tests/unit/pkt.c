@@ -12,7 +12,7 @@
 
 struct endpoint ep(const char *addr, uint16_t port)
 {
-	struct endpoint e = { .port = port };
+	struct endpoint e = {.port = port};
 
 	if (inet_pton(AF_INET, addr, e.addr) == 1) {
 		e.family = AF_INET;

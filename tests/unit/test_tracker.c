@@ -81,7 +81,7 @@ static void env_free(struct env *e)
 /* Run one frame; the verdict must be pass-through and the frame unchanged. */
 static void run_frame(int prog_fd, const struct frame *f, __u32 ingress_ifindex)
 {
-	struct __sk_buff ctx = { .ingress_ifindex = ingress_ifindex };
+	struct __sk_buff ctx = {.ingress_ifindex = ingress_ifindex};
 	static __thread uint8_t out[PKT_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
@@ -216,11 +216,11 @@ static int flow_find(struct env *e, const struct endpoint *a, const struct endpo
 
 enum side { C, S };
 enum cls {
-	ACC,    /* accounted, state as given */
-	IGN,    /* ignored by nf_conntrack: no accounting, no state change */
-	INV,    /* invalid: nothing changes */
-	NOACC,  /* SYN with no reply yet on SYN_SENT: state moves, no accounting */
-	KILL,   /* RST before any reply: accounted, entry removed */
+	ACC,	/* accounted, state as given */
+	IGN,	/* ignored by nf_conntrack: no accounting, no state change */
+	INV,	/* invalid: nothing changes */
+	NOACC,	/* SYN with no reply yet on SYN_SENT: state moves, no accounting */
+	KILL,	/* RST before any reply: accounted, entry removed */
 	REOPEN, /* SYN on a closed flow: old entry removed, new flow */
 };
 #define GONE	  (-1)
@@ -236,17 +236,23 @@ struct step {
 };
 
 #define HANDSHAKE                                                                                  \
-	{ C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },                                            \
-	{ S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },                                     \
-	{ C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 }
+	{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},                                              \
+		{S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},                               \
+	{                                                                                          \
+		C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000                                   \
+	}
 #define DATA                                                                                       \
-	{ C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 432000 },                            \
-	{ S, F_PSH | F_ACK, 300, ACC, CTACCEL_ST_ESTABLISHED, 432000 }
+	{C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 432000},                              \
+	{                                                                                          \
+		S, F_PSH | F_ACK, 300, ACC, CTACCEL_ST_ESTABLISHED, 432000                         \
+	}
 #define CLIENT_CLOSES                                                                              \
-	{ C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },                                    \
-	{ S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },                                           \
-	{ S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },                                     \
-	{ C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 }
+	{C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120},                                      \
+		{S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60},                                     \
+		{S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30},                               \
+	{                                                                                          \
+		C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120                                        \
+	}
 
 struct sequence {
 	const char *name;
@@ -254,92 +260,94 @@ struct sequence {
 };
 
 static const struct sequence sequences[] = {
-	{ "client closes first", { HANDSHAKE, DATA, CLIENT_CLOSES } },
-	{ "server closes first",
-	  { HANDSHAKE, DATA,
-	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
-	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
-	{ "both close at once",
-	  { HANDSHAKE,
-	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
-	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
-	{ "half-close",
-	  { HANDSHAKE,
-	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
-	    { S, F_PSH | F_ACK, 500, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60 },
-	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
-	{ "RST from the client",
-	  { HANDSHAKE, DATA,
-	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
-	{ "RST from the server",
-	  { HANDSHAKE, { S, F_RST | F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
-	{ "SYN to a closed port",
-	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
-	    { S, F_RST | F_ACK, 0, KILL, GONE, 0 } } },
-	{ "SYN never answered",
-	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
-	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED },
-	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED } } },
-	{ "SYN retransmit, then answered",
-	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
-	    { C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED },
-	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
-	{ "client reuses a TIME_WAIT tuple",
-	  { HANDSHAKE, CLIENT_CLOSES,
-	    { C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 },
-	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
-	{ "server reopens a TIME_WAIT tuple",
-	  { HANDSHAKE, CLIENT_CLOSES,
-	    { S, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 },
-	    { C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 } } },
-	{ "RST then SYN from the same side reopens",
-	  { HANDSHAKE,
-	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
-	    { C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120 } } },
-	{ "RST then SYN from the other side is invalid",
-	  { HANDSHAKE,
-	    { C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10 },
-	    { S, F_SYN, 0, INV, CTACCEL_ST_CLOSE, 10 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10 } } },
-	{ "ignored and invalid packets",
-	  { { C, F_FIN | F_ACK, 0, INV, GONE, 0 },
-	    { C, F_RST, 0, INV, GONE, 0 },
-	    { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
-	    { C, F_ACK, 0, INV, CTACCEL_ST_SYN_SENT, UNCHANGED },
-	    { S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
-	    { S, F_SYN | F_ACK, 0, IGN, CTACCEL_ST_SYN_RECV, UNCHANGED },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 },
-	    { C, F_SYN, 0, IGN, CTACCEL_ST_ESTABLISHED, UNCHANGED },
-	    { C, 0, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
-	    { C, F_SYN | F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
-	    { C, F_SYN | F_RST, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED },
-	    { S, F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED } } },
-	{ "mid-stream pickup",
-	  { { C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 300 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 300 },
-	    { C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
-	{ "challenge ACK in LAST_ACK",
-	  { HANDSHAKE,
-	    { S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120 },
-	    { C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30 },
-	    { C, F_SYN, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED },
-	    { S, F_ACK, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120 } } },
-	{ "simultaneous open",
-	  { { C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120 },
-	    { S, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT2, UNCHANGED },
-	    { C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60 },
-	    { S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000 } } },
+	{"client closes first", {HANDSHAKE, DATA, CLIENT_CLOSES}},
+	{"server closes first",
+	 {HANDSHAKE,
+	  DATA,
+	  {S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60},
+	  {C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120}}},
+	{"both close at once",
+	 {HANDSHAKE,
+	  {C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120},
+	  {S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120}}},
+	{"half-close",
+	 {HANDSHAKE,
+	  {C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60},
+	  {S, F_PSH | F_ACK, 500, ACC, CTACCEL_ST_CLOSE_WAIT, 60},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE_WAIT, 60},
+	  {S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120}}},
+	{"RST from the client",
+	 {HANDSHAKE,
+	  DATA,
+	  {C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10}}},
+	{"RST from the server", {HANDSHAKE, {S, F_RST | F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10}}},
+	{"SYN to a closed port",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120}, {S, F_RST | F_ACK, 0, KILL, GONE, 0}}},
+	{"SYN never answered",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED},
+	  {C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED}}},
+	{"SYN retransmit, then answered",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {C, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT, UNCHANGED},
+	  {S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000}}},
+	{"client reuses a TIME_WAIT tuple",
+	 {HANDSHAKE,
+	  CLIENT_CLOSES,
+	  {C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000}}},
+	{"server reopens a TIME_WAIT tuple",
+	 {HANDSHAKE,
+	  CLIENT_CLOSES,
+	  {S, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120},
+	  {C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60}}},
+	{"RST then SYN from the same side reopens",
+	 {HANDSHAKE,
+	  {C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10},
+	  {C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120}}},
+	{"RST then SYN from the other side is invalid",
+	 {HANDSHAKE,
+	  {C, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10},
+	  {S, F_SYN, 0, INV, CTACCEL_ST_CLOSE, 10},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_CLOSE, 10}}},
+	{"ignored and invalid packets",
+	 {{C, F_FIN | F_ACK, 0, INV, GONE, 0},
+	  {C, F_RST, 0, INV, GONE, 0},
+	  {C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {C, F_ACK, 0, INV, CTACCEL_ST_SYN_SENT, UNCHANGED},
+	  {S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {S, F_SYN | F_ACK, 0, IGN, CTACCEL_ST_SYN_RECV, UNCHANGED},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000},
+	  {C, F_SYN, 0, IGN, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {C, 0, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {C, F_SYN | F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {C, F_SYN | F_RST, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {S, F_FIN, 0, INV, CTACCEL_ST_ESTABLISHED, UNCHANGED}}},
+	{"mid-stream pickup",
+	 {{C, F_PSH | F_ACK, 100, ACC, CTACCEL_ST_ESTABLISHED, 300},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 300},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000}}},
+	{"challenge ACK in LAST_ACK",
+	 {HANDSHAKE,
+	  {S, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_FIN_WAIT, 120},
+	  {C, F_FIN | F_ACK, 0, ACC, CTACCEL_ST_LAST_ACK, 30},
+	  {C, F_SYN, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED},
+	  {S, F_ACK, 0, IGN, CTACCEL_ST_LAST_ACK, UNCHANGED},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_TIME_WAIT, 120}}},
+	{"simultaneous open",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT2, UNCHANGED},
+	  {C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000}}},
 };
 
 /* The test's own picture of the flow under test. */
@@ -488,8 +496,8 @@ static void run_sequence(struct env *e, const struct sequence *seq, const struct
 			assert_int_equal(ctaccel_clock_now(e->clock_fd, &now), 0);
 			left = ctaccel_ct_expires(ent.val.ct) - now;
 			if (left > want || left < want - (__s64)e->hz)
-				fail_msg("%s: expires in %lld jiffies, expected %d s (HZ %u)", where,
-					 (long long)left, st->timeout, e->hz);
+				fail_msg("%s: expires in %lld jiffies, expected %d s (HZ %u)",
+					 where, (long long)left, st->timeout, e->hz);
 		}
 		m.ct = ent.val.ct;
 	}
@@ -715,29 +723,29 @@ static void mk_fin_alone(struct frame *f)
 }
 
 static const struct bad_frame bad_frames[] = {
-	{ "Ethernet header and one byte", KERNEL_REFUSES, mk_eth_only },
-	{ "truncated IPv4 header", KERNEL_REFUSES, mk_ip_truncated },
-	{ "IHL < 5", CTACCEL_CTR_malformed, mk_ihl_small },
-	{ "IPv4 total length past the frame", CTACCEL_CTR_malformed, mk_totlen_long },
-	{ "IPv4 total length below the header", CTACCEL_CTR_malformed, mk_totlen_short },
-	{ "IPv4 version field wrong", CTACCEL_CTR_malformed, mk_v4_version },
-	{ "truncated TCP header", CTACCEL_CTR_malformed, mk_tcp_truncated },
-	{ "TCP data offset < 5", CTACCEL_CTR_malformed, mk_doff_small },
-	{ "TCP data offset past the packet", CTACCEL_CTR_malformed, mk_doff_past_end },
-	{ "non-first fragment", CTACCEL_CTR_fragments, mk_fragment },
-	{ "UDP", CTACCEL_CTR_non_tcp, mk_udp },
-	{ "ARP", CTACCEL_CTR_non_ip, mk_arp },
-	{ "VLAN tag", CTACCEL_CTR_unparsed, mk_vlan },
-	{ "QinQ tag", CTACCEL_CTR_unparsed, mk_qinq },
-	{ "IPv6 hop-by-hop header", CTACCEL_CTR_unparsed, mk_v6_hbh },
-	{ "truncated IPv6 header", KERNEL_REFUSES, mk_v6_truncated },
-	{ "IPv6 payload length past the frame", CTACCEL_CTR_malformed, mk_v6_plen_long },
-	{ "IPv6 UDP", CTACCEL_CTR_non_tcp, mk_v6_udp },
-	{ "TCP without flags", CTACCEL_CTR_invalid, mk_no_flags },
-	{ "SYN+FIN", CTACCEL_CTR_invalid, mk_syn_fin },
-	{ "SYN+RST", CTACCEL_CTR_invalid, mk_syn_rst },
-	{ "all flags", CTACCEL_CTR_invalid, mk_all_flags },
-	{ "FIN without ACK", CTACCEL_CTR_invalid, mk_fin_alone },
+	{"Ethernet header and one byte", KERNEL_REFUSES, mk_eth_only},
+	{"truncated IPv4 header", KERNEL_REFUSES, mk_ip_truncated},
+	{"IHL < 5", CTACCEL_CTR_malformed, mk_ihl_small},
+	{"IPv4 total length past the frame", CTACCEL_CTR_malformed, mk_totlen_long},
+	{"IPv4 total length below the header", CTACCEL_CTR_malformed, mk_totlen_short},
+	{"IPv4 version field wrong", CTACCEL_CTR_malformed, mk_v4_version},
+	{"truncated TCP header", CTACCEL_CTR_malformed, mk_tcp_truncated},
+	{"TCP data offset < 5", CTACCEL_CTR_malformed, mk_doff_small},
+	{"TCP data offset past the packet", CTACCEL_CTR_malformed, mk_doff_past_end},
+	{"non-first fragment", CTACCEL_CTR_fragments, mk_fragment},
+	{"UDP", CTACCEL_CTR_non_tcp, mk_udp},
+	{"ARP", CTACCEL_CTR_non_ip, mk_arp},
+	{"VLAN tag", CTACCEL_CTR_unparsed, mk_vlan},
+	{"QinQ tag", CTACCEL_CTR_unparsed, mk_qinq},
+	{"IPv6 hop-by-hop header", CTACCEL_CTR_unparsed, mk_v6_hbh},
+	{"truncated IPv6 header", KERNEL_REFUSES, mk_v6_truncated},
+	{"IPv6 payload length past the frame", CTACCEL_CTR_malformed, mk_v6_plen_long},
+	{"IPv6 UDP", CTACCEL_CTR_non_tcp, mk_v6_udp},
+	{"TCP without flags", CTACCEL_CTR_invalid, mk_no_flags},
+	{"SYN+FIN", CTACCEL_CTR_invalid, mk_syn_fin},
+	{"SYN+RST", CTACCEL_CTR_invalid, mk_syn_rst},
+	{"all flags", CTACCEL_CTR_invalid, mk_all_flags},
+	{"FIN without ACK", CTACCEL_CTR_invalid, mk_fin_alone},
 };
 
 static void test_malformed(void **state)
@@ -811,7 +819,7 @@ static void test_ipv4_options_tracked(void **state)
 static void test_egress_skips_forwarded(void **state)
 {
 	struct endpoint c = ep("198.18.0.1", 42000), s = ep("198.18.1.1", 80);
-	struct ctaccel_iface in = { .flags = CTACCEL_IFACE_INGRESS };
+	struct ctaccel_iface in = {.flags = CTACCEL_IFACE_INGRESS};
 	struct env *e = env_new(0, NULL);
 	struct ctaccel_flow_entry ent;
 	__u32 ifindex = 7;
@@ -922,8 +930,10 @@ static void concurrent_established(bool both_directions)
 	if (both_directions) {
 		assert_int_equal(ent.val.leg[0].packets, 2 + RACE_RUNS);
 		assert_int_equal(ent.val.leg[1].packets, 1 + RACE_RUNS);
-		assert_int_equal(ent.val.leg[0].bytes, hs_bytes[0] + (__u64)RACE_RUNS * h[0].f.ip_len);
-		assert_int_equal(ent.val.leg[1].bytes, hs_bytes[1] + (__u64)RACE_RUNS * h[1].f.ip_len);
+		assert_int_equal(ent.val.leg[0].bytes,
+				 hs_bytes[0] + (__u64)RACE_RUNS * h[0].f.ip_len);
+		assert_int_equal(ent.val.leg[1].bytes,
+				 hs_bytes[1] + (__u64)RACE_RUNS * h[1].f.ip_len);
 	} else {
 		assert_int_equal(ent.val.leg[0].packets, 2 + 2ULL * RACE_RUNS);
 		assert_int_equal(ent.val.leg[1].packets, 1);
@@ -933,8 +943,9 @@ static void concurrent_established(bool both_directions)
 	stats_read(e, &st);
 	assert_int_equal(st.packets, 3 + 2ULL * RACE_RUNS);
 	assert_int_equal(st.tracked_packets, 3 + 2ULL * RACE_RUNS);
-	assert_int_equal(st.tracked_bytes, hs_bytes[0] + hs_bytes[1] +
-						   (__u64)RACE_RUNS * (h[0].f.ip_len + h[1].f.ip_len));
+	assert_int_equal(st.tracked_bytes,
+			 hs_bytes[0] + hs_bytes[1] +
+				 (__u64)RACE_RUNS * (h[0].f.ip_len + h[1].f.ip_len));
 	assert_int_equal(st.cas_exhausted + st.flow_busy + st.insert_races, 0);
 	gauges_match_table(e);
 	conservation_holds(e);
@@ -966,10 +977,9 @@ static void *lifecycle_thread(void *arg)
 		enum side from;
 		uint8_t flags;
 	} life[] = {
-		{ C, F_SYN }, { S, F_SYN | F_ACK }, { C, F_ACK }, { C, F_PSH | F_ACK },
-		{ C, F_FIN | F_ACK }, { S, F_ACK }, { S, F_FIN | F_ACK }, { C, F_ACK },
-		{ C, F_SYN }, { S, F_RST | F_ACK }, { C, F_SYN }, { S, F_SYN | F_ACK },
-		{ C, F_RST },
+		{C, F_SYN}, {S, F_SYN | F_ACK}, {C, F_ACK}, {C, F_PSH | F_ACK}, {C, F_FIN | F_ACK},
+		{S, F_ACK}, {S, F_FIN | F_ACK}, {C, F_ACK}, {C, F_SYN},		{S, F_RST | F_ACK},
+		{C, F_SYN}, {S, F_SYN | F_ACK}, {C, F_RST},
 	};
 	struct lifecycle *lc = arg;
 	cpu_set_t set;
@@ -980,7 +990,8 @@ static void *lifecycle_thread(void *arg)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	for (r = 0; r < lc->rounds; r++) {
 		for (k = 0; k < lc->flows; k++) {
-			struct endpoint c = ep("2001:db8::7", 44000 + k), s = ep("2001:db8:1::7", 80);
+			struct endpoint c = ep("2001:db8::7", 44000 + k),
+					s = ep("2001:db8:1::7", 80);
 
 			for (i = 0; i < (int)(sizeof(life) / sizeof(life[0])); i++) {
 				struct frame f;
@@ -1007,7 +1018,7 @@ static void test_concurrent_state_moves(void **state)
 
 	(void)state;
 	for (i = 0; i < 2; i++) {
-		lc[i] = (struct lifecycle){ .e = e, .cpu = i, .rounds = 400, .flows = 8 };
+		lc[i] = (struct lifecycle){.e = e, .cpu = i, .rounds = 400, .flows = 8};
 		assert_int_equal(pthread_create(&t[i], NULL, lifecycle_thread, &lc[i]), 0);
 	}
 	for (i = 0; i < 2; i++)
@@ -1111,7 +1122,7 @@ static void send_data_to_all(struct env *e, int flows)
 
 static void test_delete_compares(void **state)
 {
-	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_ESTABLISHED] = 400 };
+	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_ESTABLISHED] = 400};
 	struct env *e;
 	struct ctaccel_del_req *stale, *fresh;
 	size_t n, deleted = 0, skipped = 0;
@@ -1133,8 +1144,9 @@ static void test_delete_compares(void **state)
 	assert_int_equal(n, 64);
 	usleep(20 * 1000); /* let the coarse clock move on */
 	send_data_to_all(e, 64);
-	assert_int_equal(ctaccel_delete_flows(e->delete_fd, stale, n, CTACCEL_DEL_FORCE, &deleted,
-					      &skipped), 0);
+	assert_int_equal(
+		ctaccel_delete_flows(e->delete_fd, stale, n, CTACCEL_DEL_FORCE, &deleted, &skipped),
+		0);
 	assert_int_equal(deleted, 0);
 	assert_int_equal(skipped, 64);
 
@@ -1152,8 +1164,9 @@ static void test_delete_compares(void **state)
 	/* A fresh read with FORCE removes them all; gauges follow. */
 	read_words(e, &fresh, &n);
 	deleted = skipped = 0;
-	assert_int_equal(ctaccel_delete_flows(e->delete_fd, fresh, n, CTACCEL_DEL_FORCE, &deleted,
-					      &skipped), 0);
+	assert_int_equal(
+		ctaccel_delete_flows(e->delete_fd, fresh, n, CTACCEL_DEL_FORCE, &deleted, &skipped),
+		0);
 	assert_int_equal(deleted, 64);
 	assert_int_equal(gauges_match_table(e), 0);
 	conservation_holds(e);
@@ -1197,7 +1210,7 @@ static void *refresher_thread(void *arg)
 /* GC passes race a refresher for a while; nothing is lost or counted twice. */
 static void test_delete_races_refresh(void **state)
 {
-	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_ESTABLISHED] = 30 };
+	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_ESTABLISHED] = 30};
 	struct env *e;
 	struct refresher r;
 	volatile int stop = 0;
@@ -1208,7 +1221,7 @@ static void test_delete_races_refresh(void **state)
 
 	(void)state;
 	e = env_new(0, timeouts);
-	r = (struct refresher){ .e = e, .stop = &stop };
+	r = (struct refresher){.e = e, .stop = &stop};
 	assert_int_equal(pthread_create(&t, NULL, refresher_thread, &r), 0);
 	for (t0 = 0; t0 < 300; t0++) { /* about 1.5 s */
 		assert_int_equal(ctaccel_gc_pass(e->flows_fd, e->delete_fd, e->clock_fd, &gc), 0);
@@ -1234,7 +1247,7 @@ static void test_delete_races_refresh(void **state)
 /* An entry found expired is replaced by a new flow. */
 static void test_expired_is_new_flow(void **state)
 {
-	__u64 timeouts[CTACCEL_ST__MAX] = { [CTACCEL_ST_SYN_SENT] = 50 };
+	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_SYN_SENT] = 50};
 	struct endpoint c = ep("198.18.0.3", 46000), s = ep("198.18.1.1", 80);
 	struct ctaccel_flow_entry ent;
 	struct ctaccel_stats st;
@@ -1269,10 +1282,10 @@ static void test_bypass_marks(void **state)
 		.family = AF_INET,
 		.port = htons(80),
 	};
-	struct ctaccel_policy_val v = { .action = CTACCEL_POLICY_BYPASS };
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};
 	struct env *e = env_new(0, NULL);
 	struct ctaccel_flow_entry ent;
-	struct __sk_buff ctx = { .mark = 0x4000 };
+	struct __sk_buff ctx = {.mark = 0x4000};
 	struct frame f;
 	struct ctaccel_stats st;
 	uint8_t out[PKT_MAX];
@@ -1287,8 +1300,9 @@ static void test_bypass_marks(void **state)
 		const struct endpoint *src = i == 1 ? &s : &c, *dst = i == 1 ? &c : &s;
 		uint8_t flags = i == 0 ? F_SYN : i == 1 ? (F_SYN | F_ACK) : F_ACK;
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .data_out = out,
-			    .data_size_out = sizeof(out), .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-			    .ctx_out = &ctx, .ctx_size_out = sizeof(ctx));
+			    .data_size_out = sizeof(out), .ctx_in = &ctx,
+			    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
+			    .ctx_size_out = sizeof(ctx));
 
 		frame_tcp(&f, src, dst, flags, 0);
 		opts.data_size_in = f.len;
@@ -1303,7 +1317,8 @@ static void test_bypass_marks(void **state)
 	/* Port 81 is not in the policy: tracked, not marked. */
 	{
 		LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.data, .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx, .ctx_size_out = sizeof(ctx));
+			    .ctx_size_in = sizeof(ctx), .ctx_out = &ctx,
+			    .ctx_size_out = sizeof(ctx));
 
 		frame_tcp(&f, &c2, &s2, F_SYN, 0);
 		opts.data_size_in = f.len;
