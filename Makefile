@@ -24,12 +24,13 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_OBJS := tracker
+BPF_OBJS := tracker sockets
 BENCH_BPF := bench_empty
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
 LIB_SRCS := user/flowtab.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c
+CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c \
+	user/cmd_sockets.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
 TEST_TOOLS := $(OUTPUT)/tcpgen

@@ -291,6 +291,47 @@ struct ctaccel_iface {
 
 #define CTACCEL_DEFAULT_MAX_FLOWS 262144
 
+/*
+ * Host TCP sockets (bpf/sockets.bpf.c): the kernel's TCP states with the
+ * kernel's names (include/net/tcp_states.h), for counts and transitions.
+ */
+#define CTACCEL_TCP_STATES(X)                                                                      \
+	X(ESTABLISHED, 1)                                                                          \
+	X(SYN_SENT, 2)                                                                             \
+	X(SYN_RECV, 3)                                                                             \
+	X(FIN_WAIT1, 4)                                                                            \
+	X(FIN_WAIT2, 5)                                                                            \
+	X(TIME_WAIT, 6)                                                                            \
+	X(CLOSE, 7)                                                                                \
+	X(CLOSE_WAIT, 8)                                                                           \
+	X(LAST_ACK, 9)                                                                             \
+	X(LISTEN, 10)                                                                              \
+	X(CLOSING, 11)                                                                             \
+	X(NEW_SYN_RECV, 12)                                                                        \
+	X(BOUND_INACTIVE, 13)
+
+#define CTACCEL_TCP_STATE_SLOTS 16 /* states are 1..13; room to spare */
+
+/* A remote endpoint holding TIME_WAIT sockets. */
+struct ctaccel_tw_remote {
+	__u8 family;
+	__u8 __pad;
+	__u16 port;    /* host byte order */
+	__u32 addr[4]; /* network byte order; IPv4 in [0] */
+};
+
+/*
+ * Value of the PERCPU_ARRAY `ctaccel_sk_transitions`: host TCP socket state
+ * moves [old][new] seen by tp_btf/inet_sock_set_state, and the moves into
+ * TIME_WAIT (FIN_WAIT2/CLOSING -> CLOSE after the peer's FIN), which the
+ * tracepoint never shows directly.
+ */
+struct ctaccel_sk_transitions {
+	__u64 moves[CTACCEL_TCP_STATE_SLOTS][CTACCEL_TCP_STATE_SLOTS];
+	__u64 time_wait_entered;
+	__u64 __reserved[7];
+};
+
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
@@ -299,6 +340,8 @@ _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 16, "config layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");
+_Static_assert(sizeof(struct ctaccel_tw_remote) == 20, "tw remote layout");
+_Static_assert(sizeof(struct ctaccel_sk_transitions) == 8 * (16 * 16 + 8), "transitions layout");
 _Static_assert(CTACCEL_ST__MAX <= 16, "state must fit CTACCEL_CT_STATE_MASK");
 #endif
 

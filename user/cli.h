@@ -44,6 +44,8 @@ int parse_u32(const char *s, uint32_t *v);
 #define PIN_CLOCK   "prog_clock"
 #define PIN_POLICY  "ctaccel_policy"
 #define PIN_SOCKOPS "link_sockops"
+#define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
+#define PIN_SK_LINK "link_sockstate"
 
 /* Everything a command needs from the pinned state. */
 struct pinned {
@@ -88,6 +90,8 @@ int do_flow(int argc, char **argv);
 int do_stats(int argc, char **argv);
 int do_gc(int argc, char **argv);
 int do_policy(int argc, char **argv);
+int do_sockets(int argc, char **argv);
+int do_tw(int argc, char **argv);
 
 /* table inet ctaccel: raw-priority notrack for the bypass mark. */
 bool nft_table_present(void);

@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "flowtab.h"
 #include "tracker.skel.h"
+#include "sockets.skel.h"
 
 /* Where ctaccel's filters sit on a clsact hook. */
 #define TC_HANDLE   0xc7ac
@@ -101,8 +102,8 @@ static int parse_load_args(int argc, char **argv, struct load_args *a)
 }
 
 static const char *const pin_names[] = {
-	PIN_SOCKOPS, PIN_FLOWS,	 PIN_STATS,  PIN_IFACES, PIN_CONFIG,
-	PIN_INGRESS, PIN_EGRESS, PIN_DELETE, PIN_CLOCK,	 PIN_POLICY,
+	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS,  PIN_IFACES,
+	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK,  PIN_POLICY,
 };
 
 static void unpin_all(void)
@@ -202,6 +203,43 @@ static int attach_sockops(struct tracker *skel)
 	return err;
 }
 
+/* Host socket transitions: the tracepoint program, counting from load on. */
+static int attach_sockstate(__u64 cookie)
+{
+	char path[PATH_MAX];
+	struct bpf_link *link = NULL;
+	struct sockets *skel;
+	int err;
+
+	skel = sockets__open();
+	if (!skel)
+		return -errno;
+	skel->rodata->netns_cookie = cookie;
+	err = sockets__load(skel);
+	if (err) {
+		pr_err("load the host socket programs: %s", strerror(-err));
+		goto out;
+	}
+	err = pin_one(bpf_map__fd(skel->maps.ctaccel_sk_transitions), PIN_SK_TRANSITIONS);
+	if (err)
+		goto out;
+	link = bpf_program__attach(skel->progs.ctaccel_sock_state);
+	if (!link) {
+		err = -errno;
+		pr_err("attach tp_btf/inet_sock_set_state: %s", strerror(-err));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SK_LINK);
+	if (bpf_link__pin(link, path) || chmod(path, 0600)) {
+		err = -errno;
+		pr_err("pin %s: %s", path, strerror(-err));
+	}
+out:
+	bpf_link__destroy(link);
+	sockets__destroy(skel);
+	return err;
+}
+
 /* Load the programs and pin everything; on failure nothing stays pinned. */
 static int load_and_pin(const struct load_args *a)
 {
@@ -246,6 +284,7 @@ static int load_and_pin(const struct load_args *a)
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
 	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
 	err = err ?: attach_sockops(skel);
+	err = err ?: attach_sockstate(cfg.netns_cookie);
 	if (err)
 		unpin_all();
 cleanup:

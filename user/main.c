@@ -109,7 +109,8 @@ static const struct cmd {
 } cmds[] = {
 	{"load", do_load},     {"unload", do_unload}, {"attach", do_attach}, {"detach", do_detach},
 	{"status", do_status}, {"flow", do_flow},     {"stats", do_stats},   {"gc", do_gc},
-	{"policy", do_policy}, {"help", do_help},
+	{"policy", do_policy}, {"sockets", do_sockets}, {"tw", do_tw},
+	{"help", do_help},
 };
 
 static void usage(FILE *f)
@@ -127,6 +128,8 @@ static void usage(FILE *f)
 		"       ctaccel gc\n"
 		"       ctaccel policy add|del all|PREFIX [port PORT]\n"
 		"       ctaccel policy show | flush\n"
+		"       ctaccel sockets\n"
+		"       ctaccel tw [top N] [threshold PERCENT]\n"
 		"OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
 		"         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
 		"Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");

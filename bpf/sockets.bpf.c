@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Host TCP sockets: an iter/tcp program that aggregates the sockets of the
+ * namespace it is run in (per-state counts, TIME_WAIT per local port and per
+ * remote endpoint), and a tp_btf program that counts state transitions.
+ *
+ * Each `ctaccel sockets`/`ctaccel tw` loads its own copy of this object, so the
+ * aggregates in .bss and tw_remote belong to one run of the iterator and no
+ * other reader can mix into them.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+#include "ctaccel.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET  2
+#define AF_INET6 10
+#define RCV_SHUTDOWN 1
+
+/* Sockets of this network namespace are counted by the tracepoint. */
+const volatile __u64 netns_cookie;
+
+/* Per-run aggregates of the iterator, read by userspace through the skeleton. */
+__u64 state_count[CTACCEL_TCP_STATE_SLOTS];
+__u64 time_wait_total;
+__u64 fin_wait2_tw; /* timewait sockets still in FIN_WAIT2 (orphaned closes) */
+__u32 tw_local_port[65536];
+__u64 tw_remote_overflow; /* endpoints that did not fit tw_remote */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ctaccel_tw_remote);
+	__type(value, __u32);
+} tw_remote SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctaccel_sk_transitions);
+} ctaccel_sk_transitions SEC(".maps");
+
+static __always_inline void tw_remote_add(const struct sock_common *skc)
+{
+	struct ctaccel_tw_remote k = {
+		.family = skc->skc_family,
+		.port = bpf_ntohs(skc->skc_dport),
+	};
+	__u32 one = 1, *v;
+
+	if (k.family == AF_INET)
+		k.addr[0] = skc->skc_daddr;
+	else
+		__builtin_memcpy(k.addr, &skc->skc_v6_daddr, sizeof(k.addr));
+	v = bpf_map_lookup_elem(&tw_remote, &k);
+	if (v)
+		(*v)++;
+	else if (bpf_map_update_elem(&tw_remote, &k, &one, BPF_NOEXIST))
+		tw_remote_overflow++;
+}
+
+/* The iterator runs sequentially in one task: plain increments are exact. */
+SEC("iter/tcp")
+int ctaccel_tcp_iter(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	__u32 state;
+
+	if (!skc)
+		return 0;
+	state = skc->skc_state;
+	if (state == TCP_TIME_WAIT) {
+		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
+
+		/* Like ss and /proc/net/tcp, a timewait socket shows its substate. */
+		if (tw && tw->tw_sk.tw_substate == TCP_FIN_WAIT2) {
+			fin_wait2_tw++;
+			state = TCP_FIN_WAIT2;
+		} else {
+			time_wait_total++;
+			tw_local_port[skc->skc_num & 0xffff]++;
+			tw_remote_add(skc);
+		}
+	}
+	if (state < CTACCEL_TCP_STATE_SLOTS)
+		state_count[state]++;
+	return 0;
+}
+
+/*
+ * Every move of a host TCP socket. The tracepoint fires in process and softirq
+ * context on the same CPU, so even the per-CPU slot is changed atomically.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ctaccel_sock_state, const struct sock *sk, int oldstate, int newstate)
+{
+	struct ctaccel_sk_transitions *t;
+	__u32 zero = 0, old = oldstate, new = newstate, cell;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	if (sk->__sk_common.skc_net.net->net_cookie != netns_cookie)
+		return 0;
+	t = bpf_map_lookup_elem(&ctaccel_sk_transitions, &zero);
+	if (!t || old >= CTACCEL_TCP_STATE_SLOTS || new >= CTACCEL_TCP_STATE_SLOTS)
+		return 0;
+	/* One bound on the flat index, right at the access, for the verifier. */
+	cell = old * CTACCEL_TCP_STATE_SLOTS + new;
+	barrier_var(cell);
+	if (cell >= CTACCEL_TCP_STATE_SLOTS * CTACCEL_TCP_STATE_SLOTS)
+		return 0;
+	__sync_fetch_and_add(&((__u64 *)t->moves)[cell], 1);
+	/* The kernel hands TIME_WAIT to a separate mini-socket: the full socket
+	 * goes FIN_WAIT2/CLOSING -> CLOSE once the peer's FIN has arrived. */
+	if (new == TCP_CLOSE && (old == TCP_FIN_WAIT2 || old == TCP_CLOSING) &&
+	    (sk->sk_shutdown & RCV_SHUTDOWN))
+		__sync_fetch_and_add(&t->time_wait_entered, 1);
+	return 0;
+}
