@@ -38,7 +38,7 @@ BENCH_BINS := $(OUTPUT)/bench_datapath
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench-datapath clean deps vmlinux install
+.PHONY: all test demo bench bench-datapath bench-tw clean deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
 
@@ -102,6 +102,13 @@ demo: deps
 bench-datapath: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-datapath.sh
+
+bench-tw: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-tw.sh
+
+# Benchmarks, never part of `make test`.
+bench: bench-datapath bench-tw
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel

@@ -36,10 +36,18 @@ static int sockets_walk(struct sockets **out)
 	int fd = -1, err;
 	ssize_t n;
 
-	skel = sockets__open_and_load();
+	skel = sockets__open();
 	if (!skel) {
 		err = -errno;
+		pr_err("open the socket iterator: %s", strerror(-err));
+		return err;
+	}
+	/* Only the iterator: the tracepoint program lives with `ctaccel load`. */
+	bpf_program__set_autoload(skel->progs.ctaccel_sock_state, false);
+	err = sockets__load(skel);
+	if (err) {
 		pr_err("load the socket iterator: %s", strerror(-err));
+		sockets__destroy(skel);
 		return err;
 	}
 	link = bpf_program__attach_iter(skel->progs.ctaccel_tcp_iter, NULL);
