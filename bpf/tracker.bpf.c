@@ -319,10 +319,12 @@ static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p
 				flow_release(f, &p->key, old, st, 0, 0, 1);
 				return FLOW_AGAIN;
 			}
-			/* nf_conntrack accounts the RST, then destroys the entry. */
+			/* nf_conntrack moves the entry to CLOSE, accounts the RST,
+			 * then destroys the entry. */
 			if (!state_is_closed(old))
 				CTR_INC(st, flows_closed);
-			CTR_INC(st, transitions);
+			if (old != CTACCEL_ST_CLOSE)
+				CTR_INC(st, transitions);
 			CTR_INC(st, tracked_packets);
 			CTR_ADD(st, tracked_bytes, p->ip_len);
 			CTR_ATOMIC(st, flows_killed, 1);
