@@ -30,7 +30,7 @@ SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
 LIB_SRCS := user/flowtab.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
 CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c \
-	user/cmd_sockets.c
+	user/cmd_sockets.c user/daemon.c user/http.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
 TEST_TOOLS := $(OUTPUT)/tcpgen
@@ -44,7 +44,7 @@ all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
 
 ctaccel: $(CLI_OBJS) $(LIB_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBS) -ljansson -lnftables
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 deps:
 	$(Q)bash scripts/deps.sh

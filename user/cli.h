@@ -81,6 +81,37 @@ void cli_unlock(int fd);
 /* Bring up bpffs on /sys/fs/bpf when it is not mounted. */
 int bpffs_ensure(void);
 
+struct load_args {
+	uint32_t max_flows;
+	struct ctaccel_config cfg;
+	bool any; /* an option was given */
+};
+
+/* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
+int load_args_default(struct load_args *a);
+/* `load` arguments applied over *a. */
+int load_args_parse(int argc, char **argv, struct load_args *a);
+/* Load the programs and pin everything; on failure nothing stays pinned. */
+int load_and_pin(const struct load_args *a);
+int attach_ifindex(const struct pinned *p, __u32 ifindex);
+int detach_ifindex(const struct pinned *p, __u32 ifindex);
+json_t *status_json(const struct pinned *p);
+json_t *stats_json(const struct pinned *p);
+
+/* Bypass rules: "all" is one rule per family. */
+struct rule_set {
+	struct ctaccel_policy_key k[2];
+	int n;
+};
+/* all|PREFIX [port PORT] */
+int policy_rule_parse(int argc, char **argv, struct rule_set *r);
+/* Build a new trie from n rule sets and swap it in at once. */
+int policy_replace(const struct pinned *p, const struct rule_set *rules, size_t n);
+json_t *policy_json(const struct pinned *p);
+
+/* Host TCP sockets of this namespace per state (kernel numbering). */
+int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS]);
+
 int do_load(int argc, char **argv);
 int do_unload(int argc, char **argv);
 int do_attach(int argc, char **argv);
@@ -92,6 +123,7 @@ int do_gc(int argc, char **argv);
 int do_policy(int argc, char **argv);
 int do_sockets(int argc, char **argv);
 int do_tw(int argc, char **argv);
+int do_daemon(int argc, char **argv);
 
 /* table inet ctaccel: raw-priority notrack for the bypass mark. */
 bool nft_table_present(void);

@@ -26,24 +26,26 @@
 
 #define MAX_TIMEOUT_S (10 * 365 * 24 * 3600U)
 
-struct load_args {
-	uint32_t max_flows;
-	struct ctaccel_config cfg;
-	bool any; /* an option was given */
-};
-
-static int parse_load_args(int argc, char **argv, struct load_args *a)
+int load_args_default(struct load_args *a)
 {
 	unsigned int hz = ctaccel_kernel_hz();
-	uint32_t secs;
-	int i;
 
+	memset(a, 0, sizeof(*a));
 	if (!hz) {
 		pr_err("cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
 		return -EINVAL;
 	}
 	a->max_flows = CTACCEL_DEFAULT_MAX_FLOWS;
 	ctaccel_config_default(&a->cfg, hz);
+	return 0;
+}
+
+int load_args_parse(int argc, char **argv, struct load_args *a)
+{
+	unsigned int hz = a->cfg.hz;
+	uint32_t secs;
+	int i;
+
 	for (i = 0; i < argc; i++) {
 		if (is_prefix(argv[i], "max-flows") && i + 1 < argc) {
 			if (parse_u32(argv[++i], &a->max_flows) || a->max_flows < 1 ||
@@ -241,7 +243,7 @@ out:
 }
 
 /* Load the programs and pin everything; on failure nothing stays pinned. */
-static int load_and_pin(const struct load_args *a)
+int load_and_pin(const struct load_args *a)
 {
 	struct ctaccel_config cfg;
 	struct tracker *skel;
@@ -301,7 +303,9 @@ int do_load(int argc, char **argv)
 		printf("Usage: ctaccel load [max-flows N] [timeout STATE SECONDS]...\n");
 		return 0;
 	}
-	if (parse_load_args(argc, argv, &a))
+	if (load_args_default(&a))
+		return EXIT_RUNTIME;
+	if (load_args_parse(argc, argv, &a))
 		return EXIT_USAGE;
 	if (bpffs_ensure())
 		return EXIT_RUNTIME;
@@ -332,7 +336,7 @@ int load_default_if_needed(void)
 
 	if (pinned_exists())
 		return 0;
-	if (parse_load_args(0, NULL, &a))
+	if (load_args_default(&a))
 		return -EINVAL;
 	return load_and_pin(&a);
 }
@@ -376,7 +380,7 @@ static __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point ap)
 }
 
 /* Take a device off: filters, its clsact if ctaccel made it, its record. */
-static int detach_ifindex(const struct pinned *p, __u32 ifindex)
+int detach_ifindex(const struct pinned *p, __u32 ifindex)
 {
 	struct ctaccel_iface rec = {};
 	int err;
@@ -397,7 +401,7 @@ static int detach_ifindex(const struct pinned *p, __u32 ifindex)
 	return 0;
 }
 
-static int attach_ifindex(const struct pinned *p, __u32 ifindex)
+int attach_ifindex(const struct pinned *p, __u32 ifindex)
 {
 	struct ctaccel_iface rec = {};
 	bool had = bpf_map_lookup_elem(p->ifaces_fd, &ifindex, &rec) == 0;
@@ -646,15 +650,88 @@ int do_gc(int argc, char **argv)
 	return 0;
 }
 
-int do_status(int argc, char **argv)
+json_t *status_json(const struct pinned *p)
 {
 	struct bpf_prog_info info;
 	struct ctaccel_stats st;
-	struct pinned p;
 	__u32 key, next, len;
 	bool first = true;
 	json_t *o, *devs, *progs, *to;
 	__s64 flows = 0;
+	int i;
+
+	if (ctaccel_stats_read(p->stats_fd, &st) == 0)
+		for (i = 1; i < CTACCEL_ST__MAX; i++)
+			flows += st.flows_in_state[i];
+
+	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded",
+		      1, "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
+		      (json_int_t)p->max_flows, "flows", (json_int_t)flows, "fill",
+		      p->max_flows ? (double)flows / p->max_flows : 0.0, "hz", (int)p->cfg.hz);
+	progs = json_object();
+	{
+		static const char *const names[] = { "ingress", "egress", "delete", "clock" };
+		int fds[] = { p->ingress_fd, p->egress_fd, p->delete_fd, p->clock_fd };
+
+		for (i = 0; i < 4; i++) {
+			memset(&info, 0, sizeof(info));
+			len = sizeof(info);
+			if (!bpf_obj_get_info_by_fd(fds[i], &info, &len))
+				json_object_set_new(progs, names[i], json_integer(info.id));
+		}
+	}
+	json_object_set_new(o, "programs", progs);
+	to = json_object();
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		json_object_set_new(to, ctaccel_state_names[i],
+				    json_integer(p->cfg.hz ? p->cfg.timeout[i] / p->cfg.hz : 0));
+	json_object_set_new(to, "UNACK",
+			    json_integer(p->cfg.hz ? p->cfg.timeout_unack / p->cfg.hz : 0));
+	json_object_set_new(o, "timeouts", to);
+	devs = json_array();
+	while (bpf_map_get_next_key(p->ifaces_fd, first ? NULL : &key, &next) == 0) {
+		char name[IF_NAMESIZE] = "";
+		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
+
+		if_indextoname(next, name);
+		json_array_append_new(devs, json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+						      (int)next, "ingress", in != 0, "egress",
+						      eg != 0));
+		key = next;
+		first = false;
+	}
+	json_object_set_new(o, "devices", devs);
+	{
+		char mark[32], path[PATH_MAX];
+		__u32 zero = 0, id;
+		int inner, rules = 0;
+		struct ctaccel_policy_key k, nk;
+		bool kfirst = true;
+
+		snprintf(mark, sizeof(mark), "0x%08x/0x%08x", p->cfg.mark, p->cfg.mark_mask);
+		json_object_set_new(o, "mark", json_string(mark));
+		if (!bpf_map_lookup_elem(p->policy_fd, &zero, &id) &&
+		    (inner = bpf_map_get_fd_by_id(id)) >= 0) {
+			while (bpf_map_get_next_key(inner, kfirst ? NULL : &k, &nk) == 0) {
+				rules++;
+				k = nk;
+				kfirst = false;
+			}
+			close(inner);
+		}
+		json_object_set_new(o, "policy_rules", json_integer(rules));
+		json_object_set_new(o, "nft_table", json_boolean(nft_table_present()));
+		snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
+		json_object_set_new(o, "sockops", json_boolean(access(path, F_OK) == 0));
+	}
+	return o;
+}
+
+int do_status(int argc, char **argv)
+{
+	struct pinned p;
+	json_t *o, *progs, *devs, *to, *d;
+	size_t k;
 	int i;
 
 	if (argc && is_prefix(argv[0], "help")) {
@@ -674,107 +751,45 @@ int do_status(int argc, char **argv)
 	}
 	if (pinned_open(&p))
 		return EXIT_RUNTIME;
-	if (ctaccel_stats_read(p.stats_fd, &st) == 0)
-		for (i = 1; i < CTACCEL_ST__MAX; i++)
-			flows += st.flows_in_state[i];
-
-	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded", 1,
-		      "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
-		      (json_int_t)p.max_flows, "flows", (json_int_t)flows, "fill",
-		      p.max_flows ? (double)flows / p.max_flows : 0.0, "hz", (int)p.cfg.hz);
-	progs = json_object();
-	{
-		static const char *const names[] = {"ingress", "egress", "delete", "clock"};
-		int fds[] = {p.ingress_fd, p.egress_fd, p.delete_fd, p.clock_fd};
-
-		for (i = 0; i < 4; i++) {
-			memset(&info, 0, sizeof(info));
-			len = sizeof(info);
-			if (!bpf_obj_get_info_by_fd(fds[i], &info, &len))
-				json_object_set_new(progs, names[i], json_integer(info.id));
-		}
-	}
-	json_object_set_new(o, "programs", progs);
-	to = json_object();
-	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		json_object_set_new(to, ctaccel_state_names[i],
-				    json_integer(p.cfg.hz ? p.cfg.timeout[i] / p.cfg.hz : 0));
-	json_object_set_new(to, "UNACK",
-			    json_integer(p.cfg.hz ? p.cfg.timeout_unack / p.cfg.hz : 0));
-	json_object_set_new(o, "timeouts", to);
-	devs = json_array();
-	while (bpf_map_get_next_key(p.ifaces_fd, first ? NULL : &key, &next) == 0) {
-		char name[IF_NAMESIZE] = "";
-		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
-
-		if_indextoname(next, name);
-		json_array_append_new(devs,
-				      json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
-						(int)next, "ingress", in != 0, "egress", eg != 0));
-		key = next;
-		first = false;
-	}
-	json_object_set_new(o, "devices", devs);
-	{
-		char mark[32], path[PATH_MAX];
-		__u32 zero = 0, id;
-		int inner, rules = 0;
-		struct ctaccel_policy_key k, nk;
-		bool kfirst = true;
-
-		snprintf(mark, sizeof(mark), "0x%08x/0x%08x", p.cfg.mark, p.cfg.mark_mask);
-		json_object_set_new(o, "mark", json_string(mark));
-		if (!bpf_map_lookup_elem(p.policy_fd, &zero, &id) &&
-		    (inner = bpf_map_get_fd_by_id(id)) >= 0) {
-			while (bpf_map_get_next_key(inner, kfirst ? NULL : &k, &nk) == 0) {
-				rules++;
-				k = nk;
-				kfirst = false;
-			}
-			close(inner);
-		}
-		json_object_set_new(o, "policy_rules", json_integer(rules));
-		json_object_set_new(o, "nft_table", json_boolean(nft_table_present()));
-		snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
-		json_object_set_new(o, "sockops", json_boolean(access(path, F_OK) == 0));
-	}
-
+	o = status_json(&p);
+	pinned_close(&p);
 	if (cli.json) {
 		json_out(o);
-	} else {
-		size_t k;
-		json_t *d;
-
-		printf("ctaccel %s, pinned in %s\n", CTACCEL_VERSION, cli.pin_path);
-		printf("flows       %lld of %u (%.1f%%)\n", (long long)flows, p.max_flows,
-		       p.max_flows ? 100.0 * flows / p.max_flows : 0.0);
-		printf("programs    ingress %lld, egress %lld, delete %lld, clock %lld\n",
-		       (long long)json_integer_value(json_object_get(progs, "ingress")),
-		       (long long)json_integer_value(json_object_get(progs, "egress")),
-		       (long long)json_integer_value(json_object_get(progs, "delete")),
-		       (long long)json_integer_value(json_object_get(progs, "clock")));
-		printf("devices    ");
-		if (!json_array_size(devs))
-			printf(" none");
-		json_array_foreach(devs, k, d)
-		{
-			printf(" %s(%s%s)", json_string_value(json_object_get(d, "name")),
-			       json_is_true(json_object_get(d, "ingress")) ? "in" : "-",
-			       json_is_true(json_object_get(d, "egress")) ? ",eg" : ",-");
-		}
-		printf("\nbypass      mark %s, %lld policy rules, nft table inet ctaccel %s, "
-		       "sock_ops %s",
-		       json_string_value(json_object_get(o, "mark")),
-		       (long long)json_integer_value(json_object_get(o, "policy_rules")),
-		       json_is_true(json_object_get(o, "nft_table")) ? "present" : "absent",
-		       json_is_true(json_object_get(o, "sockops")) ? "attached" : "absent");
-		printf("\ntimeouts   ");
-		for (i = 1; i < CTACCEL_ST__MAX; i++)
-			printf(" %s %llus", ctaccel_state_names[i],
-			       (unsigned long long)(p.cfg.hz ? p.cfg.timeout[i] / p.cfg.hz : 0));
-		printf("\n");
+		json_decref(o);
+		return 0;
 	}
+	progs = json_object_get(o, "programs");
+	devs = json_object_get(o, "devices");
+	to = json_object_get(o, "timeouts");
+	printf("ctaccel %s, pinned in %s\n", CTACCEL_VERSION, cli.pin_path);
+	printf("flows       %lld of %lld (%.1f%%)\n",
+	       (long long)json_integer_value(json_object_get(o, "flows")),
+	       (long long)json_integer_value(json_object_get(o, "max_flows")),
+	       100.0 * json_real_value(json_object_get(o, "fill")));
+	printf("programs    ingress %lld, egress %lld, delete %lld, clock %lld\n",
+	       (long long)json_integer_value(json_object_get(progs, "ingress")),
+	       (long long)json_integer_value(json_object_get(progs, "egress")),
+	       (long long)json_integer_value(json_object_get(progs, "delete")),
+	       (long long)json_integer_value(json_object_get(progs, "clock")));
+	printf("devices    ");
+	if (!json_array_size(devs))
+		printf(" none");
+	json_array_foreach(devs, k, d)
+	{
+		printf(" %s(%s%s)", json_string_value(json_object_get(d, "name")),
+		       json_is_true(json_object_get(d, "ingress")) ? "in" : "-",
+		       json_is_true(json_object_get(d, "egress")) ? ",eg" : ",-");
+	}
+	printf("\nbypass      mark %s, %lld policy rules, nft table inet ctaccel %s, sock_ops %s",
+	       json_string_value(json_object_get(o, "mark")),
+	       (long long)json_integer_value(json_object_get(o, "policy_rules")),
+	       json_is_true(json_object_get(o, "nft_table")) ? "present" : "absent",
+	       json_is_true(json_object_get(o, "sockops")) ? "attached" : "absent");
+	printf("\ntimeouts   ");
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		printf(" %s %llds", ctaccel_state_names[i],
+		       (long long)json_integer_value(json_object_get(to, ctaccel_state_names[i])));
+	printf("\n");
 	json_decref(o);
-	pinned_close(&p);
 	return 0;
 }

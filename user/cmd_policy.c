@@ -16,12 +16,7 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 
-struct rule_set {
-	struct ctaccel_policy_key k[2]; /* "all" is one rule per family */
-	int n;
-};
-
-static int parse_rule(int argc, char **argv, struct rule_set *r)
+int policy_rule_parse(int argc, char **argv, struct rule_set *r)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	uint32_t port = 0, plen;
@@ -112,25 +107,34 @@ static json_t *rule_json(const struct ctaccel_policy_key *k)
 			 k->port ? json_integer(ntohs(k->port)) : json_null());
 }
 
-static int policy_show(const struct pinned *p)
+json_t *policy_json(const struct pinned *p)
 {
 	struct ctaccel_policy_key key, next;
 	bool first = true;
-	json_t *arr = json_array(), *r;
-	size_t i;
+	json_t *arr;
 	int fd = policy_inner_fd(p);
 
-	if (fd < 0) {
-		pr_err("policy: open the current policy: %s", strerror(-fd));
-		json_decref(arr);
-		return EXIT_RUNTIME;
-	}
+	if (fd < 0)
+		return NULL;
+	arr = json_array();
 	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		json_array_append_new(arr, rule_json(&next));
 		key = next;
 		first = false;
 	}
 	close(fd);
+	return arr;
+}
+
+static int policy_show(const struct pinned *p)
+{
+	json_t *arr = policy_json(p), *r;
+	size_t i;
+
+	if (!arr) {
+		pr_err("policy: open the current policy: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	if (cli.json) {
 		json_out(arr);
 	} else {
@@ -197,22 +201,35 @@ out:
 	return err;
 }
 
-/* Swap in an empty trie: the whole policy goes at once. */
-static int policy_flush(const struct pinned *p)
+int policy_replace(const struct pinned *p, const struct rule_set *rules, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct ctaccel_policy_val v = { .action = CTACCEL_POLICY_BYPASS };
 	__u32 zero = 0;
-	int fd, err = 0;
+	size_t i;
+	int fd, j, err = 0;
 
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy",
-			    sizeof(struct ctaccel_policy_key), sizeof(struct ctaccel_policy_val),
-			    CTACCEL_POLICY_MAX, &opts);
+	/* Built aside, swapped in with one update: no reader sees half of it. */
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy", sizeof(struct ctaccel_policy_key),
+			    sizeof(struct ctaccel_policy_val), CTACCEL_POLICY_MAX, &opts);
 	if (fd < 0)
 		return -errno;
-	if (bpf_map_update_elem(p->policy_fd, &zero, &fd, BPF_ANY))
+	for (i = 0; i < n && !err; i++)
+		for (j = 0; j < rules[i].n && !err; j++)
+			if (bpf_map_update_elem(fd, &rules[i].k[j], &v, BPF_ANY))
+				err = -errno;
+	if (!err && n && !nft_table_present())
+		err = nft_table_install(p->cfg.mark, p->cfg.mark_mask);
+	if (!err && bpf_map_update_elem(p->policy_fd, &zero, &fd, BPF_ANY))
 		err = -errno;
 	close(fd);
 	return err;
+}
+
+/* Swap in an empty trie: the whole policy goes at once. */
+static int policy_flush(const struct pinned *p)
+{
+	return policy_replace(p, NULL, 0);
 }
 
 struct policy_op {
@@ -264,7 +281,7 @@ int do_policy(int argc, char **argv)
 		pr_err("policy: unknown command '%s'", argv[0]);
 		return EXIT_USAGE;
 	}
-	if (!op.flush && parse_rule(argc - 1, argv + 1, &r))
+	if (!op.flush && policy_rule_parse(argc - 1, argv + 1, &r))
 		return EXIT_USAGE;
 	err = with_pinned_locked(policy_apply, &op);
 	if (err == PINNED_UNAVAILABLE)

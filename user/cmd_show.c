@@ -189,13 +189,34 @@ cleanup:
 	return ret;
 }
 
-int do_stats(int argc, char **argv)
+json_t *stats_json(const struct pinned *p)
 {
 	struct ctaccel_stats st;
+	json_t *states, *counters;
+	__s64 flows = 0;
+	int i;
+
+	if (ctaccel_stats_read(p->stats_fd, &st))
+		return NULL;
+	states = json_object();
+	for (i = 1; i < CTACCEL_ST__MAX; i++) {
+		flows += st.flows_in_state[i];
+		json_object_set_new(states, ctaccel_state_names[i],
+				    json_integer(st.flows_in_state[i]));
+	}
+	counters = json_object();
+	for (i = 0; i < CTACCEL_CTR__MAX; i++)
+		json_object_set_new(counters, ctaccel_counter_names[i],
+				    json_integer((json_int_t)ctaccel_counter(&st, i)));
+	return json_pack("{s:I,s:I,s:o,s:o}", "flows", (json_int_t)flows, "max_flows",
+			 (json_int_t)p->max_flows, "states", states, "counters", counters);
+}
+
+int do_stats(int argc, char **argv)
+{
 	struct pinned p;
 	json_t *o, *states, *counters;
-	__s64 flows = 0;
-	int i, err;
+	int i;
 
 	if (argc && is_prefix(argv[0], "help")) {
 		printf("Usage: ctaccel stats\n");
@@ -207,38 +228,30 @@ int do_stats(int argc, char **argv)
 	}
 	if (pinned_open(&p))
 		return EXIT_RUNTIME;
-	err = ctaccel_stats_read(p.stats_fd, &st);
-	if (err) {
-		pr_err("stats: read %s/%s: %s", cli.pin_path, PIN_STATS, strerror(-err));
-		pinned_close(&p);
+	o = stats_json(&p);
+	pinned_close(&p);
+	if (!o) {
+		pr_err("stats: read %s/%s: %s", cli.pin_path, PIN_STATS, strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	states = json_object();
-	for (i = 1; i < CTACCEL_ST__MAX; i++) {
-		flows += st.flows_in_state[i];
-		json_object_set_new(states, ctaccel_state_names[i],
-				    json_integer(st.flows_in_state[i]));
-	}
-	counters = json_object();
-	for (i = 0; i < CTACCEL_CTR__MAX; i++)
-		json_object_set_new(counters, ctaccel_counter_names[i],
-				    json_integer((json_int_t)ctaccel_counter(&st, i)));
-	o = json_pack("{s:I,s:I,s:o,s:o}", "flows", (json_int_t)flows, "max_flows",
-		      (json_int_t)p.max_flows, "states", states, "counters", counters);
 	if (cli.json) {
 		json_out(o);
-	} else {
-		printf("flows %lld of %u\n\n%-12s %12s\n", (long long)flows, p.max_flows, "STATE",
-		       "FLOWS");
-		for (i = 1; i < CTACCEL_ST__MAX; i++)
-			printf("%-12s %12lld\n", ctaccel_state_names[i],
-			       (long long)st.flows_in_state[i]);
-		printf("\n%-18s %16s\n", "COUNTER", "VALUE");
-		for (i = 0; i < CTACCEL_CTR__MAX; i++)
-			printf("%-18s %16llu\n", ctaccel_counter_names[i],
-			       (unsigned long long)ctaccel_counter(&st, i));
+		json_decref(o);
+		return 0;
 	}
+	states = json_object_get(o, "states");
+	counters = json_object_get(o, "counters");
+	printf("flows %lld of %lld\n\n%-12s %12s\n",
+	       (long long)json_integer_value(json_object_get(o, "flows")),
+	       (long long)json_integer_value(json_object_get(o, "max_flows")), "STATE", "FLOWS");
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		printf("%-12s %12lld\n", ctaccel_state_names[i],
+		       (long long)json_integer_value(json_object_get(states, ctaccel_state_names[i])));
+	printf("\n%-18s %16s\n", "COUNTER", "VALUE");
+	for (i = 0; i < CTACCEL_CTR__MAX; i++)
+		printf("%-18s %16llu\n", ctaccel_counter_names[i],
+		       (unsigned long long)json_integer_value(
+			       json_object_get(counters, ctaccel_counter_names[i])));
 	json_decref(o);
-	pinned_close(&p);
 	return 0;
 }

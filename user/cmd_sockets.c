@@ -149,6 +149,18 @@ static json_t *transitions_json(const struct ctaccel_sk_transitions *t)
 	return o;
 }
 
+int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS])
+{
+	struct sockets *skel;
+	int err = sockets_walk(&skel);
+
+	if (err)
+		return err;
+	memcpy(states, skel->bss->state_count, sizeof(skel->bss->state_count));
+	sockets__destroy(skel);
+	return 0;
+}
+
 int do_sockets(int argc, char **argv)
 {
 	struct ctaccel_sk_transitions t;

@@ -109,7 +109,7 @@ static const struct cmd {
 } cmds[] = {
 	{"load", do_load},     {"unload", do_unload}, {"attach", do_attach}, {"detach", do_detach},
 	{"status", do_status}, {"flow", do_flow},     {"stats", do_stats},   {"gc", do_gc},
-	{"policy", do_policy}, {"sockets", do_sockets}, {"tw", do_tw},
+	{"policy", do_policy}, {"sockets", do_sockets}, {"tw", do_tw}, {"daemon", do_daemon},
 	{"help", do_help},
 };
 
@@ -130,6 +130,7 @@ static void usage(FILE *f)
 		"       ctaccel policy show | flush\n"
 		"       ctaccel sockets\n"
 		"       ctaccel tw [top N] [threshold PERCENT]\n"
+		"       ctaccel daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT] ...\n"
 		"OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
 		"         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
 		"Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");

@@ -99,9 +99,15 @@ topo_down() {
 	return 0
 }
 
+# Loopback flows of the gateway itself (its HTTP API) are nf_conntrack's, not
+# ctaccel's: ctaccel is not attached to lo.
+conntrack_list() {
+	in_ns "$G" conntrack -L -p tcp "$@" 2>/dev/null | grep -Ev 'src=(127\.[0-9.]+|::1) '
+}
+
 # One line per flow: src sport dst dport STATE op ob rp rb (originator first).
 conntrack_flows() {
-	in_ns "$G" conntrack -L -p tcp "$@" 2>/dev/null | awk '
+	conntrack_list "$@" | awk '
 	{
 		delete o; delete r; n = 0; state = $4
 		for (i = 5; i <= NF; i++) {
@@ -130,7 +136,7 @@ ctaccel_state_counts() {
 conntrack_state_counts() {
 	local st
 	for st in SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2; do
-		echo "$st $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | awk -v s="$st" '$4 == s' | wc -l)"
+		echo "$st $(conntrack_list | awk -v s="$st" '$4 == s' | wc -l)"
 	done | sort
 }
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The daemon: metrics, health, control API, adoption after a crash, GC, config errors.
+
+load lib
+
+PORT=9474
+
+setup_file() {
+	topo_names "dm$$"
+	topo_up
+	oracle_on
+}
+
+teardown_file() {
+	topo_down
+}
+
+daemon_start() {
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
+		--device vgs --listen "127.0.0.1:$PORT" "$@" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
+	local i
+	for i in $(seq 50); do
+		http -o /dev/null /healthz && return 0
+		sleep 0.1
+	done
+	cat "$BATS_FILE_TMPDIR/daemon.log"
+	return 1
+}
+
+daemon_stop() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
+	kill "${1:--TERM}" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+http() {
+	nsenter --net="/run/netns/$G" curl -sf --max-time 5 "$@" "http://127.0.0.1:$PORT${*: -1}" 2>/dev/null
+}
+
+url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
+
+@test "metrics parse as Prometheus text and match ctaccel -j stats" {
+	daemon_start
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
+	url "http://127.0.0.1:$PORT/metrics" >"$BATS_TEST_TMPDIR/m"
+	# every sample line is NAME{LABELS} VALUE, every family has HELP and TYPE
+	! grep -Ev '^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+)$' "$BATS_TEST_TMPDIR/m"
+	for fam in $(grep -Eo '^[a-z_]+' "$BATS_TEST_TMPDIR/m" | sort -u); do
+		grep -q "^# HELP $fam " "$BATS_TEST_TMPDIR/m"
+		grep -q "^# TYPE $fam " "$BATS_TEST_TMPDIR/m"
+	done
+	# counters end in _total
+	! grep '^# TYPE' "$BATS_TEST_TMPDIR/m" | awk '$4 == "counter" && $3 !~ /_total$/' | grep .
+	grep -q '^ctaccel_build_info{version="' "$BATS_TEST_TMPDIR/m"
+	local st
+	st=$(ctaccel_g -j stats)
+	for s in TIME_WAIT ESTABLISHED CLOSE SYN_SENT; do
+		[[ $(awk -v s="ctaccel_flows{state=\"$s\"}" '$1 == s {print $2}' "$BATS_TEST_TMPDIR/m") -eq $(echo "$st" | jq ".states.$s") ]]
+	done
+	[[ $(awk '$1 == "ctaccel_flows_created_total" {print $2}' "$BATS_TEST_TMPDIR/m") -eq $(echo "$st" | jq .counters.flows_created) ]]
+	[[ $(awk '$1 == "ctaccel_table_capacity_flows" {print $2}' "$BATS_TEST_TMPDIR/m") -eq $(echo "$st" | jq .max_flows) ]]
+	grep -q '^ctaccel_host_sockets{state="LISTEN"} ' "$BATS_TEST_TMPDIR/m"
+}
+
+@test "healthz and readyz answer; readyz fails when a device loses its programs" {
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") == 200 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
+	ctaccel_g detach vgs
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 503 ]]
+	ctaccel_g attach vgs
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
+	url "http://127.0.0.1:$PORT/v1/status" | jq -e '.loaded and (.devices | length) == 2'
+}
+
+@test "PUT /v1/policy replaces the policy; a bad body changes nothing" {
+	local code
+	code=$(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80},{"prefix":"2001:db8:1::/48"}]}' "http://127.0.0.1:$PORT/v1/policy")
+	[[ $code == 200 ]]
+	ctaccel_g -j policy show | jq -e 'length == 2'
+	for body in '{"rules":[{"prefix":"198.18.1.0/33"}]}' '{"rules":[{"prefix":"all","port":70000}]}' 'not json' '{"rulez":[]}' '{"rules":[{"prefix":"all","extra":1}]}'; do
+		code=$(url -o "$BATS_TEST_TMPDIR/r" -w '%{http_code}' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy")
+		[[ $code == 400 ]]
+		jq -e .error "$BATS_TEST_TMPDIR/r"
+	done
+	ctaccel_g -j policy show | jq -e 'length == 2'
+	head -c 70000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
+	[[ $(url -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope") == 404 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$PORT/v1/policy") == 405 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[]}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
+	ctaccel_g -j policy show | jq -e 'length == 0'
+	url -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e 'has("scanned") and has("deleted")'
+}
+
+@test "a second daemon on the same state refuses" {
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --listen 127.0.0.1:9475
+	[[ $status -ne 0 && $output == *"another ctaccel daemon"* ]]
+}
+
+@test "kill -9 under churn: tracking continues; a restart adopts flows and counters" {
+	local created_before ids_before created_kill
+	ids_before=$(ctaccel_g -j status | jq -c .programs)
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 8000 >"$BATS_TEST_TMPDIR/gen" 3>&- &
+	local gen=$!
+	sleep 0.3
+	daemon_stop -KILL
+	created_kill=$(ctaccel_g -j stats | jq .counters.flows_created)
+	wait "$gen"
+	grep -q "ok 8000 fail 0" "$BATS_TEST_TMPDIR/gen"
+	# the datapath kept tracking without its daemon
+	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -gt $created_kill ]]
+	ctaccel_g gc >/dev/null
+	[[ "$(ctaccel_flows)" == "$(conntrack_flows)" ]]
+	created_before=$(ctaccel_g -j stats | jq .counters.flows_created)
+	daemon_start
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$ids_before" ]]
+	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -eq $created_before ]]
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 5 >/dev/null
+	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -eq $((created_before + 5)) ]]
+	daemon_stop
+	# SIGTERM leaves the datapath attached
+	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
+}
+
+@test "GC: expired flows go, live ones stay, gauges equal the table" {
+	ctaccel_g unload
+	daemon_start --gc-interval 1 --timeout TIME_WAIT=1 --timeout CLOSE=1 --timeout SYN_SENT=1
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 o 2 8 >/dev/null 3>&- &
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20 >/dev/null
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 r 5 >/dev/null
+	local i
+	for i in $(seq 40); do
+		[[ $(ctaccel_g -j flow count | jq .flows) -eq 2 ]] && break
+		sleep 0.25
+	done
+	[[ $(ctaccel_g -j flow count | jq .flows) -eq 2 ]]
+	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.state == "ESTABLISHED")] | length') -eq 2 ]]
+	[[ $(ctaccel_g -j stats | jq '[.states[]] | add') -eq 2 ]]
+	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_gc_deleted_flows_total" {print $2}') -ge 25 ]]
+	[[ $(ctaccel_g -j stats | jq .counters.flows_deleted) -ge 25 ]]
+	daemon_stop
+	wait || true
+}
+
+@test "bad config: non-zero exit naming the line, nothing changed" {
+	ctaccel_g unload
+	printf '[ctaccel]\nlisten = 127.0.0.1:9476\ngc_interval = 5\nfrobnicate = 1\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad.conf"
+	[[ $status -ne 0 && $output == *"bad.conf:4"* && $output == *frobnicate* ]]
+	printf '[ctaccel]\nmax_flows = lots\n' >"$BATS_TEST_TMPDIR/bad2.conf"
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad2.conf"
+	[[ $status -ne 0 && $output == *"bad2.conf:2"* ]]
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device nosuchdev0
+	[[ $status -ne 0 && $output == *nosuchdev0* ]]
+	[[ ! -e $PIN ]]
+}

@@ -1,0 +1,525 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * ctaccel daemon: adopts (or loads) the pinned state, attaches, applies the
+ * configured policy, runs GC through compare-and-delete on an adaptive
+ * interval, and serves metrics, health and the control API (user/http.c).
+ * The datapath outlives it: exit leaves everything attached unless told
+ * otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <ini.h>
+#include "cli.h"
+#include "daemon.h"
+#include "flowtab.h"
+
+#define MAX_DEVICES 64
+#define MAX_RULES   256
+
+struct dconf {
+	char *devices[MAX_DEVICES];
+	int ndev;
+	char listen[256];
+	char pin_path[PATH_MAX];
+	struct load_args load;
+	unsigned int gc_interval;
+	struct rule_set rules[MAX_RULES];
+	size_t nrules;
+	bool policy_given;
+	bool detach_on_exit;
+	char err[256];
+};
+
+struct daemon_state d;
+
+static void dconf_free(struct dconf *c)
+{
+	int i;
+
+	for (i = 0; i < c->ndev; i++)
+		free(c->devices[i]);
+	c->ndev = 0;
+}
+
+static int dconf_defaults(struct dconf *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9474");
+	snprintf(c->pin_path, sizeof(c->pin_path), "%s", CTACCEL_PIN_DEFAULT);
+	c->gc_interval = 10;
+	return load_args_default(&c->load);
+}
+
+static int add_devices(struct dconf *c, const char *list)
+{
+	char *dup = strdup(list), *tok, *save = NULL;
+
+	if (!dup)
+		return -ENOMEM;
+	for (tok = strtok_r(dup, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
+		if (c->ndev == MAX_DEVICES || strlen(tok) >= IF_NAMESIZE) {
+			snprintf(c->err, sizeof(c->err), "device '%s': too many or name too long",
+				 tok);
+			free(dup);
+			return -EINVAL;
+		}
+		c->devices[c->ndev++] = strdup(tok);
+	}
+	free(dup);
+	return 0;
+}
+
+static int add_policy(struct dconf *c, const char *rule)
+{
+	char *dup = strdup(rule), *argv[8], *save = NULL, *tok;
+	int argc = 0, err;
+
+	if (!dup)
+		return -ENOMEM;
+	for (tok = strtok_r(dup, " \t", &save); tok && argc < 8; tok = strtok_r(NULL, " \t", &save))
+		argv[argc++] = tok;
+	if (c->nrules == MAX_RULES) {
+		snprintf(c->err, sizeof(c->err), "more than %d policy rules", MAX_RULES);
+		free(dup);
+		return -E2BIG;
+	}
+	err = policy_rule_parse(argc, argv, &c->rules[c->nrules]);
+	if (!err)
+		c->nrules++;
+	else
+		snprintf(c->err, sizeof(c->err), "policy '%s' is not all|PREFIX [port PORT]", rule);
+	c->policy_given = true;
+	free(dup);
+	return err;
+}
+
+/* One setting, from the file or a flag: the same words as `ctaccel load`. */
+static int dconf_set(struct dconf *c, const char *key, const char *value)
+{
+	char v[256], *argv[3];
+	uint32_t n;
+
+	snprintf(v, sizeof(v), "%s", value);
+	if (!strcmp(key, "device") || !strcmp(key, "devices"))
+		return add_devices(c, value);
+	if (!strcmp(key, "listen")) {
+		snprintf(c->listen, sizeof(c->listen), "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "pin_path")) {
+		snprintf(c->pin_path, sizeof(c->pin_path), "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "gc_interval")) {
+		if (parse_u32(value, &n) || n < 1 || n > 3600) {
+			snprintf(c->err, sizeof(c->err), "gc_interval '%s': 1 to 3600 seconds", value);
+			return -EINVAL;
+		}
+		c->gc_interval = n;
+		return 0;
+	}
+	if (!strcmp(key, "policy"))
+		return add_policy(c, value);
+	if (!strcmp(key, "detach_on_exit")) {
+		c->detach_on_exit = !strcmp(value, "yes") || !strcmp(value, "true") ||
+				    !strcmp(value, "1");
+		return 0;
+	}
+	if (!strcmp(key, "max_flows") || !strcmp(key, "mark")) {
+		argv[0] = (char *)(!strcmp(key, "mark") ? "mark" : "max-flows");
+		argv[1] = v;
+		return load_args_parse(2, argv, &c->load) ? -EINVAL : 0;
+	}
+	if (!strncmp(key, "timeout_", 8)) {
+		argv[0] = (char *)"timeout";
+		argv[1] = (char *)key + 8;
+		argv[2] = v;
+		return load_args_parse(3, argv, &c->load) ? -EINVAL : 0;
+	}
+	snprintf(c->err, sizeof(c->err), "unknown key '%s'", key);
+	return -ENOENT;
+}
+
+static int conf_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct dconf *c = user;
+	int err;
+
+	if (*section && strcmp(section, "ctaccel")) {
+		snprintf(c->err, sizeof(c->err), "unknown section [%s]", section);
+		return 0;
+	}
+	err = dconf_set(c, name, value);
+	if (err && !c->err[0])
+		snprintf(c->err, sizeof(c->err), "bad value for '%s': '%s'", name, value);
+	return err ? 0 : 1;
+}
+
+static const char *conf_file;
+static char **flag_argv;
+static int flag_argc;
+
+/* The file first, then the flags over it. */
+static int dconf_read(struct dconf *c)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "device", required_argument, NULL, 'D' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "pin-path", required_argument, NULL, 'P' },
+		{ "gc-interval", required_argument, NULL, 'g' },
+		{ "max-flows", required_argument, NULL, 'm' },
+		{ "mark", required_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "policy", required_argument, NULL, 'y' },
+		{ "detach-on-exit", no_argument, NULL, 'x' },
+		{},
+	};
+	bool flag_devices = false, flag_policy = false;
+	int opt, line;
+
+	if (dconf_defaults(c))
+		return -EINVAL;
+	if (conf_file) {
+		line = ini_parse(conf_file, conf_line, c);
+		if (line < 0) {
+			pr_err("config %s: cannot open", conf_file);
+			return -ENOENT;
+		}
+		if (line > 0) {
+			pr_err("config %s:%d: %s", conf_file, line, c->err);
+			return -EINVAL;
+		}
+	}
+	optind = 1;
+	while ((opt = getopt_long(flag_argc, flag_argv, "+", opts, NULL)) != -1) {
+		char key[64] = "";
+		const char *val = optarg;
+
+		switch (opt) {
+		case 'c':
+			continue;
+		case 'D':
+			if (!flag_devices) {
+				dconf_free(c);
+				flag_devices = true;
+			}
+			snprintf(key, sizeof(key), "device");
+			break;
+		case 'l':
+			snprintf(key, sizeof(key), "listen");
+			break;
+		case 'P':
+			snprintf(key, sizeof(key), "pin_path");
+			break;
+		case 'g':
+			snprintf(key, sizeof(key), "gc_interval");
+			break;
+		case 'm':
+			snprintf(key, sizeof(key), "max_flows");
+			break;
+		case 'k':
+			snprintf(key, sizeof(key), "mark");
+			break;
+		case 't': {
+			/* --timeout STATE=SECONDS */
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg || eq - optarg > 40) {
+				pr_err("--timeout '%s': expected STATE=SECONDS", optarg);
+				return -EINVAL;
+			}
+			snprintf(key, sizeof(key), "timeout_%.*s", (int)(eq - optarg), optarg);
+			val = eq + 1;
+			break;
+		}
+		case 'y':
+			if (!flag_policy) {
+				c->nrules = 0;
+				flag_policy = true;
+			}
+			snprintf(key, sizeof(key), "policy");
+			break;
+		case 'x':
+			c->detach_on_exit = true;
+			continue;
+		default:
+			pr_err("daemon: unknown option; see 'ctaccel daemon help'");
+			return -EINVAL;
+		}
+		c->err[0] = 0;
+		if (!conf_line(c, "", key, val)) {
+			pr_err("option '%s': %s", optarg, c->err);
+			return -EINVAL;
+		}
+	}
+	if (optind < flag_argc) {
+		pr_err("daemon: unexpected '%s'", flag_argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- state ---- */
+
+/* Readiness for systemd's Type=notify, without libsystemd. */
+static void sd_notify_ready(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0; /* abstract socket */
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len);
+	close(fd);
+}
+
+static void log_event(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_event(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* journald reads syslog priorities from a <N> prefix. */
+	if (getenv("JOURNAL_STREAM"))
+		fputs("<6>", stderr);
+	fputs("ctaccel: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int attach_devices(const struct dconf *c)
+{
+	int i, err;
+
+	for (i = 0; i < c->ndev; i++) {
+		__u32 ifindex = if_nametoindex(c->devices[i]);
+
+		if (!ifindex) {
+			pr_err("attach %s: %s", c->devices[i], strerror(ENODEV));
+			return -ENODEV;
+		}
+		err = attach_ifindex(&d.pins, ifindex);
+		if (err) {
+			pr_err("attach %s: %s", c->devices[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int daemon_gc(struct ctaccel_gc_result *res)
+{
+	struct timespec a, b;
+	int err;
+
+	pthread_mutex_lock(&d.lock);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	err = ctaccel_gc_pass(d.pins.flows_fd, d.pins.delete_fd, d.pins.clock_fd, res);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	if (!err) {
+		d.gc_runs++;
+		d.gc_deleted += res->deleted;
+		d.gc_last_seconds = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+		d.gc_seconds_total += d.gc_last_seconds;
+	} else {
+		d.gc_errors++;
+	}
+	pthread_mutex_unlock(&d.lock);
+	return err;
+}
+
+/* Shorter when much expired or the table is filling, longer when idle. */
+static unsigned int gc_next_interval(unsigned int cur, unsigned int base,
+				     const struct ctaccel_gc_result *r)
+{
+	double fill = d.pins.max_flows ? (double)r->scanned / d.pins.max_flows : 0;
+
+	if (fill > 0.8 || (r->scanned && r->expired * 10 > r->scanned))
+		return cur > 1 ? cur / 2 : 1;
+	if (!r->expired)
+		return cur * 2 <= base * 8 ? cur * 2 : base * 8;
+	return base;
+}
+
+static void usage(void)
+{
+	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT|unix:PATH]\n"
+	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--max-flows N]\n"
+	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
+	       "                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"
+	       "Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"
+	       "the configuration; SIGTERM/SIGINT exit and leave the datapath attached.\n");
+}
+
+int do_daemon(int argc, char **argv)
+{
+	struct dconf c, next;
+	struct ctaccel_gc_result gc = {};
+	unsigned int interval;
+	sigset_t set;
+	int i, err, lockfd = -1, pinlock, ret = EXIT_RUNTIME;
+	char **args;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		usage();
+		return 0;
+	}
+	/* getopt wants argv[0]: build "daemon ARGS...". */
+	args = calloc(argc + 2, sizeof(*args));
+	if (!args)
+		return EXIT_RUNTIME;
+	args[0] = (char *)"daemon";
+	for (i = 0; i < argc; i++) {
+		args[i + 1] = argv[i];
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			conf_file = argv[i + 1];
+		else if (!strncmp(argv[i], "--config=", 9))
+			conf_file = argv[i] + 9;
+	}
+	flag_argv = args;
+	flag_argc = argc + 1;
+	if (dconf_read(&c))
+		return EXIT_USAGE;
+	cli.pin_path = c.pin_path;
+	memset(&d, 0, sizeof(d));
+	pthread_mutex_init(&d.lock, NULL);
+	for (i = 0; i < c.ndev; i++)
+		if (!if_nametoindex(c.devices[i])) {
+			pr_err("device %s: %s", c.devices[i], strerror(ENODEV));
+			goto out;
+		}
+	if (bpffs_ensure())
+		goto out;
+
+	/* Adopt what is pinned (same layout) or load; under the CLI lock. */
+	pinlock = cli_lock();
+	if (pinlock < 0)
+		goto out;
+	if (!pinned_exists() && load_and_pin(&c.load)) {
+		cli_unlock(pinlock);
+		goto out;
+	}
+	if (pinned_open(&d.pins)) {
+		cli_unlock(pinlock);
+		goto out;
+	}
+	/* One daemon per pinned state: the second one refuses. */
+	lockfd = open(cli.pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+		pr_err("another ctaccel daemon runs on %s", cli.pin_path);
+		cli_unlock(pinlock);
+		goto close_pins;
+	}
+	err = attach_devices(&c);
+	if (!err && c.policy_given)
+		err = policy_replace(&d.pins, c.rules, c.nrules);
+	cli_unlock(pinlock);
+	if (err)
+		goto close_pins;
+	d.devices = c.devices;
+	d.ndev = c.ndev;
+	if (http_start(c.listen))
+		goto close_pins;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	log_event("running: pinned in %s, %d device(s), listening on %s", cli.pin_path, c.ndev,
+		  c.listen);
+	sd_notify_ready("READY=1\nSTATUS=tracking\n");
+
+	interval = c.gc_interval;
+	for (;;) {
+		struct timespec to = { .tv_sec = interval };
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &to);
+
+		if (sig < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				break;
+			if (daemon_gc(&gc) == 0)
+				interval = gc_next_interval(interval, c.gc_interval, &gc);
+			continue;
+		}
+		if (sig == SIGHUP) {
+			sd_notify_ready("RELOADING=1\n");
+			if (dconf_read(&next) == 0) {
+				pthread_mutex_lock(&d.lock);
+				pinlock = cli_lock();
+				err = attach_devices(&next);
+				if (!err && next.policy_given)
+					err = policy_replace(&d.pins, next.rules, next.nrules);
+				/* Devices no longer configured come off. */
+				for (i = 0; !err && i < c.ndev; i++) {
+					int j, keep = 0;
+
+					for (j = 0; j < next.ndev; j++)
+						keep |= !strcmp(c.devices[i], next.devices[j]);
+					if (!keep && if_nametoindex(c.devices[i]))
+						detach_ifindex(&d.pins, if_nametoindex(c.devices[i]));
+				}
+				cli_unlock(pinlock);
+				if (!err) {
+					dconf_free(&c);
+					c = next;
+					d.devices = c.devices;
+					d.ndev = c.ndev;
+					interval = c.gc_interval;
+				} else {
+					dconf_free(&next);
+				}
+				pthread_mutex_unlock(&d.lock);
+				log_event("reloaded configuration%s", err ? " (failed, kept)" : "");
+			}
+			sd_notify_ready("READY=1\n");
+			continue;
+		}
+		log_event("signal %d: exiting, datapath %s", sig,
+			  c.detach_on_exit ? "detached" : "left attached");
+		break;
+	}
+	sd_notify_ready("STOPPING=1\n");
+	http_stop();
+	if (c.detach_on_exit) {
+		pinlock = cli_lock();
+		for (i = 0; i < c.ndev; i++)
+			if (if_nametoindex(c.devices[i]))
+				detach_ifindex(&d.pins, if_nametoindex(c.devices[i]));
+		cli_unlock(pinlock);
+	}
+	ret = 0;
+close_pins:
+	pinned_close(&d.pins);
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	dconf_free(&c);
+	free(args);
+	return ret;
+}
