@@ -8,7 +8,7 @@ pkgs=(
 	make gcc clang llvm pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libcmocka-dev
-	iproute2 nftables conntrack bats jq util-linux curl
+	iproute2 nftables conntrack bats jq util-linux curl python3-yaml
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 )
 

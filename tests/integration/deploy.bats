@@ -1,0 +1,61 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# No cluster runs here: the deployment files are parsed and checked for what
+# the daemon needs from them.
+
+ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+PY=/usr/bin/python3
+
+@test "the DaemonSet manifest parses and has what the daemon needs" {
+	$PY - "$ROOT/deploy/k8s/ctaccel.yaml" <<'PYEOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+kinds = {d["kind"]: d for d in docs}
+assert set(kinds) == {"ConfigMap", "DaemonSet"}, kinds.keys()
+spec = kinds["DaemonSet"]["spec"]["template"]["spec"]
+assert spec["hostNetwork"] is True
+assert spec["priorityClassName"] == "system-node-critical"
+assert spec["initContainers"][0]["securityContext"]["privileged"] is True
+main = [c for c in spec["containers"] if c["name"] == "ctaccel"][0]
+assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
+assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
+assert set(main["securityContext"]["capabilities"]["add"]) >= {"BPF", "NET_ADMIN"}
+ann = kinds["DaemonSet"]["spec"]["template"]["metadata"]["annotations"]
+assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9474"
+side = [c for c in spec["containers"] if c["name"] == "policy-sidecar"][0]
+assert "/v1/policy" in " ".join(side["command"])
+import json
+json.loads(kinds["ConfigMap"]["data"]["policy.json"])
+PYEOF
+}
+
+@test "the ConfigMap's daemon config is accepted by ctaccel" {
+	local conf
+	conf=$(mktemp)
+	$PY -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' "$ROOT/deploy/k8s/ctaccel.yaml" | sed 's/^devices = .*/devices = lo/; s|pin_path = .*|pin_path = /sys/fs/bpf/ctaccel-test-conf|' >"$conf"
+	# a config error exits before anything is loaded; a good one would start
+	run timeout 1 "$ROOT/ctaccel" daemon --config "$conf" --listen 127.0.0.1:0 --device nosuchdev0
+	rm -f "$conf"
+	[[ $output == *nosuchdev0* && $output != *"$conf:"* ]]
+	[[ ! -e /sys/fs/bpf/ctaccel-test-conf ]]
+}
+
+@test "the Grafana dashboard parses and uses only metrics the daemon exports" {
+	local m base
+	jq -e '.panels | length > 0' "$ROOT/deploy/grafana/ctaccel-dashboard.json"
+	for m in $(jq -r '.panels[].targets[].expr' "$ROOT/deploy/grafana/ctaccel-dashboard.json" | grep -Eo 'ctaccel_[a-z_]+' | sort -u); do
+		base=${m#ctaccel_}
+		base=${base%_total}
+		# a datapath counter (X-macro in the shared header) or a name http.c writes
+		grep -q "X($base," "$ROOT/include/ctaccel.h" || grep -q "\"$m[ {\"]" "$ROOT/user/http.c" || {
+			echo "the daemon exports no $m"
+			return 1
+		}
+	done
+}
+
+@test "the example config parses (apart from its device names)" {
+	run "$ROOT/ctaccel" daemon --config "$ROOT/docs/ctaccel.conf.example" --pin-path /sys/fs/bpf/ctaccel-test-ex
+	[[ $status -ne 0 && $output == *"device eth"* ]]
+	[[ ! -e /sys/fs/bpf/ctaccel-test-ex ]]
+}
