@@ -16,8 +16,8 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define AF_INET  2
-#define AF_INET6 10
+#define AF_INET	     2
+#define AF_INET6     10
 #define RCV_SHUTDOWN 1
 
 /* Sockets of this network namespace are counted by the tracepoint. */

@@ -34,18 +34,18 @@ bool is_prefix(const char *arg, const char *word);
 int parse_u32(const char *s, uint32_t *v);
 
 /* File names of the pins below cli.pin_path. */
-#define PIN_FLOWS   "ctaccel_flows"
-#define PIN_STATS   "ctaccel_stats"
-#define PIN_IFACES  "ctaccel_ifaces"
-#define PIN_CONFIG  "ctaccel_config"
-#define PIN_INGRESS "prog_ingress"
-#define PIN_EGRESS  "prog_egress"
-#define PIN_DELETE  "prog_delete"
-#define PIN_CLOCK   "prog_clock"
-#define PIN_POLICY  "ctaccel_policy"
-#define PIN_SOCKOPS "link_sockops"
+#define PIN_FLOWS	   "ctaccel_flows"
+#define PIN_STATS	   "ctaccel_stats"
+#define PIN_IFACES	   "ctaccel_ifaces"
+#define PIN_CONFIG	   "ctaccel_config"
+#define PIN_INGRESS	   "prog_ingress"
+#define PIN_EGRESS	   "prog_egress"
+#define PIN_DELETE	   "prog_delete"
+#define PIN_CLOCK	   "prog_clock"
+#define PIN_POLICY	   "ctaccel_policy"
+#define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
-#define PIN_SK_LINK "link_sockstate"
+#define PIN_SK_LINK	   "link_sockstate"
 
 /* Everything a command needs from the pinned state. */
 struct pinned {
@@ -124,6 +124,9 @@ int do_policy(int argc, char **argv);
 int do_sockets(int argc, char **argv);
 int do_tw(int argc, char **argv);
 int do_daemon(int argc, char **argv);
+int do_replace(int argc, char **argv);
+/* Live upgrade: this binary's programs over the pinned maps, swapped in. */
+int programs_replace(struct pinned *p, bool force, bool *replaced);
 
 /* table inet ctaccel: raw-priority notrack for the bypass mark. */
 bool nft_table_present(void);

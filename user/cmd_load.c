@@ -104,8 +104,8 @@ int load_args_parse(int argc, char **argv, struct load_args *a)
 }
 
 static const char *const pin_names[] = {
-	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS,  PIN_IFACES,
-	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK,  PIN_POLICY,
+	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS, PIN_IFACES,
+	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK, PIN_POLICY,
 };
 
 static void unpin_all(void)
@@ -664,14 +664,14 @@ json_t *status_json(const struct pinned *p)
 		for (i = 1; i < CTACCEL_ST__MAX; i++)
 			flows += st.flows_in_state[i];
 
-	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded",
-		      1, "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
+	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded", 1,
+		      "pin_path", cli.pin_path, "abi", CTACCEL_ABI_VERSION, "max_flows",
 		      (json_int_t)p->max_flows, "flows", (json_int_t)flows, "fill",
 		      p->max_flows ? (double)flows / p->max_flows : 0.0, "hz", (int)p->cfg.hz);
 	progs = json_object();
 	{
-		static const char *const names[] = { "ingress", "egress", "delete", "clock" };
-		int fds[] = { p->ingress_fd, p->egress_fd, p->delete_fd, p->clock_fd };
+		static const char *const names[] = {"ingress", "egress", "delete", "clock"};
+		int fds[] = {p->ingress_fd, p->egress_fd, p->delete_fd, p->clock_fd};
 
 		for (i = 0; i < 4; i++) {
 			memset(&info, 0, sizeof(info));
@@ -694,9 +694,9 @@ json_t *status_json(const struct pinned *p)
 		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
 
 		if_indextoname(next, name);
-		json_array_append_new(devs, json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
-						      (int)next, "ingress", in != 0, "egress",
-						      eg != 0));
+		json_array_append_new(devs,
+				      json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+						(int)next, "ingress", in != 0, "egress", eg != 0));
 		key = next;
 		first = false;
 	}
@@ -791,5 +791,144 @@ int do_status(int argc, char **argv)
 		       (long long)json_integer_value(json_object_get(to, ctaccel_state_names[i])));
 	printf("\n");
 	json_decref(o);
+	return 0;
+}
+
+static int prog_tag(int fd, __u8 tag[BPF_TAG_SIZE])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	return 0;
+}
+
+/*
+ * bpffs refuses rename, so the old pin goes first; ctaccel's own readers hold
+ * the lock meanwhile, and the attached programs do not depend on pins.
+ */
+static int repin(int fd, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, name);
+	unlink(path);
+	if (bpf_obj_pin(fd, path) || chmod(path, 0600)) {
+		int err = -errno;
+
+		pr_err("pin %s: %s", path, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+/*
+ * Live upgrade: load this binary's programs over the pinned maps (flows,
+ * counters, devices, policy stay) and swap them in: tc filters are replaced in
+ * place (same handle and priority, one RCU pointer swap, so no packet goes
+ * untracked), the sock_ops link is updated, the pins are replaced. Nothing
+ * happens when the programs are the same (same tags) unless forced.
+ */
+int programs_replace(struct pinned *p, bool force, bool *replaced)
+{
+	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	char path[PATH_MAX];
+	struct tracker *skel;
+	__u32 key, next;
+	bool first = true;
+	int err, link_fd;
+
+	*replaced = false;
+	skel = tracker__open();
+	if (!skel)
+		return -errno;
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &p->cfg, sizeof(p->cfg));
+	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, p->max_flows);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_flows, p->flows_fd);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_stats, p->stats_fd);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_ifaces, p->ifaces_fd);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy, p->policy_fd);
+	err = err ?: tracker__load(skel);
+	if (err) {
+		pr_err("load this ctaccel's programs over the pinned maps: %s", strerror(-err));
+		goto out;
+	}
+	err = prog_tag(p->ingress_fd, old_tag);
+	err = err ?: prog_tag(bpf_program__fd(skel->progs.ctaccel_ingress), new_tag);
+	if (err)
+		goto out;
+	if (!force && !memcmp(old_tag, new_tag, sizeof(old_tag)))
+		goto out; /* same programs: keep them */
+
+	/* Egress first: it reads the ifaces map the same way in both versions. */
+	while (bpf_map_get_next_key(p->ifaces_fd, first ? NULL : &key, &next) == 0) {
+		err = tc_attach_one(next, BPF_TC_EGRESS,
+				    bpf_program__fd(skel->progs.ctaccel_egress), NULL);
+		err = err
+			      ?: tc_attach_one(next, BPF_TC_INGRESS,
+					       bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
+		if (err && err != -ENODEV) {
+			pr_err("replace on ifindex %u: %s", next, strerror(-err));
+			goto out;
+		}
+		key = next;
+		first = false;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
+	link_fd = bpf_obj_get(path);
+	if (link_fd >= 0) {
+		if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.ctaccel_sockops), NULL))
+			err = -errno;
+		close(link_fd);
+		if (err) {
+			pr_err("update the sock_ops link: %s", strerror(-err));
+			goto out;
+		}
+	}
+	err = repin(bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
+	err = err ?: repin(bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
+	err = err ?: repin(bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
+	err = err ?: repin(bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
+	err = err ?: repin(bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	if (!err)
+		*replaced = true;
+out:
+	tracker__destroy(skel);
+	return err;
+}
+
+int do_replace(int argc, char **argv)
+{
+	struct pinned p;
+	bool force = false, replaced = false;
+	int lock, err;
+
+	if (argc && is_prefix(argv[0], "help")) {
+		printf("Usage: ctaccel replace [force]\n"
+		       "Swap this binary's programs in over the pinned maps (a live upgrade).\n");
+		return 0;
+	}
+	if (argc == 1 && !strcmp(argv[0], "force"))
+		force = true;
+	else if (argc) {
+		pr_err("replace: unexpected '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	lock = cli_lock();
+	if (lock < 0)
+		return EXIT_RUNTIME;
+	if (pinned_open(&p)) {
+		cli_unlock(lock);
+		return EXIT_RUNTIME;
+	}
+	err = programs_replace(&p, force, &replaced);
+	pinned_close(&p);
+	cli_unlock(lock);
+	if (err)
+		return EXIT_RUNTIME;
+	pr_info("%s\n", replaced ? "programs replaced; flows and counters kept"
+				 : "programs unchanged (same build)");
 	return 0;
 }

@@ -204,14 +204,15 @@ out:
 int policy_replace(const struct pinned *p, const struct rule_set *rules, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	struct ctaccel_policy_val v = { .action = CTACCEL_POLICY_BYPASS };
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};
 	__u32 zero = 0;
 	size_t i;
 	int fd, j, err = 0;
 
 	/* Built aside, swapped in with one update: no reader sees half of it. */
-	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy", sizeof(struct ctaccel_policy_key),
-			    sizeof(struct ctaccel_policy_val), CTACCEL_POLICY_MAX, &opts);
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy",
+			    sizeof(struct ctaccel_policy_key), sizeof(struct ctaccel_policy_val),
+			    CTACCEL_POLICY_MAX, &opts);
 	if (fd < 0)
 		return -errno;
 	for (i = 0; i < n && !err; i++)

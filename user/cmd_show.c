@@ -246,7 +246,8 @@ int do_stats(int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(o, "max_flows")), "STATE", "FLOWS");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		printf("%-12s %12lld\n", ctaccel_state_names[i],
-		       (long long)json_integer_value(json_object_get(states, ctaccel_state_names[i])));
+		       (long long)json_integer_value(
+			       json_object_get(states, ctaccel_state_names[i])));
 	printf("\n%-18s %16s\n", "COUNTER", "VALUE");
 	for (i = 0; i < CTACCEL_CTR__MAX; i++)
 		printf("%-18s %16llu\n", ctaccel_counter_names[i],

@@ -198,7 +198,8 @@ int do_sockets(int argc, char **argv)
 				printf("%-15s %10llu\n", tcp_state_names[i],
 				       (unsigned long long)skel->bss->state_count[i]);
 		if (tr) {
-			printf("\nsince load: opened %lld active, %lld passive; closed by FIN %lld; "
+			printf("\nsince load: opened %lld active, %lld passive; closed by FIN "
+			       "%lld; "
 			       "reset or aborted %lld; entered TIME_WAIT %lld\n",
 			       (long long)json_integer_value(json_object_get(tr, "opened_active")),
 			       (long long)json_integer_value(json_object_get(tr, "opened_passive")),
@@ -302,7 +303,7 @@ int do_tw(int argc, char **argv)
 		goto out;
 	for (i = 0; i < 65536; i++)
 		if (skel->bss->tw_local_port[i])
-			ports[nports++] = (struct port_count){ i, skel->bss->tw_local_port[i] };
+			ports[nports++] = (struct port_count){i, skel->bss->tw_local_port[i]};
 	qsort(ports, nports, sizeof(*ports), cmp_port);
 
 	fd = bpf_map__fd(skel->maps.tw_remote);
@@ -319,7 +320,7 @@ int do_tw(int argc, char **argv)
 			remotes = r;
 		}
 		if (bpf_map_lookup_elem(fd, &next, &c) == 0)
-			remotes[nremotes++] = (struct remote_count){ next, c };
+			remotes[nremotes++] = (struct remote_count){next, c};
 		key = next;
 		first = false;
 	}
@@ -335,11 +336,11 @@ int do_tw(int argc, char **argv)
 		double share = (double)remotes[i].count / range;
 
 		inet_ntop(remotes[i].key.family, remotes[i].key.addr, addr, sizeof(addr));
-		json_array_append_new(byr, json_pack("{s:s,s:i,s:I,s:f,s:b}", "addr", addr, "port",
-						     remotes[i].key.port, "count",
-						     (json_int_t)remotes[i].count,
-						     "port_range_share", share, "flagged",
-						     share * 100 > threshold));
+		json_array_append_new(byr,
+				      json_pack("{s:s,s:i,s:I,s:f,s:b}", "addr", addr, "port",
+						remotes[i].key.port, "count",
+						(json_int_t)remotes[i].count, "port_range_share",
+						share, "flagged", share * 100 > threshold));
 	}
 	o = json_pack("{s:I,s:o,s:o,s:{s:i,s:i},s:f,s:I,s:I}", "time_wait",
 		      (json_int_t)skel->bss->time_wait_total, "by_local_port", bylp, "by_remote",

@@ -124,7 +124,8 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 	}
 	if (!strcmp(key, "gc_interval")) {
 		if (parse_u32(value, &n) || n < 1 || n > 3600) {
-			snprintf(c->err, sizeof(c->err), "gc_interval '%s': 1 to 3600 seconds", value);
+			snprintf(c->err, sizeof(c->err), "gc_interval '%s': 1 to 3600 seconds",
+				 value);
 			return -EINVAL;
 		}
 		c->gc_interval = n;
@@ -133,8 +134,8 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 	if (!strcmp(key, "policy"))
 		return add_policy(c, value);
 	if (!strcmp(key, "detach_on_exit")) {
-		c->detach_on_exit = !strcmp(value, "yes") || !strcmp(value, "true") ||
-				    !strcmp(value, "1");
+		c->detach_on_exit =
+			!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1");
 		return 0;
 	}
 	if (!strcmp(key, "max_flows") || !strcmp(key, "mark")) {
@@ -175,16 +176,16 @@ static int flag_argc;
 static int dconf_read(struct dconf *c)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "device", required_argument, NULL, 'D' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "pin-path", required_argument, NULL, 'P' },
-		{ "gc-interval", required_argument, NULL, 'g' },
-		{ "max-flows", required_argument, NULL, 'm' },
-		{ "mark", required_argument, NULL, 'k' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "policy", required_argument, NULL, 'y' },
-		{ "detach-on-exit", no_argument, NULL, 'x' },
+		{"config", required_argument, NULL, 'c'},
+		{"device", required_argument, NULL, 'D'},
+		{"listen", required_argument, NULL, 'l'},
+		{"pin-path", required_argument, NULL, 'P'},
+		{"gc-interval", required_argument, NULL, 'g'},
+		{"max-flows", required_argument, NULL, 'm'},
+		{"mark", required_argument, NULL, 'k'},
+		{"timeout", required_argument, NULL, 't'},
+		{"policy", required_argument, NULL, 'y'},
+		{"detach-on-exit", no_argument, NULL, 'x'},
 		{},
 	};
 	bool flag_devices = false, flag_policy = false;
@@ -278,7 +279,7 @@ static int dconf_read(struct dconf *c)
 static void sd_notify_ready(const char *msg)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	socklen_t len;
 	int fd;
 
@@ -366,7 +367,8 @@ static unsigned int gc_next_interval(unsigned int cur, unsigned int base,
 
 static void usage(void)
 {
-	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT|unix:PATH]\n"
+	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen "
+	       "ADDR:PORT|unix:PATH]\n"
 	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--max-flows N]\n"
 	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
 	       "                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"
@@ -433,7 +435,19 @@ int do_daemon(int argc, char **argv)
 		cli_unlock(pinlock);
 		goto close_pins;
 	}
-	err = attach_devices(&c);
+	/* A newer binary swaps its programs in; the maps, and so every flow and
+	 * counter, stay. */
+	{
+		bool replaced = false;
+
+		err = programs_replace(&d.pins, false, &replaced);
+		if (!err && replaced) {
+			pinned_close(&d.pins);
+			err = pinned_open(&d.pins);
+			log_event("programs upgraded in place");
+		}
+	}
+	err = err ?: attach_devices(&c);
 	if (!err && c.policy_given)
 		err = policy_replace(&d.pins, c.rules, c.nrules);
 	cli_unlock(pinlock);
@@ -456,7 +470,7 @@ int do_daemon(int argc, char **argv)
 
 	interval = c.gc_interval;
 	for (;;) {
-		struct timespec to = { .tv_sec = interval };
+		struct timespec to = {.tv_sec = interval};
 		siginfo_t si;
 		int sig = sigtimedwait(&set, &si, &to);
 
@@ -482,7 +496,8 @@ int do_daemon(int argc, char **argv)
 					for (j = 0; j < next.ndev; j++)
 						keep |= !strcmp(c.devices[i], next.devices[j]);
 					if (!keep && if_nametoindex(c.devices[i]))
-						detach_ifindex(&d.pins, if_nametoindex(c.devices[i]));
+						detach_ifindex(&d.pins,
+							       if_nametoindex(c.devices[i]));
 				}
 				cli_unlock(pinlock);
 				if (!err) {

@@ -10,7 +10,7 @@
 struct daemon_state {
 	struct pinned pins;   /* opened once; reads need no lock */
 	pthread_mutex_t lock; /* changes: GC, policy, reload */
-	char **devices;       /* configured devices (for /readyz) */
+	char **devices;	      /* configured devices (for /readyz) */
 	int ndev;
 	uint64_t gc_runs;
 	uint64_t gc_deleted;

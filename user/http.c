@@ -38,8 +38,8 @@ struct body {
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
 			     char *text)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text,
-								 MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	enum MHD_Result ret;
 
 	MHD_add_response_header(r, "Content-Type", type);
@@ -144,7 +144,8 @@ static bool ready(void)
 	for (i = 0; i < d.ndev; i++)
 		json_array_foreach(json_object_get(s, "devices"), k, dev)
 		{
-			if (!strcmp(json_string_value(json_object_get(dev, "name")), d.devices[i]) &&
+			if (!strcmp(json_string_value(json_object_get(dev, "name")),
+				    d.devices[i]) &&
 			    json_is_true(json_object_get(dev, "ingress")) &&
 			    json_is_true(json_object_get(dev, "egress")))
 				ok++;
@@ -179,10 +180,11 @@ static int policy_from_json(const char *text, struct rule_set **out, size_t *n, 
 		char pbuf[16], *argv[3];
 		int argc = 1;
 
-		if (!json_is_string(prefix) || (port && !json_is_integer(port) && !json_is_null(port)) ||
+		if (!json_is_string(prefix) ||
+		    (port && !json_is_integer(port) && !json_is_null(port)) ||
 		    json_object_size(r) != 1U + (port != NULL)) {
-			snprintf(err, errlen, "rule %zu: expected {\"prefix\": STRING, \"port\": INT}",
-				 i);
+			snprintf(err, errlen,
+				 "rule %zu: expected {\"prefix\": STRING, \"port\": INT}", i);
 			goto bad;
 		}
 		argv[0] = (char *)json_string_value(prefix);

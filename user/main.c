@@ -107,10 +107,11 @@ static const struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } cmds[] = {
-	{"load", do_load},     {"unload", do_unload}, {"attach", do_attach}, {"detach", do_detach},
-	{"status", do_status}, {"flow", do_flow},     {"stats", do_stats},   {"gc", do_gc},
-	{"policy", do_policy}, {"sockets", do_sockets}, {"tw", do_tw}, {"daemon", do_daemon},
-	{"help", do_help},
+	{"load", do_load},	 {"unload", do_unload}, {"attach", do_attach},
+	{"detach", do_detach},	 {"status", do_status}, {"flow", do_flow},
+	{"stats", do_stats},	 {"gc", do_gc},		{"policy", do_policy},
+	{"sockets", do_sockets}, {"tw", do_tw},		{"daemon", do_daemon},
+	{"replace", do_replace}, {"help", do_help},
 };
 
 static void usage(FILE *f)
@@ -131,6 +132,8 @@ static void usage(FILE *f)
 		"       ctaccel sockets\n"
 		"       ctaccel tw [top N] [threshold PERCENT]\n"
 		"       ctaccel daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT] ...\n"
+		"       ctaccel replace [force]   (live upgrade: this binary's programs, same "
+		"maps)\n"
 		"OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
 		"         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
 		"Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");

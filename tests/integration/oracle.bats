@@ -76,3 +76,24 @@ compare_with_conntrack() {
 	echo "$output" | jq -e '.[0].formatted.value | has("ct") and has("leg") and has("orig_is_hi")'
 	echo "$output" | jq -e '.[0].formatted.key | has("addr_lo") and has("port_hi")'
 }
+
+@test "replacing the programs under traffic leaves no packet untracked" {
+	local before after gen i
+	before=$(ctaccel_g -j status | jq -c .programs)
+	run ctaccel_g replace
+	[[ $output == *unchanged* ]]
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$before" ]]
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 6000 >"$BATS_TEST_TMPDIR/gen" 3>&- &
+	gen=$!
+	for i in 1 2 3 4 5; do
+		sleep 0.15
+		ctaccel_g replace force
+	done
+	wait "$gen"
+	grep -q "ok 6000 fail 0" "$BATS_TEST_TMPDIR/gen"
+	after=$(ctaccel_g -j status | jq -c .programs)
+	[[ $after != "$before" ]]
+	[[ -n $(in_ns "$G" tc filter show dev vgc ingress | grep "id $(echo "$after" | jq .ingress) ") ]]
+	# every packet of every flow, counted by the old programs or the new ones
+	compare_with_conntrack
+}
