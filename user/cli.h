@@ -127,6 +127,8 @@ int do_daemon(int argc, char **argv);
 int do_replace(int argc, char **argv);
 /* Live upgrade: this binary's programs over the pinned maps, swapped in. */
 int programs_replace(struct pinned *p, bool force, bool *replaced);
+/* Drop pinned state of another layout (daemon --migrate). */
+int discard_pinned_state(void);
 
 /* table inet ctaccel: raw-priority notrack for the bypass mark. */
 bool nft_table_present(void);

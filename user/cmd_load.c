@@ -932,3 +932,31 @@ int do_replace(int argc, char **argv)
 				 : "programs unchanged (same build)");
 	return 0;
 }
+
+/*
+ * Remove pinned state that this binary cannot read (another layout): take
+ * ctaccel's filters off the devices it lists, remove the nft table and every
+ * pin. The flows of the old table are lost with it; only --migrate asks for this.
+ */
+int discard_pinned_state(void)
+{
+	char path[PATH_MAX];
+	__u32 key, next;
+	bool first = true;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_IFACES);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+			tc_detach_one(next, BPF_TC_INGRESS);
+			tc_detach_one(next, BPF_TC_EGRESS);
+			key = next;
+			first = false;
+		}
+		close(fd);
+	}
+	nft_table_remove();
+	unpin_all();
+	return pinned_exists() ? -EBUSY : 0;
+}

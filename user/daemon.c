@@ -39,6 +39,7 @@ struct dconf {
 	size_t nrules;
 	bool policy_given;
 	bool detach_on_exit;
+	bool migrate;
 	char err[256];
 };
 
@@ -186,6 +187,7 @@ static int dconf_read(struct dconf *c)
 		{"timeout", required_argument, NULL, 't'},
 		{"policy", required_argument, NULL, 'y'},
 		{"detach-on-exit", no_argument, NULL, 'x'},
+		{"migrate", no_argument, NULL, 'M'},
 		{},
 	};
 	bool flag_devices = false, flag_policy = false;
@@ -255,6 +257,9 @@ static int dconf_read(struct dconf *c)
 			break;
 		case 'x':
 			c->detach_on_exit = true;
+			continue;
+		case 'M':
+			c->migrate = true;
 			continue;
 		default:
 			pr_err("daemon: unknown option; see 'ctaccel daemon help'");
@@ -372,6 +377,7 @@ static void usage(void)
 	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--max-flows N]\n"
 	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
 	       "                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"
+	       "                      [--migrate]\n"
 	       "Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"
 	       "the configuration; SIGTERM/SIGINT exit and leave the datapath attached.\n");
 }
@@ -424,7 +430,18 @@ int do_daemon(int argc, char **argv)
 		cli_unlock(pinlock);
 		goto out;
 	}
-	if (pinned_open(&d.pins)) {
+	err = pinned_open(&d.pins);
+	if (err == -EPROTO && c.migrate) {
+		/* Another layout: start over, as the operator asked. */
+		log_event("migrating: discarding pinned state of another layout in %s",
+			  cli.pin_path);
+		err = discard_pinned_state();
+		err = err ?: load_and_pin(&c.load);
+		err = err ?: pinned_open(&d.pins);
+	} else if (err == -EPROTO) {
+		pr_err("refusing to adopt it; --migrate discards it (its flows are lost)");
+	}
+	if (err) {
 		cli_unlock(pinlock);
 		goto out;
 	}

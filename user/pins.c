@@ -84,6 +84,12 @@ int pinned_open(struct pinned *p)
 		return -ENOENT;
 	}
 	p->flows_fd = pin_get(PIN_FLOWS);
+	/* Layout first: state of another layout is refused before anything else. */
+	if (p->flows_fd >= 0) {
+		err = layout_check(p->flows_fd, &p->max_flows);
+		if (err)
+			goto fail;
+	}
 	p->stats_fd = pin_get(PIN_STATS);
 	p->ifaces_fd = pin_get(PIN_IFACES);
 	p->config_fd = pin_get(PIN_CONFIG);
@@ -100,9 +106,6 @@ int pinned_open(struct pinned *p)
 		       cli.pin_path, strerror(-err));
 		goto fail;
 	}
-	err = layout_check(p->flows_fd, &p->max_flows);
-	if (err)
-		goto fail;
 	err = config_layout(&off, &vsize);
 	if (err)
 		goto fail;

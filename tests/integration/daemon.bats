@@ -110,6 +110,7 @@ url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 	created_kill=$(ctaccel_g -j stats | jq .counters.flows_created)
 	wait "$gen"
 	grep -q "ok 8000 fail 0" "$BATS_TEST_TMPDIR/gen"
+	sleep 1 # the last closes finish in the kernel after the client exits
 	# the datapath kept tracking without its daemon
 	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -gt $created_kill ]]
 	ctaccel_g gc >/dev/null
@@ -156,4 +157,55 @@ url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device nosuchdev0
 	[[ $status -ne 0 && $output == *nosuchdev0* ]]
 	[[ ! -e $PIN ]]
+}
+
+@test "state of another layout is refused, and replaced with --migrate" {
+	ctaccel_g unload
+	mkdir -m 0700 "$PIN"
+	bpftool map create "$PIN/ctaccel_flows" type hash key 40 value 64 entries 16 name ctaccel_flows
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --listen "127.0.0.1:$PORT"
+	[[ $status -ne 0 && $output == *"incompatible layout"* && $output == *"--migrate"* ]]
+	[[ $(bpftool -j map show pinned "$PIN/ctaccel_flows" | jq .bytes_value) -eq 64 ]]
+	daemon_start --migrate
+	[[ $(ctaccel_g -j status | jq .loaded) == true ]]
+	grep -q migrating "$BATS_FILE_TMPDIR/daemon.log"
+	daemon_stop
+}
+
+@test "SIGHUP applies a changed configuration; a unix socket API; sd_notify" {
+	local conf="$BATS_TEST_TMPDIR/c.conf" sock="$BATS_TEST_TMPDIR/api.sock" pid
+	printf '[ctaccel]\ndevices = vgc vgs\nlisten = unix:%s\npin_path = %s\npolicy = 198.18.1.0/24 port 80\n' "$sock" "$PIN" >"$conf"
+	# a notify socket that records what the daemon says
+	/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1]); s.settimeout(10)
+out = open(sys.argv[2], "w")
+for _ in range(6):
+    try:
+        out.write(s.recv(4096).decode() + "\n"); out.flush()
+    except socket.timeout:
+        break
+' "$BATS_TEST_TMPDIR/notify" "$BATS_TEST_TMPDIR/notified" 3>&- &
+	sleep 0.3
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/notify" nsenter --net="/run/netns/$G" "$CTACCEL" daemon --config "$conf" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	pid=$!
+	for i in $(seq 50); do [[ -S $sock ]] && break; sleep 0.1; done
+	[[ $(stat -c %a "$sock") == 600 ]]
+	curl -s --unix-socket "$sock" http://x/healthz | grep -q ok
+	ctaccel_g -j policy show | jq -e 'length == 1 and .[0].port == 80'
+	printf 'policy = 2001:db8:1::/48\npolicy = all port 443\n' >>"$conf"
+	kill -HUP "$pid"
+	for i in $(seq 30); do
+		[[ $(ctaccel_g -j policy show | jq length) -eq 4 ]] && break
+		sleep 0.1
+	done
+	ctaccel_g -j policy show | jq -e 'length == 4'
+	grep -q "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log"
+	kill -TERM "$pid"
+	wait "$pid"
+	[[ ! -e $sock ]]
+	wait || true
+	grep -q "READY=1" "$BATS_TEST_TMPDIR/notified"
+	grep -q "STOPPING=1" "$BATS_TEST_TMPDIR/notified"
 }

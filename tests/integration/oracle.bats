@@ -91,6 +91,7 @@ compare_with_conntrack() {
 	done
 	wait "$gen"
 	grep -q "ok 6000 fail 0" "$BATS_TEST_TMPDIR/gen"
+	sleep 1 # the last closes finish in the kernel after the client exits
 	after=$(ctaccel_g -j status | jq -c .programs)
 	[[ $after != "$before" ]]
 	[[ -n $(in_ns "$G" tc filter show dev vgc ingress | grep "id $(echo "$after" | jq .ingress) ") ]]
