@@ -240,7 +240,7 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const
 		struct rule_set *set = NULL;
 		char err[256];
 		size_t n = 0;
-		int rc;
+		int rc, lock;
 
 		if (get) {
 			json_t *p = policy_json(&d.pins);
@@ -254,8 +254,12 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const
 			return reply_error(conn, 413, "body larger than 64 KiB");
 		if (policy_from_json(b->data ? b->data : "", &set, &n, err, sizeof(err)))
 			return reply_error(conn, 400, err);
+		/* The CLI lock too: a concurrent `ctaccel policy add` edits the trie
+		 * this swap replaces. */
 		pthread_mutex_lock(&d.lock);
-		rc = policy_replace(&d.pins, set, n);
+		lock = cli_lock();
+		rc = lock < 0 ? lock : policy_replace(&d.pins, set, n);
+		cli_unlock(lock);
 		pthread_mutex_unlock(&d.lock);
 		free(set);
 		if (rc)
