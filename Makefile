@@ -34,11 +34,11 @@ CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_pol
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
 TEST_TOOLS := $(OUTPUT)/tcpgen
-BENCH_BINS := $(OUTPUT)/bench_datapath
+BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-datapath bench-tw clean deps vmlinux install
+.PHONY: all test demo bench bench-datapath bench-tw bench-read clean deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
 
@@ -81,6 +81,10 @@ $(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pk
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/unit/test_tracker.c tests/unit/pkt.c \
 		$(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
 
+$(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/flowfill.c tests/unit/pkt.c -o $@ $(LIBS)
+
 $(OUTPUT)/tcpgen: tests/integration/tcpgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
@@ -107,8 +111,12 @@ bench-tw: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-tw.sh
 
+bench-read: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-read.sh
+
 # Benchmarks, never part of `make test`.
-bench: bench-datapath bench-tw
+bench: bench-datapath bench-tw bench-read
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel
