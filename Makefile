@@ -34,11 +34,11 @@ CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_pol
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
 TEST_TOOLS := $(OUTPUT)/tcpgen
-BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill
+BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-datapath bench-tw bench-read clean deps vmlinux install
+.PHONY: all test demo bench bench-datapath bench-tw bench-read bench-crr clean deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
 
@@ -85,6 +85,10 @@ $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/flowfill.c tests/unit/pkt.c -o $@ $(LIBS)
 
+$(OUTPUT)/crr: tests/bench/crr.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
 $(OUTPUT)/tcpgen: tests/integration/tcpgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
@@ -115,8 +119,12 @@ bench-read: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-read.sh
 
+bench-crr: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-crr.sh
+
 # Benchmarks, never part of `make test`.
-bench: bench-datapath bench-tw bench-read
+bench: bench-datapath bench-tw bench-read bench-crr
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Connection rate through the gateway namespace, four variants alternated in
+# every round: no tracking; nf_conntrack; ctaccel tracking + nf_conntrack;
+# ctaccel with bypass (the conntrack rule still present). The server closes
+# first (TIME_WAIT on its side), so the client's ephemeral ports come back at
+# once. Also checks exactness: in the tracking variant ctaccel's created flows
+# equal the generator's attempts, and per-state totals equal conntrack's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER=${SECONDS_PER:-30}
+ROUNDS=${ROUNDS:-3}
+THREADS=${THREADS:-8}
+OUT=${OUTPUT:-.output}
+# shellcheck source=../tests/integration/lib.bash
+source tests/integration/lib.bash
+topo_names "crr$$"
+trap topo_down EXIT
+
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+topo_up
+for p in 81 82 83; do
+	ip netns exec "$S" "$TCPGEN" server 198.18.1.2 "$p" >/dev/null 2>&1 &
+done
+sleep 0.3
+
+variant() {
+	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
+	ctaccel_g unload >/dev/null 2>&1 || true
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	case $1 in
+	none) ;;
+	conntrack) oracle_on ;;
+	track) oracle_on; ctaccel_g attach vgc vgs >/dev/null ;;
+	bypass) oracle_on; ctaccel_g attach vgc vgs >/dev/null; ctaccel_g policy add all >/dev/null ;;
+	esac
+}
+
+declare -A rate p50 p99 fails
+exact="not checked"
+for ((r = 0; r < ROUNDS; r++)); do
+	for v in none conntrack track bypass; do
+		variant "$v"
+		res=$(in_ns "$C" "$OUT/crr" 198.18.1.2 80,81,82,83 "$SECONDS_PER" "$THREADS")
+		read -r _ ok _ fail _ q50 _ q99 _ qmax <<<"$res"
+		rate[$v]+="$((ok / SECONDS_PER)) "
+		p50[$v]+="$q50 "
+		p99[$v]+="$q99 "
+		fails[$v]+="$fail "
+		echo "round $((r + 1)) $v: $res"
+		if [[ $v == track && $r -eq 0 ]]; then
+			sleep 1
+			created=$(ctaccel_g -j stats | jq .counters.flows_created)
+			ctaccel_g gc >/dev/null
+			if [[ $created -eq $((ok + fail)) && "$(ctaccel_state_counts)" == "$(conntrack_state_counts)" ]]; then
+				exact="created flows $created = attempts $((ok + fail)); per-state totals equal conntrack's"
+			else
+				exact="DIFFER: created $created, attempts $((ok + fail))"
+			fi
+		fi
+	done
+done
+variant none
+
+med() { printf '%s\n' $1 | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+base=$(med "${rate[none]}")
+echo
+echo "Connections per second through the gateway ($ROUNDS rounds x ${SECONDS_PER}s per variant," \
+	"$THREADS client threads, $(date -u +%F), kernel $(uname -r)); medians"
+printf '| %-34s | %10s | %8s | %8s | %8s | %6s |\n' variant conn/s "vs none" "p50 us" "p99 us" fails
+for v in none conntrack track bypass; do
+	m=$(med "${rate[$v]}")
+	printf '| %-34s | %10s | %8s | %8s | %8s | %6s |\n' "$v" "$m" \
+		"$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.3f", a / b}')" \
+		"$(med "${p50[$v]}")" "$(med "${p99[$v]}")" "$(med "${fails[$v]}")"
+done
+echo "exactness (tracking variant): $exact"
