@@ -15,7 +15,9 @@ OUT=${OUTPUT:-.output}
 # shellcheck source=../tests/integration/lib.bash
 source tests/integration/lib.bash
 topo_names "crr$$"
-trap topo_down EXIT
+CT_MAX=$(sysctl -n net.netfilter.nf_conntrack_max)
+# nf_conntrack_max is global: always put it back.
+trap 'sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX"; topo_down' EXIT
 
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 topo_up
@@ -60,6 +62,20 @@ for ((r = 0; r < ROUNDS; r++)); do
 		fi
 	done
 done
+
+# Table pressure: nf_conntrack_max = 4096 under the same churn.
+declare -A prate pok pfail pp99
+sysctl -qw net.netfilter.nf_conntrack_max=4096
+for v in conntrack bypass; do
+	variant "$v"
+	res=$(in_ns "$C" "$OUT/crr" 198.18.1.2 80,81,82,83 "$SECONDS_PER" "$THREADS")
+	read -r _ ok _ fail _ q50 _ q99 _ qmax <<<"$res"
+	echo "pressure $v: $res"
+	pok[$v]=$ok
+	pfail[$v]=$fail
+	pp99[$v]=$q99
+done
+sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX"
 variant none
 
 med() { printf '%s\n' $1 | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -75,3 +91,11 @@ for v in none conntrack track bypass; do
 		"$(med "${p50[$v]}")" "$(med "${p99[$v]}")" "$(med "${fails[$v]}")"
 done
 echo "exactness (tracking variant): $exact"
+echo
+echo "Table pressure (nf_conntrack_max 4096, ${SECONDS_PER}s each)"
+printf '| %-34s | %10s | %8s | %10s |\n' variant succeeded failed "p99 us"
+for v in conntrack bypass; do
+	printf '| %-34s | %9s%% | %8s | %10s |\n' "$v" \
+		"$(awk -v o="${pok[$v]}" -v f="${pfail[$v]}" 'BEGIN {printf "%.2f", 100 * o / (o + f ? o + f : 1)}')" \
+		"${pfail[$v]}" "${pp99[$v]}"
+done
