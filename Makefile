@@ -123,8 +123,10 @@ bench-crr: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-crr.sh
 
-# Benchmarks, never part of `make test`.
-bench: bench-datapath bench-tw bench-read bench-crr
+# Benchmarks, never part of `make test`: every one, then bench/results.{md,json,png}.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench.sh
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel

@@ -56,6 +56,6 @@ echo "TIME_WAIT sockets: ctaccel $n_ct, ss $n_ss, /proc/net/tcp $n_proc, socksta
 echo "time per look, microseconds ($ROUNDS alternating rounds, $(date -u +%F), kernel $(uname -r)):"
 printf '| %-40s | %8s | %8s | %8s | %7s |\n' tool min median max "vs ctaccel"
 printf '| %-40s | %8s | %8s | %8s | %7s |\n' "ctaccel -j tw" "$(mn "${t_ct[@]}")" "$m_ct" "$(mx "${t_ct[@]}")" 1.0
-printf '| %-40s | %8s | %8s | %8s | %7s |\n' "ss -tan state time-wait | wc -l" "$(mn "${t_ss[@]}")" "$m_ss" "$(mx "${t_ss[@]}")" "$(awk -v a="$m_ss" -v b="$m_ct" 'BEGIN {printf "%.1f", a / b}')"
+printf '| %-40s | %8s | %8s | %8s | %7s |\n' "ss -tan state time-wait (wc -l)" "$(mn "${t_ss[@]}")" "$m_ss" "$(mx "${t_ss[@]}")" "$(awk -v a="$m_ss" -v b="$m_ct" 'BEGIN {printf "%.1f", a / b}')"
 printf '| %-40s | %8s | %8s | %8s | %7s |\n' "awk /proc/net/tcp{,6}" "$(mn "${t_proc[@]}")" "$m_proc" "$(mx "${t_proc[@]}")" "$(awk -v a="$m_proc" -v b="$m_ct" 'BEGIN {printf "%.1f", a / b}')"
 [[ $n_ct -eq $n_ss && $n_ct -eq $n_sockstat && $n_ct -eq $n_proc ]] && echo "counts: exact" || echo "counts: DIFFER"

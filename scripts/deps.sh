@@ -12,6 +12,11 @@ pkgs=(
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 )
 
+# `deps.sh bench` adds what only the benchmarks need (the chart).
+if [[ ${1:-} == bench ]]; then
+	pkgs+=(gnuplot-nox)
+fi
+
 missing=()
 for p in "${pkgs[@]}"; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
