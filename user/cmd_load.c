@@ -379,6 +379,15 @@ static __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point ap)
 	return opts.prog_id;
 }
 
+/* The clsact qdisc, with whatever filters are still on it. */
+static void clsact_destroy(__u32 ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
 /* Take a device off: filters, its clsact if ctaccel made it, its record. */
 int detach_ifindex(const struct pinned *p, __u32 ifindex)
 {
@@ -390,12 +399,8 @@ int detach_ifindex(const struct pinned *p, __u32 ifindex)
 	err = err ?: tc_detach_one(ifindex, BPF_TC_EGRESS);
 	if (err)
 		return err;
-	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT) {
-		DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-				    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-
-		bpf_tc_hook_destroy(&hook);
-	}
+	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
+		clsact_destroy(ifindex);
 	if (bpf_map_delete_elem(p->ifaces_fd, &ifindex) && errno != ENOENT)
 		return -errno;
 	return 0;
@@ -422,12 +427,8 @@ int attach_ifindex(const struct pinned *p, __u32 ifindex)
 	if (err && !had) {
 		tc_detach_one(ifindex, BPF_TC_INGRESS);
 		tc_detach_one(ifindex, BPF_TC_EGRESS);
-		if (rec.flags & CTACCEL_IFACE_OWN_CLSACT || created) {
-			DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-					    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
-
-			bpf_tc_hook_destroy(&hook);
-		}
+		if (rec.flags & CTACCEL_IFACE_OWN_CLSACT || created)
+			clsact_destroy(ifindex);
 		bpf_map_delete_elem(p->ifaces_fd, &ifindex);
 	}
 	return err;
