@@ -38,14 +38,22 @@ variant() {
 	esac
 }
 
-declare -A rate p50 p99 fails
+# Host CPU busy time (user+nice+system+irq+softirq+steal) in clock ticks.
+# Client, gateway and server share the host, so the per-connection figure is
+# the whole path's; its increase over "none" is what tracking costs.
+cpu_busy() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+HZ_TICKS=$(getconf CLK_TCK)
+declare -A rate p50 p99 fails cpu
 exact="not checked"
 for ((r = 0; r < ROUNDS; r++)); do
 	for v in none conntrack track bypass; do
 		variant "$v"
+		c0=$(cpu_busy)
 		res=$(in_ns "$C" "$OUT/crr" 198.18.1.2 80,81,82,83 "$SECONDS_PER" "$THREADS")
+		c1=$(cpu_busy)
 		read -r _ ok _ fail _ q50 _ q99 _ qmax <<<"$res"
 		rate[$v]+="$((ok / SECONDS_PER)) "
+		cpu[$v]+="$(awk -v d=$((c1 - c0)) -v hz="$HZ_TICKS" -v n="$ok" 'BEGIN {printf "%.1f", d / hz * 1e6 / (n ? n : 1)}') "
 		p50[$v]+="$q50 "
 		p99[$v]+="$q99 "
 		fails[$v]+="$fail "
@@ -83,13 +91,18 @@ base=$(med "${rate[none]}")
 echo
 echo "Connections per second through the gateway ($ROUNDS rounds x ${SECONDS_PER}s per variant," \
 	"$THREADS client threads, $(date -u +%F), kernel $(uname -r)); medians"
-printf '| %-34s | %10s | %8s | %8s | %8s | %6s |\n' variant conn/s "vs none" "p50 us" "p99 us" fails
+printf '| %-34s | %10s | %8s | %8s | %8s | %6s | %11s | %8s |\n' variant conn/s "vs none" "p50 us" "p99 us" fails \
+	"CPU us/conn" "vs none"
+cbase=$(med "${cpu[none]}")
 for v in none conntrack track bypass; do
 	m=$(med "${rate[$v]}")
-	printf '| %-34s | %10s | %8s | %8s | %8s | %6s |\n' "$v" "$m" \
+	c=$(med "${cpu[$v]}")
+	printf '| %-34s | %10s | %8s | %8s | %8s | %6s | %11s | %8s |\n' "$v" "$m" \
 		"$(awk -v a="$m" -v b="$base" 'BEGIN {printf "%.3f", a / b}')" \
-		"$(med "${p50[$v]}")" "$(med "${p99[$v]}")" "$(med "${fails[$v]}")"
+		"$(med "${p50[$v]}")" "$(med "${p99[$v]}")" "$(med "${fails[$v]}")" \
+		"$c" "$(awk -v a="$c" -v b="$cbase" 'BEGIN {printf "%.3f", a / b}')"
 done
+echo "CPU us/conn: host busy time (all three namespaces share the 2 CPUs) per successful connection"
 echo "exactness (tracking variant): $exact"
 echo
 echo "Table pressure (nf_conntrack_max 4096, ${SECONDS_PER}s each)"

@@ -52,5 +52,9 @@ echo
 echo "Memory: flow table memlock $memlock bytes for $FLOWS flows = $((memlock / FLOWS)) B per flow" \
 	"(key 40 + value 72 + hash element and allocator overhead)"
 if [[ -n $ct_obj ]]; then
-	echo "nf_conntrack: $ct_obj B per object in its slab, plus its hash bucket"
+	# Both tuple directions live inside the one object; the table's hash is
+	# one 8-byte hlist_nulls_head per bucket, sized by nf_conntrack_buckets.
+	ct_buckets=$(sysctl -n net.netfilter.nf_conntrack_buckets 2>/dev/null || echo 0)
+	echo "nf_conntrack: $ct_obj B per object in its slab + hash $((ct_buckets * 8)) B" \
+		"($ct_buckets buckets x 8 B) = $((ct_obj + ct_buckets * 8 / FLOWS)) B per flow at $FLOWS flows"
 fi
