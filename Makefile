@@ -29,22 +29,52 @@ BENCH_BPF := bench_empty
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
 LIB_SRCS := user/flowtab.c
 LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-CLI_SRCS := user/main.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c \
+CLI_SRCS := user/main.c user/util.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c \
 	user/cmd_sockets.c user/daemon.c user/http.c
 CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
 UNIT_TESTS := $(OUTPUT)/test_tracker
 TEST_TOOLS := $(OUTPUT)/tcpgen
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr
 
+# Fuzz targets (libFuzzer) over the same userspace sources, built with
+# ASan and UBSan; `make test` runs each for seconds, `make fuzz` for longer.
+FUZZ_TARGETS := packet args config http
+FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out user/main.c,$(CLI_SRCS)) $(LIB_SRCS))
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=undefined
+FUZZ_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE -I include -I $(OUTPUT) \
+	-I user -I tests/unit -I tests/fuzz
+USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
+
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-datapath bench-tw bench-read bench-crr clean deps vmlinux install
+.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr clean deps vmlinux install
 
-all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS)
+all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
+	$(OUTPUT)/fuzz/ctaccel
 
 ctaccel: $(CLI_OBJS) $(LIB_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LIBS)
+
+$(OUTPUT)/fuzz:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/fuzz/%.o: user/%.c $(wildcard user/*.h) include/ctaccel.h $(SKELS) | $(OUTPUT)/fuzz
+	$(call msg,CC-SAN,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c tests/fuzz/common.h \
+		tests/unit/invariants.c tests/unit/invariants.h $(FUZZ_OBJS)
+	$(call msg,FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< tests/fuzz/common.c \
+		tests/unit/invariants.c $(FUZZ_OBJS) -o $@ $(USER_LIBS)
+
+# The whole CLI under ASan and UBSan, for the sanitizer pass of the tests.
+$(OUTPUT)/fuzz/ctaccel: user/main.c $(FUZZ_OBJS)
+	$(call msg,LD-SAN,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $^ -o $@ $(USER_LIBS)
 
 deps:
 	$(Q)bash scripts/deps.sh
@@ -76,10 +106,10 @@ $(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) include/ctaccel.h $(SKELS) | $(OUTP
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pkt.h \
-		$(LIB_OBJS) $(SKELS)
+		tests/unit/invariants.c tests/unit/invariants.h $(LIB_OBJS) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/unit/test_tracker.c tests/unit/pkt.c \
-		$(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
+		tests/unit/invariants.c $(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
 
 $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -127,6 +157,14 @@ bench-crr: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench.sh
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/fuzz/run.sh long
+
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/soak.sh
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel

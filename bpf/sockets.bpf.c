@@ -6,7 +6,8 @@
  *
  * Each `ctaccel sockets`/`ctaccel tw` loads its own copy of this object, so the
  * aggregates in .bss and tw_remote belong to one run of the iterator and no
- * other reader can mix into them.
+ * other reader can mix into them. The daemon keeps one copy and resets the
+ * counts it reads before every run.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -29,6 +30,9 @@ __u64 time_wait_total;
 __u64 fin_wait2_tw; /* timewait sockets still in FIN_WAIT2 (orphaned closes) */
 __u32 tw_local_port[65536];
 __u64 tw_remote_overflow; /* endpoints that did not fit tw_remote */
+/* Set by a reader that keeps this object loaded and wants only state_count
+ * (the daemon, per scrape): the per-port and per-remote detail is skipped. */
+__u32 states_only;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -81,6 +85,8 @@ int ctaccel_tcp_iter(struct bpf_iter__tcp *ctx)
 		if (tw && tw->tw_sk.tw_substate == TCP_FIN_WAIT2) {
 			fin_wait2_tw++;
 			state = TCP_FIN_WAIT2;
+		} else if (states_only) {
+			time_wait_total++;
 		} else {
 			time_wait_total++;
 			tw_local_port[skc->skc_num & 0xffff]++;

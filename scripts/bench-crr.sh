@@ -106,9 +106,9 @@ echo "CPU us/conn: host busy time (all three namespaces share the 2 CPUs) per su
 echo "exactness (tracking variant): $exact"
 echo
 echo "Table pressure (nf_conntrack_max 4096, ${SECONDS_PER}s each)"
-printf '| %-34s | %10s | %8s | %10s |\n' variant succeeded failed "p99 us"
+printf '| %-34s | %10s | %8s | %10s | %10s |\n' variant succeeded failed "p99 us" conn/s
 for v in conntrack bypass; do
-	printf '| %-34s | %9s%% | %8s | %10s |\n' "$v" \
+	printf '| %-34s | %9s%% | %8s | %10s | %10s |\n' "$v" \
 		"$(awk -v o="${pok[$v]}" -v f="${pfail[$v]}" 'BEGIN {printf "%.2f", 100 * o / (o + f ? o + f : 1)}')" \
-		"${pfail[$v]}" "${pp99[$v]}"
+		"${pfail[$v]}" "${pp99[$v]}" "$((pok[$v] / SECONDS_PER))"
 done

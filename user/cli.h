@@ -18,6 +18,7 @@ struct cli {
 	bool json;
 	bool pretty;
 	bool debug;
+	bool silent; /* no error messages: the fuzz targets feed junk by design */
 	const char *pin_path;
 };
 
@@ -32,6 +33,7 @@ void json_out(json_t *v);
 /* argv helpers in iproute2 style. */
 bool is_prefix(const char *arg, const char *word);
 int parse_u32(const char *s, uint32_t *v);
+int caps_keep_only(uint64_t keep);
 
 /* File names of the pins below cli.pin_path. */
 #define PIN_FLOWS	   "ctaccel_flows"
@@ -43,6 +45,7 @@ int parse_u32(const char *s, uint32_t *v);
 #define PIN_DELETE	   "prog_delete"
 #define PIN_CLOCK	   "prog_clock"
 #define PIN_POLICY	   "ctaccel_policy"
+#define PIN_POLICY_RULES   "ctaccel_policy_rules" /* the trie in ctaccel_policy's slot */
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"
@@ -95,6 +98,13 @@ int load_args_parse(int argc, char **argv, struct load_args *a);
 int load_and_pin(const struct load_args *a);
 int attach_ifindex(const struct pinned *p, __u32 ifindex);
 int detach_ifindex(const struct pinned *p, __u32 ifindex);
+
+#define IFACE_HOOK_INGRESS (1U << 0)
+#define IFACE_HOOK_EGRESS  (1U << 1)
+/* Which of a device's tc hooks run this state's programs. */
+unsigned int iface_hooks(const struct pinned *p, __u32 ifindex);
+/* Records of devices that no longer exist go: their ifindex may be reused. */
+int ifaces_prune(const struct pinned *p, unsigned int *pruned);
 json_t *status_json(const struct pinned *p);
 json_t *stats_json(const struct pinned *p);
 
@@ -108,9 +118,15 @@ int policy_rule_parse(int argc, char **argv, struct rule_set *r);
 /* Build a new trie from n rule sets and swap it in at once. */
 int policy_replace(const struct pinned *p, const struct rule_set *rules, size_t n);
 json_t *policy_json(const struct pinned *p);
+int policy_inner_fd(const struct pinned *p);
+/* 1 when the pinned trie is the one in use, 0 when not, or -errno. */
+int policy_in_step(const struct pinned *p);
+/* Finish an update a dead writer left half done; 1 when it did. */
+int policy_sync(const struct pinned *p);
 
 /* Host TCP sockets of this namespace per state (kernel numbering). */
 int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS]);
+int host_sockets_keep(void);
 
 int do_load(int argc, char **argv);
 int do_unload(int argc, char **argv);

@@ -106,6 +106,7 @@ int load_args_parse(int argc, char **argv, struct load_args *a)
 static const char *const pin_names[] = {
 	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS, PIN_IFACES,
 	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK, PIN_POLICY,
+	PIN_POLICY_RULES,
 };
 
 static void unpin_all(void)
@@ -285,6 +286,7 @@ int load_and_pin(const struct load_args *a)
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
 	err = err ?: pin_one(bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
 	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
+	err = err ?: pin_one(bpf_map__fd(skel->maps.ctaccel_policy_initial), PIN_POLICY_RULES);
 	err = err ?: attach_sockops(skel);
 	err = err ?: attach_sockstate(cfg.netns_cookie);
 	if (err)
@@ -377,6 +379,46 @@ static __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point ap)
 	if (bpf_tc_query(&hook, &opts))
 		return 0;
 	return opts.prog_id;
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+unsigned int iface_hooks(const struct pinned *p, __u32 ifindex)
+{
+	unsigned int hooks = 0;
+
+	if (tc_prog_id(ifindex, BPF_TC_INGRESS) == prog_id_of(p->ingress_fd))
+		hooks |= IFACE_HOOK_INGRESS;
+	if (tc_prog_id(ifindex, BPF_TC_EGRESS) == prog_id_of(p->egress_fd))
+		hooks |= IFACE_HOOK_EGRESS;
+	return hooks;
+}
+
+int ifaces_prune(const struct pinned *p, unsigned int *pruned)
+{
+	__u32 key, next;
+	bool first = true;
+	char name[IF_NAMESIZE];
+
+	*pruned = 0;
+	while (bpf_map_get_next_key(p->ifaces_fd, first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (if_indextoname(next, name) || errno != ENXIO)
+			continue;
+		if (bpf_map_delete_elem(p->ifaces_fd, &next))
+			return -errno;
+		(*pruned)++;
+		/* The walk restarts: the deleted key cannot lead on. */
+		first = true;
+	}
+	return 0;
 }
 
 /* The clsact qdisc, with whatever filters are still on it. */
@@ -657,7 +699,7 @@ json_t *status_json(const struct pinned *p)
 	struct ctaccel_stats st;
 	__u32 key, next, len;
 	bool first = true;
-	json_t *o, *devs, *progs, *to;
+	json_t *o, *devs, *progs, *to, *problems = json_array();
 	__s64 flows = 0;
 	int i;
 
@@ -692,27 +734,38 @@ json_t *status_json(const struct pinned *p)
 	devs = json_array();
 	while (bpf_map_get_next_key(p->ifaces_fd, first ? NULL : &key, &next) == 0) {
 		char name[IF_NAMESIZE] = "";
-		__u32 in = tc_prog_id(next, BPF_TC_INGRESS), eg = tc_prog_id(next, BPF_TC_EGRESS);
 
-		if_indextoname(next, name);
+		unsigned int hooks = iface_hooks(p, next);
+
+		if (!if_indextoname(next, name)) {
+			json_array_append_new(problems,
+					      json_sprintf("device ifindex %u is gone", next));
+		} else if (hooks != (IFACE_HOOK_INGRESS | IFACE_HOOK_EGRESS)) {
+			json_array_append_new(problems,
+					      json_sprintf("device %s lacks ctaccel's %s program",
+							   name, hooks & IFACE_HOOK_INGRESS
+									 ? "egress"
+									 : "ingress"));
+		}
 		json_array_append_new(devs,
 				      json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
-						(int)next, "ingress", in != 0, "egress", eg != 0));
+						(int)next, "ingress",
+						(hooks & IFACE_HOOK_INGRESS) != 0, "egress",
+						(hooks & IFACE_HOOK_EGRESS) != 0));
 		key = next;
 		first = false;
 	}
 	json_object_set_new(o, "devices", devs);
+	json_object_set_new(o, "problems", problems);
 	{
 		char mark[32], path[PATH_MAX];
-		__u32 zero = 0, id;
 		int inner, rules = 0;
 		struct ctaccel_policy_key k, nk;
 		bool kfirst = true;
 
 		snprintf(mark, sizeof(mark), "0x%08x/0x%08x", p->cfg.mark, p->cfg.mark_mask);
 		json_object_set_new(o, "mark", json_string(mark));
-		if (!bpf_map_lookup_elem(p->policy_fd, &zero, &id) &&
-		    (inner = bpf_map_get_fd_by_id(id)) >= 0) {
+		if ((inner = policy_inner_fd(p)) >= 0) {
 			while (bpf_map_get_next_key(inner, kfirst ? NULL : &k, &nk) == 0) {
 				rules++;
 				k = nk;
@@ -722,6 +775,16 @@ json_t *status_json(const struct pinned *p)
 		}
 		json_object_set_new(o, "policy_rules", json_integer(rules));
 		json_object_set_new(o, "nft_table", json_boolean(nft_table_present()));
+		if (rules && !json_is_true(json_object_get(o, "nft_table")))
+			json_array_append_new(
+				problems,
+				json_sprintf("policy has %d rules but nft table inet ctaccel is "
+					     "missing: nf_conntrack tracks the bypassed flows",
+					     rules));
+		if (policy_in_step(p) == 0)
+			json_array_append_new(problems,
+					      json_string("the pinned policy is not the one in use "
+							  "(an update was interrupted)"));
 		snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_SOCKOPS);
 		json_object_set_new(o, "sockops", json_boolean(access(path, F_OK) == 0));
 	}

@@ -7,6 +7,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,15 +86,105 @@ int policy_rule_parse(int argc, char **argv, struct rule_set *r)
 	return 0;
 }
 
-static int policy_inner_fd(const struct pinned *p)
+/*
+ * The trie in the policy slot, through its pin: opening a map by id takes
+ * CAP_SYS_ADMIN, which the daemon does not keep. State pinned before that pin
+ * existed is opened by id.
+ */
+static int pinned_rules(void)
 {
-	__u32 zero = 0, id;
+	char path[PATH_MAX];
 	int fd;
 
-	if (bpf_map_lookup_elem(p->policy_fd, &zero, &id))
-		return -errno;
-	fd = bpf_map_get_fd_by_id(id);
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_POLICY_RULES);
+	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+static int slot_and_pin(const struct pinned *p, __u32 *slot_id, int *pin_fd, __u32 *pin_id)
+{
+	struct bpf_map_info info = {};
+	__u32 zero = 0, len = sizeof(info);
+
+	*slot_id = 0;
+	if (bpf_map_lookup_elem(p->policy_fd, &zero, slot_id))
+		return errno == ENOENT ? -EIO : -errno;
+	*pin_fd = pinned_rules();
+	if (*pin_fd < 0)
+		return *pin_fd;
+	if (bpf_obj_get_info_by_fd(*pin_fd, &info, &len)) {
+		int err = -errno;
+
+		close(*pin_fd);
+		return err;
+	}
+	*pin_id = info.id;
+	return 0;
+}
+
+int policy_inner_fd(const struct pinned *p)
+{
+	__u32 slot_id, pin_id;
+	int fd, err;
+
+	err = slot_and_pin(p, &slot_id, &fd, &pin_id);
+	if (!err && slot_id == pin_id)
+		return fd;
+	if (!err)
+		close(fd);
+	else if (err != -ENOENT)
+		return err;
+	/* No pin (older state), or out of step: what the datapath uses. */
+	fd = bpf_map_get_fd_by_id(slot_id);
+	return fd < 0 ? -errno : fd;
+}
+
+int policy_in_step(const struct pinned *p)
+{
+	__u32 slot_id, pin_id;
+	int fd, err;
+
+	err = slot_and_pin(p, &slot_id, &fd, &pin_id);
+	if (err)
+		return err;
+	close(fd);
+	return slot_id == pin_id;
+}
+
+/*
+ * A writer pins the new trie, then swaps it into the slot. One that died in
+ * between left the pin ahead of the datapath: the pinned trie is complete
+ * (built before it was pinned), so the update is finished, not undone.
+ */
+int policy_sync(const struct pinned *p)
+{
+	__u32 slot_id, pin_id, zero = 0;
+	int fd, err;
+
+	err = slot_and_pin(p, &slot_id, &fd, &pin_id);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (slot_id != pin_id)
+		err = bpf_map_update_elem(p->policy_fd, &zero, &fd, BPF_ANY) ? -errno : 1;
+	close(fd);
+	return err;
+}
+
+/* Pin a new trie over the old one's name in one rename. */
+static int policy_pin(int fd)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_POLICY_RULES);
+	snprintf(tmp, sizeof(tmp), "%s/%s.new", cli.pin_path, PIN_POLICY_RULES);
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || chmod(tmp, 0600) || rename(tmp, path)) {
+		int err = -errno;
+
+		unlink(tmp);
+		return err;
+	}
+	return 0;
 }
 
 static json_t *rule_json(const struct ctaccel_policy_key *k)
@@ -221,6 +313,9 @@ int policy_replace(const struct pinned *p, const struct rule_set *rules, size_t 
 				err = -errno;
 	if (!err && n && !nft_table_present())
 		err = nft_table_install(p->cfg.mark, p->cfg.mark_mask);
+	/* The pin first: under the CLI lock, the next edit finds the trie the
+	 * datapath is about to use. */
+	err = err ?: policy_pin(fd);
 	if (!err && bpf_map_update_elem(p->policy_fd, &zero, &fd, BPF_ANY))
 		err = -errno;
 	close(fd);
@@ -242,7 +337,10 @@ struct policy_op {
 static int policy_apply(const struct pinned *p, void *arg)
 {
 	const struct policy_op *op = arg;
+	int err = policy_sync(p);
 
+	if (err < 0)
+		return err;
 	return op->flush ? policy_flush(p) : policy_change(p, op->r, op->add);
 }
 

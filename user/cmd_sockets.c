@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,14 +28,35 @@ static const char *const tcp_state_names[CTACCEL_TCP_STATE_SLOTS] = {
 #undef X
 };
 
+/* Reading drives the walk; the program writes nothing to the stream. */
+static int iter_run(struct bpf_link *link)
+{
+	char buf[4096];
+	int fd, err = 0;
+	ssize_t n;
+
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		pr_err("create the TCP socket iterator: %s", strerror(-err));
+		return err;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0) {
+		err = -errno;
+		pr_err("walk TCP sockets: %s", strerror(-err));
+	}
+	close(fd);
+	return err;
+}
+
 /* Load a private copy of the iterator and walk this namespace's sockets once. */
 static int sockets_walk(struct sockets **out)
 {
 	struct bpf_link *link = NULL;
 	struct sockets *skel;
-	char buf[4096];
-	int fd = -1, err;
-	ssize_t n;
+	int err;
 
 	skel = sockets__open();
 	if (!skel) {
@@ -56,27 +78,13 @@ static int sockets_walk(struct sockets **out)
 		pr_err("attach iter/tcp: %s", strerror(-err));
 		goto fail;
 	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		err = -errno;
-		pr_err("create the TCP socket iterator: %s", strerror(-err));
+	err = iter_run(link);
+	if (err)
 		goto fail;
-	}
-	/* Reading drives the walk; the program writes nothing. */
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (n < 0) {
-		err = -errno;
-		pr_err("walk TCP sockets: %s", strerror(-err));
-		goto fail;
-	}
-	close(fd);
 	bpf_link__destroy(link);
 	*out = skel;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
 	bpf_link__destroy(link);
 	sockets__destroy(skel);
 	return err;
@@ -149,10 +157,52 @@ static json_t *transitions_json(const struct ctaccel_sk_transitions *t)
 	return o;
 }
 
+/* The daemon's copy: loaded once, so a scrape costs one walk and no load
+ * (nor the capabilities a load needs). */
+static struct sockets *kept;
+static struct bpf_link *kept_link;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int host_sockets_keep(void)
+{
+	int err;
+
+	kept = sockets__open();
+	if (!kept)
+		return -errno;
+	bpf_program__set_autoload(kept->progs.ctaccel_sock_state, false);
+	err = sockets__load(kept);
+	if (!err) {
+		kept_link = bpf_program__attach_iter(kept->progs.ctaccel_tcp_iter, NULL);
+		err = kept_link ? 0 : -errno;
+	}
+	if (err) {
+		pr_err("load the socket iterator: %s", strerror(-err));
+		sockets__destroy(kept);
+		kept = NULL;
+		return err;
+	}
+	kept->bss->states_only = 1;
+	return 0;
+}
+
 int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS])
 {
 	struct sockets *skel;
-	int err = sockets_walk(&skel);
+	int err;
+
+	if (kept) {
+		pthread_mutex_lock(&kept_lock);
+		memset(kept->bss->state_count, 0, sizeof(kept->bss->state_count));
+		kept->bss->time_wait_total = 0;
+		kept->bss->fin_wait2_tw = 0;
+		err = iter_run(kept_link);
+		if (!err)
+			memcpy(states, kept->bss->state_count, sizeof(kept->bss->state_count));
+		pthread_mutex_unlock(&kept_lock);
+		return err;
+	}
+	err = sockets_walk(&skel);
 
 	if (err)
 		return err;

@@ -21,9 +21,15 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <ini.h>
+#include <linux/capability.h>
 #include "cli.h"
 #include "daemon.h"
 #include "flowtab.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#define DAEMON_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_BPF))
 
 #define MAX_DEVICES 64
 #define MAX_RULES   256
@@ -35,6 +41,7 @@ struct dconf {
 	char pin_path[PATH_MAX];
 	struct load_args load;
 	unsigned int gc_interval;
+	unsigned int http_rate;
 	struct rule_set rules[MAX_RULES];
 	size_t nrules;
 	bool policy_given;
@@ -60,6 +67,7 @@ static int dconf_defaults(struct dconf *c)
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9474");
 	snprintf(c->pin_path, sizeof(c->pin_path), "%s", CTACCEL_PIN_DEFAULT);
 	c->gc_interval = 10;
+	c->http_rate = 50;
 	return load_args_default(&c->load);
 }
 
@@ -89,8 +97,14 @@ static int add_policy(struct dconf *c, const char *rule)
 
 	if (!dup)
 		return -ENOMEM;
-	for (tok = strtok_r(dup, " \t", &save); tok && argc < 8; tok = strtok_r(NULL, " \t", &save))
+	for (tok = strtok_r(dup, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		if (argc == 8) {
+			snprintf(c->err, sizeof(c->err), "policy '%s': too many words", rule);
+			free(dup);
+			return -EINVAL;
+		}
 		argv[argc++] = tok;
+	}
 	if (c->nrules == MAX_RULES) {
 		snprintf(c->err, sizeof(c->err), "more than %d policy rules", MAX_RULES);
 		free(dup);
@@ -116,6 +130,14 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 	if (!strcmp(key, "device") || !strcmp(key, "devices"))
 		return add_devices(c, value);
 	if (!strcmp(key, "listen")) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+
+		if (strlen(value) >= sizeof(c->listen) || http_listen_parse(value, &ss, &len)) {
+			snprintf(c->err, sizeof(c->err),
+				 "listen '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", value);
+			return -EINVAL;
+		}
 		snprintf(c->listen, sizeof(c->listen), "%s", value);
 		return 0;
 	}
@@ -130,6 +152,15 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 			return -EINVAL;
 		}
 		c->gc_interval = n;
+		return 0;
+	}
+	if (!strcmp(key, "http_rate")) {
+		if (parse_u32(value, &n) || n > 100000) {
+			snprintf(c->err, sizeof(c->err),
+				 "http_rate '%s': 0 (no limit) to 100000 requests per second", value);
+			return -EINVAL;
+		}
+		c->http_rate = n;
 		return 0;
 	}
 	if (!strcmp(key, "policy"))
@@ -169,7 +200,28 @@ static int conf_line(void *user, const char *section, const char *name, const ch
 	return err ? 0 : 1;
 }
 
+/* A configuration's text, checked as the daemon reads a file: 0, or the
+ * number of the first bad line with the reason in err. */
+int daemon_conf_check(const char *text, char *err, size_t errlen)
+{
+	struct dconf *c = malloc(sizeof(*c));
+	int line;
+
+	if (!c)
+		return -ENOMEM;
+	if (dconf_defaults(c)) {
+		free(c);
+		return -EINVAL;
+	}
+	line = ini_parse_string(text, conf_line, c);
+	snprintf(err, errlen, "%s", c->err);
+	dconf_free(c);
+	free(c);
+	return line;
+}
+
 static const char *conf_file;
+static bool check_only;
 static char **flag_argv;
 static int flag_argc;
 
@@ -182,12 +234,14 @@ static int dconf_read(struct dconf *c)
 		{"listen", required_argument, NULL, 'l'},
 		{"pin-path", required_argument, NULL, 'P'},
 		{"gc-interval", required_argument, NULL, 'g'},
+		{"http-rate", required_argument, NULL, 'r'},
 		{"max-flows", required_argument, NULL, 'm'},
 		{"mark", required_argument, NULL, 'k'},
 		{"timeout", required_argument, NULL, 't'},
 		{"policy", required_argument, NULL, 'y'},
 		{"detach-on-exit", no_argument, NULL, 'x'},
 		{"migrate", no_argument, NULL, 'M'},
+		{"check-config", no_argument, NULL, 'C'},
 		{},
 	};
 	bool flag_devices = false, flag_policy = false;
@@ -230,6 +284,9 @@ static int dconf_read(struct dconf *c)
 		case 'g':
 			snprintf(key, sizeof(key), "gc_interval");
 			break;
+		case 'r':
+			snprintf(key, sizeof(key), "http_rate");
+			break;
 		case 'm':
 			snprintf(key, sizeof(key), "max_flows");
 			break;
@@ -260,6 +317,9 @@ static int dconf_read(struct dconf *c)
 			continue;
 		case 'M':
 			c->migrate = true;
+			continue;
+		case 'C':
+			check_only = true;
 			continue;
 		default:
 			pr_err("daemon: unknown option; see 'ctaccel daemon help'");
@@ -375,10 +435,11 @@ static void usage(void)
 {
 	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen "
 	       "ADDR:PORT|unix:PATH]\n"
-	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--max-flows N]\n"
+	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"
+	       "                      [--max-flows N]\n"
 	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
 	       "                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"
-	       "                      [--migrate]\n"
+	       "                      [--migrate] [--check-config]\n"
 	       "Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"
 	       "the configuration; SIGTERM/SIGINT exit and leave the datapath attached.\n");
 }
@@ -412,6 +473,11 @@ int do_daemon(int argc, char **argv)
 	flag_argc = argc + 1;
 	if (dconf_read(&c))
 		return EXIT_USAGE;
+	if (check_only) {
+		pr_info("configuration ok\n");
+		dconf_free(&c);
+		return 0;
+	}
 	cli.pin_path = c.pin_path;
 	memset(&d, 0, sizeof(d));
 	pthread_mutex_init(&d.lock, NULL);
@@ -473,8 +539,20 @@ int do_daemon(int argc, char **argv)
 		goto close_pins;
 	d.devices = c.devices;
 	d.ndev = c.ndev;
-	if (http_start(c.listen))
+	if (http_start(c.listen, c.http_rate))
 		goto close_pins;
+	/* One loaded socket iterator for every scrape; without it the metrics
+	 * simply lack host sockets. */
+	if (host_sockets_keep())
+		log_event("host socket metrics unavailable");
+	/* From here on: tc filters and the nft table (NET_ADMIN) and new policy
+	 * tries (BPF). Loading and pinning are over; the rest goes. */
+	err = caps_keep_only(DAEMON_CAPS);
+	if (err) {
+		pr_err("drop capabilities: %s", strerror(-err));
+		http_stop();
+		goto close_pins;
+	}
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

@@ -4,6 +4,7 @@
 #define CTACCEL_DAEMON_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include "cli.h"
 #include "flowtab.h"
 
@@ -23,8 +24,32 @@ extern struct daemon_state d;
 
 int daemon_gc(struct ctaccel_gc_result *res);
 
+/* 0 when a configuration's text is good, else its first bad line (> 0). */
+int daemon_conf_check(const char *text, char *err, size_t errlen);
+
 /* ADDR:PORT, [ADDR6]:PORT or unix:PATH (a 0600 socket). */
-int http_start(const char *listen);
+int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
+int http_start(const char *listen, unsigned int rate);
+
+/* Requests by outcome; added to atomically by the HTTP thread. */
+struct http_counters {
+	uint64_t served;
+	uint64_t rate_limited;
+	uint64_t too_large; /* also counted as served: the reply is a 413 */
+	uint64_t not_found;
+};
+extern struct http_counters http_counters;
 void http_stop(void);
+
+/* {"rules": [{"prefix": "all"|PREFIX, "port": PORT}, ...]}: the body of
+ * PUT /v1/policy, into *out (free()d by the caller). */
+int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err,
+		      size_t errlen);
+
+/* The handler for a path and method; else NULL with the HTTP status for the
+ * error reply (404 or 405) in *status. */
+struct http_endpoint;
+const struct http_endpoint *http_endpoint_find(const char *url, const char *method,
+					       unsigned int *status);
 
 #endif

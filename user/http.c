@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,6 +34,7 @@ struct body {
 	char *data;
 	size_t len;
 	bool too_big;
+	bool limited; /* over the request rate: answered 429 */
 };
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int code, const char *type,
@@ -126,6 +128,16 @@ static char *metrics_text(void)
 	metric_head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last GC pass");
 	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", d.gc_last_seconds);
 	pthread_mutex_unlock(&d.lock);
+	metric_head(f, "ctaccel_http_requests_total", "counter",
+		    "Control API and metrics requests, by outcome");
+	fprintf(f, "ctaccel_http_requests_total{outcome=\"served\"} %llu\n",
+		(unsigned long long)http_counters.served);
+	fprintf(f, "ctaccel_http_requests_total{outcome=\"rate_limited\"} %llu\n",
+		(unsigned long long)http_counters.rate_limited);
+	fprintf(f, "ctaccel_http_requests_total{outcome=\"too_large\"} %llu\n",
+		(unsigned long long)http_counters.too_large);
+	fprintf(f, "ctaccel_http_requests_total{outcome=\"not_found\"} %llu\n",
+		(unsigned long long)http_counters.not_found);
 	fclose(f);
 	return buf;
 }
@@ -154,9 +166,8 @@ static bool ready(void)
 	return ok == d.ndev;
 }
 
-/* {"rules": [{"prefix": "all"|"198.18.1.0/24", "port": 80}, ...]} */
-static int policy_from_json(const char *text, struct rule_set **out, size_t *n, char *err,
-			    size_t errlen)
+int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err,
+		      size_t errlen)
 {
 	json_error_t je;
 	json_t *root = json_loads(text, 0, &je), *rules, *r;
@@ -174,6 +185,11 @@ static int policy_from_json(const char *text, struct rule_set **out, size_t *n, 
 		return -EINVAL;
 	}
 	set = calloc(json_array_size(rules) + 1, sizeof(*set));
+	if (!set) {
+		snprintf(err, errlen, "out of memory");
+		json_decref(root);
+		return -ENOMEM;
+	}
 	json_array_foreach(rules, i, r)
 	{
 		json_t *prefix = json_object_get(r, "prefix"), *port = json_object_get(r, "port");
@@ -209,76 +225,166 @@ bad:
 	return -EINVAL;
 }
 
+static enum MHD_Result get_healthz(struct MHD_Connection *conn, struct body *b)
+{
+	(void)b;
+	return reply(conn, 200, "text/plain", strdup("ok\n"));
+}
+
+static enum MHD_Result get_readyz(struct MHD_Connection *conn, struct body *b)
+{
+	(void)b;
+	return ready() ? reply(conn, 200, "text/plain", strdup("ready\n"))
+		       : reply(conn, 503, "text/plain", strdup("not ready\n"));
+}
+
+static enum MHD_Result get_metrics(struct MHD_Connection *conn, struct body *b)
+{
+	char *text = metrics_text();
+
+	(void)b;
+	return text ? reply(conn, 200, "text/plain; version=0.0.4", text)
+		    : reply_error(conn, 500, "out of memory");
+}
+
+static enum MHD_Result get_status(struct MHD_Connection *conn, struct body *b)
+{
+	(void)b;
+	return reply_json(conn, 200, status_json(&d.pins));
+}
+
+static enum MHD_Result get_policy(struct MHD_Connection *conn, struct body *b)
+{
+	json_t *p = policy_json(&d.pins);
+
+	(void)b;
+	return p ? reply_json(conn, 200, json_pack("{s:o}", "rules", p))
+		 : reply_error(conn, 500, "cannot read the policy");
+}
+
+static enum MHD_Result put_policy(struct MHD_Connection *conn, struct body *b)
+{
+	struct rule_set *set = NULL;
+	char err[256];
+	size_t n = 0;
+	int rc, lock;
+
+	if (b->too_big)
+		return reply_error(conn, 413, "body larger than 64 KiB");
+	if (http_policy_parse(b->data ? b->data : "", &set, &n, err, sizeof(err)))
+		return reply_error(conn, 400, err);
+	/* The CLI lock too: a concurrent `ctaccel policy add` edits the trie
+	 * this swap replaces. */
+	pthread_mutex_lock(&d.lock);
+	lock = cli_lock();
+	rc = lock < 0 ? lock : policy_replace(&d.pins, set, n);
+	cli_unlock(lock);
+	pthread_mutex_unlock(&d.lock);
+	free(set);
+	if (rc)
+		return reply_error(conn, 500, strerror(-rc));
+	return reply_json(conn, 200, json_pack("{s:o}", "rules", policy_json(&d.pins)));
+}
+
+static enum MHD_Result post_gc(struct MHD_Connection *conn, struct body *b)
+{
+	struct ctaccel_gc_result r;
+
+	(void)b;
+	if (daemon_gc(&r))
+		return reply_error(conn, 500, "gc failed");
+	return reply_json(conn, 200,
+			  json_pack("{s:I,s:I,s:I}", "scanned", (json_int_t)r.scanned, "expired",
+				    (json_int_t)r.expired, "deleted", (json_int_t)r.deleted));
+}
+
+struct http_endpoint {
+	const char *path;
+	const char *method;
+	enum MHD_Result (*fn)(struct MHD_Connection *conn, struct body *b);
+	bool unlimited; /* liveness probes stay answered under a request flood */
+};
+
+static const struct http_endpoint endpoints[] = {
+	{"/healthz", "GET", get_healthz, true},
+	{"/readyz", "GET", get_readyz, false},
+	{"/metrics", "GET", get_metrics, false},
+	{"/v1/status", "GET", get_status, false},
+	{"/v1/policy", "GET", get_policy, false},
+	{"/v1/policy", "PUT", put_policy, false},
+	{"/v1/gc", "POST", post_gc, false},
+};
+
+const struct http_endpoint *http_endpoint_find(const char *url, const char *method,
+					       unsigned int *status)
+{
+	size_t i;
+
+	*status = 404;
+	for (i = 0; i < sizeof(endpoints) / sizeof(endpoints[0]); i++) {
+		if (strcmp(url, endpoints[i].path))
+			continue;
+		if (!strcmp(method, endpoints[i].method))
+			return &endpoints[i];
+		*status = 405;
+	}
+	return NULL;
+}
+
+/*
+ * One token bucket for the whole listener: `rate` requests per second with a
+ * burst of as many. A flood gets 429s, counted, instead of the daemon's CPU.
+ */
+static struct {
+	pthread_mutex_t lock;
+	unsigned int rate;
+	double tokens;
+	struct timespec last;
+} bucket = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool bucket_take(void)
+{
+	struct timespec now;
+	bool ok;
+
+	if (!bucket.rate)
+		return true;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&bucket.lock);
+	bucket.tokens += (now.tv_sec - bucket.last.tv_sec) * (double)bucket.rate +
+			 (now.tv_nsec - bucket.last.tv_nsec) * 1e-9 * bucket.rate;
+	if (bucket.tokens > bucket.rate)
+		bucket.tokens = bucket.rate;
+	bucket.last = now;
+	ok = bucket.tokens >= 1.0;
+	if (ok)
+		bucket.tokens -= 1.0;
+	pthread_mutex_unlock(&bucket.lock);
+	return ok;
+}
+
+struct http_counters http_counters;
+
 static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const char *method,
 			     struct body *b)
 {
-	bool get = !strcmp(method, "GET"), put = !strcmp(method, "PUT"),
-	     post = !strcmp(method, "POST");
+	const struct http_endpoint *e;
+	unsigned int status;
 
-	if (!strcmp(url, "/healthz"))
-		return get ? reply(conn, 200, "text/plain", strdup("ok\n"))
-			   : reply_error(conn, 405, "method not allowed");
-	if (!strcmp(url, "/readyz")) {
-		if (!get)
-			return reply_error(conn, 405, "method not allowed");
-		return ready() ? reply(conn, 200, "text/plain", strdup("ready\n"))
-			       : reply(conn, 503, "text/plain", strdup("not ready\n"));
+	if (b->limited) {
+		__sync_fetch_and_add(&http_counters.rate_limited, 1);
+		return reply_error(conn, 429, "too many requests");
 	}
-	if (!strcmp(url, "/metrics")) {
-		char *text;
-
-		if (!get)
-			return reply_error(conn, 405, "method not allowed");
-		text = metrics_text();
-		return text ? reply(conn, 200, "text/plain; version=0.0.4", text)
-			    : reply_error(conn, 500, "out of memory");
+	if (b->too_big)
+		__sync_fetch_and_add(&http_counters.too_large, 1);
+	e = http_endpoint_find(url, method, &status);
+	if (!e) {
+		__sync_fetch_and_add(&http_counters.not_found, 1);
+		return reply_error(conn, status,
+				   status == 405 ? "method not allowed" : "no such resource");
 	}
-	if (!strcmp(url, "/v1/status"))
-		return get ? reply_json(conn, 200, status_json(&d.pins))
-			   : reply_error(conn, 405, "method not allowed");
-	if (!strcmp(url, "/v1/policy")) {
-		struct rule_set *set = NULL;
-		char err[256];
-		size_t n = 0;
-		int rc, lock;
-
-		if (get) {
-			json_t *p = policy_json(&d.pins);
-
-			return p ? reply_json(conn, 200, json_pack("{s:o}", "rules", p))
-				 : reply_error(conn, 500, "cannot read the policy");
-		}
-		if (!put)
-			return reply_error(conn, 405, "method not allowed");
-		if (b->too_big)
-			return reply_error(conn, 413, "body larger than 64 KiB");
-		if (policy_from_json(b->data ? b->data : "", &set, &n, err, sizeof(err)))
-			return reply_error(conn, 400, err);
-		/* The CLI lock too: a concurrent `ctaccel policy add` edits the trie
-		 * this swap replaces. */
-		pthread_mutex_lock(&d.lock);
-		lock = cli_lock();
-		rc = lock < 0 ? lock : policy_replace(&d.pins, set, n);
-		cli_unlock(lock);
-		pthread_mutex_unlock(&d.lock);
-		free(set);
-		if (rc)
-			return reply_error(conn, 500, strerror(-rc));
-		return reply_json(conn, 200, json_pack("{s:o}", "rules", policy_json(&d.pins)));
-	}
-	if (!strcmp(url, "/v1/gc")) {
-		struct ctaccel_gc_result r;
-
-		if (!post)
-			return reply_error(conn, 405, "method not allowed");
-		if (daemon_gc(&r))
-			return reply_error(conn, 500, "gc failed");
-		return reply_json(conn, 200,
-				  json_pack("{s:I,s:I,s:I}", "scanned", (json_int_t)r.scanned,
-					    "expired", (json_int_t)r.expired, "deleted",
-					    (json_int_t)r.deleted));
-	}
-	return reply_error(conn, 404, "no such resource");
+	__sync_fetch_and_add(&http_counters.served, 1);
+	return e->fn(conn, b);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -290,14 +396,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	(void)cls;
 	(void)version;
 	if (!b) {
+		const struct http_endpoint *e;
+		unsigned int status;
+
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return MHD_NO;
+		e = http_endpoint_find(url, method, &status);
+		b->limited = !(e && e->unlimited) && !bucket_take();
 		*con_cls = b;
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (b->len + *upload_size > MAX_BODY) {
+		if (b->limited) {
+			/* Not kept: the answer is 429 whatever it says. */
+		} else if (b->len + *upload_size > MAX_BODY) {
 			b->too_big = true;
 		} else {
 			char *nd = realloc(b->data, b->len + *upload_size + 1);
@@ -330,59 +443,77 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static int listen_socket(const char *spec)
+int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
 {
-	struct sockaddr_storage ss = {};
 	char host[128];
 	const char *colon;
-	socklen_t len;
-	int fd, one = 1;
+	char *end;
 	long port;
 
+	memset(ss, 0, sizeof(*ss));
 	if (!strncmp(spec, "unix:", 5)) {
-		struct sockaddr_un *un = (void *)&ss;
+		struct sockaddr_un *un = (void *)ss;
 
-		if (strlen(spec + 5) >= sizeof(un->sun_path))
+		if (!spec[5] || strlen(spec + 5) >= sizeof(un->sun_path))
 			return -ENAMETOOLONG;
 		un->sun_family = AF_UNIX;
 		strcpy(un->sun_path, spec + 5);
-		snprintf(unix_path, sizeof(unix_path), "%s", spec + 5);
+		*len = sizeof(*un);
+		return 0;
+	}
+	colon = strrchr(spec, ':');
+	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host))
+		return -EINVAL;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		struct sockaddr_in6 *a6 = (void *)ss;
+
+		host[strlen(host) - 1] = 0;
+		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
+			return -EINVAL;
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	{
+		struct sockaddr_in *a4 = (void *)ss;
+
+		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
+			return -EINVAL;
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		*len = sizeof(*a4);
+	}
+	return 0;
+}
+
+static int listen_socket(const char *spec)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, one = 1, err;
+
+	err = http_listen_parse(spec, &ss, &len);
+	if (err)
+		return err;
+	if (ss.ss_family == AF_UNIX) {
+		const struct sockaddr_un *un = (const void *)&ss;
+
+		_Static_assert(sizeof(unix_path) == sizeof(un->sun_path), "unix path size");
+		memcpy(unix_path, un->sun_path, sizeof(unix_path));
 		unlink(unix_path);
-		len = sizeof(*un);
-	} else {
-		colon = strrchr(spec, ':');
-		if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host))
-			return -EINVAL;
-		port = strtol(colon + 1, NULL, 10);
-		if (port < 1 || port > 65535)
-			return -EINVAL;
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-			struct sockaddr_in6 *a6 = (void *)&ss;
-
-			host[strlen(host) - 1] = 0;
-			if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
-				return -EINVAL;
-			a6->sin6_family = AF_INET6;
-			a6->sin6_port = htons(port);
-			len = sizeof(*a6);
-		} else {
-			struct sockaddr_in *a4 = (void *)&ss;
-
-			if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-				return -EINVAL;
-			a4->sin_family = AF_INET;
-			a4->sin_port = htons(port);
-			len = sizeof(*a4);
-		}
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}
@@ -391,10 +522,13 @@ static int listen_socket(const char *spec)
 	return fd;
 }
 
-int http_start(const char *listen)
+int http_start(const char *listen, unsigned int rate)
 {
 	int fd = listen_socket(listen);
 
+	bucket.rate = rate;
+	bucket.tokens = rate;
+	clock_gettime(CLOCK_MONOTONIC, &bucket.last);
 	if (fd < 0) {
 		pr_err("listen %s: %s", listen, strerror(-fd));
 		return fd;
@@ -402,7 +536,9 @@ int http_start(const char *listen)
 	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			       handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 			       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-			       MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+			       MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16U,
+			       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+			       MHD_OPTION_CONNECTION_TIMEOUT, 10U,
 			       MHD_OPTION_END);
 	if (!mhd) {
 		pr_err("listen %s: cannot start the HTTP server", listen);

@@ -12,65 +12,6 @@
 #include <bpf/libbpf.h>
 #include "cli.h"
 
-struct cli cli = {.pin_path = CTACCEL_PIN_DEFAULT};
-
-void pr_err(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (cli.json) {
-		json_t *o = json_pack("{s:s}", "error", msg);
-
-		json_out(o);
-		json_decref(o);
-		return;
-	}
-	fprintf(stderr, "ctaccel: %s\n", msg);
-}
-
-void pr_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cli.json)
-		return;
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-}
-
-void json_out(json_t *v)
-{
-	json_dumpf(v, stdout, cli.pretty ? JSON_INDENT(2) : JSON_COMPACT);
-	fputc('\n', stdout);
-}
-
-bool is_prefix(const char *arg, const char *word)
-{
-	size_t n = strlen(arg);
-
-	return n && n <= strlen(word) && !strncmp(arg, word, n);
-}
-
-int parse_u32(const char *s, uint32_t *v)
-{
-	unsigned long long x;
-	char *end;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || *end || x > UINT32_MAX)
-		return -EINVAL;
-	*v = x;
-	return 0;
-}
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && !cli.debug)

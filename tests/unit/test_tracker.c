@@ -29,6 +29,7 @@
 #include "flowtab.h"
 #include "tracker.skel.h"
 #include "pkt.h"
+#include "invariants.h"
 
 #define TC_ACT_UNSPEC_U32 0xffffffffU
 
@@ -131,25 +132,11 @@ static void stats_expect(struct env *e, const char *where)
 /* Summed gauges equal a count of the table by state, exactly. */
 static size_t gauges_match_table(struct env *e)
 {
-	__s64 count[CTACCEL_ST__MAX] = {};
-	struct ctaccel_flow_list l;
-	struct ctaccel_stats s;
-	size_t i, n;
+	char why[256];
+	size_t n = 0;
 
-	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
-	for (i = 0; i < l.n; i++) {
-		unsigned int st = ctaccel_ct_state(l.e[i].val.ct);
-
-		assert_true(st > CTACCEL_ST_NONE && st < CTACCEL_ST__MAX);
-		count[st]++;
-	}
-	stats_read(e, &s);
-	for (i = 0; i < CTACCEL_ST__MAX; i++)
-		if (s.flows_in_state[i] != count[i])
-			fail_msg("gauge %s = %lld, table holds %lld", ctaccel_state_names[i],
-				 (long long)s.flows_in_state[i], (long long)count[i]);
-	n = l.n;
-	ctaccel_flow_list_free(&l);
+	if (inv_gauges_match_table(e->flows_fd, e->stats_fd, &n, why, sizeof(why)))
+		fail_msg("%s", why);
 	return n;
 }
 
@@ -159,22 +146,10 @@ static size_t gauges_match_table(struct env *e)
  */
 static void conservation_holds(struct env *e)
 {
-	__u64 pk = 0, by = 0, removed;
-	struct ctaccel_flow_list l;
-	struct ctaccel_stats s;
-	size_t i;
+	char why[256];
 
-	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
-	stats_read(e, &s);
-	for (i = 0; i < l.n; i++) {
-		pk += l.e[i].val.leg[0].packets + l.e[i].val.leg[1].packets;
-		by += l.e[i].val.leg[0].bytes + l.e[i].val.leg[1].bytes;
-	}
-	removed = s.flows_expired + s.flows_reopened + s.flows_killed + s.flows_deleted;
-	assert_int_equal(s.flows_created - removed, l.n);
-	assert_int_equal(pk + s.deleted_packets, s.tracked_packets);
-	assert_int_equal(by + s.deleted_bytes, s.tracked_bytes);
-	ctaccel_flow_list_free(&l);
+	if (inv_conservation(e->flows_fd, e->stats_fd, why, sizeof(why)))
+		fail_msg("%s", why);
 }
 
 static bool tuple_is(const struct ctaccel_tuple *t, const struct endpoint *src,
