@@ -106,7 +106,7 @@ int load_args_parse(int argc, char **argv, struct load_args *a)
 static const char *const pin_names[] = {
 	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS, PIN_IFACES,
 	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK, PIN_POLICY,
-	PIN_POLICY_RULES,
+	PIN_POLICY_RULES, PIN_POLICY_NEXT,
 };
 
 static void unpin_all(void)

@@ -176,7 +176,7 @@ static int policy_pin(int fd)
 	char path[PATH_MAX], tmp[PATH_MAX];
 
 	snprintf(path, sizeof(path), "%s/%s", cli.pin_path, PIN_POLICY_RULES);
-	snprintf(tmp, sizeof(tmp), "%s/%s.new", cli.pin_path, PIN_POLICY_RULES);
+	snprintf(tmp, sizeof(tmp), "%s/%s", cli.pin_path, PIN_POLICY_NEXT);
 	unlink(tmp);
 	if (bpf_obj_pin(fd, tmp) || chmod(tmp, 0600) || rename(tmp, path)) {
 		int err = -errno;
