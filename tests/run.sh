@@ -57,9 +57,15 @@ for t in "$OUTPUT"/test_*; do
 	run_tap "$(basename "$t")" "$t"
 done
 
+# Each fuzz target for a few seconds, over its committed corpus first.
+run_tap "fuzz (smoke)" bash tests/fuzz/run.sh smoke
+
 for t in tests/integration/*.bats; do
 	run_tap "$(basename "$t")" bats --tap "$t"
 done
+
+# The CLI and daemon suites once more on the ASan/UBSan build.
+run_tap "sanitized" bash tests/integration/sanitized.sh
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -200,6 +200,14 @@ static int conf_line(void *user, const char *section, const char *name, const ch
 	return err ? 0 : 1;
 }
 
+/* libinih refuses a line without '=' (or an unclosed section) before any
+ * handler runs: the reason is then the syntax. */
+static void conf_syntax_reason(struct dconf *c, int line)
+{
+	if (line > 0 && !c->err[0])
+		snprintf(c->err, sizeof(c->err), "not KEY = VALUE or [section]");
+}
+
 /* A configuration's text, checked as the daemon reads a file: 0, or the
  * number of the first bad line with the reason in err. */
 int daemon_conf_check(const char *text, char *err, size_t errlen)
@@ -214,6 +222,7 @@ int daemon_conf_check(const char *text, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	line = ini_parse_string(text, conf_line, c);
+	conf_syntax_reason(c, line);
 	snprintf(err, errlen, "%s", c->err);
 	dconf_free(c);
 	free(c);
@@ -251,6 +260,7 @@ static int dconf_read(struct dconf *c)
 		return -EINVAL;
 	if (conf_file) {
 		line = ini_parse(conf_file, conf_line, c);
+		conf_syntax_reason(c, line);
 		if (line < 0) {
 			pr_err("config %s: cannot open", conf_file);
 			return -ENOENT;

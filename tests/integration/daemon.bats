@@ -156,6 +156,15 @@ url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 	printf '[ctaccel]\nmax_flows = lots\n' >"$BATS_TEST_TMPDIR/bad2.conf"
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad2.conf"
 	[[ $status -ne 0 && $output == *"bad2.conf:2"* ]]
+	# a line libinih refuses itself still gets a reason (found by fuzz_config)
+	printf '[ctaccel]\ngc_interval = 5\ndevice\n' >"$BATS_TEST_TMPDIR/bad3.conf"
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad3.conf"
+	[[ $status -ne 0 && $output == *"bad3.conf:3: not KEY = VALUE"* ]]
+	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/bad3.conf" --check-config
+	[[ $status -eq 2 && $output == *"bad3.conf:3"* ]]
+	printf '[ctaccel]\ngc_interval = 5\n' >"$BATS_TEST_TMPDIR/good.conf"
+	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/good.conf" --check-config
+	[[ $status -eq 0 && $output == "configuration ok" ]]
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device nosuchdev0
 	[[ $status -ne 0 && $output == *nosuchdev0* ]]
 	[[ ! -e $PIN ]]

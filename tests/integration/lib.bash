@@ -6,7 +6,7 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${OUTPUT:-$ROOT/.output}
-CTACCEL=$ROOT/ctaccel
+CTACCEL=${CTACCEL:-$ROOT/ctaccel}
 TCPGEN=$OUT/tcpgen
 
 topo_names() {
