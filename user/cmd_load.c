@@ -371,14 +371,26 @@ static int tc_detach_one(int ifindex, enum bpf_tc_attach_point ap)
 	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
 }
 
+static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
 static __u32 tc_prog_id(int ifindex, enum bpf_tc_attach_point ap)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	libbpf_print_fn_t prev;
+	int err;
 
-	if (bpf_tc_query(&hook, &opts))
-		return 0;
-	return opts.prog_id;
+	/* No qdisc or no filter is an answer here, not an error to print. */
+	prev = libbpf_set_print(print_nothing);
+	err = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(prev);
+	return err ? 0 : opts.prog_id;
 }
 
 static __u32 prog_id_of(int fd)
@@ -419,6 +431,54 @@ int ifaces_prune(const struct pinned *p, unsigned int *pruned)
 		first = true;
 	}
 	return 0;
+}
+
+/* Whether the program at ctaccel's tc slot is one of ctaccel's (by name):
+ * the only way to know once the pins are gone. */
+static bool tc_slot_is_ours(int ifindex, enum bpf_tc_attach_point ap)
+{
+	struct bpf_prog_info info = {};
+	__u32 id = tc_prog_id(ifindex, ap), len = sizeof(info);
+	int fd;
+	bool ours;
+
+	if (!id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       (!strcmp(info.name, "ctaccel_ingress") || !strcmp(info.name, "ctaccel_egress"));
+	close(fd);
+	return ours;
+}
+
+/* Devices of this namespace still running ctaccel's programs that no pinned
+ * state knows of (its bpffs was unmounted, or its pins removed). */
+static json_t *orphaned_devices(void)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	json_t *arr = json_array();
+
+	for (i = ifs; i && i->if_index; i++)
+		if (tc_slot_is_ours(i->if_index, BPF_TC_INGRESS) ||
+		    tc_slot_is_ours(i->if_index, BPF_TC_EGRESS))
+			json_array_append_new(arr, json_string(i->if_name));
+	if (ifs)
+		if_freenameindex(ifs);
+	return arr;
+}
+
+/* Detach with no pinned state: only filters that run ctaccel's programs. */
+static int detach_orphan(__u32 ifindex)
+{
+	int err = 0;
+
+	if (tc_slot_is_ours(ifindex, BPF_TC_INGRESS))
+		err = tc_detach_one(ifindex, BPF_TC_INGRESS);
+	if (!err && tc_slot_is_ours(ifindex, BPF_TC_EGRESS))
+		err = tc_detach_one(ifindex, BPF_TC_EGRESS);
+	return err;
 }
 
 /* The clsact qdisc, with whatever filters are still on it. */
@@ -558,6 +618,20 @@ int do_detach(int argc, char **argv)
 	lock = cli_lock();
 	if (lock < 0)
 		return EXIT_RUNTIME;
+	if (!pinned_exists()) {
+		/* Programs left attached by a state whose pins are gone. */
+		for (i = 0; i < argc; i++) {
+			err = detach_orphan(ifindex[i]);
+			if (err) {
+				pr_err("detach %s: %s", argv[i], strerror(-err));
+				ret = EXIT_RUNTIME;
+				continue;
+			}
+			pr_info("detached %s (no pinned state)\n", argv[i]);
+		}
+		cli_unlock(lock);
+		return ret;
+	}
 	if (pinned_open(&p)) {
 		cli_unlock(lock);
 		return EXIT_RUNTIME;
@@ -803,14 +877,23 @@ int do_status(int argc, char **argv)
 		return 0;
 	}
 	if (!pinned_exists()) {
+		json_t *orphans = orphaned_devices();
+
 		if (cli.json) {
-			o = json_pack("{s:s,s:b,s:s}", "version", CTACCEL_VERSION, "loaded", 0,
-				      "pin_path", cli.pin_path);
+			o = json_pack("{s:s,s:b,s:s,s:O}", "version", CTACCEL_VERSION, "loaded", 0,
+				      "pin_path", cli.pin_path, "orphaned_devices", orphans);
 			json_out(o);
 			json_decref(o);
 		} else {
 			printf("ctaccel %s: not loaded (%s)\n", CTACCEL_VERSION, cli.pin_path);
+			json_array_foreach(orphans, k, d)
+			{
+				printf("device %s still runs ctaccel's programs, with no pinned "
+				       "state: 'ctaccel detach %s' removes them\n",
+				       json_string_value(d), json_string_value(d));
+			}
 		}
+		json_decref(orphans);
 		return 0;
 	}
 	if (pinned_open(&p))

@@ -42,6 +42,7 @@ struct dconf {
 	struct load_args load;
 	unsigned int gc_interval;
 	unsigned int http_rate;
+	unsigned int repair_interval; /* 0: off */
 	struct rule_set rules[MAX_RULES];
 	size_t nrules;
 	bool policy_given;
@@ -68,6 +69,7 @@ static int dconf_defaults(struct dconf *c)
 	snprintf(c->pin_path, sizeof(c->pin_path), "%s", CTACCEL_PIN_DEFAULT);
 	c->gc_interval = 10;
 	c->http_rate = 50;
+	c->repair_interval = 5;
 	return load_args_default(&c->load);
 }
 
@@ -152,6 +154,15 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 			return -EINVAL;
 		}
 		c->gc_interval = n;
+		return 0;
+	}
+	if (!strcmp(key, "repair_interval")) {
+		if (parse_u32(value, &n) || n > 3600) {
+			snprintf(c->err, sizeof(c->err),
+				 "repair_interval '%s': 0 (off) to 3600 seconds", value);
+			return -EINVAL;
+		}
+		c->repair_interval = n;
 		return 0;
 	}
 	if (!strcmp(key, "http_rate")) {
@@ -244,6 +255,7 @@ static int dconf_read(struct dconf *c)
 		{"pin-path", required_argument, NULL, 'P'},
 		{"gc-interval", required_argument, NULL, 'g'},
 		{"http-rate", required_argument, NULL, 'r'},
+		{"repair-interval", required_argument, NULL, 'R'},
 		{"max-flows", required_argument, NULL, 'm'},
 		{"mark", required_argument, NULL, 'k'},
 		{"timeout", required_argument, NULL, 't'},
@@ -296,6 +308,9 @@ static int dconf_read(struct dconf *c)
 			break;
 		case 'r':
 			snprintf(key, sizeof(key), "http_rate");
+			break;
+		case 'R':
+			snprintf(key, sizeof(key), "repair_interval");
 			break;
 		case 'm':
 			snprintf(key, sizeof(key), "max_flows");
@@ -428,6 +443,68 @@ int daemon_gc(struct ctaccel_gc_result *res)
 	return err;
 }
 
+/*
+ * Put right what changed behind the daemon's back, each repair logged and
+ * counted: a policy update a dead writer left half done, the nft table, a
+ * configured device that lost its programs, records of devices that are gone.
+ */
+static void daemon_repair(const struct dconf *c)
+{
+	unsigned int pruned = 0;
+	json_t *rules;
+	int i, lock, rc;
+
+	pthread_mutex_lock(&d.lock);
+	lock = cli_lock();
+	if (lock < 0)
+		goto out;
+	if (policy_sync(&d.pins) > 0) {
+		d.repairs[REPAIR_POLICY]++;
+		log_event("policy: finished an update that was interrupted");
+	}
+	rules = policy_json(&d.pins);
+	if (rules && json_array_size(rules) && !nft_table_present()) {
+		rc = nft_table_install(d.pins.cfg.mark, d.pins.cfg.mark_mask);
+		if (!rc) {
+			d.repairs[REPAIR_NFT]++;
+			log_event("nft table inet ctaccel was missing: restored");
+		} else {
+			d.repair_errors++;
+			log_event("nft table inet ctaccel is missing: %s", strerror(-rc));
+		}
+	}
+	json_decref(rules);
+	for (i = 0; i < c->ndev; i++) {
+		__u32 ifx = if_nametoindex(c->devices[i]);
+
+		if (!ifx || iface_hooks(&d.pins, ifx) == (IFACE_HOOK_INGRESS | IFACE_HOOK_EGRESS))
+			continue;
+		rc = attach_ifindex(&d.pins, ifx);
+		if (!rc) {
+			d.repairs[REPAIR_DEVICE]++;
+			log_event("device %s: programs re-attached", c->devices[i]);
+		} else {
+			d.repair_errors++;
+			log_event("device %s: re-attach: %s", c->devices[i], strerror(-rc));
+		}
+	}
+	if (ifaces_prune(&d.pins, &pruned) == 0 && pruned) {
+		d.repairs[REPAIR_IFACE] += pruned;
+		log_event("forgot %u device record(s) whose device is gone", pruned);
+	}
+	cli_unlock(lock);
+out:
+	pthread_mutex_unlock(&d.lock);
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
 /* Shorter when much expired or the table is filling, longer when idle. */
 static unsigned int gc_next_interval(unsigned int cur, unsigned int base,
 				     const struct ctaccel_gc_result *r)
@@ -446,7 +523,7 @@ static void usage(void)
 	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen "
 	       "ADDR:PORT|unix:PATH]\n"
 	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"
-	       "                      [--max-flows N]\n"
+	       "                      [--repair-interval SECONDS] [--max-flows N]\n"
 	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
 	       "                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"
 	       "                      [--migrate] [--check-config]\n"
@@ -458,6 +535,7 @@ int do_daemon(int argc, char **argv)
 {
 	struct dconf c, next;
 	struct ctaccel_gc_result gc = {};
+	double next_gc, next_repair;
 	unsigned int interval;
 	sigset_t set;
 	int i, err, lockfd = -1, pinlock, ret = EXIT_RUNTIME;
@@ -549,6 +627,8 @@ int do_daemon(int argc, char **argv)
 		goto close_pins;
 	d.devices = c.devices;
 	d.ndev = c.ndev;
+	/* Whatever a crash (of a daemon or a CLI) left half done. */
+	daemon_repair(&c);
 	if (http_start(c.listen, c.http_rate))
 		goto close_pins;
 	/* One loaded socket iterator for every scrape; without it the metrics
@@ -575,16 +655,33 @@ int do_daemon(int argc, char **argv)
 	sd_notify_ready("READY=1\nSTATUS=tracking\n");
 
 	interval = c.gc_interval;
+	next_gc = now_s() + interval;
+	next_repair = now_s() + c.repair_interval;
 	for (;;) {
-		struct timespec to = {.tv_sec = interval};
+		double wait = next_gc - now_s();
+		struct timespec to;
 		siginfo_t si;
-		int sig = sigtimedwait(&set, &si, &to);
+		int sig;
 
+		if (c.repair_interval && next_repair - now_s() < wait)
+			wait = next_repair - now_s();
+		if (wait < 0)
+			wait = 0;
+		to.tv_sec = (time_t)wait;
+		to.tv_nsec = (long)((wait - to.tv_sec) * 1e9);
+		sig = sigtimedwait(&set, &si, &to);
 		if (sig < 0) {
 			if (errno != EAGAIN && errno != EINTR)
 				break;
-			if (daemon_gc(&gc) == 0)
-				interval = gc_next_interval(interval, c.gc_interval, &gc);
+			if (c.repair_interval && now_s() >= next_repair) {
+				daemon_repair(&c);
+				next_repair = now_s() + c.repair_interval;
+			}
+			if (now_s() >= next_gc) {
+				if (daemon_gc(&gc) == 0)
+					interval = gc_next_interval(interval, c.gc_interval, &gc);
+				next_gc = now_s() + interval;
+			}
 			continue;
 		}
 		if (sig == SIGHUP) {
@@ -612,6 +709,7 @@ int do_daemon(int argc, char **argv)
 					d.devices = c.devices;
 					d.ndev = c.ndev;
 					interval = c.gc_interval;
+					next_gc = now_s() + interval;
 				} else {
 					dconf_free(&next);
 				}

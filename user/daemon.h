@@ -8,6 +8,14 @@
 #include "cli.h"
 #include "flowtab.h"
 
+enum daemon_repair {
+	REPAIR_POLICY,
+	REPAIR_NFT,
+	REPAIR_DEVICE,
+	REPAIR_IFACE,
+	REPAIR__MAX,
+};
+
 struct daemon_state {
 	struct pinned pins;   /* opened once; reads need no lock */
 	pthread_mutex_t lock; /* changes: GC, policy, reload */
@@ -18,6 +26,8 @@ struct daemon_state {
 	uint64_t gc_errors;
 	double gc_last_seconds;
 	double gc_seconds_total;
+	uint64_t repairs[REPAIR__MAX];
+	uint64_t repair_errors;
 };
 
 extern struct daemon_state d;

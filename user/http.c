@@ -19,7 +19,8 @@
 #include <microhttpd.h>
 #include "daemon.h"
 
-#define MAX_BODY (64 * 1024)
+/* 4096 rules (the API's limit) of about 60 bytes each fit. */
+#define MAX_BODY (256 * 1024)
 
 static struct MHD_Daemon *mhd;
 static char unix_path[108];
@@ -28,6 +29,13 @@ static const char *const tcp_state_names[CTACCEL_TCP_STATE_SLOTS] = {
 #define X(name, num) [num] = #name,
 	CTACCEL_TCP_STATES(X)
 #undef X
+};
+
+static const char *const repair_names[REPAIR__MAX] = {
+	[REPAIR_POLICY] = "policy",
+	[REPAIR_NFT] = "nft_table",
+	[REPAIR_DEVICE] = "device",
+	[REPAIR_IFACE] = "device_record",
 };
 
 struct body {
@@ -127,6 +135,13 @@ static char *metrics_text(void)
 	fprintf(f, "ctaccel_gc_duration_seconds_total %g\n", d.gc_seconds_total);
 	metric_head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last GC pass");
 	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", d.gc_last_seconds);
+	metric_head(f, "ctaccel_repairs_total", "counter",
+		    "Things put right that changed behind the daemon's back");
+	for (i = 0; i < REPAIR__MAX; i++)
+		fprintf(f, "ctaccel_repairs_total{what=\"%s\"} %llu\n", repair_names[i],
+			(unsigned long long)d.repairs[i]);
+	metric_head(f, "ctaccel_repair_errors_total", "counter", "Repairs that failed");
+	fprintf(f, "ctaccel_repair_errors_total %llu\n", (unsigned long long)d.repair_errors);
 	pthread_mutex_unlock(&d.lock);
 	metric_head(f, "ctaccel_http_requests_total", "counter",
 		    "Control API and metrics requests, by outcome");
@@ -270,7 +285,7 @@ static enum MHD_Result put_policy(struct MHD_Connection *conn, struct body *b)
 	int rc, lock;
 
 	if (b->too_big)
-		return reply_error(conn, 413, "body larger than 64 KiB");
+		return reply_error(conn, 413, "body larger than 256 KiB");
 	if (http_policy_parse(b->data ? b->data : "", &set, &n, err, sizeof(err)))
 		return reply_error(conn, 400, err);
 	/* The CLI lock too: a concurrent `ctaccel policy add` edits the trie

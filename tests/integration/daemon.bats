@@ -16,32 +16,6 @@ teardown_file() {
 	topo_down
 }
 
-daemon_start() {
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
-		--device vgs --listen "127.0.0.1:$PORT" "$@" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
-	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
-	local i
-	for i in $(seq 50); do
-		http -o /dev/null /healthz && return 0
-		sleep 0.1
-	done
-	cat "$BATS_FILE_TMPDIR/daemon.log"
-	return 1
-}
-
-daemon_stop() {
-	local pid
-	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
-	kill "${1:--TERM}" "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
-http() {
-	nsenter --net="/run/netns/$G" curl -sf --max-time 5 "$@" "http://127.0.0.1:$PORT${*: -1}" 2>/dev/null
-}
-
-url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
-
 @test "metrics parse as Prometheus text and match ctaccel -j stats" {
 	daemon_start
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
@@ -66,6 +40,9 @@ url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 }
 
 @test "healthz and readyz answer; readyz fails when a device loses its programs" {
+	# without repairs, which would put the programs back (faults.bats)
+	daemon_stop
+	daemon_start --repair-interval 0
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") == 200 ]]
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
 	ctaccel_g detach vgs
@@ -86,7 +63,7 @@ url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 		jq -e .error "$BATS_TEST_TMPDIR/r"
 	done
 	ctaccel_g -j policy show | jq -e 'length == 2'
-	head -c 70000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
+	head -c 300000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
 	[[ $(url -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope") == 404 ]]
 	[[ $(url -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$PORT/v1/policy") == 405 ]]

@@ -149,3 +149,31 @@ traffic_mix() {
 	in_ns "$C" "$TCPGEN" client "$addr" 7 x 3 >/dev/null   # refused (RST)
 	in_ns "$C" "$TCPGEN" client "$addr" 9 x 2 >/dev/null   # unanswered SYN
 }
+
+# The daemon in the gateway, on $PORT and the test's pin path; its log and pid
+# in the test file's temporary directory.
+daemon_start() {
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
+		--device vgs --listen "127.0.0.1:$PORT" "$@" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
+	local i
+	for i in $(seq 50); do
+		http -o /dev/null /healthz && return 0
+		sleep 0.1
+	done
+	cat "$BATS_FILE_TMPDIR/daemon.log"
+	return 1
+}
+
+daemon_stop() {
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
+	kill "${1:--TERM}" "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+http() {
+	nsenter --net="/run/netns/$G" curl -sf --max-time 5 "$@" "http://127.0.0.1:$PORT${*: -1}" 2>/dev/null
+}
+
+url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }

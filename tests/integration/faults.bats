@@ -1,0 +1,253 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Faults: a full table, kill -9 in the middle of a policy update and of a GC
+# pass, bpffs read-only or gone, the nft table or a device removed behind
+# ctaccel's back, two daemons at once. Traffic always passes; afterwards the
+# state is consistent and the daemon repairs what it can.
+
+load lib
+
+PORT=9484
+
+setup_file() {
+	topo_names "ft$$"
+	topo_up
+	oracle_on
+}
+
+teardown_file() {
+	daemon_stop -KILL 2>/dev/null || true
+	topo_down
+	if [[ -n ${MNT:-} ]]; then umount -l "$MNT" 2>/dev/null || true; fi
+}
+
+teardown() {
+	[[ -f $BATS_FILE_TMPDIR/daemon.pid ]] && daemon_stop -KILL
+	in_ns "$G" ip link del vx0 2>/dev/null || true
+	local m
+	for m in "$BATS_TEST_TMPDIR"/mnt-*; do
+		[[ -d $m ]] && umount -l "$m" 2>/dev/null
+	done
+	ctaccel_g unload >/dev/null 2>&1 || true
+}
+
+# The id of the trie in the policy slot (what the datapath uses); bpftool
+# prints an ARRAY_OF_MAPS value as little-endian bytes.
+slot_id() {
+	echo $((16#$(bpftool -j map lookup pinned "$PIN/ctaccel_policy" key 0 0 0 0 |
+		jq -r '.value | reverse | map(ltrimstr("0x")) | join("")')))
+}
+
+# Gauges equal the table by state, and present + removed = created.
+consistent() {
+	local st table
+	st=$(ctaccel_g -j stats)
+	table=$(ctaccel_g -j flow show | jq -c 'group_by(.state) | map({(.[0].state): length}) | add // {}')
+	[[ $(jq -c '.states | with_entries(select(.value != 0))' <<<"$st") == "$table" ]] || {
+		echo "gauges $(jq -c .states <<<"$st") table $table"
+		return 1
+	}
+	local created removed n
+	created=$(jq .counters.flows_created <<<"$st")
+	removed=$(jq '.counters | .flows_expired + .flows_reopened + .flows_killed + .flows_deleted' <<<"$st")
+	n=$(ctaccel_g -j flow count | jq .flows)
+	[[ $((created - removed)) -eq $n ]] || {
+		echo "created $created - removed $removed != $n in the table"
+		return 1
+	}
+}
+
+@test "table full under churn: traffic passes, every refusal counted, GC makes room again" {
+	ctaccel_g load max-flows 64 timeout TIME_WAIT 1 timeout CLOSE 1 >/dev/null
+	ctaccel_g attach vgc vgs >/dev/null
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 300
+	[[ $output == *"ok 300 fail 0"* ]]
+	local full created
+	full=$(ctaccel_g -j stats | jq .counters.table_full)
+	created=$(ctaccel_g -j stats | jq .counters.flows_created)
+	[[ $full -gt 0 ]]
+	[[ $(ctaccel_g -j flow count | jq .flows) -le 64 ]]
+	consistent
+	sleep 1.5
+	ctaccel_g gc >/dev/null
+	[[ $(ctaccel_g -j flow count | jq .flows) -eq 0 ]]
+	consistent
+	# room again: the next 20 connections are all tracked, none refused
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20 >/dev/null
+	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -eq $((created + 20)) ]]
+	[[ $(ctaccel_g -j stats | jq .counters.table_full) -eq $full ]]
+	consistent
+}
+
+@test "kill -9 during policy updates: the policy in use is the old or the new one, whole; a restart finishes it" {
+	local delay in_use n seen_new=0 seen_old=0
+	# 4000 rules (163 KB): parsing and building the trie aside take about
+	# 25 ms here, so the kills below land before, during and after
+	jq -cn '{rules: [range(4000) | {prefix: "198.19.\(. / 250 | floor).\(. % 250)/32", port: 8080}]}' >"$BATS_TEST_TMPDIR/big.json"
+	daemon_start --policy '198.18.1.0/24 port 80'
+	for delay in 0.002 0.008 0.015 0.022 0.03 0.045 1.0; do
+		url -o /dev/null -X PUT --data-binary @"$BATS_TEST_TMPDIR/big.json" "http://127.0.0.1:$PORT/v1/policy" &
+		sleep "$delay"
+		daemon_stop -KILL
+		wait || true
+		# what the datapath uses: the trie in the slot, whole
+		n=$(bpftool map dump id "$(slot_id)" | sed -n 's/^Found \([0-9]*\) element.*/\1/p')
+		[[ $n -eq 1 || $n -eq 4000 ]]
+		# the restart finishes an update the kill interrupted
+		daemon_start
+		[[ $(slot_id) -eq $(bpftool -j map show pinned "$PIN/ctaccel_policy_rules" | jq .id) ]]
+		n=$(ctaccel_g -j policy show | jq length)
+		[[ $n -eq 1 || $n -eq 4000 ]]
+		[[ $(ctaccel_g -j status | jq '.problems | length') -eq 0 ]]
+		if [[ $n -eq 4000 ]]; then seen_new=$((seen_new + 1)); else seen_old=$((seen_old + 1)); fi
+		echo "# kill after ${delay}s: $n rules in use after the restart" >&3
+		# back to the old policy for the next round
+		url -o /dev/null -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80}]}' "http://127.0.0.1:$PORT/v1/policy"
+		[[ $(ctaccel_g -j policy show | jq length) -eq 1 ]]
+	done
+	# a second is long enough for the update to finish before the kill
+	[[ $n -eq 4000 ]]
+	echo "# $seen_old rounds kept the old policy, $seen_new had the new one" >&3
+}
+
+@test "an interrupted policy update (pinned, not swapped in) is reported, and the daemon finishes it" {
+	ctaccel_g load >/dev/null
+	ctaccel_g policy add 198.18.1.0/24 port 80 >/dev/null
+	# what a writer killed between pinning a new trie and swapping it in leaves
+	rm "$PIN/ctaccel_policy_rules"
+	bpftool map create "$PIN/ctaccel_policy_rules" type lpm_trie key 24 value 8 entries 16 \
+		name ctaccel_policy flags 1
+	ctaccel_g -j status | jq -e '.problems | any(test("interrupted"))'
+	# readers see the policy in use, not the pin
+	[[ $(ctaccel_g -j policy show | jq length) -eq 1 ]]
+	daemon_start
+	ctaccel_g -j status | jq -e '(.problems | length) == 0'
+	grep -q "finished an update that was interrupted" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_repairs_total{what=\"policy\"}" {print $2}') -eq 1 ]]
+	# finished means the pinned (empty) trie is now the one in use
+	[[ $(ctaccel_g -j policy show | jq length) -eq 0 ]]
+}
+
+@test "kill -9 during GC passes: the table stays consistent; a restart finishes" {
+	ctaccel_g load max-flows 300000 timeout SYN_SENT 1 >/dev/null
+	ctaccel_g attach vgc vgs >/dev/null
+	"$OUT/flowfill" fill "$PIN" 100000 >/dev/null
+	[[ $(ctaccel_g -j flow count | jq .flows) -eq 100000 ]]
+	sleep 1.5
+	daemon_start --gc-interval 3600
+	local i n mid=0
+	for i in 1 2 3 4 5; do
+		url -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/gc" &
+		sleep "0.0$((i * 2))"
+		daemon_stop -KILL
+		wait || true
+		n=$(ctaccel_g -j flow count | jq .flows)
+		((n > 0 && n < 100000)) && mid=$((mid + 1))
+		consistent
+		[[ $n -eq 0 ]] && break
+		daemon_start --gc-interval 3600
+	done
+	echo "# $mid kills landed in the middle of a pass" >&3
+	daemon_start --gc-interval 3600
+	url -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e '.deleted >= 0'
+	[[ $(ctaccel_g -j flow count | jq .flows) -eq 0 ]]
+	consistent
+	[[ $(ctaccel_g -j stats | jq '.counters.flows_deleted + .counters.flows_expired') -eq 100000 ]]
+}
+
+@test "bpffs read-only, or not bpffs at all: a clear refusal, nothing attached or leaked" {
+	local ro="$BATS_TEST_TMPDIR/mnt-ro" plain="$BATS_TEST_TMPDIR/plain" progs links
+	mkdir -p "$ro" "$plain"
+	mount -t bpf -o ro bpf "$ro"
+	progs=$(bpftool -j prog show | jq '[.[] | select(.name | startswith("ctaccel"))] | length')
+	links=$(bpftool -j link show | jq length)
+	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$ro/ctaccel" attach vgc
+	[[ $status -eq 1 && $output == *"Read-only file system"* ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$plain/ctaccel" attach vgc
+	[[ $status -eq 1 && $output == *"not on a bpf filesystem"* ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ $(bpftool -j prog show | jq '[.[] | select(.name | startswith("ctaccel"))] | length') -eq $progs ]]
+	[[ $(bpftool -j link show | jq length) -eq $links ]]
+}
+
+@test "bpffs unmounted under a running datapath: traffic passes; status says what is left; detach still cleans up" {
+	local m="$BATS_TEST_TMPDIR/mnt-gone"
+	mkdir -p "$m"
+	mount -t bpf bpf "$m"
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" attach vgc vgs >/dev/null
+	umount "$m"
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
+	[[ $output == *"ok 20 fail 0"* ]]
+	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" -j status
+	[[ $status -eq 0 ]]
+	jq -e '.loaded == false and (.orphaned_devices | sort) == ["vgc", "vgs"]' <<<"$output"
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" detach vgc vgs
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgs egress) ]]
+}
+
+@test "nft table deleted behind ctaccel's back: status reports it, the daemon restores it" {
+	daemon_start --repair-interval 1 --policy all
+	in_ns "$G" nft list table inet ctaccel >/dev/null
+	in_ns "$G" nft delete table inet ctaccel
+	ctaccel_g -j status | jq -e '.nft_table == false and (.problems[0] | test("nft table inet ctaccel is missing"))'
+	local i
+	for i in $(seq 30); do
+		in_ns "$G" nft list table inet ctaccel >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	in_ns "$G" nft list table inet ctaccel | grep -q notrack
+	ctaccel_g -j status | jq -e '.nft_table and (.problems | length) == 0'
+	grep -q "nft table inet ctaccel was missing: restored" "$BATS_FILE_TMPDIR/daemon.log"
+	# bypass works again: new flows stay out of nf_conntrack
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
+	[[ $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | grep -c 198.18.0.2) -eq 0 ]]
+}
+
+@test "a device deleted while attached: reported, forgotten, traffic on the others unharmed; programs put back" {
+	in_ns "$G" ip link add vx0 type veth peer name vx1
+	in_ns "$G" ip link set vx0 up
+	daemon_start --repair-interval 1
+	ctaccel_g attach vx0 >/dev/null
+	local ifx
+	ifx=$(in_ns "$G" cat /sys/class/net/vx0/ifindex)
+	in_ns "$G" ip link del vx0
+	ctaccel_g -j status | jq -e --argjson i "$ifx" '.problems | any(test("ifindex \($i) is gone"))'
+	local i
+	for i in $(seq 30); do
+		ctaccel_g -j status | jq -e '(.devices | length) == 2' >/dev/null && break
+		sleep 0.1
+	done
+	ctaccel_g -j status | jq -e '(.devices | length) == 2 and (.problems | length) == 0'
+	grep -q "forgot 1 device record" "$BATS_FILE_TMPDIR/daemon.log"
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10
+	[[ $output == *"ok 10 fail 0"* ]]
+	# a configured device that lost its programs gets them back
+	in_ns "$G" tc qdisc del dev vgs clsact
+	for i in $(seq 30); do
+		ctaccel_g -j status | jq -e '.devices | all(.ingress and .egress)' >/dev/null && break
+		sleep 0.1
+	done
+	ctaccel_g -j status | jq -e '.devices | all(.ingress and .egress)'
+	grep -q "device vgs: programs re-attached" "$BATS_FILE_TMPDIR/daemon.log"
+}
+
+@test "two daemons started at once: one runs, the other refuses" {
+	ctaccel_g unload >/dev/null 2>&1 || true
+	local a b
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --listen 127.0.0.1:9485 >"$BATS_TEST_TMPDIR/a.log" 2>&1 3>&- &
+	a=$!
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --listen 127.0.0.1:9486 >"$BATS_TEST_TMPDIR/b.log" 2>&1 3>&- &
+	b=$!
+	sleep 2
+	local alive=0
+	kill -0 "$a" 2>/dev/null && alive=$((alive + 1))
+	kill -0 "$b" 2>/dev/null && alive=$((alive + 1))
+	[[ $alive -eq 1 ]]
+	cat "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log" | grep -q "another ctaccel daemon"
+	kill "$a" "$b" 2>/dev/null || true
+	wait "$a" "$b" 2>/dev/null || true
+	[[ $(ctaccel_g -j status | jq '.devices | length') -eq 1 ]]
+}
