@@ -5,10 +5,10 @@
 set -euo pipefail
 
 pkgs=(
-	make gcc clang llvm pkg-config
+	make gcc clang llvm pkg-config libclang-rt-14-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libcmocka-dev
-	iproute2 nftables conntrack bats jq util-linux curl python3-yaml
+	iproute2 nftables conntrack bats jq util-linux curl python3-yaml python3 strace procps
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 )
 

@@ -136,6 +136,13 @@ int do_flow(int argc, char **argv)
 		return EXIT_USAGE;
 	if (pinned_open(&p))
 		return EXIT_RUNTIME;
+	/* Reading and formatting what the kernel holds needs no privilege once
+	 * the pins are open. */
+	if (caps_keep_only(0)) {
+		pr_err("flow: drop capabilities: %s", strerror(errno));
+		pinned_close(&p);
+		return EXIT_RUNTIME;
+	}
 	err = ctaccel_flows_read(p.flows_fd, &l);
 	err = err ?: ctaccel_clock_now(p.clock_fd, &now);
 	if (err) {
@@ -238,6 +245,11 @@ int do_stats(int argc, char **argv)
 	}
 	if (pinned_open(&p))
 		return EXIT_RUNTIME;
+	if (caps_keep_only(0)) {
+		pr_err("stats: drop capabilities: %s", strerror(errno));
+		pinned_close(&p);
+		return EXIT_RUNTIME;
+	}
 	o = stats_json(&p);
 	pinned_close(&p);
 	if (!o) {
