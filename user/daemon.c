@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -439,6 +440,9 @@ int daemon_gc(struct ctaccel_gc_result *res)
 	} else {
 		d.gc_errors++;
 	}
+	/* A pass reads the whole table into one buffer; give the pages back
+	 * rather than hold a full table's worth on a small node. */
+	malloc_trim(0);
 	pthread_mutex_unlock(&d.lock);
 	return err;
 }
