@@ -39,6 +39,7 @@ struct dconf {
 	char *devices[MAX_DEVICES];
 	int ndev;
 	char listen[256];
+	char control_listen[256]; /* empty: the control API is on `listen` */
 	char pin_path[PATH_MAX];
 	struct load_args load;
 	unsigned int gc_interval;
@@ -132,16 +133,17 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 	snprintf(v, sizeof(v), "%s", value);
 	if (!strcmp(key, "device") || !strcmp(key, "devices"))
 		return add_devices(c, value);
-	if (!strcmp(key, "listen")) {
+	if (!strcmp(key, "listen") || !strcmp(key, "control_listen")) {
+		char *dst = !strcmp(key, "listen") ? c->listen : c->control_listen;
 		struct sockaddr_storage ss;
 		socklen_t len;
 
 		if (strlen(value) >= sizeof(c->listen) || http_listen_parse(value, &ss, &len)) {
 			snprintf(c->err, sizeof(c->err),
-				 "listen '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", value);
+				 "%s '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", key, value);
 			return -EINVAL;
 		}
-		snprintf(c->listen, sizeof(c->listen), "%s", value);
+		snprintf(dst, sizeof(c->listen), "%s", value);
 		return 0;
 	}
 	if (!strcmp(key, "pin_path")) {
@@ -253,6 +255,7 @@ static int dconf_read(struct dconf *c)
 		{"config", required_argument, NULL, 'c'},
 		{"device", required_argument, NULL, 'D'},
 		{"listen", required_argument, NULL, 'l'},
+		{"control-listen", required_argument, NULL, 'L'},
 		{"pin-path", required_argument, NULL, 'P'},
 		{"gc-interval", required_argument, NULL, 'g'},
 		{"http-rate", required_argument, NULL, 'r'},
@@ -300,6 +303,9 @@ static int dconf_read(struct dconf *c)
 			break;
 		case 'l':
 			snprintf(key, sizeof(key), "listen");
+			break;
+		case 'L':
+			snprintf(key, sizeof(key), "control_listen");
 			break;
 		case 'P':
 			snprintf(key, sizeof(key), "pin_path");
@@ -526,6 +532,7 @@ static void usage(void)
 {
 	printf("Usage: ctaccel daemon [--config FILE] [--device DEV]... [--listen "
 	       "ADDR:PORT|unix:PATH]\n"
+	       "                      [--control-listen ADDR:PORT|unix:PATH]\n"
 	       "                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"
 	       "                      [--repair-interval SECONDS] [--max-flows N]\n"
 	       "                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"
@@ -633,7 +640,7 @@ int do_daemon(int argc, char **argv)
 	d.ndev = c.ndev;
 	/* Whatever a crash (of a daemon or a CLI) left half done. */
 	daemon_repair(&c);
-	if (http_start(c.listen, c.http_rate))
+	if (http_start(c.listen, c.control_listen, c.http_rate))
 		goto close_pins;
 	/* One loaded socket iterator for every scrape; without it the metrics
 	 * simply lack host sockets. */

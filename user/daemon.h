@@ -39,7 +39,9 @@ int daemon_conf_check(const char *text, char *err, size_t errlen);
 
 /* ADDR:PORT, [ADDR6]:PORT or unix:PATH (a 0600 socket). */
 int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
-int http_start(const char *listen, unsigned int rate);
+/* `control`, when set, is the only listener that serves the endpoints that
+ * change state (PUT /v1/policy, POST /v1/gc); `listen` then answers 403. */
+int http_start(const char *listen, const char *control, unsigned int rate);
 
 /* Requests by outcome; added to atomically by the HTTP thread. */
 struct http_counters {
@@ -47,6 +49,7 @@ struct http_counters {
 	uint64_t rate_limited;
 	uint64_t too_large; /* also counted as served: the reply is a 413 */
 	uint64_t not_found;
+	uint64_t forbidden; /* a change asked of the listener without control */
 };
 extern struct http_counters http_counters;
 void http_stop(void);

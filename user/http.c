@@ -22,8 +22,15 @@
 /* 4096 rules (the API's limit) of about 60 bytes each fit. */
 #define MAX_BODY (256 * 1024)
 
-static struct MHD_Daemon *mhd;
-static char unix_path[108];
+/* The main listener, and the control listener when the control API has its
+ * own (then only it changes anything). */
+struct listener {
+	struct MHD_Daemon *mhd;
+	char unix_path[108];
+	bool control; /* may serve the endpoints that change state */
+};
+
+static struct listener listeners[2];
 
 static const char *const tcp_state_names[CTACCEL_TCP_STATE_SLOTS] = {
 #define X(name, num) [num] = #name,
@@ -153,6 +160,8 @@ static char *metrics_text(void)
 		(unsigned long long)http_counters.too_large);
 	fprintf(f, "ctaccel_http_requests_total{outcome=\"not_found\"} %llu\n",
 		(unsigned long long)http_counters.not_found);
+	fprintf(f, "ctaccel_http_requests_total{outcome=\"forbidden\"} %llu\n",
+		(unsigned long long)http_counters.forbidden);
 	fclose(f);
 	return buf;
 }
@@ -318,16 +327,17 @@ struct http_endpoint {
 	const char *method;
 	enum MHD_Result (*fn)(struct MHD_Connection *conn, struct body *b);
 	bool unlimited; /* liveness probes stay answered under a request flood */
+	bool changes;	/* changes state: served only where control is allowed */
 };
 
 static const struct http_endpoint endpoints[] = {
-	{"/healthz", "GET", get_healthz, true},
-	{"/readyz", "GET", get_readyz, false},
-	{"/metrics", "GET", get_metrics, false},
-	{"/v1/status", "GET", get_status, false},
-	{"/v1/policy", "GET", get_policy, false},
-	{"/v1/policy", "PUT", put_policy, false},
-	{"/v1/gc", "POST", post_gc, false},
+	{"/healthz", "GET", get_healthz, true, false},
+	{"/readyz", "GET", get_readyz, false, false},
+	{"/metrics", "GET", get_metrics, false, false},
+	{"/v1/status", "GET", get_status, false, false},
+	{"/v1/policy", "GET", get_policy, false, false},
+	{"/v1/policy", "PUT", put_policy, false, true},
+	{"/v1/gc", "POST", post_gc, false, true},
 };
 
 const struct http_endpoint *http_endpoint_find(const char *url, const char *method,
@@ -380,8 +390,8 @@ static bool bucket_take(void)
 
 struct http_counters http_counters;
 
-static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const char *method,
-			     struct body *b)
+static enum MHD_Result route(const struct listener *l, struct MHD_Connection *conn,
+			     const char *url, const char *method, struct body *b)
 {
 	const struct http_endpoint *e;
 	unsigned int status;
@@ -398,6 +408,10 @@ static enum MHD_Result route(struct MHD_Connection *conn, const char *url, const
 		return reply_error(conn, status,
 				   status == 405 ? "method not allowed" : "no such resource");
 	}
+	if (e->changes && !l->control) {
+		__sync_fetch_and_add(&http_counters.forbidden, 1);
+		return reply_error(conn, 403, "the control API is served on its own socket");
+	}
 	__sync_fetch_and_add(&http_counters.served, 1);
 	return e->fn(conn, b);
 }
@@ -408,7 +422,6 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 {
 	struct body *b = *con_cls;
 
-	(void)cls;
 	(void)version;
 	if (!b) {
 		const struct http_endpoint *e;
@@ -440,7 +453,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return route(conn, url, method, b);
+	return route(cls, conn, url, method, b);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -507,7 +520,7 @@ int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *
 	return 0;
 }
 
-static int listen_socket(const char *spec)
+static int listen_socket(const char *spec, char *unix_path)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -519,8 +532,9 @@ static int listen_socket(const char *spec)
 	if (ss.ss_family == AF_UNIX) {
 		const struct sockaddr_un *un = (const void *)&ss;
 
-		_Static_assert(sizeof(unix_path) == sizeof(un->sun_path), "unix path size");
-		memcpy(unix_path, un->sun_path, sizeof(unix_path));
+		_Static_assert(sizeof(listeners[0].unix_path) == sizeof(un->sun_path),
+			       "unix path size");
+		memcpy(unix_path, un->sun_path, sizeof(un->sun_path));
 		unlink(unix_path);
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -537,37 +551,55 @@ static int listen_socket(const char *spec)
 	return fd;
 }
 
-int http_start(const char *listen, unsigned int rate)
+static int listener_start(struct listener *l, const char *spec, bool control)
 {
-	int fd = listen_socket(listen);
+	int fd = listen_socket(spec, l->unix_path);
 
-	bucket.rate = rate;
-	bucket.tokens = rate;
-	clock_gettime(CLOCK_MONOTONIC, &bucket.last);
 	if (fd < 0) {
-		pr_err("listen %s: %s", listen, strerror(-fd));
+		pr_err("listen %s: %s", spec, strerror(-fd));
 		return fd;
 	}
-	mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			       handle, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-			       MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-			       MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16U,
-			       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-			       MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-			       MHD_OPTION_END);
-	if (!mhd) {
-		pr_err("listen %s: cannot start the HTTP server", listen);
+	l->control = control;
+	l->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+				  NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				  MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  16U, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+				  MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+	if (!l->mhd) {
+		pr_err("listen %s: cannot start the HTTP server", spec);
 		close(fd);
 		return -EIO;
 	}
 	return 0;
 }
 
+int http_start(const char *listen, const char *control, unsigned int rate)
+{
+	int err;
+
+	bucket.rate = rate;
+	bucket.tokens = rate;
+	clock_gettime(CLOCK_MONOTONIC, &bucket.last);
+	err = listener_start(&listeners[0], listen, !control || !*control);
+	if (!err && control && *control) {
+		err = listener_start(&listeners[1], control, true);
+		if (err)
+			http_stop();
+	}
+	return err;
+}
+
 void http_stop(void)
 {
-	if (mhd)
-		MHD_stop_daemon(mhd);
-	mhd = NULL;
-	if (unix_path[0])
-		unlink(unix_path);
+	size_t i;
+
+	for (i = 0; i < sizeof(listeners) / sizeof(listeners[0]); i++) {
+		if (listeners[i].mhd)
+			MHD_stop_daemon(listeners[i].mhd);
+		listeners[i].mhd = NULL;
+		if (listeners[i].unix_path[0])
+			unlink(listeners[i].unix_path);
+		listeners[i].unix_path[0] = 0;
+	}
 }

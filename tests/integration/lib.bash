@@ -172,8 +172,9 @@ daemon_stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# http [CURL OPTIONS] PATH: the daemon's API on $PORT, failing on HTTP errors.
 http() {
-	nsenter --net="/run/netns/$G" curl -sf --max-time 5 "$@" "http://127.0.0.1:$PORT${*: -1}" 2>/dev/null
+	nsenter --net="/run/netns/$G" curl -sf --max-time 5 "${@:1:$#-1}" "http://127.0.0.1:$PORT${*: -1}" 2>/dev/null
 }
 
 url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }

@@ -70,6 +70,22 @@ teardown() {
 	[[ $status -ne 0 && $output != *ok* ]]
 }
 
+@test "with a control socket, only it changes anything: the TCP listener answers 403, counted" {
+	local sock="$BATS_TEST_TMPDIR/control.sock"
+	daemon_start --control-listen "unix:$sock"
+	[[ $(stat -c '%a %U' "$sock") == "600 root" ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"all"}]}' "http://127.0.0.1:$PORT/v1/policy") == 403 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/gc") == 403 ]]
+	[[ $(ctaccel_g -j policy show | jq length) -eq 0 ]]
+	# reads stay on TCP; changes go through the socket
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
+	[[ $(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X PUT -d '{"rules":[{"prefix":"all"}]}' http://x/v1/policy) == 200 ]]
+	[[ $(ctaccel_g -j policy show | jq length) -eq 2 ]]
+	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_http_requests_total{outcome=\"forbidden\"}" {print $2}') -eq 2 ]]
+	daemon_stop
+	[[ ! -e $sock ]]
+}
+
 @test "the daemon keeps only CAP_NET_ADMIN and CAP_BPF, with no_new_privs, and still does its job" {
 	daemon_start --policy all
 	local pid
