@@ -153,6 +153,11 @@ traffic_mix() {
 # The daemon in the gateway, on $PORT and the test's pin path; its log and pid
 # in the test file's temporary directory.
 daemon_start() {
+	# a daemon left running would answer the probe below for the new one
+	if http -o /dev/null /healthz; then
+		echo "a daemon already answers on $PORT"
+		return 1
+	fi
 	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
 		--device vgs --listen "127.0.0.1:$PORT" "$@" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
