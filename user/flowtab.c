@@ -104,16 +104,15 @@ void ctaccel_flow_list_free(struct ctaccel_flow_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out)
+int ctaccel_flows_walk(int flows_fd, ctaccel_flows_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct ctaccel_flow_key *keys = NULL;
 	struct ctaccel_flow *vals = NULL;
-	__u32 chunk = 4096, count, i, token;
+	__u32 chunk = CTACCEL_WALK_CHUNK, count, token;
 	bool first = true;
 	int err = 0;
 
-	memset(out, 0, sizeof(*out));
 	for (;;) {
 		if (!keys) {
 			keys = calloc(chunk, sizeof(*keys));
@@ -139,14 +138,13 @@ int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out)
 		}
 		if (err && err != -ENOENT)
 			goto cleanup;
-		if (flow_list_reserve(out, count)) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		for (i = 0; i < count; i++) {
-			out->e[out->n].key = keys[i];
-			out->e[out->n].val = vals[i];
-			out->n++;
+		if (count) {
+			int cb = fn(keys, vals, count, ctx);
+
+			if (cb) {
+				err = cb;
+				goto cleanup;
+			}
 		}
 		if (err == -ENOENT) {
 			err = 0;
@@ -157,6 +155,31 @@ int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out)
 cleanup:
 	free(keys);
 	free(vals);
+	return err;
+}
+
+static int flow_list_append(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals,
+			    __u32 n, void *ctx)
+{
+	struct ctaccel_flow_list *out = ctx;
+	__u32 i;
+
+	if (flow_list_reserve(out, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		out->e[out->n].key = keys[i];
+		out->e[out->n].val = vals[i];
+		out->n++;
+	}
+	return 0;
+}
+
+int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = ctaccel_flows_walk(flows_fd, flow_list_append, out);
 	if (err)
 		ctaccel_flow_list_free(out);
 	return err;
@@ -236,40 +259,57 @@ int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)
 	return 0;
 }
 
+struct gc_walk {
+	int del_prog_fd;
+	uint64_t now;
+	struct ctaccel_del_req *reqs;
+	size_t cap;
+	struct ctaccel_gc_result *res;
+};
+
+/* One batch: what has expired in it goes at once, so a pass holds one batch
+ * in memory, however large the table. */
+static int gc_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals, __u32 n,
+		    void *ctx)
+{
+	struct gc_walk *w = ctx;
+	size_t i, k = 0, deleted = 0;
+	int err;
+
+	if (n > w->cap) {
+		struct ctaccel_del_req *r = realloc(w->reqs, n * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		w->reqs = r;
+		w->cap = n;
+	}
+	for (i = 0; i < n; i++) {
+		__u64 ct = vals[i].ct;
+
+		if (ctaccel_ct_state(ct) == CTACCEL_ST_NONE || !ctaccel_ct_expired(ct, w->now))
+			continue;
+		w->reqs[k].key = keys[i];
+		w->reqs[k].expect_ct = ct;
+		k++;
+	}
+	w->res->scanned += n;
+	w->res->expired += k;
+	if (!k)
+		return 0;
+	err = ctaccel_delete_flows(w->del_prog_fd, w->reqs, k, 0, &deleted, NULL);
+	w->res->deleted += deleted;
+	return err;
+}
+
 int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd, struct ctaccel_gc_result *res)
 {
-	struct ctaccel_flow_list l;
-	struct ctaccel_del_req *reqs = NULL;
-	size_t i, n = 0;
-	uint64_t now;
+	struct gc_walk w = {.del_prog_fd = del_prog_fd, .res = res};
 	int err;
 
 	memset(res, 0, sizeof(*res));
-	err = ctaccel_flows_read(flows_fd, &l);
-	if (err)
-		return err;
-	err = ctaccel_clock_now(clock_prog_fd, &now);
-	if (err)
-		goto cleanup;
-	reqs = calloc(l.n ? l.n : 1, sizeof(*reqs));
-	if (!reqs) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (i = 0; i < l.n; i++) {
-		__u64 ct = l.e[i].val.ct;
-
-		if (ctaccel_ct_state(ct) == CTACCEL_ST_NONE || !ctaccel_ct_expired(ct, now))
-			continue;
-		reqs[n].key = l.e[i].key;
-		reqs[n].expect_ct = ct;
-		n++;
-	}
-	res->scanned = l.n;
-	res->expired = n;
-	err = ctaccel_delete_flows(del_prog_fd, reqs, n, 0, &res->deleted, NULL);
-cleanup:
-	free(reqs);
-	ctaccel_flow_list_free(&l);
+	err = ctaccel_clock_now(clock_prog_fd, &w.now);
+	err = err ?: ctaccel_flows_walk(flows_fd, gc_batch, &w);
+	free(w.reqs);
 	return err;
 }

@@ -46,6 +46,15 @@ struct ctaccel_flow_list {
  * may not appear, and no flow appears twice.
  */
 int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out);
+
+/* The table batch by batch (batch lookups of CTACCEL_WALK_CHUNK entries, more
+ * when one hash bucket holds more): fn sees each batch once, and a non-zero
+ * return stops the walk with that value. Entries removed from a batch fn has
+ * seen do not disturb the walk. */
+#define CTACCEL_WALK_CHUNK 4096
+typedef int (*ctaccel_flows_fn)(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals,
+				__u32 n, void *ctx);
+int ctaccel_flows_walk(int flows_fd, ctaccel_flows_fn fn, void *ctx);
 void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 
 /* The flow's original tuple (originator first), as conntrack prints it. */
