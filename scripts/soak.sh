@@ -22,7 +22,7 @@ topo_names "soak$$"
 BATS_FILE_TMPDIR=$(mktemp -d)
 daemon_pid() { cat "$BATS_FILE_TMPDIR/daemon.pid"; }
 cleanup() {
-	[[ -f $BATS_FILE_TMPDIR/daemon.pid ]] && kill -9 "$(daemon_pid)" 2>/dev/null
+	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then kill -9 "$(daemon_pid)" 2>/dev/null || true; fi
 	topo_down
 	rm -rf "$BATS_FILE_TMPDIR"
 }
