@@ -165,24 +165,30 @@ static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int host_sockets_keep(void)
 {
+	struct bpf_link *link = NULL;
+	struct sockets *skel;
 	int err;
 
-	kept = sockets__open();
-	if (!kept)
+	skel = sockets__open();
+	if (!skel)
 		return -errno;
-	bpf_program__set_autoload(kept->progs.ctaccel_sock_state, false);
-	err = sockets__load(kept);
+	bpf_program__set_autoload(skel->progs.ctaccel_sock_state, false);
+	err = sockets__load(skel);
 	if (!err) {
-		kept_link = bpf_program__attach_iter(kept->progs.ctaccel_tcp_iter, NULL);
-		err = kept_link ? 0 : -errno;
+		link = bpf_program__attach_iter(skel->progs.ctaccel_tcp_iter, NULL);
+		err = link ? 0 : -errno;
 	}
 	if (err) {
 		pr_err("load the socket iterator: %s", strerror(-err));
-		sockets__destroy(kept);
-		kept = NULL;
+		sockets__destroy(skel);
 		return err;
 	}
-	kept->bss->states_only = 1;
+	skel->bss->states_only = 1;
+	/* Published whole: a scrape may already be running. */
+	pthread_mutex_lock(&kept_lock);
+	kept = skel;
+	kept_link = link;
+	pthread_mutex_unlock(&kept_lock);
 	return 0;
 }
 
@@ -191,8 +197,8 @@ int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS])
 	struct sockets *skel;
 	int err;
 
+	pthread_mutex_lock(&kept_lock);
 	if (kept) {
-		pthread_mutex_lock(&kept_lock);
 		memset(kept->bss->state_count, 0, sizeof(kept->bss->state_count));
 		kept->bss->time_wait_total = 0;
 		kept->bss->fin_wait2_tw = 0;
@@ -202,8 +208,8 @@ int host_socket_states(__u64 states[CTACCEL_TCP_STATE_SLOTS])
 		pthread_mutex_unlock(&kept_lock);
 		return err;
 	}
+	pthread_mutex_unlock(&kept_lock);
 	err = sockets_walk(&skel);
-
 	if (err)
 		return err;
 	memcpy(states, skel->bss->state_count, sizeof(skel->bss->state_count));

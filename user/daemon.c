@@ -640,12 +640,12 @@ int do_daemon(int argc, char **argv)
 	d.ndev = c.ndev;
 	/* Whatever a crash (of a daemon or a CLI) left half done. */
 	daemon_repair(&c);
-	if (http_start(c.listen, c.control_listen, c.http_rate))
-		goto close_pins;
-	/* One loaded socket iterator for every scrape; without it the metrics
-	 * simply lack host sockets. */
+	/* One loaded socket iterator for every scrape; without it each scrape
+	 * loads its own, which needs capabilities the daemon drops below. */
 	if (host_sockets_keep())
 		log_event("host socket metrics unavailable");
+	if (http_start(c.listen, c.control_listen, c.http_rate))
+		goto close_pins;
 	/* From here on: tc filters and the nft table (NET_ADMIN) and new policy
 	 * tries (BPF). Loading and pinning are over; the rest goes. */
 	err = caps_keep_only(DAEMON_CAPS);
