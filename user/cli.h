@@ -45,7 +45,7 @@ int caps_keep_only(uint64_t keep);
 #define PIN_DELETE	   "prog_delete"
 #define PIN_CLOCK	   "prog_clock"
 #define PIN_POLICY	   "ctaccel_policy"
-#define PIN_POLICY_RULES   "ctaccel_policy_rules" /* the trie in ctaccel_policy's slot */
+#define PIN_POLICY_RULES   "ctaccel_policy_rules"     /* the trie in ctaccel_policy's slot */
 #define PIN_POLICY_NEXT	   "ctaccel_policy_rules_new" /* bpffs names have no dots */
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"

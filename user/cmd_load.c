@@ -104,9 +104,9 @@ int load_args_parse(int argc, char **argv, struct load_args *a)
 }
 
 static const char *const pin_names[] = {
-	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,  PIN_STATS, PIN_IFACES,
-	PIN_CONFIG,  PIN_INGRESS, PIN_EGRESS,	      PIN_DELETE, PIN_CLOCK, PIN_POLICY,
-	PIN_POLICY_RULES, PIN_POLICY_NEXT,
+	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,       PIN_STATS,
+	PIN_IFACES,  PIN_CONFIG,  PIN_INGRESS,	      PIN_EGRESS,      PIN_DELETE,
+	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT,
 };
 
 static void unpin_all(void)
@@ -815,17 +815,15 @@ json_t *status_json(const struct pinned *p)
 			json_array_append_new(problems,
 					      json_sprintf("device ifindex %u is gone", next));
 		} else if (hooks != (IFACE_HOOK_INGRESS | IFACE_HOOK_EGRESS)) {
-			json_array_append_new(problems,
-					      json_sprintf("device %s lacks ctaccel's %s program",
-							   name, hooks & IFACE_HOOK_INGRESS
-									 ? "egress"
-									 : "ingress"));
+			json_array_append_new(
+				problems,
+				json_sprintf("device %s lacks ctaccel's %s program", name,
+					     hooks & IFACE_HOOK_INGRESS ? "egress" : "ingress"));
 		}
-		json_array_append_new(devs,
-				      json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
-						(int)next, "ingress",
-						(hooks & IFACE_HOOK_INGRESS) != 0, "egress",
-						(hooks & IFACE_HOOK_EGRESS) != 0));
+		json_array_append_new(devs, json_pack("{s:s,s:i,s:b,s:b}", "name", name, "ifindex",
+						      (int)next, "ingress",
+						      (hooks & IFACE_HOOK_INGRESS) != 0, "egress",
+						      (hooks & IFACE_HOOK_EGRESS) != 0));
 		key = next;
 		first = false;
 	}

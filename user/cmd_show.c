@@ -92,13 +92,16 @@ static void flow_json_write(FILE *f, const struct ctaccel_tuple *t, const struct
 
 	inet_ntop(t->family, t->src, src, sizeof(src));
 	inet_ntop(t->family, t->dst, dst, sizeof(dst));
-	fprintf(f, "%s%s{%s", first ? "" : ",", cli.pretty ? "\n  " : "", cli.pretty ? "\n    " : "");
-	fprintf(f, "\"family\":\"%s\"%s\"src\":\"%s\"%s\"sport\":%u%s\"dst\":\"%s\"%s"
-		   "\"dport\":%u%s\"state\":\"%s\"%s",
+	fprintf(f, "%s%s{%s", first ? "" : ",", cli.pretty ? "\n  " : "",
+		cli.pretty ? "\n    " : "");
+	fprintf(f,
+		"\"family\":\"%s\"%s\"src\":\"%s\"%s\"sport\":%u%s\"dst\":\"%s\"%s"
+		"\"dport\":%u%s\"state\":\"%s\"%s",
 		family_name(t->family), sep, src, sep, t->sport, sep, dst, sep, t->dport, sep,
 		ctaccel_state_names[ctaccel_ct_state(v->ct)], sep);
-	fprintf(f, "\"orig_packets\":%llu%s\"orig_bytes\":%llu%s\"reply_packets\":%llu%s"
-		   "\"reply_bytes\":%llu%s",
+	fprintf(f,
+		"\"orig_packets\":%llu%s\"orig_bytes\":%llu%s\"reply_packets\":%llu%s"
+		"\"reply_bytes\":%llu%s",
 		(unsigned long long)v->leg[CTACCEL_DIR_ORIG].packets, sep,
 		(unsigned long long)v->leg[CTACCEL_DIR_ORIG].bytes, sep,
 		(unsigned long long)v->leg[CTACCEL_DIR_REPLY].packets, sep,

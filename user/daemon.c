@@ -140,7 +140,8 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 
 		if (strlen(value) >= sizeof(c->listen) || http_listen_parse(value, &ss, &len)) {
 			snprintf(c->err, sizeof(c->err),
-				 "%s '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", key, value);
+				 "%s '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", key,
+				 value);
 			return -EINVAL;
 		}
 		snprintf(dst, sizeof(c->listen), "%s", value);
@@ -171,7 +172,8 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 	if (!strcmp(key, "http_rate")) {
 		if (parse_u32(value, &n) || n > 100000) {
 			snprintf(c->err, sizeof(c->err),
-				 "http_rate '%s': 0 (no limit) to 100000 requests per second", value);
+				 "http_rate '%s': 0 (no limit) to 100000 requests per second",
+				 value);
 			return -EINVAL;
 		}
 		c->http_rate = n;

@@ -56,8 +56,7 @@ void http_stop(void);
 
 /* {"rules": [{"prefix": "all"|PREFIX, "port": PORT}, ...]}: the body of
  * PUT /v1/policy, into *out (free()d by the caller). */
-int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err,
-		      size_t errlen);
+int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err, size_t errlen);
 
 /* The handler for a path and method; else NULL with the HTTP status for the
  * error reply (404 or 405) in *status. */

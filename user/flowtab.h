@@ -52,8 +52,8 @@ int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out);
  * return stops the walk with that value. Entries removed from a batch fn has
  * seen do not disturb the walk. */
 #define CTACCEL_WALK_CHUNK 4096
-typedef int (*ctaccel_flows_fn)(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals,
-				__u32 n, void *ctx);
+typedef int (*ctaccel_flows_fn)(const struct ctaccel_flow_key *keys,
+				const struct ctaccel_flow *vals, __u32 n, void *ctx);
 int ctaccel_flows_walk(int flows_fd, ctaccel_flows_fn fn, void *ctx);
 void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 

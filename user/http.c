@@ -190,8 +190,7 @@ static bool ready(void)
 	return ok == d.ndev;
 }
 
-int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err,
-		      size_t errlen)
+int http_policy_parse(const char *text, struct rule_set **out, size_t *n, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *root = json_loads(text, 0, &je), *rules, *r;
@@ -390,8 +389,8 @@ static bool bucket_take(void)
 
 struct http_counters http_counters;
 
-static enum MHD_Result route(const struct listener *l, struct MHD_Connection *conn,
-			     const char *url, const char *method, struct body *b)
+static enum MHD_Result route(const struct listener *l, struct MHD_Connection *conn, const char *url,
+			     const char *method, struct body *b)
 {
 	const struct http_endpoint *e;
 	unsigned int status;
@@ -560,12 +559,12 @@ static int listener_start(struct listener *l, const char *spec, bool control)
 		return fd;
 	}
 	l->control = control;
-	l->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				  NULL, handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
-				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				  MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-				  16U, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-				  MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+	l->mhd = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, l,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16U,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
 	if (!l->mhd) {
 		pr_err("listen %s: cannot start the HTTP server", spec);
 		close(fd);

@@ -49,8 +49,8 @@ static void request(char *text)
 	if (!http_endpoint_find(url, method, &status)) {
 		if (status != 404 && status != 405)
 			fuzz_fail("request", "refused with neither 404 nor 405");
-	} else if (url[0] != '/' || (strcmp(method, "GET") && strcmp(method, "PUT") &&
-				     strcmp(method, "POST"))) {
+	} else if (url[0] != '/' ||
+		   (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "POST"))) {
 		fuzz_fail("request", "an endpoint for an odd request");
 	}
 }
@@ -71,7 +71,8 @@ static void listen_spec(const char *text)
 	if (ss.ss_family == AF_INET)
 		ok_inet(((struct sockaddr_in *)&ss)->sin_port, len == sizeof(struct sockaddr_in));
 	else if (ss.ss_family == AF_INET6)
-		ok_inet(((struct sockaddr_in6 *)&ss)->sin6_port, len == sizeof(struct sockaddr_in6));
+		ok_inet(((struct sockaddr_in6 *)&ss)->sin6_port,
+			len == sizeof(struct sockaddr_in6));
 	else if (ss.ss_family != AF_UNIX || !((struct sockaddr_un *)&ss)->sun_path[0])
 		fuzz_fail("listen", "an address of no family, or an empty path");
 }
