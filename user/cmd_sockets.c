@@ -51,10 +51,9 @@ static int iter_run(struct bpf_link *link)
 	return err;
 }
 
-/* Load a private copy of the iterator and walk this namespace's sockets once. */
-static int sockets_walk(struct sockets **out)
+/* A private copy of the iterator, loaded and attached (not yet run). */
+static int iter_load(struct sockets **out, struct bpf_link **link)
 {
-	struct bpf_link *link = NULL;
 	struct sockets *skel;
 	int err;
 
@@ -72,22 +71,35 @@ static int sockets_walk(struct sockets **out)
 		sockets__destroy(skel);
 		return err;
 	}
-	link = bpf_program__attach_iter(skel->progs.ctaccel_tcp_iter, NULL);
-	if (!link) {
+	*link = bpf_program__attach_iter(skel->progs.ctaccel_tcp_iter, NULL);
+	if (!*link) {
 		err = -errno;
 		pr_err("attach iter/tcp: %s", strerror(-err));
-		goto fail;
+		sockets__destroy(skel);
+		return err;
 	}
-	err = iter_run(link);
-	if (err)
-		goto fail;
-	bpf_link__destroy(link);
 	*out = skel;
 	return 0;
-fail:
+}
+
+/* Load a private copy of the iterator and walk this namespace's sockets once. */
+static int sockets_walk(struct sockets **out)
+{
+	struct bpf_link *link;
+	struct sockets *skel;
+	int err;
+
+	err = iter_load(&skel, &link);
+	if (err)
+		return err;
+	err = iter_run(link);
 	bpf_link__destroy(link);
-	sockets__destroy(skel);
-	return err;
+	if (err) {
+		sockets__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
 }
 
 /* Transition counters since `ctaccel load`, summed over CPUs; -ENOENT if not loaded. */
@@ -165,24 +177,13 @@ static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int host_sockets_keep(void)
 {
-	struct bpf_link *link = NULL;
+	struct bpf_link *link;
 	struct sockets *skel;
 	int err;
 
-	skel = sockets__open();
-	if (!skel)
-		return -errno;
-	bpf_program__set_autoload(skel->progs.ctaccel_sock_state, false);
-	err = sockets__load(skel);
-	if (!err) {
-		link = bpf_program__attach_iter(skel->progs.ctaccel_tcp_iter, NULL);
-		err = link ? 0 : -errno;
-	}
-	if (err) {
-		pr_err("load the socket iterator: %s", strerror(-err));
-		sockets__destroy(skel);
+	err = iter_load(&skel, &link);
+	if (err)
 		return err;
-	}
 	skel->bss->states_only = 1;
 	/* Published whole: a scrape may already be running. */
 	pthread_mutex_lock(&kept_lock);

@@ -124,11 +124,23 @@ static int add_policy(struct dconf *c, const char *rule)
 	return err;
 }
 
+static int set_number(struct dconf *c, const char *key, const char *value, unsigned int *dst,
+		      uint32_t min, uint32_t max, const char *range)
+{
+	uint32_t n;
+
+	if (parse_u32(value, &n) || n < min || n > max) {
+		snprintf(c->err, sizeof(c->err), "%s '%s': %s", key, value, range);
+		return -EINVAL;
+	}
+	*dst = n;
+	return 0;
+}
+
 /* One setting, from the file or a flag: the same words as `ctaccel load`. */
 static int dconf_set(struct dconf *c, const char *key, const char *value)
 {
 	char v[256], *argv[3];
-	uint32_t n;
 
 	snprintf(v, sizeof(v), "%s", value);
 	if (!strcmp(key, "device") || !strcmp(key, "devices"))
@@ -151,34 +163,14 @@ static int dconf_set(struct dconf *c, const char *key, const char *value)
 		snprintf(c->pin_path, sizeof(c->pin_path), "%s", value);
 		return 0;
 	}
-	if (!strcmp(key, "gc_interval")) {
-		if (parse_u32(value, &n) || n < 1 || n > 3600) {
-			snprintf(c->err, sizeof(c->err), "gc_interval '%s': 1 to 3600 seconds",
-				 value);
-			return -EINVAL;
-		}
-		c->gc_interval = n;
-		return 0;
-	}
-	if (!strcmp(key, "repair_interval")) {
-		if (parse_u32(value, &n) || n > 3600) {
-			snprintf(c->err, sizeof(c->err),
-				 "repair_interval '%s': 0 (off) to 3600 seconds", value);
-			return -EINVAL;
-		}
-		c->repair_interval = n;
-		return 0;
-	}
-	if (!strcmp(key, "http_rate")) {
-		if (parse_u32(value, &n) || n > 100000) {
-			snprintf(c->err, sizeof(c->err),
-				 "http_rate '%s': 0 (no limit) to 100000 requests per second",
-				 value);
-			return -EINVAL;
-		}
-		c->http_rate = n;
-		return 0;
-	}
+	if (!strcmp(key, "gc_interval"))
+		return set_number(c, key, value, &c->gc_interval, 1, 3600, "1 to 3600 seconds");
+	if (!strcmp(key, "repair_interval"))
+		return set_number(c, key, value, &c->repair_interval, 0, 3600,
+				  "0 (off) to 3600 seconds");
+	if (!strcmp(key, "http_rate"))
+		return set_number(c, key, value, &c->http_rate, 0, 100000,
+				  "0 (no limit) to 100000 requests per second");
 	if (!strcmp(key, "policy"))
 		return add_policy(c, value);
 	if (!strcmp(key, "detach_on_exit")) {
@@ -256,14 +248,15 @@ static int dconf_read(struct dconf *c)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"device", required_argument, NULL, 'D'},
-		{"listen", required_argument, NULL, 'l'},
-		{"control-listen", required_argument, NULL, 'L'},
-		{"pin-path", required_argument, NULL, 'P'},
-		{"gc-interval", required_argument, NULL, 'g'},
-		{"http-rate", required_argument, NULL, 'r'},
-		{"repair-interval", required_argument, NULL, 'R'},
-		{"max-flows", required_argument, NULL, 'm'},
-		{"mark", required_argument, NULL, 'k'},
+		/* The file's key, with '_' for '-'. */
+		{"listen", required_argument, NULL, 'K'},
+		{"control-listen", required_argument, NULL, 'K'},
+		{"pin-path", required_argument, NULL, 'K'},
+		{"gc-interval", required_argument, NULL, 'K'},
+		{"http-rate", required_argument, NULL, 'K'},
+		{"repair-interval", required_argument, NULL, 'K'},
+		{"max-flows", required_argument, NULL, 'K'},
+		{"mark", required_argument, NULL, 'K'},
 		{"timeout", required_argument, NULL, 't'},
 		{"policy", required_argument, NULL, 'y'},
 		{"detach-on-exit", no_argument, NULL, 'x'},
@@ -272,7 +265,7 @@ static int dconf_read(struct dconf *c)
 		{},
 	};
 	bool flag_devices = false, flag_policy = false;
-	int opt, line;
+	int opt, line, idx = 0;
 
 	if (dconf_defaults(c))
 		return -EINVAL;
@@ -289,7 +282,7 @@ static int dconf_read(struct dconf *c)
 		}
 	}
 	optind = 1;
-	while ((opt = getopt_long(flag_argc, flag_argv, "+", opts, NULL)) != -1) {
+	while ((opt = getopt_long(flag_argc, flag_argv, "+", opts, &idx)) != -1) {
 		char key[64] = "";
 		const char *val = optarg;
 
@@ -303,30 +296,14 @@ static int dconf_read(struct dconf *c)
 			}
 			snprintf(key, sizeof(key), "device");
 			break;
-		case 'l':
-			snprintf(key, sizeof(key), "listen");
+		case 'K': {
+			char *u;
+
+			snprintf(key, sizeof(key), "%s", opts[idx].name);
+			for (u = key; (u = strchr(u, '-'));)
+				*u = '_';
 			break;
-		case 'L':
-			snprintf(key, sizeof(key), "control_listen");
-			break;
-		case 'P':
-			snprintf(key, sizeof(key), "pin_path");
-			break;
-		case 'g':
-			snprintf(key, sizeof(key), "gc_interval");
-			break;
-		case 'r':
-			snprintf(key, sizeof(key), "http_rate");
-			break;
-		case 'R':
-			snprintf(key, sizeof(key), "repair_interval");
-			break;
-		case 'm':
-			snprintf(key, sizeof(key), "max_flows");
-			break;
-		case 'k':
-			snprintf(key, sizeof(key), "mark");
-			break;
+		}
 		case 't': {
 			/* --timeout STATE=SECONDS */
 			const char *eq = strchr(optarg, '=');
