@@ -31,7 +31,7 @@ fi
 		echo "## $s"
 		echo
 		# The summaries: tables and their captions, not the progress lines.
-		grep -Ev '^(round [0-9]|pressure |filling |bench:|== )' "bench/$s.txt" | grep -v '^$' || true
+		grep -Ev '^(round [0-9]|pressure |filling |making |bench:|== )' "bench/$s.txt" | grep -v '^$' || true
 	done
 } >bench/results.md
 
