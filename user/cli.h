@@ -68,6 +68,7 @@ struct pinned {
 
 int pinned_open(struct pinned *p);
 void pinned_close(struct pinned *p);
+int pinned_open_readonly(struct pinned *p);
 /* Whether anything is pinned under cli.pin_path. */
 bool pinned_exists(void);
 

@@ -271,15 +271,8 @@ int do_flow(int argc, char **argv)
 	}
 	if (parse_filter(argc, argv, &f))
 		return EXIT_USAGE;
-	if (pinned_open(&p))
+	if (pinned_open_readonly(&p))
 		return EXIT_RUNTIME;
-	/* Reading and formatting what the kernel holds needs no privilege once
-	 * the pins are open. */
-	if (caps_keep_only(0)) {
-		pr_err("flow: drop capabilities: %s", strerror(errno));
-		pinned_close(&p);
-		return EXIT_RUNTIME;
-	}
 	w.out = calloc(1, sizeof(*w.out));
 	if (!w.out) {
 		pr_err("flow: %s", strerror(ENOMEM));
@@ -360,13 +353,8 @@ int do_stats(int argc, char **argv)
 		pr_err("stats: unexpected '%s'", argv[0]);
 		return EXIT_USAGE;
 	}
-	if (pinned_open(&p))
+	if (pinned_open_readonly(&p))
 		return EXIT_RUNTIME;
-	if (caps_keep_only(0)) {
-		pr_err("stats: drop capabilities: %s", strerror(errno));
-		pinned_close(&p);
-		return EXIT_RUNTIME;
-	}
 	o = stats_json(&p);
 	pinned_close(&p);
 	if (!o) {

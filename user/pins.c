@@ -27,6 +27,22 @@ static int pin_get(const char *name)
 	return bpf_obj_get(path);
 }
 
+/* For readers: the pins, then no capability at all. Reading and formatting
+ * what the kernel holds needs no privilege once the pins are open. */
+int pinned_open_readonly(struct pinned *p)
+{
+	int err = pinned_open(p);
+
+	if (err)
+		return err;
+	err = caps_keep_only(0);
+	if (err) {
+		pr_err("drop capabilities: %s", strerror(-err));
+		pinned_close(p);
+	}
+	return err;
+}
+
 bool pinned_exists(void)
 {
 	char path[PATH_MAX];
