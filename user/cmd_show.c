@@ -135,6 +135,20 @@ static void ob_addr(struct outbuf *o, int family, const __u32 *addr)
 	o->len += strlen(o->buf + o->len);
 }
 
+/* A field's name, after the separator unless it is the object's first. */
+static void ob_key(struct outbuf *o, const char *sep, const char *name)
+{
+	ob_str(o, sep);
+	ob_str(o, "\"");
+	ob_str(o, name);
+	ob_str(o, "\":");
+}
+
+static void ob_bool(struct outbuf *o, bool v)
+{
+	ob_str(o, v ? "true" : "false");
+}
+
 /* One flow as a JSON object. */
 static void flow_json_write(struct outbuf *o, const struct ctaccel_tuple *t,
 			    const struct ctaccel_flow *v, __s64 expires, bool first)
@@ -152,43 +166,39 @@ static void flow_json_write(struct outbuf *o, const struct ctaccel_tuple *t,
 	size_t i;
 
 	ob_str(o, first ? "" : ",");
-	ob_str(o, cli.pretty ? "\n  {\n    \"family\":\"" : "{\"family\":\"");
+	ob_str(o, cli.pretty ? "\n  {\n    " : "{");
+	ob_key(o, "", "family");
+	ob_str(o, "\"");
 	ob_str(o, family_name(t->family));
 	ob_str(o, "\"");
-	ob_str(o, sep);
-	ob_str(o, "\"src\":\"");
+	ob_key(o, sep, "src");
+	ob_str(o, "\"");
 	ob_addr(o, t->family, t->src);
 	ob_str(o, "\"");
-	ob_str(o, sep);
-	ob_str(o, "\"sport\":");
+	ob_key(o, sep, "sport");
 	ob_u64(o, t->sport);
-	ob_str(o, sep);
-	ob_str(o, "\"dst\":\"");
+	ob_key(o, sep, "dst");
+	ob_str(o, "\"");
 	ob_addr(o, t->family, t->dst);
 	ob_str(o, "\"");
-	ob_str(o, sep);
-	ob_str(o, "\"dport\":");
+	ob_key(o, sep, "dport");
 	ob_u64(o, t->dport);
-	ob_str(o, sep);
-	ob_str(o, "\"state\":\"");
+	ob_key(o, sep, "state");
+	ob_str(o, "\"");
 	ob_str(o, ctaccel_state_names[ctaccel_ct_state(v->ct)]);
 	ob_str(o, "\"");
 	for (i = 0; i < sizeof(legs) / sizeof(legs[0]); i++) {
-		ob_str(o, sep);
-		ob_str(o, "\"");
-		ob_str(o, legs[i].name);
-		ob_str(o, "\":");
+		ob_key(o, sep, legs[i].name);
 		ob_u64(o, legs[i].value);
 	}
-	ob_str(o, sep);
-	ob_str(o, v->bypass ? "\"bypass\":true" : "\"bypass\":false");
-	ob_str(o, sep);
-	ob_str(o, "\"expires_s\":");
+	ob_key(o, sep, "bypass");
+	ob_bool(o, v->bypass);
+	ob_key(o, sep, "expires_s");
 	ob_u64(o, expires);
-	ob_str(o, sep);
-	ob_str(o, (v->ct & CTACCEL_CT_ASSURED) ? "\"assured\":true" : "\"assured\":false");
-	ob_str(o, sep);
-	ob_str(o, (v->ct & CTACCEL_CT_SEEN_REPLY) ? "\"seen_reply\":true" : "\"seen_reply\":false");
+	ob_key(o, sep, "assured");
+	ob_bool(o, v->ct & CTACCEL_CT_ASSURED);
+	ob_key(o, sep, "seen_reply");
+	ob_bool(o, v->ct & CTACCEL_CT_SEEN_REPLY);
 	ob_str(o, cli.pretty ? "\n  }" : "}");
 }
 

@@ -38,6 +38,11 @@ slot_id() {
 		jq -r '.value | reverse | map(ltrimstr("0x")) | join("")')))
 }
 
+# A repair counter of the daemon: ctaccel_repairs_total{what="$1"}.
+repairs() {
+	url "http://127.0.0.1:$PORT/metrics" | awk -v k="ctaccel_repairs_total{what=\"$1\"}" '$1 == k {print $2}'
+}
+
 # Wait up to 3 s for `ctaccel -j status` to satisfy a jq filter, then assert it
 # (the daemon repairs once a second in these tests).
 status_until() {
@@ -134,7 +139,7 @@ consistent() {
 	daemon_start
 	ctaccel_g -j status | jq -e '(.problems | length) == 0'
 	grep -q "finished an update that was interrupted" "$BATS_FILE_TMPDIR/daemon.log"
-	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_repairs_total{what=\"policy\"}" {print $2}') -eq 1 ]]
+	[[ $(repairs policy) -eq 1 ]]
 	# finished means the pinned (empty) trie is now the one in use
 	[[ $(ctaccel_g -j policy show | jq length) -eq 0 ]]
 }
@@ -211,7 +216,10 @@ consistent() {
 	# and again while it runs
 	in_ns "$G" nft delete table inet ctaccel
 	status_until '.nft_table and (.problems | length) == 0'
+	# both restores are this daemon's (one at its start, one while running):
+	# its counter and its log agree
 	[[ $(grep -c "nft table inet ctaccel was missing: restored" "$BATS_FILE_TMPDIR/daemon.log") -eq 2 ]]
+	[[ $(repairs nft_table) -eq 2 ]]
 	# bypass works again: new flows stay out of nf_conntrack
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
@@ -229,12 +237,14 @@ consistent() {
 	daemon_start --repair-interval 1
 	ctaccel_g -j status | jq -e '(.devices | length) == 2 and (.problems | length) == 0'
 	grep -q "forgot 1 device record" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(repairs device_record) -eq 1 ]]
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10
 	[[ $output == *"ok 10 fail 0"* ]]
 	# a configured device that lost its programs gets them back
 	in_ns "$G" tc qdisc del dev vgs clsact
 	status_until '.devices | all(.ingress and .egress)'
 	grep -q "device vgs: programs re-attached" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(repairs device) -eq 1 ]]
 }
 
 @test "two daemons started at once: one runs, the other refuses" {
