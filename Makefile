@@ -11,7 +11,10 @@ DESTDIR ?=
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS ?= -O2 -g
-USER_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE -I include -I $(OUTPUT) -I user
+# user/lib is libctaccel; user/json its JSON views; user/cli and user/daemon
+# its two clients (docs/architecture.md).
+USER_INC := -I include -I $(OUTPUT) -I user/lib -I user/json -I user/daemon
+USER_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE $(USER_INC)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -mcpu=v3 -Wall -Werror \
 	-I include -I . -I bpf
 LIBS := -lbpf -lelf -lz
@@ -27,12 +30,18 @@ endif
 BPF_OBJS := tracker sockets
 BENCH_BPF := bench_empty
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
-LIB_SRCS := user/flowtab.c
-LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(LIB_SRCS))
-CLI_SRCS := user/main.c user/util.c user/pins.c user/cmd_load.c user/cmd_show.c user/cmd_policy.c user/nft.c \
-	user/cmd_sockets.c user/daemon.c user/http.c
-CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(CLI_SRCS))
-UNIT_TESTS := $(OUTPUT)/test_tracker
+LIB_SRCS := $(sort $(wildcard user/lib/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+LIBCTACCEL := $(OUTPUT)/libctaccel.a
+LIB_LIBS := $(LIBS) -lnftables
+JSON_SRCS := $(sort $(wildcard user/json/*.c))
+DAEMON_SRCS := $(sort $(wildcard user/daemon/*.c))
+CLI_SRCS := $(sort $(wildcard user/cli/*.c))
+# Everything above the library: its clients and their JSON views.
+APP_SRCS := $(JSON_SRCS) $(DAEMON_SRCS) $(CLI_SRCS)
+APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(APP_SRCS))
+USER_HDRS := $(wildcard user/*/*.h)
+UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr
 
@@ -40,29 +49,35 @@ BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr
 # ASan and UBSan; `make test` runs each for seconds, `make fuzz` for longer.
 FUZZ_TARGETS := packet args config http
 FUZZ_BINS := $(patsubst %,$(OUTPUT)/fuzz/fuzz_%,$(FUZZ_TARGETS))
-FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(filter-out user/main.c,$(CLI_SRCS)) $(LIB_SRCS))
+# The fuzz targets link the library, its JSON views and the daemon's parts,
+# never the CLI.
+FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(LIB_SRCS) $(JSON_SRCS) $(DAEMON_SRCS))
+SAN_CLI_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(CLI_SRCS))
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
-FUZZ_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE -I include -I $(OUTPUT) \
-	-I user -I tests/unit -I tests/fuzz
+FUZZ_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE $(USER_INC) \
+	-I tests/unit -I tests/fuzz
 USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr clean deps vmlinux install
 
-all: ctaccel $(SKELS) $(LIB_OBJS) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
+all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
 	$(OUTPUT)/fuzz/ctaccel
 
-ctaccel: $(CLI_OBJS) $(LIB_OBJS)
+ctaccel: $(APP_OBJS) $(LIBCTACCEL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LIBS)
 
-$(OUTPUT)/fuzz:
-	$(Q)mkdir -p $@
+$(LIBCTACCEL): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@
+	$(Q)ar rcs $@ $^
 
-$(OUTPUT)/fuzz/%.o: user/%.c $(wildcard user/*.h) include/ctaccel.h $(SKELS) | $(OUTPUT)/fuzz
+$(OUTPUT)/fuzz/%.o: user/%.c $(USER_HDRS) include/ctaccel.h $(SKELS)
 	$(call msg,CC-SAN,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c tests/fuzz/common.h \
@@ -72,7 +87,7 @@ $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c tests/fuzz/common
 		tests/unit/invariants.c $(FUZZ_OBJS) -o $@ $(USER_LIBS)
 
 # The whole CLI under ASan and UBSan, for the sanitizer pass of the tests.
-$(OUTPUT)/fuzz/ctaccel: user/main.c $(FUZZ_OBJS)
+$(OUTPUT)/fuzz/ctaccel: $(SAN_CLI_OBJS) $(FUZZ_OBJS)
 	$(call msg,LD-SAN,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $^ -o $@ $(USER_LIBS)
 
@@ -101,15 +116,21 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.linked.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
-$(OUTPUT)/%.o: user/%.c $(wildcard user/*.h) include/ctaccel.h $(SKELS) | $(OUTPUT)
+$(OUTPUT)/obj/%.o: user/%.c $(USER_HDRS) include/ctaccel.h $(SKELS)
 	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 
 $(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pkt.h \
-		tests/unit/invariants.c tests/unit/invariants.h $(LIB_OBJS) $(SKELS)
+		tests/unit/invariants.c tests/unit/invariants.h $(LIBCTACCEL) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/unit/test_tracker.c tests/unit/pkt.c \
-		tests/unit/invariants.c $(LIB_OBJS) -o $@ $(LIBS) -lcmocka -lpthread
+		tests/unit/invariants.c $(LIBCTACCEL) -o $@ $(LIB_LIBS) -lcmocka -lpthread
+
+# libctaccel driven directly, on a private pin root in a private namespace.
+$(OUTPUT)/test_lib: tests/unit/test_lib.c $(LIBCTACCEL) $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit $< $(LIBCTACCEL) -o $@ $(LIB_LIBS) -lcmocka
 
 $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -124,10 +145,10 @@ $(OUTPUT)/tcpgen: tests/integration/tcpgen.c | $(OUTPUT)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
 
 $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/unit/pkt.h \
-		$(LIB_OBJS) $(SKELS)
+		$(LIBCTACCEL) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/bench_datapath.c tests/unit/pkt.c \
-		$(LIB_OBJS) -o $@ $(LIBS) -lpthread
+		$(LIBCTACCEL) -o $@ $(LIB_LIBS) -lpthread
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all

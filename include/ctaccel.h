@@ -19,9 +19,11 @@
 /*
  * Layout version of the pinned maps. Bump it whenever a key, value or map
  * definition below changes size or meaning, so that a newer binary refuses
- * (or migrates) pinned state it cannot read.
+ * (or migrates) pinned state it cannot read. The loader stores it in the
+ * pinned configuration (struct ctaccel_config.abi) and every open compares it:
+ * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 1
+#define CTACCEL_ABI_VERSION 2
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
@@ -218,7 +220,7 @@ struct ctaccel_config {
 	__u32 hz;
 	__u32 mark; /* bypassed flows: skb/socket mark & mark_mask = mark */
 	__u32 mark_mask;
-	__u32 __pad;
+	__u32 abi; /* CTACCEL_ABI_VERSION of the loader that pinned this state */
 };
 
 /*

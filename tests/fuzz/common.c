@@ -40,14 +40,32 @@ void fuzz_fail(const char *target, const char *why)
 	abort();
 }
 
-void fuzz_check_rule(const struct rule_set *r)
+static void check_round_trip(const struct ctaccel_rule *r)
 {
-	int i, b;
+	struct ctaccel_rule back;
+	char text[96], err[256], *sp;
 
-	if (r->n < 1 || r->n > 2)
+	ctaccel_rule_format(r, text, sizeof(text));
+	sp = strchr(text, ' ');
+	if (sp)
+		*sp = 0;
+	if (ctaccel_rule_parse(text, &back, err, sizeof(err)))
+		fuzz_fail("rule", "its text form does not parse");
+	back.port = r->port;
+	if (memcmp(&back, r, sizeof(back)))
+		fuzz_fail("rule", "its text form parses to another rule");
+}
+
+void fuzz_check_rule(const struct ctaccel_rule *r)
+{
+	struct ctaccel_policy_key keys[2];
+	int i, b, n = ctaccel_rule_keys(r, keys);
+
+	if (n < 1 || n > 2)
 		fuzz_fail("rule", "not 1 or 2 keys");
-	for (i = 0; i < r->n; i++) {
-		const struct ctaccel_policy_key *k = &r->k[i];
+	check_round_trip(r);
+	for (i = 0; i < n; i++) {
+		const struct ctaccel_policy_key *k = &keys[i];
 		unsigned int bits = k->family == AF_INET ? 32 : 128;
 		const uint8_t *a = (const uint8_t *)k->addr;
 

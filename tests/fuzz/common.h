@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "cli.h"
+#include "libctaccel.h"
 
 #define FUZZ_WORDS 16
 
@@ -17,8 +17,9 @@ int fuzz_words(const uint8_t *data, size_t size, char *buf, char **argv);
 char *fuzz_string(const uint8_t *data, size_t size);
 
 /* Abort unless a parsed rule is well-formed: 1 or 2 keys, a known family, a
- * prefix length in range with no host bits past it. */
-void fuzz_check_rule(const struct rule_set *r);
+ * prefix length in range with no host bits past it, and its text form parses
+ * back to the same rule. */
+void fuzz_check_rule(const struct ctaccel_rule *r);
 
 void fuzz_fail(const char *target, const char *why) __attribute__((noreturn));
 

@@ -1,43 +1,92 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * libFuzzer: the CLI's argument parsers. The first byte picks the parser
- * (policy rules, load options, numbers); the rest splits into words at NUL
- * and newline. A parse that succeeds must give a well-formed result, and no
- * parser may change its words.
+ * libFuzzer: libctaccel's value parsers, as every client feeds them. The
+ * first byte picks the parser (policy rules, load options, numbers); the rest
+ * splits into words at NUL and newline. A parse that succeeds must give a
+ * well-formed result, a refusal must say why, and no parser may change its
+ * words.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common.h"
-#include "flowtab.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	cli.silent = true;
-	return 0;
-}
-
-static void check_load(const struct load_args *a)
+static void check_load(const struct ctaccel_load_opts *o)
 {
 	int i;
 
-	if (a->max_flows < 1 || a->max_flows > (1U << 28))
+	if (o->max_flows < 1 || o->max_flows > CTACCEL_MAX_FLOWS_LIMIT)
 		fuzz_fail("load", "max-flows out of range");
-	if (!a->cfg.mark || !a->cfg.mark_mask || (a->cfg.mark & ~a->cfg.mark_mask))
+	if (!o->cfg.mark || !o->cfg.mark_mask || (o->cfg.mark & ~o->cfg.mark_mask))
 		fuzz_fail("load", "mark zero or outside its mask");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		if (a->cfg.timeout[i] < a->cfg.hz)
+		if (o->cfg.timeout[i] < o->cfg.hz)
 			fuzz_fail("load", "a timeout under one second");
-	if (a->cfg.timeout_unack < a->cfg.hz)
+	if (o->cfg.timeout_unack < o->cfg.hz)
 		fuzz_fail("load", "unack timeout under one second");
+}
+
+/* all|PREFIX [port PORT] */
+static void rule(int argc, char **argv)
+{
+	struct ctaccel_rule r;
+	char err[256] = "";
+	uint32_t port;
+
+	if (argc < 1)
+		return;
+	if (ctaccel_rule_parse(argv[0], &r, err, sizeof(err))) {
+		if (!err[0])
+			fuzz_fail("rule", "refused without a reason");
+		return;
+	}
+	if (argc >= 3 && !ctaccel_parse_u32(argv[2], &port)) {
+		err[0] = 0;
+		if (ctaccel_rule_set_port(&r, port, err, sizeof(err))) {
+			if (!err[0] || r.port)
+				fuzz_fail("rule", "a bad port refused without a reason, or kept");
+			return;
+		}
+	}
+	fuzz_check_rule(&r);
+}
+
+/* KEY VALUE pairs: max-flows N, mark V/M, or a state's timeout. */
+static void load(int argc, char **argv)
+{
+	struct ctaccel_load_opts o;
+	char err[256];
+	uint32_t a, b;
+	int i, rc;
+
+	if (ctaccel_load_opts_default(&o))
+		fuzz_fail("load", "no defaults");
+	for (i = 0; i + 1 < argc; i += 2) {
+		const char *key = argv[i], *val = argv[i + 1];
+
+		err[0] = 0;
+		if (!strcmp(key, "max-flows")) {
+			if (ctaccel_parse_u32(val, &a))
+				continue;
+			rc = ctaccel_set_max_flows(&o, a, err, sizeof(err));
+		} else if (!strcmp(key, "mark")) {
+			if (ctaccel_parse_mark(val, &a, &b))
+				continue;
+			rc = ctaccel_set_mark(&o, a, b, err, sizeof(err));
+		} else {
+			if (ctaccel_parse_u32(val, &a))
+				continue;
+			rc = ctaccel_set_timeout(&o, key, a, err, sizeof(err));
+		}
+		if (rc && !err[0])
+			fuzz_fail("load", "a setter refused without a reason");
+	}
+	check_load(&o);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *buf, *copy, *argv[FUZZ_WORDS], *orig[FUZZ_WORDS];
-	struct load_args la;
-	struct rule_set r;
 	uint32_t v, again;
 	char num[16];
 	int argc, i;
@@ -52,19 +101,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		orig[i] = copy + (argv[i] - buf);
 	switch (data[0] % 3) {
 	case 0:
-		if (policy_rule_parse(argc, argv, &r) == 0)
-			fuzz_check_rule(&r);
+		rule(argc, argv);
 		break;
 	case 1:
-		if (load_args_default(&la))
-			fuzz_fail("load", "no defaults");
-		if (load_args_parse(argc, argv, &la) == 0)
-			check_load(&la);
+		load(argc, argv);
 		break;
 	default:
-		if (argc && parse_u32(argv[0], &v) == 0) {
+		if (argc && ctaccel_parse_u32(argv[0], &v) == 0) {
 			snprintf(num, sizeof(num), "%u", v);
-			if (parse_u32(num, &again) || again != v)
+			if (ctaccel_parse_u32(num, &again) || again != v)
 				fuzz_fail("parse_u32", "does not read back its own value");
 		}
 		break;

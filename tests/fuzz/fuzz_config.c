@@ -9,14 +9,6 @@
 #include "common.h"
 #include "daemon.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	cli.silent = true;
-	return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text, err[256], err2[256];

@@ -10,23 +10,16 @@
 #include <netinet/in.h>
 #include <sys/un.h>
 #include "common.h"
-#include "daemon.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	cli.silent = true;
-	return 0;
-}
+#include "api.h"
+#include "ctjson.h"
 
 static void body(const char *text)
 {
-	struct rule_set *set = NULL;
+	struct ctaccel_rule *set = NULL;
 	char err[256] = "";
 	size_t n = 0, i;
 
-	if (http_policy_parse(text, &set, &n, err, sizeof(err))) {
+	if (ctjson_rules_parse(text, &set, &n, err, sizeof(err))) {
 		if (!err[0] || set)
 			fuzz_fail("policy body", "refused without a reason, or kept memory");
 		return;
@@ -46,7 +39,7 @@ static void request(char *text)
 
 	if (nl)
 		*nl = 0;
-	if (!http_endpoint_find(url, method, &status)) {
+	if (!http_endpoint_find(api_endpoints, api_nendpoints, url, method, &status)) {
 		if (status != 404 && status != 405)
 			fuzz_fail("request", "refused with neither 404 nor 405");
 	} else if (url[0] != '/' ||

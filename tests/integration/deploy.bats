@@ -49,8 +49,8 @@ PYEOF
 	for m in $(jq -r '.panels[].targets[].expr' "$ROOT/deploy/grafana/ctaccel-dashboard.json" | grep -Eo 'ctaccel_[a-z_]+' | sort -u); do
 		base=${m#ctaccel_}
 		base=${base%_total}
-		# a datapath counter (X-macro in the shared header) or a name http.c writes
-		grep -q "X($base," "$ROOT/include/ctaccel.h" || grep -q "\"$m[ {\"]" "$ROOT/user/http.c" || {
+		# a datapath counter (X-macro in the shared header) or a name the daemon writes
+		grep -q "X($base," "$ROOT/include/ctaccel.h" || grep -rq "\"$m[ {\"]" "$ROOT/user/daemon/" || {
 			echo "the daemon exports no $m"
 			return 1
 		}

@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "flowtab.h"
+#include "internal.h"
 
 const char *const ctaccel_state_names[CTACCEL_ST__MAX] = {
 #define X(name, timeout) [CTACCEL_ST_##name] = #name,
@@ -312,4 +312,55 @@ int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd, struct cta
 	err = err ?: ctaccel_flows_walk(flows_fd, gc_batch, &w);
 	free(w.reqs);
 	return err;
+}
+
+int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx)
+{
+	int err;
+
+	if (!h->open)
+		return lib_fail(h, -EBADF, "flow: read %s", h->root);
+	err = ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], fn, ctx);
+	return err ? lib_fail(h, err, "flow: read %s/%s", h->root, PIN_FLOWS) : 0;
+}
+
+int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies)
+{
+	int err;
+
+	if (!h->open)
+		return lib_fail(h, -EBADF, "clock of %s", h->root);
+	err = ctaccel_clock_now(h->fd[CTACCEL_FD_CLOCK], jiffies);
+	return err ? lib_fail(h, err, "read the datapath's clock") : 0;
+}
+
+struct flush_walk {
+	int del_prog_fd;
+	size_t *deleted;
+};
+
+static int flush_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals,
+		       __u32 n, void *ctx)
+{
+	struct flush_walk *w = ctx;
+	struct ctaccel_del_req *reqs = calloc(n ? n : 1, sizeof(*reqs));
+	__u32 i;
+	int err;
+
+	(void)vals;
+	if (!reqs)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		reqs[i].key = keys[i];
+	err = ctaccel_delete_flows(w->del_prog_fd, reqs, n, CTACCEL_DEL_FORCE, w->deleted, NULL);
+	free(reqs);
+	return err;
+}
+
+/* Remove every flow through compare-and-delete, so that counters stay exact. */
+int flows_flush(struct ctaccel *h, size_t *deleted)
+{
+	struct flush_walk w = {.del_prog_fd = h->fd[CTACCEL_FD_DELETE], .deleted = deleted};
+
+	return ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], flush_batch, &w);
 }

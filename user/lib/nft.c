@@ -6,33 +6,44 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <nftables/libnftables.h>
-#include "cli.h"
+#include "internal.h"
 
-static int nft_run(const char *cmd, bool quiet)
+static int nft_run(struct ctaccel *h, const char *cmd, bool quiet)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int rc;
 
 	if (!ctx) {
-		pr_err("nft: cannot create a libnftables context");
+		if (!quiet)
+			pr_warn(h, "nft: cannot create a libnftables context");
 		return -ENOMEM;
 	}
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	rc = nft_run_cmd_from_buffer(ctx, cmd);
-	if (rc && !quiet)
-		pr_err("nft: %s", nft_ctx_get_error_buffer(ctx));
+	if (rc && !quiet) {
+		char msg[512];
+		size_t n;
+
+		/* One line: libnftables ends its message with a newline. */
+		snprintf(msg, sizeof(msg), "%s", nft_ctx_get_error_buffer(ctx));
+		n = strlen(msg);
+		while (n && msg[n - 1] == '\n')
+			msg[--n] = 0;
+		pr_warn(h, "nft: %s", msg);
+	}
 	nft_ctx_free(ctx);
 	return rc ? -EIO : 0;
 }
 
-bool nft_table_present(void)
+bool ctaccel_nft_present(struct ctaccel *h)
 {
-	return nft_run("list table inet ctaccel", true) == 0;
+	return nft_run(h, "list table inet ctaccel", true) == 0;
 }
 
-int nft_table_install(uint32_t mark, uint32_t mask)
+int ctaccel_nft_install(struct ctaccel *h)
 {
 	char cmd[1024];
 
@@ -50,13 +61,13 @@ int nft_table_install(uint32_t mark, uint32_t mask)
 		 "\t\tmeta mark & 0x%08x == 0x%08x notrack\n"
 		 "\t}\n"
 		 "}\n",
-		 mask, mark, mask, mark);
-	return nft_run(cmd, false);
+		 h->cfg.mark_mask, h->cfg.mark, h->cfg.mark_mask, h->cfg.mark);
+	return nft_run(h, cmd, false);
 }
 
-int nft_table_remove(void)
+int ctaccel_nft_remove(struct ctaccel *h)
 {
-	if (!nft_table_present())
+	if (!ctaccel_nft_present(h))
 		return 0;
-	return nft_run("delete table inet ctaccel", false);
+	return nft_run(h, "delete table inet ctaccel", false);
 }

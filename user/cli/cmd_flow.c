@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* Read-only views: flows (batch reads of the table) and counters. */
+/* ctaccel flow: the flow table, read batch by batch and written as it comes. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "cli.h"
-#include "flowtab.h"
 
 struct flow_filter {
 	int state;  /* -1: any */
@@ -16,44 +15,51 @@ struct flow_filter {
 	int port; /* -1: any */
 };
 
-static int parse_filter(int argc, char **argv, struct flow_filter *f)
+static int parse_filter(struct cli *c, int argc, char **argv, struct flow_filter *f)
 {
+	static const char *const keys[] = {"state", "addr", "port"};
 	uint32_t port;
+	size_t k;
 	int i;
 
 	f->state = -1;
 	f->port = -1;
 	f->family = 0;
 	for (i = 0; i < argc; i++) {
-		if (i + 1 >= argc) {
-			pr_err("flow: '%s' needs a value", argv[i]);
+		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			if (is_prefix(argv[i], keys[k]))
+				break;
+		if (k == sizeof(keys) / sizeof(keys[0])) {
+			cli_err(c, "flow: unexpected '%s'", argv[i]);
 			return -EINVAL;
 		}
-		if (is_prefix(argv[i], "state")) {
-			f->state = ctaccel_state_parse(argv[++i]);
+		if (i + 1 >= argc) {
+			cli_err(c, "flow: '%s' needs a value", argv[i]);
+			return -EINVAL;
+		}
+		i++;
+		if (k == 0) {
+			f->state = ctaccel_state_parse(argv[i]);
 			if (f->state < 0) {
-				pr_err("flow: unknown state '%s'", argv[i]);
+				cli_err(c, "flow: unknown state '%s'", argv[i]);
 				return -EINVAL;
 			}
-		} else if (is_prefix(argv[i], "addr")) {
-			i++;
+		} else if (k == 1) {
 			if (inet_pton(AF_INET, argv[i], f->addr) == 1) {
 				f->family = AF_INET;
 			} else if (inet_pton(AF_INET6, argv[i], f->addr) == 1) {
 				f->family = AF_INET6;
 			} else {
-				pr_err("flow: '%s' is not an IPv4 or IPv6 address", argv[i]);
+				cli_err(c, "flow: '%s' is not an IPv4 or IPv6 address", argv[i]);
 				return -EINVAL;
 			}
-		} else if (is_prefix(argv[i], "port")) {
-			if (parse_u32(argv[++i], &port) || port > 65535) {
-				pr_err("flow: port '%s' is not a number from 0 to 65535", argv[i]);
+		} else {
+			if (ctaccel_parse_u32(argv[i], &port) || port > 65535) {
+				cli_err(c, "flow: port '%s' is not a number from 0 to 65535",
+					argv[i]);
 				return -EINVAL;
 			}
 			f->port = port;
-		} else {
-			pr_err("flow: unexpected '%s'", argv[i]);
-			return -EINVAL;
 		}
 	}
 	return 0;
@@ -150,10 +156,10 @@ static void ob_bool(struct outbuf *o, bool v)
 }
 
 /* One flow as a JSON object. */
-static void flow_json_write(struct outbuf *o, const struct ctaccel_tuple *t,
+static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_tuple *t,
 			    const struct ctaccel_flow *v, __s64 expires, bool first)
 {
-	const char *sep = cli.pretty ? ",\n    " : ",";
+	const char *sep = pretty ? ",\n    " : ",";
 	const struct {
 		const char *name;
 		unsigned long long value;
@@ -166,7 +172,7 @@ static void flow_json_write(struct outbuf *o, const struct ctaccel_tuple *t,
 	size_t i;
 
 	ob_str(o, first ? "" : ",");
-	ob_str(o, cli.pretty ? "\n  {\n    " : "{");
+	ob_str(o, pretty ? "\n  {\n    " : "{");
 	ob_key(o, "", "family");
 	ob_str(o, "\"");
 	ob_str(o, family_name(t->family));
@@ -199,7 +205,7 @@ static void flow_json_write(struct outbuf *o, const struct ctaccel_tuple *t,
 	ob_bool(o, v->ct & CTACCEL_CT_ASSURED);
 	ob_key(o, sep, "seen_reply");
 	ob_bool(o, v->ct & CTACCEL_CT_SEEN_REPLY);
-	ob_str(o, cli.pretty ? "\n  }" : "}");
+	ob_str(o, pretty ? "\n  }" : "}");
 }
 
 static void flow_text_write(struct outbuf *o, const struct ctaccel_tuple *t,
@@ -220,6 +226,7 @@ static void flow_text_write(struct outbuf *o, const struct ctaccel_tuple *t,
 }
 
 struct flow_walk {
+	const struct cli *c;
 	const struct flow_filter *filter;
 	bool count;
 	uint64_t now;
@@ -251,26 +258,20 @@ static int flow_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_
 			expires = 0;
 		if (w->out->len + OB_FLOW_MAX > sizeof(w->out->buf))
 			ob_flush(w->out);
-		if (cli.json)
-			flow_json_write(w->out, &t, v, expires, w->n == 1);
+		if (w->c->json)
+			flow_json_write(w->out, w->c->pretty, &t, v, expires, w->n == 1);
 		else
 			flow_text_write(w->out, &t, v, expires);
 	}
 	return 0;
 }
 
-int do_flow(int argc, char **argv)
+int do_flow(struct cli *c, int argc, char **argv)
 {
 	struct flow_filter f;
-	struct flow_walk w = {.filter = &f};
-	struct pinned p;
+	struct flow_walk w = {.c = c, .filter = &f};
 	int err, ret = EXIT_RUNTIME;
 
-	if (argc && is_prefix(argv[0], "help")) {
-		printf("Usage: ctaccel flow [show] [state STATE] [addr ADDR] [port PORT]\n"
-		       "       ctaccel flow count [state STATE] [addr ADDR] [port PORT]\n");
-		return 0;
-	}
 	if (argc && is_prefix(argv[0], "count")) {
 		w.count = true;
 		argc--;
@@ -279,18 +280,16 @@ int do_flow(int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (parse_filter(argc, argv, &f))
+	if (parse_filter(c, argc, argv, &f))
 		return EXIT_USAGE;
-	if (pinned_open_readonly(&p))
+	if (cli_open(c, true))
 		return EXIT_RUNTIME;
 	w.out = calloc(1, sizeof(*w.out));
-	if (!w.out) {
-		pr_err("flow: %s", strerror(ENOMEM));
-		goto cleanup;
-	}
-	w.hz = p.cfg.hz;
-	err = ctaccel_clock_now(p.clock_fd, &w.now);
-	if (!err && !w.count && cli.json)
+	if (!w.out)
+		return cli_fail(c, EXIT_RUNTIME, "flow: %s", strerror(ENOMEM));
+	w.hz = ctaccel_config(c->h)->hz;
+	err = ctaccel_clock(c->h, &w.now);
+	if (!err && !w.count && c->json)
 		ob_str(w.out, "[");
 	else if (!err && !w.count)
 		w.out->len += snprintf(w.out->buf, OB_FLOW_MAX,
@@ -299,97 +298,23 @@ int do_flow(int argc, char **argv)
 				       "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES");
 	/* Streamed: a batch is written before the next is read, so memory stays
 	 * one batch whatever the table's size. */
-	err = err ?: ctaccel_flows_walk(p.flows_fd, flow_batch, &w);
+	err = err ?: ctaccel_flows_foreach(c->h, flow_batch, &w);
 	if (err) {
 		/* What was written stays unterminated: a reader sees it is cut. */
 		ob_flush(w.out);
-		pr_err("flow: read %s/%s: %s", cli.pin_path, PIN_FLOWS, strerror(-err));
 		goto cleanup;
 	}
 	if (w.count) {
-		if (cli.json) {
-			json_t *o = json_pack("{s:I}", "flows", (json_int_t)w.n);
-
-			json_out(o);
-			json_decref(o);
-		} else {
+		if (c->json)
+			cli_json(c, json_pack("{s:I}", "flows", (json_int_t)w.n));
+		else
 			printf("%zu\n", w.n);
-		}
-	} else if (cli.json) {
-		ob_str(w.out, w.n && cli.pretty ? "\n]\n" : "]\n");
+	} else if (c->json) {
+		ob_str(w.out, w.n && c->pretty ? "\n]\n" : "]\n");
 	}
 	ob_flush(w.out);
 	ret = 0;
 cleanup:
 	free(w.out);
-	pinned_close(&p);
 	return ret;
-}
-
-json_t *stats_json(const struct pinned *p)
-{
-	struct ctaccel_stats st;
-	json_t *states, *counters;
-	__s64 flows = 0;
-	int i;
-
-	if (ctaccel_stats_read(p->stats_fd, &st))
-		return NULL;
-	states = json_object();
-	for (i = 1; i < CTACCEL_ST__MAX; i++) {
-		flows += st.flows_in_state[i];
-		json_object_set_new(states, ctaccel_state_names[i],
-				    json_integer(st.flows_in_state[i]));
-	}
-	counters = json_object();
-	for (i = 0; i < CTACCEL_CTR__MAX; i++)
-		json_object_set_new(counters, ctaccel_counter_names[i],
-				    json_integer((json_int_t)ctaccel_counter(&st, i)));
-	return json_pack("{s:I,s:I,s:o,s:o}", "flows", (json_int_t)flows, "max_flows",
-			 (json_int_t)p->max_flows, "states", states, "counters", counters);
-}
-
-int do_stats(int argc, char **argv)
-{
-	struct pinned p;
-	json_t *o, *states, *counters;
-	int i;
-
-	if (argc && is_prefix(argv[0], "help")) {
-		printf("Usage: ctaccel stats\n");
-		return 0;
-	}
-	if (argc) {
-		pr_err("stats: unexpected '%s'", argv[0]);
-		return EXIT_USAGE;
-	}
-	if (pinned_open_readonly(&p))
-		return EXIT_RUNTIME;
-	o = stats_json(&p);
-	pinned_close(&p);
-	if (!o) {
-		pr_err("stats: read %s/%s: %s", cli.pin_path, PIN_STATS, strerror(errno));
-		return EXIT_RUNTIME;
-	}
-	if (cli.json) {
-		json_out(o);
-		json_decref(o);
-		return 0;
-	}
-	states = json_object_get(o, "states");
-	counters = json_object_get(o, "counters");
-	printf("flows %lld of %lld\n\n%-12s %12s\n",
-	       (long long)json_integer_value(json_object_get(o, "flows")),
-	       (long long)json_integer_value(json_object_get(o, "max_flows")), "STATE", "FLOWS");
-	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		printf("%-12s %12lld\n", ctaccel_state_names[i],
-		       (long long)json_integer_value(
-			       json_object_get(states, ctaccel_state_names[i])));
-	printf("\n%-18s %16s\n", "COUNTER", "VALUE");
-	for (i = 0; i < CTACCEL_CTR__MAX; i++)
-		printf("%-18s %16llu\n", ctaccel_counter_names[i],
-		       (unsigned long long)json_integer_value(
-			       json_object_get(counters, ctaccel_counter_names[i])));
-	json_decref(o);
-	return 0;
 }

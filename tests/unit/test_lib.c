@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * libctaccel driven directly, as its clients drive it: a private pin root
+ * under /sys/fs/bpf and a private network namespace (unshared by this
+ * process, so its devices and nft table vanish with it) with one veth pair.
+ * Every failure must be reported once through the print callback.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "libctaccel.h"
+#include "internal.h" /* pin names, for crafting foreign state */
+#include "tracker.skel.h"
+
+struct printed {
+	int warnings;
+	char last[1024];
+};
+
+static void record(enum ctaccel_print_level level, const char *msg, void *ctx)
+{
+	struct printed *p = ctx;
+
+	if (level != CTACCEL_PRINT_WARN)
+		return;
+	p->warnings++;
+	snprintf(p->last, sizeof(p->last), "%s", msg);
+}
+
+static char root[64];
+static struct printed out;
+
+static int sh(const char *cmd)
+{
+	return system(cmd);
+}
+
+static struct ctaccel *handle(const char *pin_root)
+{
+	struct ctaccel_opts o = {.pin_path = pin_root, .print = record, .print_ctx = &out};
+	struct ctaccel *h;
+
+	assert_int_equal(ctaccel_new(&o, &h), 0);
+	return h;
+}
+
+/* A handle on a freshly loaded private state (max-flows 1024). */
+static struct ctaccel *loaded(void)
+{
+	struct ctaccel_load_opts lo;
+	struct ctaccel *h = handle(root);
+	char err[128];
+
+	assert_int_equal(ctaccel_load_opts_default(&lo), 0);
+	assert_int_equal(ctaccel_set_max_flows(&lo, 1024, err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_load(h, &lo), 0);
+	ctaccel_unlock(h);
+	assert_int_equal(ctaccel_open(h), 0);
+	return h;
+}
+
+static void unloaded(struct ctaccel *h)
+{
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_unload(h), 0);
+	ctaccel_unlock(h);
+	assert_false(ctaccel_is_loaded(h));
+	assert_int_equal(access(root, F_OK), -1);
+	ctaccel_free(h);
+	assert_int_equal(out.warnings, 0);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/sys/fs/bpf/ctaccel-test-lib-%d", (int)getpid());
+	if (unshare(CLONE_NEWNET))
+		return -1;
+	return sh("ip link set lo up && ip link add ctl0 type veth peer name ctl1 && "
+		  "ip link set ctl0 up && ip link set ctl1 up");
+}
+
+static int group_teardown(void **state)
+{
+	struct ctaccel *h = handle(root);
+
+	(void)state;
+	ctaccel_lock(h);
+	ctaccel_unload(h);
+	ctaccel_free(h);
+	return 0;
+}
+
+static int test_setup(void **state)
+{
+	(void)state;
+	memset(&out, 0, sizeof(out));
+	return 0;
+}
+
+static void test_load_open_unload(void **state)
+{
+	struct ctaccel *h;
+	struct ctaccel_status s;
+	struct stat st;
+
+	(void)state;
+	h = handle(root);
+	assert_false(ctaccel_is_loaded(h));
+	assert_int_equal(ctaccel_open(h), -ENOENT);
+	assert_int_equal(out.warnings, 1);
+	assert_non_null(strstr(out.last, "not loaded"));
+	out.warnings = 0;
+	ctaccel_free(h);
+
+	h = loaded();
+	assert_int_equal(stat(root, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(ctaccel_max_flows(h), 1024);
+	assert_int_equal(ctaccel_config(h)->abi, CTACCEL_ABI_VERSION);
+	assert_int_equal(ctaccel_status_read(h, &s), 0);
+	assert_int_equal(s.ndevices, 0);
+	assert_int_equal(s.nproblems, 0);
+	assert_int_equal(s.max_flows, 1024);
+	assert_true(s.prog_id[CTACCEL_PROG_INGRESS] > 0);
+	ctaccel_status_free(&s);
+	unloaded(h);
+}
+
+static void test_attach_detach(void **state)
+{
+	struct ctaccel_status s;
+	struct ctaccel *h;
+	unsigned int ifx;
+
+	(void)state;
+	h = loaded();
+	assert_int_equal(ctaccel_ifindex(h, "attach", "ctl0", &ifx), 0);
+	assert_int_equal(ctaccel_attach(h, ifx), 0);
+	assert_int_equal(ctaccel_attach(h, ifx), 0); /* idempotent */
+	assert_int_equal(ctaccel_device_hooks(h, ifx), CTACCEL_HOOK_BOTH);
+	assert_int_equal(ctaccel_status_read(h, &s), 0);
+	assert_int_equal(s.ndevices, 1);
+	assert_string_equal(s.devices[0].name, "ctl0");
+	assert_int_equal(s.devices[0].hooks, CTACCEL_HOOK_BOTH);
+	assert_int_equal(s.nproblems, 0);
+	ctaccel_status_free(&s);
+	assert_int_equal(ctaccel_detach(h, ifx), 0);
+	assert_int_equal(ctaccel_device_hooks(h, ifx), 0);
+	/* The clsact qdisc ctaccel made went with it. */
+	assert_int_equal(sh("tc qdisc show dev ctl0 | grep -q clsact"), 256);
+	unloaded(h);
+}
+
+static void test_errors_name_the_verb(void **state)
+{
+	struct ctaccel *h = handle(root);
+	unsigned int ifx;
+
+	(void)state;
+	assert_int_equal(ctaccel_ifindex(h, "detach", "nosuchdev", &ifx), -ENODEV);
+	assert_int_equal(out.warnings, 1);
+	assert_string_equal(out.last, "detach nosuchdev: No such device");
+	ctaccel_free(h);
+}
+
+static void test_policy_swap(void **state)
+{
+	struct ctaccel_rule rules[2], *got;
+	struct ctaccel *h;
+	char err[256];
+	size_t n;
+
+	(void)state;
+	h = loaded();
+	assert_int_equal(ctaccel_rule_parse("198.18.1.0/24", &rules[0], err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_rule_set_port(&rules[0], 80, err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_rule_parse("all", &rules[1], err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_policy_replace(h, rules, 2), 0);
+	assert_int_equal(ctaccel_policy_read(h, &got, &n), 0);
+	assert_int_equal(n, 3); /* "all" is one rule per family */
+	free(got);
+	assert_true(ctaccel_nft_present(h));
+	assert_int_equal(ctaccel_policy_in_step(h), 1);
+	assert_int_equal(ctaccel_policy_del(h, &rules[1]), 0);
+	assert_int_equal(ctaccel_policy_del(h, &rules[1]), -ENOENT);
+	assert_int_equal(ctaccel_policy_read(h, &got, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].port, 80);
+	free(got);
+	assert_int_equal(ctaccel_policy_replace(h, NULL, 0), 0);
+	assert_int_equal(ctaccel_policy_read(h, &got, &n), 0);
+	assert_int_equal(n, 0);
+	free(got);
+	ctaccel_unlock(h);
+	unloaded(h);
+}
+
+static void test_status_problems(void **state)
+{
+	struct ctaccel_rule r;
+	struct ctaccel_status s;
+	struct ctaccel *h;
+	unsigned int ifx;
+	char err[256], want[64];
+
+	(void)state;
+	h = loaded();
+	assert_int_equal(sh("ip link add ctl2 type veth peer name ctl3 && ip link set ctl2 up"), 0);
+	assert_int_equal(ctaccel_ifindex(h, "attach", "ctl2", &ifx), 0);
+	assert_int_equal(ctaccel_attach(h, ifx), 0);
+	assert_int_equal(ctaccel_rule_parse("2001:db8::/32", &r, err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_policy_add(h, &r), 0);
+	ctaccel_unlock(h);
+	assert_int_equal(sh("ip link del ctl2 && nft delete table inet ctaccel"), 0);
+	assert_int_equal(ctaccel_status_read(h, &s), 0);
+	assert_int_equal(s.nproblems, 2);
+	snprintf(want, sizeof(want), "device ifindex %u is gone", ifx);
+	assert_string_equal(s.problems[0], want);
+	assert_non_null(strstr(s.problems[1], "nft table inet ctaccel is missing"));
+	assert_false(s.nft_table);
+	assert_int_equal(s.policy_rules, 1);
+	ctaccel_status_free(&s);
+	unloaded(h);
+}
+
+/* State pinned by a loader of another ABI, with the same sizes: refused. */
+static void test_abi_mismatch_refused(void **state)
+{
+	struct ctaccel_config cfg;
+	struct tracker *skel;
+	struct ctaccel *h;
+	char path[PATH_MAX];
+
+	(void)state;
+	h = loaded();
+	cfg = *ctaccel_config(h);
+	ctaccel_close(h);
+	skel = tracker__open();
+	assert_non_null(skel);
+	cfg.abi = CTACCEL_ABI_VERSION + 1;
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	bpf_map__set_max_entries(skel->maps.ctaccel_flows, 16);
+	assert_int_equal(tracker__load(skel), 0);
+	assert_int_equal(ctaccel_pin_file(h, PIN_CONFIG, path, sizeof(path)), 0);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(bpf_obj_pin(bpf_map__fd(skel->maps.rodata), path), 0);
+	tracker__destroy(skel);
+	assert_int_equal(ctaccel_open(h), -EPROTO);
+	assert_int_equal(out.warnings, 1);
+	assert_non_null(strstr(out.last, "incompatible layout (abi"));
+	assert_false(ctaccel_is_open(h));
+	/* Discarded, it loads afresh. */
+	out.warnings = 0;
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_discard(h), 0);
+	ctaccel_unlock(h);
+	assert_false(ctaccel_is_loaded(h));
+	ctaccel_free(h);
+	h = loaded();
+	unloaded(h);
+}
+
+static void test_replace_keeps_maps(void **state)
+{
+	struct bpf_map_info before = {}, after = {};
+	__u32 len = sizeof(before);
+	struct ctaccel *h;
+	bool replaced;
+
+	(void)state;
+	h = loaded();
+	assert_int_equal(bpf_obj_get_info_by_fd(ctaccel_fd(h, CTACCEL_FD_FLOWS), &before, &len), 0);
+	assert_int_equal(ctaccel_replace(h, false, &replaced), 0);
+	assert_false(replaced); /* same build */
+	assert_int_equal(ctaccel_replace(h, true, &replaced), 0);
+	assert_true(replaced);
+	len = sizeof(after);
+	assert_int_equal(bpf_obj_get_info_by_fd(ctaccel_fd(h, CTACCEL_FD_FLOWS), &after, &len), 0);
+	assert_int_equal(before.id, after.id);
+	unloaded(h);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	fprintf(stderr, "lock of another pin root blocked\n");
+	_exit(1);
+}
+
+/* Two roots, two locks: holding one never waits for the other. */
+static void test_lock_per_root(void **state)
+{
+	char other[80];
+	struct ctaccel *a, *b;
+
+	(void)state;
+	snprintf(other, sizeof(other), "%s-other", root);
+	a = handle(root);
+	b = handle(other);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	assert_int_equal(ctaccel_lock(a), 0);
+	assert_int_equal(ctaccel_lock(b), 0);
+	alarm(0);
+	ctaccel_unlock(b);
+	ctaccel_unlock(a);
+	/* The directories the locks made are gone again. */
+	assert_int_equal(access(root, F_OK), -1);
+	assert_int_equal(access(other, F_OK), -1);
+	ctaccel_free(a);
+	ctaccel_free(b);
+}
+
+static void test_rule_text(void **state)
+{
+	struct ctaccel_rule r;
+	char err[256], text[96];
+
+	(void)state;
+	assert_int_equal(ctaccel_rule_parse("198.18.1.5/24", &r, err, sizeof(err)), 0);
+	ctaccel_rule_format(&r, text, sizeof(text));
+	assert_string_equal(text, "198.18.1.0/24");
+	assert_int_equal(ctaccel_rule_parse("all", &r, err, sizeof(err)), 0);
+	assert_int_equal(ctaccel_rule_set_port(&r, 443, err, sizeof(err)), 0);
+	ctaccel_rule_format(&r, text, sizeof(text));
+	assert_string_equal(text, "all port 443");
+	assert_int_equal(ctaccel_rule_parse("198.18.1.0/33", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "/33"));
+	assert_int_equal(ctaccel_rule_set_port(&r, 70000, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "70000"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_load_open_unload, test_setup),
+		cmocka_unit_test_setup(test_attach_detach, test_setup),
+		cmocka_unit_test_setup(test_errors_name_the_verb, test_setup),
+		cmocka_unit_test_setup(test_policy_swap, test_setup),
+		cmocka_unit_test_setup(test_status_problems, test_setup),
+		cmocka_unit_test_setup(test_abi_mismatch_refused, test_setup),
+		cmocka_unit_test_setup(test_replace_keeps_maps, test_setup),
+		cmocka_unit_test_setup(test_lock_per_root, test_setup),
+		cmocka_unit_test_setup(test_rule_text, test_setup),
+	};
+
+	return cmocka_run_group_tests_name("libctaccel", tests, group_setup, group_teardown);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The ctaccel command line: argv in, text or JSON out, on libctaccel. Each
+ * command gets the invocation's context (options, the library handle) and
+ * returns an exit code.
+ */
+#ifndef CTACCEL_CLI_H
+#define CTACCEL_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "libctaccel.h"
+
+/* Exit codes: bpftool's and iproute2's habits. */
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE   2
+
+struct cli {
+	bool json;
+	bool pretty;
+	bool debug;
+	bool reported; /* an error was printed: no second message for it */
+	const char *pin_path;
+	struct ctaccel *h;
+};
+
+/* One error message: on stderr, or {"error": ...} on stdout under -j. */
+void cli_err(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_err unless the library already reported this failure; returns code. */
+int cli_fail(struct cli *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Text output only: nothing under -j. */
+void cli_info(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a JSON value as the command's output, compact or pretty; frees it. */
+void cli_json(struct cli *c, json_t *v);
+/* The library's messages: warnings become the command's error message. */
+void cli_lib_print(enum ctaccel_print_level level, const char *msg, void *ctx);
+
+bool is_prefix(const char *arg, const char *word);
+/* Open the pinned state; readers then drop every capability. */
+int cli_open(struct cli *c, bool readonly);
+
+int do_load(struct cli *c, int argc, char **argv);
+int do_unload(struct cli *c, int argc, char **argv);
+int do_attach(struct cli *c, int argc, char **argv);
+int do_detach(struct cli *c, int argc, char **argv);
+int do_replace(struct cli *c, int argc, char **argv);
+int do_gc(struct cli *c, int argc, char **argv);
+int do_status(struct cli *c, int argc, char **argv);
+int do_stats(struct cli *c, int argc, char **argv);
+int do_flow(struct cli *c, int argc, char **argv);
+int do_policy(struct cli *c, int argc, char **argv);
+int do_sockets(struct cli *c, int argc, char **argv);
+int do_tw(struct cli *c, int argc, char **argv);
+
+/* argv of `load` (and nothing else) into *o: EXIT_USAGE on a bad word. */
+int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any);
+
+#endif /* CTACCEL_CLI_H */

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/* ctaccel [OPTIONS] OBJECT [COMMAND [ARGS]] */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
+#include <bpf/libbpf.h>
+#include "cli.h"
+#include "daemon.h"
+
+/* libbpf's print callback takes no context: the one flag it needs. */
+static bool libbpf_debug;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN && !libbpf_debug)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static bool cap_effective(int cap)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {};
+
+	if (syscall(SYS_capget, &hdr, data))
+		return false;
+	return data[cap / 32].effective & (1U << (cap % 32));
+}
+
+/* Root, or the capabilities a systemd unit would grant. */
+static bool privileged(void)
+{
+	return geteuid() == 0 || ((cap_effective(CAP_BPF) || cap_effective(CAP_SYS_ADMIN)) &&
+				  cap_effective(CAP_NET_ADMIN));
+}
+
+static int do_help(struct cli *c, int argc, char **argv);
+static int do_daemon(struct cli *c, int argc, char **argv);
+
+/* Every command and its usage: `ctaccel help`, `ctaccel OBJECT help` and
+ * `ctaccel daemon --help` all print it from here. */
+static const struct cmd {
+	const char *name;
+	int (*fn)(struct cli *c, int argc, char **argv);
+	const char *usage;
+} cmds[] = {
+	{"load", do_load, "load [max-flows N] [mark VALUE/MASK] [timeout STATE SECONDS]..."},
+	{"unload", do_unload, "unload"},
+	{"attach", do_attach, "attach DEV..."},
+	{"detach", do_detach, "detach DEV..."},
+	{"status", do_status, "status"},
+	{"flow", do_flow,
+	 "flow [show] [state STATE] [addr ADDR] [port PORT]\n"
+	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT]"},
+	{"stats", do_stats, "stats"},
+	{"gc", do_gc, "gc"},
+	{"policy", do_policy,
+	 "policy add|del all|PREFIX [port PORT]\n"
+	 "       ctaccel policy show | flush"},
+	{"sockets", do_sockets, "sockets"},
+	{"tw", do_tw, "tw [top N] [threshold PERCENT]"},
+	{"daemon", do_daemon, DAEMON_USAGE},
+	{"replace", do_replace,
+	 "replace [force]   (live upgrade: this binary's programs, same maps)"},
+	{"help", do_help, "help"},
+};
+
+#define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: ctaccel [OPTIONS] OBJECT [COMMAND] [ARGS]\n");
+	for (i = 0; i < NCMDS - 1; i++)
+		fprintf(f, "       ctaccel %s\n", cmds[i].usage);
+	fprintf(f, "OPTIONS: -j/--json, -p/--pretty, -d/--debug, -V/--version, -h/--help,\n"
+		   "         --pin-path DIR (default " CTACCEL_PIN_DEFAULT ")\n"
+		   "Unique prefixes of objects and commands are accepted (ctaccel fl sh).\n");
+}
+
+static int do_help(struct cli *c, int argc, char **argv)
+{
+	(void)c;
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+/* The daemon is its own client of the library; it gets the pin root given
+ * to ctaccel as the default for its own settings. */
+static int do_daemon(struct cli *c, int argc, char **argv)
+{
+	return daemon_main(c->pin_path, argc, argv);
+}
+
+static int parse_options(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"pretty", no_argument, NULL, 'p'},
+		{"debug", no_argument, NULL, 'd'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{"pin-path", required_argument, NULL, 'P'},
+		{},
+	};
+	int opt;
+
+	/* Options stop at the first word: the rest belongs to the command. */
+	while ((opt = getopt_long(argc, argv, "+jpdVh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'j':
+			c->json = true;
+			break;
+		case 'p':
+			c->json = c->pretty = true;
+			break;
+		case 'd':
+			c->debug = true;
+			break;
+		case 'V':
+			printf("ctaccel %s (abi %d, libbpf %s)\n", CTACCEL_VERSION,
+			       CTACCEL_ABI_VERSION, libbpf_version_string());
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'P':
+			c->pin_path = optarg;
+			break;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static const struct cmd *find_cmd(struct cli *c, const char *word)
+{
+	const struct cmd *match = NULL;
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++) {
+		if (!is_prefix(word, cmds[i].name))
+			continue;
+		if (match) {
+			cli_err(c, "'%s' is ambiguous (%s, %s)", word, match->name, cmds[i].name);
+			return NULL;
+		}
+		match = &cmds[i];
+	}
+	if (!match)
+		cli_err(c, "unknown object '%s'; try 'ctaccel help'", word);
+	return match;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {.pin_path = CTACCEL_PIN_DEFAULT};
+	struct ctaccel_opts o = {.print = cli_lib_print, .print_ctx = &c};
+	const struct cmd *cmd;
+	int err, ret;
+
+	if (parse_options(&c, argc, argv))
+		return EXIT_USAGE;
+	libbpf_debug = c.debug;
+	libbpf_set_print(libbpf_print);
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = find_cmd(&c, argv[0]);
+	if (!cmd)
+		return EXIT_USAGE;
+	if (argc > 1 &&
+	    (is_prefix(argv[1], "help") ||
+	     (cmd->fn == do_daemon && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))) {
+		printf("Usage: ctaccel %s\n", cmd->usage);
+		return 0;
+	}
+	if (cmd->fn == do_help)
+		return do_help(&c, argc - 1, argv + 1);
+	if (!privileged()) {
+		cli_err(&c,
+			"%s: Operation not permitted (needs root, or CAP_BPF and CAP_NET_ADMIN)",
+			cmd->name);
+		return EXIT_RUNTIME;
+	}
+	if (cmd->fn == do_daemon)
+		return do_daemon(&c, argc - 1, argv + 1);
+	o.pin_path = c.pin_path;
+	err = ctaccel_new(&o, &c.h);
+	if (err) {
+		cli_err(&c, "--pin-path %s: %s", c.pin_path, strerror(-err));
+		return EXIT_USAGE;
+	}
+	ret = cmd->fn(&c, argc - 1, argv + 1);
+	ctaccel_free(c.h);
+	return ret;
+}

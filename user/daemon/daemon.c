@@ -1,0 +1,368 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * ctaccel daemon: start-up (adopt or load, attach, policy), the loop (GC on an
+ * adaptive interval, repairs, SIGHUP reloads) and shutdown. The datapath
+ * outlives it: exit leaves everything attached unless told otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <net/if.h>
+#include <linux/capability.h>
+#include "api.h"
+#include "daemon.h"
+#include "http.h"
+
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+/* After start-up: tc filters and the nft table (NET_ADMIN), new policy
+ * tries (BPF). Loading and pinning are over. */
+#define DAEMON_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_BPF))
+
+void daemon_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	/* journald reads syslog priorities from a <N> prefix. */
+	if (getenv("JOURNAL_STREAM"))
+		fputs("<6>", stderr);
+	fputs("ctaccel: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void lib_print(enum ctaccel_print_level level, const char *msg, void *ctx)
+{
+	(void)ctx;
+	if (level != CTACCEL_PRINT_DEBUG)
+		daemon_log("%s", msg);
+}
+
+/* Readiness for systemd's Type=notify, without libsystemd. */
+static void sd_notify(const char *msg)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	socklen_t len;
+	int fd;
+
+	if (!path || !*path || strlen(path) >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, strlen(path));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = 0; /* abstract socket */
+	len = offsetof(struct sockaddr_un, sun_path) + strlen(path);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	sendto(fd, msg, strlen(msg), 0, (struct sockaddr *)&sa, len);
+	close(fd);
+}
+
+/* One daemon per pinned state: an flock held for life on a directory of
+ * its own below the root (the root itself is the writers' lock). */
+static int instance_lock(struct daemon *d)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (ctaccel_pin_file(d->h, CTACCEL_PIN_DAEMON, path, sizeof(path)) ||
+	    (mkdir(path, 0700) && errno != EEXIST))
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		if (fd >= 0)
+			close(fd);
+		daemon_log("another ctaccel daemon runs on %s", ctaccel_pin_root(d->h));
+		return -EBUSY;
+	}
+	d->instance_fd = fd;
+	return 0;
+}
+
+/* Adopt what is pinned (same layout) or load; under the state's lock. */
+static int adopt_or_load(struct daemon *d)
+{
+	int err;
+
+	if (!ctaccel_is_loaded(d->h) && ctaccel_load(d->h, &d->conf.load))
+		return -EIO;
+	err = ctaccel_open(d->h);
+	if (err == -EPROTO && d->conf.migrate) {
+		daemon_log("migrating: discarding pinned state of another layout in %s",
+			   ctaccel_pin_root(d->h));
+		err = ctaccel_discard(d->h);
+		err = err ?: ctaccel_nft_remove(d->h);
+		err = err ?: ctaccel_load(d->h, &d->conf.load);
+		err = err ?: ctaccel_open(d->h);
+	} else if (err == -EPROTO) {
+		daemon_log("refusing to adopt it; --migrate discards it (its flows are lost)");
+	}
+	return err;
+}
+
+static int start(struct daemon *d)
+{
+	bool replaced = false;
+	unsigned int ifindex;
+	int i, err;
+
+	for (i = 0; i < d->conf.ndev; i++)
+		if (ctaccel_ifindex(d->h, "device", d->conf.devices[i], &ifindex))
+			return -ENODEV;
+	if (ctaccel_bpffs_ensure(d->h) || ctaccel_lock(d->h))
+		return -EIO;
+	err = adopt_or_load(d);
+	err = err ?: instance_lock(d);
+	/* A newer binary swaps its programs in; the maps, and so every flow and
+	 * counter, stay. */
+	err = err ?: ctaccel_replace(d->h, false, &replaced);
+	if (!err && replaced)
+		daemon_log("programs upgraded in place");
+	err = err ?: daemon_attach_devices(d, &d->conf);
+	if (!err && d->conf.policy_given)
+		err = ctaccel_policy_replace(d->h, d->conf.rules, d->conf.nrules);
+	ctaccel_unlock(d->h);
+	return err;
+}
+
+/* The configured devices that `next` no longer lists come off. */
+static void detach_dropped(struct daemon *d, const struct dconf *next)
+{
+	unsigned int ifx;
+	int i, j, keep;
+
+	for (i = 0; i < d->conf.ndev; i++) {
+		for (keep = 0, j = 0; j < next->ndev; j++)
+			keep |= !strcmp(d->conf.devices[i], next->devices[j]);
+		ifx = if_nametoindex(d->conf.devices[i]);
+		if (!keep && ifx)
+			ctaccel_detach(d->h, ifx);
+	}
+}
+
+static void reload(struct daemon *d, int argc, char **argv)
+{
+	struct dconf *next = malloc(sizeof(*next));
+	int err;
+
+	if (!next || dconf_read(next, ctaccel_pin_root(d->h), argc, argv)) {
+		daemon_log("reload: %s", next ? next->err : strerror(ENOMEM));
+		if (next)
+			dconf_free(next);
+		free(next);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	err = ctaccel_lock(d->h);
+	err = err ?: daemon_attach_devices(d, next);
+	if (!err && next->policy_given)
+		err = ctaccel_policy_replace(d->h, next->rules, next->nrules);
+	if (!err)
+		detach_dropped(d, next);
+	ctaccel_unlock(d->h);
+	if (!err) {
+		dconf_free(&d->conf);
+		d->conf = *next;
+	} else {
+		dconf_free(next);
+	}
+	pthread_mutex_unlock(&d->lock);
+	free(next);
+	daemon_log("reloaded configuration%s", err ? " (failed, kept)" : "");
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Shorter when much expired or the table is filling, longer when idle. */
+static unsigned int gc_next_interval(struct daemon *d, unsigned int cur,
+				     const struct ctaccel_gc_result *r)
+{
+	uint32_t max = ctaccel_max_flows(d->h);
+	unsigned int base = d->conf.gc_interval;
+	double fill = max ? (double)r->scanned / max : 0;
+
+	if (fill > 0.8 || (r->scanned && r->expired * 10 > r->scanned))
+		return cur > 1 ? cur / 2 : 1;
+	if (!r->expired)
+		return cur * 2 <= base * 8 ? cur * 2 : base * 8;
+	return base;
+}
+
+/* Until SIGTERM or SIGINT: GC, repairs, reloads. */
+static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
+{
+	struct ctaccel_gc_result gc = {};
+	unsigned int interval = d->conf.gc_interval;
+	double next_gc = now_s() + interval, next_repair = now_s() + d->conf.repair_interval;
+	double wait;
+	struct timespec to;
+	siginfo_t si;
+	int sig;
+
+	for (;;) {
+		wait = next_gc - now_s();
+		if (d->conf.repair_interval && next_repair - now_s() < wait)
+			wait = next_repair - now_s();
+		if (wait < 0)
+			wait = 0;
+		to.tv_sec = (time_t)wait;
+		to.tv_nsec = (long)((wait - to.tv_sec) * 1e9);
+		sig = sigtimedwait(set, &si, &to);
+		if (sig < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		if (sig < 0) {
+			if (d->conf.repair_interval && now_s() >= next_repair) {
+				daemon_repair(d);
+				next_repair = now_s() + d->conf.repair_interval;
+			}
+			if (now_s() >= next_gc) {
+				if (daemon_gc(d, &gc) == 0)
+					interval = gc_next_interval(d, interval, &gc);
+				next_gc = now_s() + interval;
+			}
+			continue;
+		}
+		if (sig != SIGHUP) {
+			daemon_log("signal %d: exiting, datapath %s", sig,
+				   d->conf.detach_on_exit ? "detached" : "left attached");
+			return;
+		}
+		sd_notify("RELOADING=1\n");
+		reload(d, argc, argv);
+		interval = d->conf.gc_interval;
+		next_gc = now_s() + interval;
+		sd_notify("READY=1\n");
+	}
+}
+
+static int serve(struct daemon *d, int argc, char **argv)
+{
+	char err[256];
+	sigset_t set;
+	int rc;
+
+	/* Whatever a crash (of a daemon or a CLI) left half done. */
+	daemon_repair(d);
+	/* One loaded socket iterator for every scrape; without it each scrape
+	 * loads its own, which needs capabilities dropped below. */
+	if (ctaccel_sockiter_new(d->h, &d->sockiter))
+		daemon_log("host socket metrics unavailable");
+	d->http = http_server_new(api_endpoints, api_nendpoints, d, d->conf.http_rate);
+	if (!d->http)
+		return -ENOMEM;
+	if (http_server_listen(d->http, d->conf.listen, d->conf.control_listen, err, sizeof(err))) {
+		daemon_log("%s", err);
+		return -EIO;
+	}
+	rc = ctaccel_caps_keep_only(DAEMON_CAPS);
+	if (rc) {
+		daemon_log("drop capabilities: %s", strerror(-rc));
+		return rc;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	daemon_log("running: pinned in %s, %d device(s), listening on %s", ctaccel_pin_root(d->h),
+		   d->conf.ndev, d->conf.listen);
+	sd_notify("READY=1\nSTATUS=tracking\n");
+	loop(d, &set, argc, argv);
+	sd_notify("STOPPING=1\n");
+	http_server_stop(d->http);
+	return 0;
+}
+
+static void detach_configured(struct daemon *d)
+{
+	unsigned int ifx;
+	int i;
+
+	if (ctaccel_lock(d->h))
+		return;
+	for (i = 0; i < d->conf.ndev; i++) {
+		ifx = if_nametoindex(d->conf.devices[i]);
+		if (ifx)
+			ctaccel_detach(d->h, ifx);
+	}
+	ctaccel_unlock(d->h);
+}
+
+static void daemon_free(struct daemon *d)
+{
+	http_server_free(d->http);
+	ctaccel_sockiter_free(d->sockiter);
+	if (d->instance_fd >= 0)
+		close(d->instance_fd);
+	ctaccel_free(d->h);
+	dconf_free(&d->conf);
+	pthread_mutex_destroy(&d->lock);
+	pthread_mutex_destroy(&d->sockiter_lock);
+	free(d);
+}
+
+int daemon_main(const char *pin_path, int argc, char **argv)
+{
+	struct ctaccel_opts o = {.print = lib_print};
+	struct daemon *d;
+	char **args;
+	int i, ret = 1;
+
+	/* getopt wants argv[0]: "daemon ARGS...". */
+	args = calloc(argc + 2, sizeof(*args));
+	d = calloc(1, sizeof(*d));
+	if (!args || !d) {
+		free(args);
+		free(d);
+		return 1;
+	}
+	args[0] = (char *)"daemon";
+	for (i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	d->instance_fd = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->sockiter_lock, NULL);
+	if (dconf_read(&d->conf, pin_path, argc + 1, args)) {
+		daemon_log("%s", d->conf.err);
+		ret = 2;
+	} else if (d->conf.help) {
+		printf("Usage: ctaccel " DAEMON_USAGE "\n");
+		ret = 0;
+	} else if (d->conf.check_only) {
+		printf("configuration ok\n");
+		ret = 0;
+	} else {
+		o.pin_path = d->conf.pin_path;
+		i = ctaccel_new(&o, &d->h);
+		if (i)
+			daemon_log("pin_path %s: %s", d->conf.pin_path, strerror(-i));
+		else if (!start(d) && !serve(d, argc + 1, args))
+			ret = 0;
+		if (!ret && d->conf.detach_on_exit)
+			detach_configured(d);
+	}
+	daemon_free(d);
+	free(args);
+	return ret;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * ctaccel daemon: a client of libctaccel that adopts (or loads) the pinned
+ * state, attaches, applies the configured policy, runs GC and repairs, and
+ * serves metrics, health and the control API. Everything it shares between
+ * its main loop and its HTTP thread is in struct daemon, handed to each part.
+ */
+#ifndef CTACCEL_DAEMON_H
+#define CTACCEL_DAEMON_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "libctaccel.h"
+
+#define DAEMON_USAGE                                                                               \
+	"daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT|unix:PATH]\n"                \
+	"                      [--control-listen ADDR:PORT|unix:PATH]\n"                           \
+	"                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"         \
+	"                      [--repair-interval SECONDS] [--max-flows N]\n"                      \
+	"                      [--mark VALUE/MASK] [--timeout STATE=SECONDS]...\n"                 \
+	"                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"        \
+	"                      [--migrate] [--check-config]\n"                                     \
+	"Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"        \
+	"the configuration; SIGTERM/SIGINT exit and leave the datapath attached."
+
+#define DCONF_MAX_DEVICES 64
+#define DCONF_MAX_RULES	  256
+
+/* The daemon's settings: the file, then the flags over it. */
+struct dconf {
+	char *devices[DCONF_MAX_DEVICES];
+	int ndev;
+	char listen[256];
+	char control_listen[256]; /* empty: the control API is on `listen` */
+	char pin_path[PATH_MAX];
+	struct ctaccel_load_opts load;
+	unsigned int gc_interval;
+	unsigned int http_rate;
+	unsigned int repair_interval; /* 0: off */
+	struct ctaccel_rule rules[DCONF_MAX_RULES];
+	size_t nrules;
+	bool policy_given;
+	bool detach_on_exit;
+	bool migrate;
+	bool check_only;
+	bool help;
+	char err[256];
+};
+
+/* Defaults, with `pin_path` (ctaccel --pin-path) as the pin root. */
+int dconf_defaults(struct dconf *c, const char *pin_path);
+/* One KEY = VALUE, from the file or a flag: 0, or -errno with c->err set. */
+int dconf_set(struct dconf *c, const char *key, const char *value);
+/* The file named by --config (if any), then the flags; messages in c->err. */
+int dconf_read(struct dconf *c, const char *pin_path, int argc, char **argv);
+void dconf_free(struct dconf *c);
+/* 0 when a configuration's text is good, else its first bad line (> 0). */
+int daemon_conf_check(const char *text, char *err, size_t errlen);
+
+enum daemon_repair {
+	REPAIR_POLICY,
+	REPAIR_NFT,
+	REPAIR_DEVICE,
+	REPAIR_IFACE,
+	REPAIR__MAX,
+};
+
+struct http_server;
+
+struct daemon {
+	struct ctaccel *h;    /* the open state; reads need no lock */
+	pthread_mutex_t lock; /* changes: GC, policy, reload, repairs */
+	struct dconf conf;    /* the configuration in force */
+	struct http_server *http;
+	struct ctaccel_sockiter *sockiter; /* host sockets, one walk per scrape */
+	pthread_mutex_t sockiter_lock;
+	int instance_fd; /* one daemon per pinned state */
+	uint64_t gc_runs;
+	uint64_t gc_deleted;
+	uint64_t gc_errors;
+	double gc_last_seconds;
+	double gc_seconds_total;
+	uint64_t repairs[REPAIR__MAX];
+	uint64_t repair_errors;
+};
+
+extern const char *const daemon_repair_names[REPAIR__MAX];
+
+/* `ctaccel daemon ARGS`; pin_path is ctaccel's --pin-path. An exit code. */
+int daemon_main(const char *pin_path, int argc, char **argv);
+
+/* One line per event on stderr, with a syslog priority under journald. */
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* runtime.c: what the loop and the API do to the state. */
+int daemon_attach_devices(struct daemon *d, const struct dconf *c);
+int daemon_gc(struct daemon *d, struct ctaccel_gc_result *res);
+void daemon_repair(struct daemon *d);
+/* Every configured device runs both programs, and the maps answer. */
+bool daemon_ready(struct daemon *d);
+/* Replace the policy under the state's lock (the CLI edits it too). */
+int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, size_t n);
+
+#endif

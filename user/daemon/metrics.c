@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * /metrics: Prometheus text format 0.0.4. Names are ctaccel_<what>_<unit>,
+ * counters end in _total, and no label carries a flow (cardinality).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include "api.h"
+#include "daemon.h"
+
+static void head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void datapath(FILE *f, struct daemon *d)
+{
+	struct ctaccel_stats st;
+	uint32_t max = ctaccel_max_flows(d->h);
+	char name[128];
+	int i;
+
+	if (ctaccel_stats(d->h, &st))
+		return;
+	head(f, "ctaccel_flows", "gauge", "Tracked flows by TCP state");
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		fprintf(f, "ctaccel_flows{state=\"%s\"} %lld\n", ctaccel_state_names[i],
+			(long long)st.flows_in_state[i]);
+	head(f, "ctaccel_table_capacity_flows", "gauge", "Flow table capacity");
+	fprintf(f, "ctaccel_table_capacity_flows %u\n", max);
+	head(f, "ctaccel_table_fill_ratio", "gauge", "Flow table fill, 0 to 1");
+	fprintf(f, "ctaccel_table_fill_ratio %g\n",
+		max ? (double)ctaccel_stats_flows(&st) / max : 0.0);
+	for (i = 0; i < CTACCEL_CTR__MAX; i++) {
+		snprintf(name, sizeof(name), "ctaccel_%s_total", ctaccel_counter_names[i]);
+		head(f, name, "counter", ctaccel_counter_help[i]);
+		fprintf(f, "%s %llu\n", name, (unsigned long long)ctaccel_counter(&st, i));
+	}
+}
+
+static void host_sockets(FILE *f, struct daemon *d)
+{
+	uint64_t host[CTACCEL_TCP_STATE_SLOTS] = {};
+	int i, err = -ENOENT;
+
+	pthread_mutex_lock(&d->sockiter_lock);
+	if (d->sockiter)
+		err = ctaccel_sockiter_states(d->sockiter, host);
+	pthread_mutex_unlock(&d->sockiter_lock);
+	if (err)
+		return;
+	head(f, "ctaccel_host_sockets", "gauge",
+	     "Host TCP sockets of the daemon's namespace by state");
+	for (i = 1; i < CTACCEL_TCP_STATE_SLOTS; i++)
+		if (ctaccel_tcp_state_names[i])
+			fprintf(f, "ctaccel_host_sockets{state=\"%s\"} %llu\n",
+				ctaccel_tcp_state_names[i], (unsigned long long)host[i]);
+	head(f, "ctaccel_host_time_wait_sockets", "gauge", "Host TCP sockets in TIME_WAIT");
+	fprintf(f, "ctaccel_host_time_wait_sockets %llu\n",
+		(unsigned long long)host[TCP_TIME_WAIT]);
+}
+
+static void gc_and_repairs(FILE *f, struct daemon *d)
+{
+	int i;
+
+	pthread_mutex_lock(&d->lock);
+	head(f, "ctaccel_gc_runs_total", "counter", "GC passes");
+	fprintf(f, "ctaccel_gc_runs_total %llu\n", (unsigned long long)d->gc_runs);
+	head(f, "ctaccel_gc_deleted_flows_total", "counter", "Flows removed by GC");
+	fprintf(f, "ctaccel_gc_deleted_flows_total %llu\n", (unsigned long long)d->gc_deleted);
+	head(f, "ctaccel_gc_errors_total", "counter", "GC passes that failed");
+	fprintf(f, "ctaccel_gc_errors_total %llu\n", (unsigned long long)d->gc_errors);
+	head(f, "ctaccel_gc_duration_seconds_total", "counter", "Time spent in GC");
+	fprintf(f, "ctaccel_gc_duration_seconds_total %g\n", d->gc_seconds_total);
+	head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last GC pass");
+	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", d->gc_last_seconds);
+	head(f, "ctaccel_repairs_total", "counter",
+	     "Things put right that changed behind the daemon's back");
+	for (i = 0; i < REPAIR__MAX; i++)
+		fprintf(f, "ctaccel_repairs_total{what=\"%s\"} %llu\n", daemon_repair_names[i],
+			(unsigned long long)d->repairs[i]);
+	head(f, "ctaccel_repair_errors_total", "counter", "Repairs that failed");
+	fprintf(f, "ctaccel_repair_errors_total %llu\n", (unsigned long long)d->repair_errors);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void http_requests(FILE *f, struct daemon *d)
+{
+	struct http_counters c;
+	size_t i;
+
+	http_server_counters(d->http, &c);
+	{
+		const struct {
+			const char *outcome;
+			uint64_t n;
+		} rows[] = {
+			{"served", c.served},	    {"rate_limited", c.rate_limited},
+			{"too_large", c.too_large}, {"not_found", c.not_found},
+			{"forbidden", c.forbidden},
+		};
+
+		head(f, "ctaccel_http_requests_total", "counter",
+		     "Control API and metrics requests, by outcome");
+		for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			fprintf(f, "ctaccel_http_requests_total{outcome=\"%s\"} %llu\n",
+				rows[i].outcome, (unsigned long long)rows[i].n);
+	}
+}
+
+char *api_metrics_text(struct daemon *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	head(f, "ctaccel_build_info", "gauge", "ctaccel version, always 1");
+	fprintf(f, "ctaccel_build_info{version=\"%s\",abi=\"%d\"} 1\n", CTACCEL_VERSION,
+		CTACCEL_ABI_VERSION);
+	datapath(f, d);
+	host_sockets(f, d);
+	gc_and_repairs(f, d);
+	http_requests(f, d);
+	if (fclose(f)) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}

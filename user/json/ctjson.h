@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The JSON contract of `ctaccel -j` and of the daemon's API: every key name is
+ * written here once, from libctaccel's typed results, so the CLI and the
+ * daemon cannot drift apart. (The flow table's JSON, written by hand for
+ * speed, lives with `ctaccel flow`.)
+ */
+#ifndef CTACCEL_CTJSON_H
+#define CTACCEL_CTJSON_H
+
+#include <jansson.h>
+#include "libctaccel.h"
+
+json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root);
+json_t *ctjson_not_loaded(const char *pin_root, const struct ctaccel_name *orphans, size_t n);
+json_t *ctjson_stats(const struct ctaccel_stats *st, uint32_t max_flows);
+json_t *ctjson_rule(const struct ctaccel_rule *r);
+json_t *ctjson_rules(const struct ctaccel_rule *rules, size_t n);
+json_t *ctjson_gc(const struct ctaccel_gc_result *r);
+/* t may be NULL (no transition counters pinned). */
+json_t *ctjson_sockets(const struct ctaccel_host_sockets *hs,
+		       const struct ctaccel_sk_transitions *t);
+json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t threshold_pct);
+
+/* {"rules": [{"prefix": "all"|PREFIX, "port": PORT}, ...]} (at most
+ * CTACCEL_POLICY_MAX rules) into *out, free()d by the caller. */
+int ctjson_rules_parse(const char *text, struct ctaccel_rule **out, size_t *n, char *err,
+		       size_t errlen);
+
+#endif

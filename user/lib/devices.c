@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Devices: ctaccel's tc filters on a device's clsact hooks, the record of
+ * each device in ctaccel_ifaces, and the clsact qdisc when ctaccel made it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+/* Where ctaccel's filters sit on a clsact hook. */
+#define TC_HANDLE   0xc7ac
+#define TC_PRIORITY 1
+
+static enum bpf_tc_attach_point hook_of(bool ingress)
+{
+	return ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+}
+
+/* With `created`, make sure the clsact qdisc exists first (one for both hooks). */
+int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = hook_of(ingress));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY,
+			    .prog_fd = prog_fd, .flags = BPF_TC_F_REPLACE);
+	int err;
+
+	if (created) {
+		err = bpf_tc_hook_create(&hook);
+		if (err && err != -EEXIST)
+			return err;
+		*created = !err;
+	}
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int tc_detach_prog(unsigned int ifindex, bool ingress)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = hook_of(ingress));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	int err = bpf_tc_detach(&hook, &opts);
+
+	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
+}
+
+static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static __u32 tc_prog_id(unsigned int ifindex, bool ingress)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = hook_of(ingress));
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	libbpf_print_fn_t prev;
+	int err;
+
+	/* No qdisc or no filter is an answer here, not an error to print. */
+	prev = libbpf_set_print(print_nothing);
+	err = bpf_tc_query(&hook, &opts);
+	libbpf_set_print(prev);
+	return err ? 0 : opts.prog_id;
+}
+
+static __u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+int ctaccel_ifindex(struct ctaccel *h, const char *verb, const char *name, unsigned int *ifindex)
+{
+	*ifindex = if_nametoindex(name);
+	if (!*ifindex)
+		return lib_fail(h, -ENODEV, "%s %s", verb, name);
+	return 0;
+}
+
+unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
+{
+	unsigned int hooks = 0;
+
+	if (tc_prog_id(ifindex, true) == prog_id_of(h->fd[CTACCEL_FD_INGRESS]))
+		hooks |= CTACCEL_HOOK_INGRESS;
+	if (tc_prog_id(ifindex, false) == prog_id_of(h->fd[CTACCEL_FD_EGRESS]))
+		hooks |= CTACCEL_HOOK_EGRESS;
+	return hooks;
+}
+
+int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
+{
+	char name[IF_NAMESIZE];
+	__u32 key, next;
+	bool first = true;
+
+	*pruned = 0;
+	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+		first = false;
+		key = next;
+		if (if_indextoname(next, name) || errno != ENXIO)
+			continue;
+		if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next))
+			return lib_fail(h, -errno, "forget device ifindex %u", next);
+		(*pruned)++;
+		/* The walk restarts: the deleted key cannot lead on. */
+		first = true;
+	}
+	return 0;
+}
+
+/* Whether the program at ctaccel's tc slot is one of ctaccel's (by name):
+ * the only way to know once the pins are gone. */
+static bool tc_slot_is_ours(unsigned int ifindex, bool ingress)
+{
+	struct bpf_prog_info info = {};
+	__u32 id = tc_prog_id(ifindex, ingress), len = sizeof(info);
+	bool ours;
+	int fd;
+
+	if (!id)
+		return false;
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       (!strcmp(info.name, "ctaccel_ingress") || !strcmp(info.name, "ctaccel_egress"));
+	close(fd);
+	return ours;
+}
+
+int ctaccel_orphans(struct ctaccel_name **names, size_t *n)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	struct ctaccel_name *out;
+	size_t count = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (!ifs)
+		return -errno;
+	for (i = ifs; i->if_index; i++)
+		count++;
+	out = calloc(count + 1, sizeof(*out));
+	if (!out) {
+		if_freenameindex(ifs);
+		return -ENOMEM;
+	}
+	for (i = ifs; i->if_index; i++)
+		if (tc_slot_is_ours(i->if_index, true) || tc_slot_is_ours(i->if_index, false))
+			snprintf(out[(*n)++].name, IF_NAMESIZE, "%s", i->if_name);
+	if_freenameindex(ifs);
+	*names = out;
+	return 0;
+}
+
+int ctaccel_detach_orphan(struct ctaccel *h, unsigned int ifindex)
+{
+	int err = 0;
+
+	if (tc_slot_is_ours(ifindex, true))
+		err = tc_detach_prog(ifindex, true);
+	if (!err && tc_slot_is_ours(ifindex, false))
+		err = tc_detach_prog(ifindex, false);
+	return err ? lib_fail(h, err, "detach ifindex %u", ifindex) : 0;
+}
+
+/* The clsact qdisc, with whatever filters are still on it. */
+static void clsact_destroy(unsigned int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+
+	bpf_tc_hook_destroy(&hook);
+}
+
+static const char *dev_name(unsigned int ifindex, char *buf)
+{
+	if (!if_indextoname(ifindex, buf))
+		snprintf(buf, IF_NAMESIZE, "ifindex %u", ifindex);
+	return buf;
+}
+
+/* Take a device off: filters, its clsact if ctaccel made it, its record. */
+int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
+{
+	struct ctaccel_iface rec = {};
+	char name[IF_NAMESIZE];
+	int err;
+
+	bpf_map_lookup_elem(h->fd[CTACCEL_FD_IFACES], &ifindex, &rec);
+	err = tc_detach_prog(ifindex, true);
+	err = err ?: tc_detach_prog(ifindex, false);
+	if (err)
+		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
+	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
+		clsact_destroy(ifindex);
+	if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) && errno != ENOENT)
+		return lib_fail(h, -errno, "detach %s", dev_name(ifindex, name));
+	return 0;
+}
+
+int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
+{
+	int ifaces = h->fd[CTACCEL_FD_IFACES];
+	struct ctaccel_iface rec = {};
+	bool had = bpf_map_lookup_elem(ifaces, &ifindex, &rec) == 0;
+	char name[IF_NAMESIZE];
+	bool created = false;
+	int err;
+
+	/* Record ingress first: from then on egress skips forwarded packets
+	 * that this device's ingress counts. */
+	rec.flags |= CTACCEL_IFACE_INGRESS;
+	if (bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
+		return lib_fail(h, -errno, "attach %s", dev_name(ifindex, name));
+	err = tc_attach_prog(ifindex, true, h->fd[CTACCEL_FD_INGRESS], &created);
+	if (!err && created && !had)
+		rec.flags |= CTACCEL_IFACE_OWN_CLSACT;
+	err = err ?: tc_attach_prog(ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
+	if (!err && bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
+		err = -errno;
+	if (err && !had) {
+		tc_detach_prog(ifindex, true);
+		tc_detach_prog(ifindex, false);
+		if (rec.flags & CTACCEL_IFACE_OWN_CLSACT || created)
+			clsact_destroy(ifindex);
+		bpf_map_delete_elem(ifaces, &ifindex);
+	}
+	return err ? lib_fail(h, err, "attach %s", dev_name(ifindex, name)) : 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/* libctaccel's insides: the handle, pin names and the report helpers. */
+#ifndef LIBCTACCEL_INTERNAL_H
+#define LIBCTACCEL_INTERNAL_H
+
+#include <limits.h>
+#include "libctaccel.h"
+
+/* File names of the pins below the root. bpffs refuses names with dots. */
+#define PIN_FLOWS	   "ctaccel_flows"
+#define PIN_STATS	   "ctaccel_stats"
+#define PIN_IFACES	   "ctaccel_ifaces"
+#define PIN_CONFIG	   "ctaccel_config"
+#define PIN_INGRESS	   "prog_ingress"
+#define PIN_EGRESS	   "prog_egress"
+#define PIN_DELETE	   "prog_delete"
+#define PIN_CLOCK	   "prog_clock"
+#define PIN_POLICY	   "ctaccel_policy"
+#define PIN_POLICY_RULES   "ctaccel_policy_rules"     /* the trie in ctaccel_policy's slot */
+#define PIN_POLICY_NEXT	   "ctaccel_policy_rules_new" /* a new trie before its rename */
+#define PIN_SOCKOPS	   "link_sockops"
+#define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
+#define PIN_SK_LINK	   "link_sockstate"
+
+struct ctaccel {
+	char root[PATH_MAX];
+	ctaccel_print_fn print;
+	void *print_ctx;
+	int lock_fd;
+	bool open;
+	int fd[CTACCEL_FD__MAX];
+	struct ctaccel_config cfg;
+	uint32_t max_flows;
+};
+
+void lib_print(const struct ctaccel *h, enum ctaccel_print_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define pr_warn(h, ...)	 lib_print(h, CTACCEL_PRINT_WARN, __VA_ARGS__)
+#define pr_info(h, ...)	 lib_print(h, CTACCEL_PRINT_INFO, __VA_ARGS__)
+#define pr_debug(h, ...) lib_print(h, CTACCEL_PRINT_DEBUG, __VA_ARGS__)
+
+/* Report a failure once and return it: `return fail(h, err, "attach %s", n)`
+ * gives "attach NAME: strerror". */
+int lib_fail(const struct ctaccel *h, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Pin fd under the root as `name`, mode 0600. */
+int pin_fd(struct ctaccel *h, int fd, const char *name);
+/* Pin again under the same name (bpffs refuses rename over a pin). */
+int repin_fd(struct ctaccel *h, int fd, const char *name);
+/* An fd of the pin `name`, or -errno. */
+int pin_get(const struct ctaccel *h, const char *name);
+bool pin_exists(const struct ctaccel *h, const char *name);
+/* Every pin of a state, and the root directory if then empty. */
+void unpin_all(struct ctaccel *h);
+
+/* tc (devices.c) */
+int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created);
+int tc_detach_prog(unsigned int ifindex, bool ingress);
+
+/* The trie in use (policy.c): an fd, or -errno. */
+int policy_inner_fd(struct ctaccel *h);
+
+/* Remove every flow through compare-and-delete (flows.c). */
+int flows_flush(struct ctaccel *h, size_t *deleted);
+
+#endif /* LIBCTACCEL_INTERNAL_H */

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * libctaccel: everything the CLI and the daemon do to ctaccel's pinned state,
+ * as one library. It works on a handle (struct ctaccel: the pin root, the open
+ * pins, the loaded configuration) that the caller passes explicitly; it keeps
+ * no process-wide state, never prints and never formats JSON. Calls return 0
+ * or a negative errno; a failing operation on a handle reports why, once,
+ * through the print callback at CTACCEL_PRINT_WARN (so a client prints nothing
+ * more for it). Parsers, which need no handle, write their reason into a
+ * caller's buffer instead.
+ */
+#ifndef LIBCTACCEL_H
+#define LIBCTACCEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <net/if.h>
+#include "ctaccel.h"
+#include "flowtab.h"
+
+#define CTACCEL_PIN_DEFAULT "/sys/fs/bpf/ctaccel"
+
+enum ctaccel_print_level {
+	CTACCEL_PRINT_WARN,
+	CTACCEL_PRINT_INFO,
+	CTACCEL_PRINT_DEBUG,
+};
+
+typedef void (*ctaccel_print_fn)(enum ctaccel_print_level level, const char *msg, void *ctx);
+
+struct ctaccel_opts {
+	const char *pin_path; /* NULL: CTACCEL_PIN_DEFAULT */
+	ctaccel_print_fn print;
+	void *print_ctx;
+};
+
+struct ctaccel;
+
+/* ---- handle, pins and lock (state.c) ---- */
+int ctaccel_new(const struct ctaccel_opts *opts, struct ctaccel **out);
+void ctaccel_free(struct ctaccel *h);
+const char *ctaccel_pin_root(const struct ctaccel *h);
+/* The path of one pin below the root: the only place pin paths are built. */
+int ctaccel_pin_file(const struct ctaccel *h, const char *name, char *buf, size_t len);
+/* Whether a flow table is pinned under the root (loaded, maybe by another). */
+bool ctaccel_is_loaded(const struct ctaccel *h);
+/* Mount bpffs on /sys/fs/bpf when the root's parent needs it and lacks it. */
+int ctaccel_bpffs_ensure(struct ctaccel *h);
+/*
+ * Serialise changes to one pinned state: an exclusive flock on the pin
+ * directory itself (made when missing), so instances on other pin roots never
+ * wait for each other. Unlock removes the directory again if it is empty.
+ */
+int ctaccel_lock(struct ctaccel *h);
+void ctaccel_unlock(struct ctaccel *h);
+/* A directory below the root that a daemon holds an flock on for its life:
+ * one daemon per pinned state. */
+#define CTACCEL_PIN_DAEMON "daemon"
+
+/*
+ * Open the pinned state: -ENOENT when nothing is loaded, -EPROTO when it has
+ * another layout or ABI word (refused before anything else is read).
+ */
+int ctaccel_open(struct ctaccel *h);
+void ctaccel_close(struct ctaccel *h);
+bool ctaccel_is_open(const struct ctaccel *h);
+const struct ctaccel_config *ctaccel_config(const struct ctaccel *h);
+uint32_t ctaccel_max_flows(const struct ctaccel *h);
+
+enum ctaccel_fd {
+	CTACCEL_FD_FLOWS,
+	CTACCEL_FD_STATS,
+	CTACCEL_FD_IFACES,
+	CTACCEL_FD_CONFIG,
+	CTACCEL_FD_INGRESS,
+	CTACCEL_FD_EGRESS,
+	CTACCEL_FD_DELETE,
+	CTACCEL_FD_CLOCK,
+	CTACCEL_FD_POLICY,
+	CTACCEL_FD__MAX,
+};
+/* An fd of the open state (owned by the handle), or -EBADF. */
+int ctaccel_fd(const struct ctaccel *h, enum ctaccel_fd which);
+
+/* Drop every capability but `keep` (a mask of CAP_* bits), for good. */
+int ctaccel_caps_keep_only(uint64_t keep);
+
+/* ---- values (parse.c): each input is checked here once ---- */
+#define CTACCEL_MAX_FLOWS_LIMIT (1U << 28)
+#define CTACCEL_MAX_TIMEOUT_S	(10 * 365 * 24 * 3600U)
+
+int ctaccel_parse_u32(const char *s, uint32_t *v);
+/* "VALUE/MASK", VALUE non-zero and within MASK. */
+int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
+
+struct ctaccel_load_opts {
+	uint32_t max_flows;
+	struct ctaccel_config cfg; /* timeouts in jiffies of cfg.hz */
+};
+
+/* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
+int ctaccel_load_opts_default(struct ctaccel_load_opts *o);
+int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
+int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
+		     size_t errlen);
+/* A state's name as conntrack prints it, or "unack"; 1 s to ten years. */
+int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
+			size_t errlen);
+
+/* ---- lifecycle (load.c) ---- */
+/* Load the programs and pin everything; on failure nothing stays pinned.
+ * The caller holds the lock. */
+int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o);
+/* Devices off, nft table gone, flows removed through compare-and-delete,
+ * every pin removed. The caller holds the lock. */
+int ctaccel_unload(struct ctaccel *h);
+/* Remove pins that cannot be opened (another layout, an interrupted load). */
+int ctaccel_discard(struct ctaccel *h);
+/* Live upgrade: this library's programs over the open maps, swapped in. */
+int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced);
+
+/* One expiry pass through compare-and-delete. */
+int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
+
+/* ---- devices (devices.c) ---- */
+#define CTACCEL_HOOK_INGRESS (1U << 0)
+#define CTACCEL_HOOK_EGRESS  (1U << 1)
+#define CTACCEL_HOOK_BOTH    (CTACCEL_HOOK_INGRESS | CTACCEL_HOOK_EGRESS)
+
+/* A device's ifindex by name; -ENODEV reported as "VERB NAME: No such device". */
+int ctaccel_ifindex(struct ctaccel *h, const char *verb, const char *name, unsigned int *ifindex);
+int ctaccel_attach(struct ctaccel *h, unsigned int ifindex);
+int ctaccel_detach(struct ctaccel *h, unsigned int ifindex);
+/* With no pinned state: take ctaccel's programs (by name) off a device. */
+int ctaccel_detach_orphan(struct ctaccel *h, unsigned int ifindex);
+/* Which of a device's tc hooks run this state's programs (CTACCEL_HOOK_*). */
+unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex);
+/* Forget records of devices that are gone (their ifindex may be reused). */
+int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned);
+
+struct ctaccel_name {
+	char name[IF_NAMESIZE];
+};
+/* Devices of this namespace running ctaccel's programs with no state known. */
+int ctaccel_orphans(struct ctaccel_name **names, size_t *n);
+
+/* ---- policy (policy.c) ---- */
+/* A bypass rule: family 0 is "all" (both families). */
+struct ctaccel_rule {
+	int family;	  /* 0, AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network byte order, host bits cleared */
+	uint8_t plen;
+	uint16_t port; /* host byte order; 0: any */
+};
+
+/* "all" or ADDR[/LEN]; host bits past the prefix are cleared (the rule is
+ * stored, and shown, as the network). */
+int ctaccel_rule_parse(const char *prefix, struct ctaccel_rule *r, char *err, size_t errlen);
+int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size_t errlen);
+/* "all", "198.18.1.0/24", with " port N" when it has one. */
+void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len);
+/* The trie keys of a rule ("all" is one per family): the count. */
+int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2]);
+
+/* The rules in use, one per trie key; free() *rules. */
+int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
+/* The caller holds the lock for these. */
+int ctaccel_policy_add(struct ctaccel *h, const struct ctaccel_rule *r);
+/* -ENOENT (not reported) when no such rule exists. */
+int ctaccel_policy_del(struct ctaccel *h, const struct ctaccel_rule *r);
+/* Build a new trie aside and swap it in at once. */
+int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, size_t n);
+/* 1 when the pinned trie is the one in use, 0 when not. */
+int ctaccel_policy_in_step(struct ctaccel *h);
+/* Finish an update a dead writer left half done; 1 when it did. */
+int ctaccel_policy_sync(struct ctaccel *h);
+
+/* ---- nftables (nft.c) ---- */
+bool ctaccel_nft_present(struct ctaccel *h);
+int ctaccel_nft_install(struct ctaccel *h);
+int ctaccel_nft_remove(struct ctaccel *h);
+
+/* ---- status (status.c) ---- */
+#define CTACCEL_PROBLEM_LEN 192
+
+struct ctaccel_device_status {
+	char name[IF_NAMESIZE]; /* empty when the device is gone */
+	unsigned int ifindex;
+	unsigned int hooks; /* CTACCEL_HOOK_* */
+};
+
+enum ctaccel_prog {
+	CTACCEL_PROG_INGRESS,
+	CTACCEL_PROG_EGRESS,
+	CTACCEL_PROG_DELETE,
+	CTACCEL_PROG_CLOCK,
+	CTACCEL_PROG__MAX,
+};
+extern const char *const ctaccel_prog_names[CTACCEL_PROG__MAX];
+
+struct ctaccel_status {
+	uint32_t max_flows;
+	int64_t flows;
+	double fill;
+	unsigned int hz;
+	uint32_t prog_id[CTACCEL_PROG__MAX];
+	uint64_t timeout_s[CTACCEL_ST__MAX];
+	uint64_t timeout_unack_s;
+	uint32_t mark, mark_mask;
+	unsigned int policy_rules;
+	bool nft_table;
+	bool sockops;
+	struct ctaccel_device_status *devices;
+	size_t ndevices;
+	char (*problems)[CTACCEL_PROBLEM_LEN];
+	size_t nproblems;
+};
+
+int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s);
+void ctaccel_status_free(struct ctaccel_status *s);
+/* Summed per-CPU counters and gauges of the open state. */
+int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum);
+int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
+
+/* ---- flows (flows.c, through the open state) ---- */
+int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx);
+int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies);
+
+/* ---- host sockets (sockets.c) ---- */
+extern const char *const ctaccel_tcp_state_names[CTACCEL_TCP_STATE_SLOTS];
+
+struct ctaccel_host_sockets {
+	uint64_t states[CTACCEL_TCP_STATE_SLOTS]; /* kernel numbering */
+	uint64_t fin_wait2_tw;			  /* timewait sockets still in FIN_WAIT2 */
+};
+
+/* One walk of this namespace's TCP sockets (loads a private iterator). */
+int ctaccel_host_sockets(struct ctaccel *h, struct ctaccel_host_sockets *out);
+
+/* An iterator loaded once and walked per call (the daemon, per scrape):
+ * no load, and none of the capabilities a load needs, after the first. */
+struct ctaccel_sockiter;
+int ctaccel_sockiter_new(struct ctaccel *h, struct ctaccel_sockiter **out);
+int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL_TCP_STATE_SLOTS]);
+void ctaccel_sockiter_free(struct ctaccel_sockiter *it);
+
+struct ctaccel_sk_summary {
+	uint64_t opened_active;
+	uint64_t opened_passive;
+	uint64_t closed_by_fin;
+	uint64_t reset_or_aborted;
+	uint64_t time_wait_entered;
+};
+/* Transitions since load, summed over CPUs; -ENOENT (not reported) when the
+ * state has no transition counters. */
+int ctaccel_sk_transitions(struct ctaccel *h, struct ctaccel_sk_transitions *t);
+void ctaccel_sk_summarise(const struct ctaccel_sk_transitions *t, struct ctaccel_sk_summary *s);
+
+struct ctaccel_tw_port {
+	unsigned int port;
+	uint32_t count;
+};
+struct ctaccel_tw_peer {
+	struct ctaccel_tw_remote key;
+	uint32_t count;
+	double share; /* of the ephemeral port range */
+};
+struct ctaccel_tw_report {
+	uint64_t time_wait;
+	unsigned int port_lo, port_hi; /* net.ipv4.ip_local_port_range */
+	struct ctaccel_tw_port *ports; /* most TIME_WAIT first */
+	size_t nports;
+	struct ctaccel_tw_peer *peers; /* most TIME_WAIT first */
+	size_t npeers;
+	uint64_t peer_overflow;
+};
+/* TIME_WAIT by local port and by remote endpoint, sorted. */
+int ctaccel_tw_read(struct ctaccel *h, struct ctaccel_tw_report *r);
+void ctaccel_tw_free(struct ctaccel_tw_report *r);
+
+#endif /* LIBCTACCEL_H */

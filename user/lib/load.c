@@ -1,0 +1,354 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Lifecycle of the pinned state: load (and pin), unload, discard, live
+ * upgrade, GC. Every call that changes the system undoes what it did when it
+ * fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "tracker.skel.h"
+#include "sockets.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+/* The cookie of the network namespace this process runs in. */
+static int netns_cookie(__u64 *cookie)
+{
+	socklen_t len = sizeof(*cookie);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, cookie, &len))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The cgroup v2 root: sock_ops there sees every socket of the host. */
+static int cgroup2_root(char *path, size_t len)
+{
+	char line[1024], dev[256], mnt[512], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(path, len, "%s", mnt);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+static int pin_link(struct ctaccel *h, struct bpf_link *link, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = ctaccel_pin_file(h, name, path, sizeof(path));
+	if (!err && (bpf_link__pin(link, path) || chmod(path, 0600)))
+		err = -errno;
+	return err ? lib_fail(h, err, "pin %s", path) : 0;
+}
+
+static int attach_sockops(struct ctaccel *h, struct tracker *skel)
+{
+	char cg[512];
+	struct bpf_link *link;
+	int fd, err;
+
+	if (cgroup2_root(cg, sizeof(cg))) {
+		pr_warn(h, "no cgroup v2 hierarchy mounted: local flows cannot be bypassed");
+		return -ENOENT;
+	}
+	fd = open(cg, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return lib_fail(h, -errno, "open %s", cg);
+	link = bpf_program__attach_cgroup(skel->progs.ctaccel_sockops, fd);
+	err = link ? 0 : -errno;
+	close(fd);
+	if (err)
+		return lib_fail(h, err, "attach sock_ops to %s", cg);
+	err = pin_link(h, link, PIN_SOCKOPS);
+	bpf_link__destroy(link); /* the pin keeps it attached */
+	return err;
+}
+
+/* Host socket transitions: the tracepoint program, counting from load on. */
+static int attach_sockstate(struct ctaccel *h, __u64 cookie)
+{
+	struct bpf_link *link = NULL;
+	struct sockets *skel;
+	int err;
+
+	skel = sockets__open();
+	if (!skel)
+		return lib_fail(h, -errno, "open the host socket programs");
+	skel->rodata->netns_cookie = cookie;
+	err = sockets__load(skel);
+	if (err) {
+		lib_fail(h, err, "load the host socket programs");
+		goto out;
+	}
+	err = pin_fd(h, bpf_map__fd(skel->maps.ctaccel_sk_transitions), PIN_SK_TRANSITIONS);
+	if (err)
+		goto out;
+	link = bpf_program__attach(skel->progs.ctaccel_sock_state);
+	if (!link) {
+		err = lib_fail(h, -errno, "attach tp_btf/inet_sock_set_state");
+		goto out;
+	}
+	err = pin_link(h, link, PIN_SK_LINK);
+out:
+	bpf_link__destroy(link);
+	sockets__destroy(skel);
+	return err;
+}
+
+static int pin_tracker(struct ctaccel *h, struct tracker *skel)
+{
+	int err;
+
+	err = pin_fd(h, bpf_map__fd(skel->maps.ctaccel_flows), PIN_FLOWS);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_stats), PIN_STATS);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_ifaces), PIN_IFACES);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_initial), PIN_POLICY_RULES);
+	return err;
+}
+
+int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
+{
+	struct ctaccel_config cfg = o->cfg;
+	struct tracker *skel;
+	int err;
+
+	skel = tracker__open();
+	if (!skel)
+		return lib_fail(h, -errno, "open BPF object");
+	err = netns_cookie(&cfg.netns_cookie);
+	if (err) {
+		lib_fail(h, err, "network namespace cookie");
+		goto cleanup;
+	}
+	cfg.abi = CTACCEL_ABI_VERSION;
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, o->max_flows);
+	err = err ?: tracker__load(skel);
+	if (err) {
+		pr_warn(h, "load BPF programs: %s%s", strerror(-err),
+			err == -EPERM ? " (needs root: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON)" : "");
+		goto cleanup;
+	}
+	if (mkdir(h->root, 0700) && errno != EEXIST) {
+		err = lib_fail(h, -errno, "mkdir %s", h->root);
+		goto cleanup;
+	}
+	chmod(h->root, 0700);
+	err = pin_tracker(h, skel);
+	err = err ?: attach_sockops(h, skel);
+	err = err ?: attach_sockstate(h, cfg.netns_cookie);
+	if (err)
+		unpin_all(h);
+cleanup:
+	tracker__destroy(skel);
+	return err;
+}
+
+int ctaccel_unload(struct ctaccel *h)
+{
+	__u32 key, next;
+	bool first = true;
+	size_t deleted = 0;
+	int err, ret = 0;
+
+	if (!ctaccel_is_loaded(h)) {
+		unpin_all(h); /* leftovers of an interrupted load, if any */
+		return 0;
+	}
+	if (!h->open && ctaccel_open(h)) {
+		/* Incomplete state: remove what is there. */
+		unpin_all(h);
+		return 0;
+	}
+	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+		err = ctaccel_detach(h, next);
+		if (err) {
+			ret = err; /* reported; the next device still comes off */
+			key = next;
+			first = false;
+		}
+	}
+	if (!ret)
+		ret = ctaccel_nft_remove(h);
+	if (!ret) {
+		flows_flush(h, &deleted);
+		ctaccel_close(h);
+		unpin_all(h); /* the sock_ops link goes with its pin */
+	}
+	return ret;
+}
+
+/*
+ * Pinned state this library cannot read (another layout), or one just
+ * loaded and not wanted: take ctaccel's filters off the devices it lists and
+ * remove every pin. The flows of the old table are lost with it. The nft
+ * table, which belongs to the namespace, stays.
+ */
+int ctaccel_discard(struct ctaccel *h)
+{
+	__u32 key, next;
+	bool first = true;
+	int fd;
+
+	ctaccel_close(h);
+	fd = pin_get(h, PIN_IFACES);
+	if (fd >= 0) {
+		while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+			tc_detach_prog(next, true);
+			tc_detach_prog(next, false);
+			key = next;
+			first = false;
+		}
+		close(fd);
+	}
+	unpin_all(h);
+	if (ctaccel_is_loaded(h)) {
+		pr_warn(h, "discard the state in %s: %s", h->root, strerror(EBUSY));
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int prog_tag(int fd, __u8 tag[BPF_TAG_SIZE])
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	memcpy(tag, info.tag, BPF_TAG_SIZE);
+	return 0;
+}
+
+/* tc filters replaced in place (same handle and priority: one RCU pointer
+ * swap, so no packet goes untracked), egress first: it reads the ifaces map
+ * the same way in both versions. */
+static int swap_filters(struct ctaccel *h, struct tracker *skel)
+{
+	__u32 key, next;
+	bool first = true;
+	int err;
+
+	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+		err = tc_attach_prog(next, false, bpf_program__fd(skel->progs.ctaccel_egress),
+				     NULL);
+		err = err
+			      ?: tc_attach_prog(next, true,
+						bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
+		if (err && err != -ENODEV)
+			return lib_fail(h, err, "replace on ifindex %u", next);
+		key = next;
+		first = false;
+	}
+	return 0;
+}
+
+static int swap_sockops(struct ctaccel *h, struct tracker *skel)
+{
+	int link_fd = pin_get(h, PIN_SOCKOPS), err = 0;
+
+	if (link_fd < 0)
+		return 0;
+	if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.ctaccel_sockops), NULL))
+		err = lib_fail(h, -errno, "update the sock_ops link");
+	close(link_fd);
+	return err;
+}
+
+/*
+ * Load this library's programs over the open maps (flows, counters, devices,
+ * policy stay) and swap them in: tc filters, the sock_ops link, the pins.
+ * Nothing happens when the programs are the same (same tags) unless forced.
+ * The handle is reopened on the new pins.
+ */
+int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
+{
+	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	struct tracker *skel;
+	int err;
+
+	*replaced = false;
+	if (!h->open)
+		return lib_fail(h, -EBADF, "replace the programs in %s", h->root);
+	skel = tracker__open();
+	if (!skel)
+		return lib_fail(h, -errno, "open BPF object");
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &h->cfg, sizeof(h->cfg));
+	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, h->max_flows);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_flows, h->fd[CTACCEL_FD_FLOWS]);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_stats, h->fd[CTACCEL_FD_STATS]);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_ifaces, h->fd[CTACCEL_FD_IFACES]);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy, h->fd[CTACCEL_FD_POLICY]);
+	err = err ?: tracker__load(skel);
+	if (err) {
+		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");
+		goto out;
+	}
+	err = prog_tag(h->fd[CTACCEL_FD_INGRESS], old_tag);
+	err = err ?: prog_tag(bpf_program__fd(skel->progs.ctaccel_ingress), new_tag);
+	if (err) {
+		lib_fail(h, err, "read the programs' tags");
+		goto out;
+	}
+	if (!force && !memcmp(old_tag, new_tag, sizeof(old_tag)))
+		goto out; /* same programs: keep them */
+	err = swap_filters(h, skel);
+	err = err ?: swap_sockops(h, skel);
+	/* bpffs refuses rename, so each old pin goes first; ctaccel's own
+	 * writers hold the lock meanwhile, and attached programs need no pin. */
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
+	err = err ?: repin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	if (!err) {
+		*replaced = true;
+		err = ctaccel_open(h);
+	}
+out:
+	tracker__destroy(skel);
+	return err;
+}
+
+int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res)
+{
+	int err;
+
+	if (!h->open)
+		return lib_fail(h, -EBADF, "gc %s", h->root);
+	err = ctaccel_gc_pass(h->fd[CTACCEL_FD_FLOWS], h->fd[CTACCEL_FD_DELETE],
+			      h->fd[CTACCEL_FD_CLOCK], res);
+	return err ? lib_fail(h, err, "gc") : 0;
+}

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Values every client takes from its input (argv, the daemon's file, the
+ * HTTP API): checked here once, with the reason in the caller's buffer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "internal.h"
+
+int ctaccel_parse_u32(const char *s, uint32_t *v)
+{
+	unsigned long long x;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	x = strtoull(s, &end, 0);
+	if (errno || *end || x > UINT32_MAX)
+		return -EINVAL;
+	*v = x;
+	return 0;
+}
+
+int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask)
+{
+	char buf[64], *slash;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return -EINVAL;
+	*slash = 0;
+	if (ctaccel_parse_u32(buf, mark) || ctaccel_parse_u32(slash + 1, mask))
+		return -EINVAL;
+	return 0;
+}
+
+int ctaccel_load_opts_default(struct ctaccel_load_opts *o)
+{
+	unsigned int hz = ctaccel_kernel_hz();
+
+	memset(o, 0, sizeof(*o));
+	if (!hz)
+		return -EINVAL; /* CLOCK_MONOTONIC_COARSE does not tell the tick */
+	o->max_flows = CTACCEL_DEFAULT_MAX_FLOWS;
+	ctaccel_config_default(&o->cfg, hz);
+	return 0;
+}
+
+int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen)
+{
+	if (n < 1 || n > CTACCEL_MAX_FLOWS_LIMIT) {
+		snprintf(err, errlen, "max-flows %u: not a number from 1 to %u", n,
+			 CTACCEL_MAX_FLOWS_LIMIT);
+		return -EINVAL;
+	}
+	o->max_flows = n;
+	return 0;
+}
+
+int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
+		     size_t errlen)
+{
+	if (!mask || !mark || (mark & ~mask)) {
+		snprintf(err, errlen,
+			 "mark 0x%x/0x%x: expected VALUE/MASK, VALUE non-zero and within MASK",
+			 mark, mask);
+		return -EINVAL;
+	}
+	o->cfg.mark = mark;
+	o->cfg.mark_mask = mask;
+	return 0;
+}
+
+int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
+			size_t errlen)
+{
+	int st;
+
+	if (seconds < 1 || seconds > CTACCEL_MAX_TIMEOUT_S) {
+		snprintf(err, errlen, "timeout %s %u: not a number of seconds from 1 to %u", state,
+			 seconds, CTACCEL_MAX_TIMEOUT_S);
+		return -EINVAL;
+	}
+	if (!strcasecmp(state, "unack")) {
+		o->cfg.timeout_unack = (__u64)seconds * o->cfg.hz;
+		return 0;
+	}
+	st = ctaccel_state_parse(state);
+	if (st < 0) {
+		snprintf(err, errlen, "timeout: unknown state '%s'", state);
+		return -EINVAL;
+	}
+	o->cfg.timeout[st] = (__u64)seconds * o->cfg.hz;
+	return 0;
+}

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Bypass policy: which flows skip nf_conntrack. A rule matches a flow when
+ * either endpoint lies in the prefix (and uses the port, if one is given).
+ * The decision is taken when a flow is created and kept for its whole life.
+ * The trie sits in a one-slot map-in-map, so a new policy swaps in at once.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+
+int ctaccel_rule_parse(const char *prefix, struct ctaccel_rule *r, char *err, size_t errlen)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	uint32_t plen, max;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	if (!strcmp(prefix, "all"))
+		return 0;
+	if (strlen(prefix) >= sizeof(buf)) {
+		snprintf(err, errlen, "policy: '%.64s...' is not a prefix", prefix);
+		return -EINVAL;
+	}
+	strcpy(buf, prefix);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	if (inet_pton(AF_INET, buf, r->addr) == 1) {
+		r->family = AF_INET;
+	} else if (inet_pton(AF_INET6, buf, r->addr) == 1) {
+		r->family = AF_INET6;
+	} else {
+		snprintf(err, errlen, "policy: '%s' is not an IPv4 or IPv6 prefix", prefix);
+		return -EINVAL;
+	}
+	max = r->family == AF_INET ? 32 : 128;
+	plen = max;
+	if (slash && (ctaccel_parse_u32(slash, &plen) || plen > max)) {
+		snprintf(err, errlen, "policy: '%s': prefix length must be 0 to %u", prefix, max);
+		memset(r, 0, sizeof(*r));
+		return -EINVAL;
+	}
+	/* Host bits past the prefix would never match a lookup: the rule is
+	 * the network, and is shown as such. */
+	for (i = plen; i < 128; i++)
+		r->addr[i / 8] &= ~(0x80 >> (i % 8));
+	r->plen = plen;
+	return 0;
+}
+
+int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size_t errlen)
+{
+	if (port < 1 || port > 65535) {
+		snprintf(err, errlen, "policy: port %u is not a number from 1 to 65535", port);
+		return -EINVAL;
+	}
+	r->port = port;
+	return 0;
+}
+
+void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len)
+{
+	char addr[INET6_ADDRSTRLEN] = "all";
+	int n;
+
+	if (r->family)
+		inet_ntop(r->family, r->addr, addr, sizeof(addr));
+	n = r->family ? snprintf(buf, len, "%s/%u", addr, r->plen) : snprintf(buf, len, "all");
+	if (r->port && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " port %u", r->port);
+}
+
+int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2])
+{
+	memset(k, 0, 2 * sizeof(*k));
+	k[0].family = r->family ? r->family : AF_INET;
+	k[0].prefixlen = CTACCEL_POLICY_KEY_BITS + r->plen;
+	k[0].port = htons(r->port);
+	memcpy(k[0].addr, r->addr, sizeof(k[0].addr));
+	if (r->family)
+		return 1;
+	k[1] = k[0];
+	k[1].family = AF_INET6;
+	return 2;
+}
+
+static void rule_of_key(const struct ctaccel_policy_key *k, struct ctaccel_rule *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->family = k->family;
+	r->plen = k->prefixlen - CTACCEL_POLICY_KEY_BITS;
+	r->port = ntohs(k->port);
+	memcpy(r->addr, k->addr, sizeof(r->addr));
+}
+
+/*
+ * The slot's trie id and the pinned trie. Opening a map by id takes
+ * CAP_SYS_ADMIN, which the daemon does not keep: the pin is the way in.
+ */
+static int slot_and_pin(struct ctaccel *h, __u32 *slot_id, int *pin, __u32 *pin_id)
+{
+	struct bpf_map_info info = {};
+	__u32 zero = 0, len = sizeof(info);
+
+	*slot_id = 0;
+	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_POLICY], &zero, slot_id))
+		return errno == ENOENT ? -EIO : -errno;
+	*pin = pin_get(h, PIN_POLICY_RULES);
+	if (*pin < 0)
+		return *pin;
+	if (bpf_obj_get_info_by_fd(*pin, &info, &len)) {
+		int err = -errno;
+
+		close(*pin);
+		return err;
+	}
+	*pin_id = info.id;
+	return 0;
+}
+
+int policy_inner_fd(struct ctaccel *h)
+{
+	__u32 slot_id, pin_id;
+	int fd, err;
+
+	err = slot_and_pin(h, &slot_id, &fd, &pin_id);
+	if (!err && slot_id == pin_id)
+		return fd;
+	if (!err)
+		close(fd);
+	else if (err != -ENOENT)
+		return err;
+	/* No pin (older state), or out of step: what the datapath uses. */
+	fd = bpf_map_get_fd_by_id(slot_id);
+	return fd < 0 ? -errno : fd;
+}
+
+int ctaccel_policy_in_step(struct ctaccel *h)
+{
+	__u32 slot_id, pin_id;
+	int fd, err;
+
+	err = slot_and_pin(h, &slot_id, &fd, &pin_id);
+	if (err == -ENOENT)
+		return err; /* no pinned trie: nothing to be out of step with */
+	if (err)
+		return lib_fail(h, err, "read the policy in %s", h->root);
+	close(fd);
+	return slot_id == pin_id;
+}
+
+/*
+ * A writer pins the new trie, then swaps it into the slot. One that died in
+ * between left the pin ahead of the datapath: the pinned trie is complete
+ * (built before it was pinned), so the update is finished, not undone.
+ */
+int ctaccel_policy_sync(struct ctaccel *h)
+{
+	__u32 slot_id, pin_id, zero = 0;
+	int fd, err;
+
+	err = slot_and_pin(h, &slot_id, &fd, &pin_id);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return lib_fail(h, err, "read the policy in %s", h->root);
+	if (slot_id != pin_id)
+		err = bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY) ? -errno
+											 : 1;
+	close(fd);
+	return err < 0 ? lib_fail(h, err, "finish the interrupted policy update") : err;
+}
+
+int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
+{
+	struct ctaccel_policy_key key, next;
+	struct ctaccel_rule *out = NULL, *grown;
+	size_t cap = 0;
+	bool first = true;
+	int fd = policy_inner_fd(h);
+
+	*rules = NULL;
+	*n = 0;
+	if (fd < 0)
+		return lib_fail(h, fd, "policy: open the current policy");
+	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			grown = realloc(out, cap * sizeof(*out));
+			if (!grown) {
+				free(out);
+				close(fd);
+				*n = 0;
+				return lib_fail(h, -ENOMEM, "policy: read");
+			}
+			out = grown;
+		}
+		rule_of_key(&next, &out[(*n)++]);
+		key = next;
+		first = false;
+	}
+	close(fd);
+	*rules = out;
+	return 0;
+}
+
+/* Pin a new trie over the old one's name in one rename. */
+static int policy_pin(struct ctaccel *h, int fd)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	int err;
+
+	err = ctaccel_pin_file(h, PIN_POLICY_RULES, path, sizeof(path));
+	err = err ?: ctaccel_pin_file(h, PIN_POLICY_NEXT, tmp, sizeof(tmp));
+	if (err)
+		return err;
+	unlink(tmp);
+	if (bpf_obj_pin(fd, tmp) || chmod(tmp, 0600) || rename(tmp, path)) {
+		err = -errno;
+		unlink(tmp);
+	}
+	return err;
+}
+
+/* Add or delete one rule in the trie in use (under the lock). */
+static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool add)
+{
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS}, old;
+	struct ctaccel_policy_key k[2];
+	bool existed[2] = {}, nft_here = false;
+	int fd, i, n, err, missing = 0;
+
+	err = ctaccel_policy_sync(h);
+	if (err < 0)
+		return err;
+	err = 0;
+	fd = policy_inner_fd(h);
+	if (fd < 0)
+		return lib_fail(h, fd, "policy: open the current policy");
+	if (add && !ctaccel_nft_present(h)) {
+		/* The notrack rule first: no packet is marked before it exists. */
+		err = ctaccel_nft_install(h);
+		if (err)
+			goto out;
+		nft_here = true;
+	}
+	n = ctaccel_rule_keys(r, k);
+	for (i = 0; i < n; i++) {
+		existed[i] = bpf_map_lookup_elem(fd, &k[i], &old) == 0;
+		if (add && bpf_map_update_elem(fd, &k[i], &v, BPF_ANY))
+			err = -errno;
+		else if (!add && !existed[i])
+			missing++;
+		else if (!add && bpf_map_delete_elem(fd, &k[i]))
+			err = -errno;
+		if (err)
+			break;
+	}
+	if (err && add) {
+		/* Undo this call's rules, and its nft table. */
+		while (--i >= 0)
+			if (!existed[i])
+				bpf_map_delete_elem(fd, &k[i]);
+		if (nft_here)
+			ctaccel_nft_remove(h);
+	}
+	if (err) {
+		char what[80];
+
+		ctaccel_rule_format(r, what, sizeof(what));
+		lib_fail(h, err, "policy %s %s", add ? "add" : "del", what);
+	} else if (!add && missing == n) {
+		err = -ENOENT;
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int ctaccel_policy_add(struct ctaccel *h, const struct ctaccel_rule *r)
+{
+	return policy_change(h, r, true);
+}
+
+int ctaccel_policy_del(struct ctaccel *h, const struct ctaccel_rule *r)
+{
+	return policy_change(h, r, false);
+}
+
+int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};
+	struct ctaccel_policy_key k[2];
+	__u32 zero = 0;
+	size_t i;
+	int fd, j, nk, err;
+
+	err = ctaccel_policy_sync(h);
+	if (err < 0)
+		return err;
+	err = 0;
+	/* Built aside, swapped in with one update: no reader sees half of it. */
+	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy",
+			    sizeof(struct ctaccel_policy_key), sizeof(struct ctaccel_policy_val),
+			    CTACCEL_POLICY_MAX, &opts);
+	if (fd < 0)
+		return lib_fail(h, -errno, "policy: create a trie");
+	for (i = 0; i < n && !err; i++) {
+		nk = ctaccel_rule_keys(&rules[i], k);
+		for (j = 0; j < nk && !err; j++)
+			if (bpf_map_update_elem(fd, &k[j], &v, BPF_ANY))
+				err = lib_fail(h, -errno, "policy: rule %zu", i);
+	}
+	if (!err && n && !ctaccel_nft_present(h))
+		err = ctaccel_nft_install(h);
+	/* The pin first: under the lock, the next edit finds the trie the
+	 * datapath is about to use. */
+	if (!err && (err = policy_pin(h, fd)))
+		lib_fail(h, err, "policy: pin the new policy");
+	if (!err && bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY))
+		err = lib_fail(h, -errno, "policy: swap the new policy in");
+	close(fd);
+	return err;
+}

@@ -1,0 +1,413 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * The handle and the pinned state under its root: pin paths, opening the
+ * pins (layout and ABI checked first), the lock, bpffs, capabilities.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "internal.h"
+#include "tracker.skel.h"
+
+void lib_print(const struct ctaccel *h, enum ctaccel_print_level level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (!h || !h->print)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	h->print(level, msg, h->print_ctx);
+}
+
+int lib_fail(const struct ctaccel *h, int err, const char *fmt, ...)
+{
+	char what[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	pr_warn(h, "%s: %s", what, strerror(-err));
+	return err;
+}
+
+int ctaccel_new(const struct ctaccel_opts *opts, struct ctaccel **out)
+{
+	const char *root = opts && opts->pin_path ? opts->pin_path : CTACCEL_PIN_DEFAULT;
+	struct ctaccel *h;
+	int i;
+
+	if (!*root || strlen(root) >= sizeof(h->root) - 64)
+		return -ENAMETOOLONG;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	snprintf(h->root, sizeof(h->root), "%s", root);
+	/* "/sys/fs/bpf/ctaccel/" and "/sys/fs/bpf/ctaccel" are one state. */
+	while (strlen(h->root) > 1 && h->root[strlen(h->root) - 1] == '/')
+		h->root[strlen(h->root) - 1] = 0;
+	if (opts) {
+		h->print = opts->print;
+		h->print_ctx = opts->print_ctx;
+	}
+	h->lock_fd = -1;
+	for (i = 0; i < CTACCEL_FD__MAX; i++)
+		h->fd[i] = -1;
+	*out = h;
+	return 0;
+}
+
+void ctaccel_free(struct ctaccel *h)
+{
+	if (!h)
+		return;
+	ctaccel_close(h);
+	ctaccel_unlock(h);
+	free(h);
+}
+
+const char *ctaccel_pin_root(const struct ctaccel *h)
+{
+	return h->root;
+}
+
+int ctaccel_pin_file(const struct ctaccel *h, const char *name, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", h->root, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int pin_get(const struct ctaccel *h, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (ctaccel_pin_file(h, name, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+bool pin_exists(const struct ctaccel *h, const char *name)
+{
+	char path[PATH_MAX];
+
+	return !ctaccel_pin_file(h, name, path, sizeof(path)) && access(path, F_OK) == 0;
+}
+
+int pin_fd(struct ctaccel *h, int fd, const char *name)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = ctaccel_pin_file(h, name, path, sizeof(path));
+	if (!err && (bpf_obj_pin(fd, path) || chmod(path, 0600)))
+		err = -errno;
+	return err ? lib_fail(h, err, "pin %s", path) : 0;
+}
+
+int repin_fd(struct ctaccel *h, int fd, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (!ctaccel_pin_file(h, name, path, sizeof(path)))
+		unlink(path);
+	return pin_fd(h, fd, name);
+}
+
+static const char *const pin_names[] = {
+	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,       PIN_STATS,
+	PIN_IFACES,  PIN_CONFIG,  PIN_INGRESS,	      PIN_EGRESS,      PIN_DELETE,
+	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT,
+};
+
+void unpin_all(struct ctaccel *h)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++)
+		if (!ctaccel_pin_file(h, pin_names[i], path, sizeof(path)))
+			unlink(path);
+	/* A daemon's instance lock, left by one that was killed. */
+	if (!ctaccel_pin_file(h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
+		rmdir(path);
+	rmdir(h->root);
+}
+
+bool ctaccel_is_loaded(const struct ctaccel *h)
+{
+	return pin_exists(h, PIN_FLOWS);
+}
+
+int ctaccel_bpffs_ensure(struct ctaccel *h)
+{
+	char parent[PATH_MAX];
+	struct statfs st;
+
+	snprintf(parent, sizeof(parent), "%s", h->root);
+	dirname(parent);
+	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (strcmp(parent, "/sys/fs/bpf")) {
+		pr_warn(h, "%s: not on a bpf filesystem", parent);
+		return -ENOTSUP;
+	}
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return lib_fail(h, -errno, "mount bpffs on /sys/fs/bpf");
+	return 0;
+}
+
+/* Whether fd is still the directory at the root's path (not removed and
+ * made anew by an unload between our open and our flock). */
+static bool lock_current(const struct ctaccel *h, int fd)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !stat(h->root, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int ctaccel_lock(struct ctaccel *h)
+{
+	int fd, tries;
+
+	if (h->lock_fd >= 0)
+		return 0;
+	for (tries = 0; tries < 100; tries++) {
+		if (mkdir(h->root, 0700) && errno != EEXIST)
+			return lib_fail(h, -errno, "lock %s", h->root);
+		fd = open(h->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue; /* removed by an unload meanwhile */
+			return lib_fail(h, -errno, "lock %s", h->root);
+		}
+		if (flock(fd, LOCK_EX)) {
+			int err = -errno;
+
+			close(fd);
+			return lib_fail(h, err, "lock %s", h->root);
+		}
+		if (lock_current(h, fd)) {
+			h->lock_fd = fd;
+			return 0;
+		}
+		close(fd);
+	}
+	return lib_fail(h, -EAGAIN, "lock %s", h->root);
+}
+
+void ctaccel_unlock(struct ctaccel *h)
+{
+	if (h->lock_fd < 0)
+		return;
+	/* The directory the lock made, if nothing was pinned into it. Waiters
+	 * on it notice and take the new one. */
+	rmdir(h->root);
+	close(h->lock_fd); /* releases the flock */
+	h->lock_fd = -1;
+}
+
+/* Offset and size of ctaccel_cfg inside the object's .rodata map value. */
+static int config_layout(size_t *off, size_t *value_size)
+{
+	struct tracker *skel = tracker__open();
+
+	if (!skel)
+		return -errno;
+	*off = (const char *)&skel->rodata->ctaccel_cfg - (const char *)skel->rodata;
+	*value_size = bpf_map__value_size(skel->maps.rodata);
+	tracker__destroy(skel);
+	return 0;
+}
+
+/* The pinned flow table must have this library's layout. */
+static int layout_check(struct ctaccel *h)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(h->fd[CTACCEL_FD_FLOWS], &info, &len))
+		return lib_fail(h, -errno, "read %s/%s", h->root, PIN_FLOWS);
+	if (info.key_size != sizeof(struct ctaccel_flow_key) ||
+	    info.value_size != sizeof(struct ctaccel_flow)) {
+		pr_warn(h,
+			"pinned flow table in %s has an incompatible layout (key %u, value %u "
+			"bytes; this ctaccel uses %zu, %zu): unload it first",
+			h->root, info.key_size, info.value_size, sizeof(struct ctaccel_flow_key),
+			sizeof(struct ctaccel_flow));
+		return -EPROTO;
+	}
+	h->max_flows = info.max_entries;
+	return 0;
+}
+
+/* The configuration, with the ABI word of whoever pinned it. */
+static int config_read(struct ctaccel *h)
+{
+	size_t off, vsize;
+	struct bpf_map_info info = {};
+	__u32 zero = 0, len = sizeof(info);
+	char *buf;
+	int err;
+
+	err = config_layout(&off, &vsize);
+	if (err)
+		return lib_fail(h, err, "open the BPF object");
+	if (bpf_obj_get_info_by_fd(h->fd[CTACCEL_FD_CONFIG], &info, &len))
+		return lib_fail(h, -errno, "read %s/%s", h->root, PIN_CONFIG);
+	if (info.value_size != vsize) {
+		pr_warn(h,
+			"pinned configuration in %s has an incompatible layout (%u bytes; this "
+			"ctaccel uses %zu): unload it first",
+			h->root, info.value_size, vsize);
+		return -EPROTO;
+	}
+	buf = calloc(1, vsize);
+	if (!buf)
+		return lib_fail(h, -ENOMEM, "read %s/%s", h->root, PIN_CONFIG);
+	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_CONFIG], &zero, buf))
+		err = lib_fail(h, -errno, "read %s/%s", h->root, PIN_CONFIG);
+	else
+		memcpy(&h->cfg, buf + off, sizeof(h->cfg));
+	free(buf);
+	if (!err && h->cfg.abi != CTACCEL_ABI_VERSION) {
+		pr_warn(h,
+			"pinned state in %s has an incompatible layout (abi %u; this ctaccel "
+			"uses %u): unload it first",
+			h->root, h->cfg.abi, CTACCEL_ABI_VERSION);
+		err = -EPROTO;
+	}
+	return err;
+}
+
+static const char *const fd_pins[CTACCEL_FD__MAX] = {
+	[CTACCEL_FD_FLOWS] = PIN_FLOWS,	    [CTACCEL_FD_STATS] = PIN_STATS,
+	[CTACCEL_FD_IFACES] = PIN_IFACES,   [CTACCEL_FD_CONFIG] = PIN_CONFIG,
+	[CTACCEL_FD_INGRESS] = PIN_INGRESS, [CTACCEL_FD_EGRESS] = PIN_EGRESS,
+	[CTACCEL_FD_DELETE] = PIN_DELETE,   [CTACCEL_FD_CLOCK] = PIN_CLOCK,
+	[CTACCEL_FD_POLICY] = PIN_POLICY,
+};
+
+int ctaccel_open(struct ctaccel *h)
+{
+	int i, err;
+
+	ctaccel_close(h);
+	if (!ctaccel_is_loaded(h)) {
+		pr_warn(h, "not loaded: nothing pinned in %s (run 'ctaccel load')", h->root);
+		return -ENOENT;
+	}
+	/* Layout first: state of another layout is refused before anything else. */
+	h->fd[CTACCEL_FD_FLOWS] = pin_get(h, PIN_FLOWS);
+	if (h->fd[CTACCEL_FD_FLOWS] >= 0) {
+		err = layout_check(h);
+		if (err)
+			goto fail;
+	}
+	for (i = 0; i < CTACCEL_FD__MAX; i++) {
+		if (h->fd[i] < 0)
+			h->fd[i] = pin_get(h, fd_pins[i]);
+		if (h->fd[i] < 0) {
+			err = h->fd[i];
+			pr_warn(h,
+				"open pins in %s: %s (incomplete state: 'ctaccel unload' removes "
+				"it)",
+				h->root, strerror(-err));
+			goto fail;
+		}
+	}
+	err = config_read(h);
+	if (err)
+		goto fail;
+	h->open = true;
+	return 0;
+fail:
+	ctaccel_close(h);
+	return err;
+}
+
+void ctaccel_close(struct ctaccel *h)
+{
+	int i;
+
+	for (i = 0; i < CTACCEL_FD__MAX; i++) {
+		if (h->fd[i] >= 0)
+			close(h->fd[i]);
+		h->fd[i] = -1;
+	}
+	h->open = false;
+}
+
+bool ctaccel_is_open(const struct ctaccel *h)
+{
+	return h->open;
+}
+
+const struct ctaccel_config *ctaccel_config(const struct ctaccel *h)
+{
+	return &h->cfg;
+}
+
+uint32_t ctaccel_max_flows(const struct ctaccel *h)
+{
+	return h->max_flows;
+}
+
+int ctaccel_fd(const struct ctaccel *h, enum ctaccel_fd which)
+{
+	if (!h->open || which >= CTACCEL_FD__MAX)
+		return -EBADF;
+	return h->fd[which];
+}
+
+/*
+ * Keep only the capabilities in `keep`, for good: they leave the bounding set
+ * too, and exec can grant no more. Run once the privileged part (loading,
+ * pinning, attaching) is over.
+ */
+int ctaccel_caps_keep_only(uint64_t keep)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[2] = {};
+	int cap;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	/* Dropping from the bounding set takes CAP_SETPCAP, which a unit may
+	 * not grant; no_new_privs below closes the same door (exec). */
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EPERM)
+			return -errno;
+	data[0].effective &= (uint32_t)keep;
+	data[0].permitted &= (uint32_t)keep;
+	data[0].inheritable = 0;
+	data[1].effective &= (uint32_t)(keep >> 32);
+	data[1].permitted &= (uint32_t)(keep >> 32);
+	data[1].inheritable = 0;
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -errno;
+	return 0;
+}

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * What the pinned state is and what is wrong with it, as one typed value:
+ * the CLI's text and JSON, the daemon's /v1/status and /readyz all read this.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include "internal.h"
+
+const char *const ctaccel_prog_names[CTACCEL_PROG__MAX] = {
+	[CTACCEL_PROG_INGRESS] = "ingress",
+	[CTACCEL_PROG_EGRESS] = "egress",
+	[CTACCEL_PROG_DELETE] = "delete",
+	[CTACCEL_PROG_CLOCK] = "clock",
+};
+
+int64_t ctaccel_stats_flows(const struct ctaccel_stats *s)
+{
+	int64_t flows = 0;
+	int i;
+
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		flows += s->flows_in_state[i];
+	return flows;
+}
+
+int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum)
+{
+	int err;
+
+	if (!h->open)
+		return lib_fail(h, -EBADF, "stats: read %s", h->root);
+	err = ctaccel_stats_read(h->fd[CTACCEL_FD_STATS], sum);
+	return err ? lib_fail(h, err, "stats: read %s/%s", h->root, PIN_STATS) : 0;
+}
+
+static int problem(struct ctaccel_status *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int problem(struct ctaccel_status *s, const char *fmt, ...)
+{
+	char(*p)[CTACCEL_PROBLEM_LEN] = realloc(s->problems, (s->nproblems + 1) * sizeof(*p));
+	va_list ap;
+
+	if (!p)
+		return -ENOMEM;
+	s->problems = p;
+	va_start(ap, fmt);
+	vsnprintf(p[s->nproblems++], CTACCEL_PROBLEM_LEN, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
+{
+	struct ctaccel_device_status *d;
+	__u32 key, next;
+	bool first = true;
+	int err = 0;
+
+	while (!err &&
+	       bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+		d = realloc(s->devices, (s->ndevices + 1) * sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		s->devices = d;
+		d = &s->devices[s->ndevices++];
+		memset(d, 0, sizeof(*d));
+		d->ifindex = next;
+		d->hooks = ctaccel_device_hooks(h, next);
+		if (!if_indextoname(next, d->name)) {
+			d->name[0] = 0;
+			err = problem(s, "device ifindex %u is gone", next);
+		} else if (d->hooks != CTACCEL_HOOK_BOTH) {
+			err = problem(s, "device %s lacks ctaccel's %s program", d->name,
+				      d->hooks & CTACCEL_HOOK_INGRESS ? "egress" : "ingress");
+		}
+		key = next;
+		first = false;
+	}
+	return err;
+}
+
+static int policy_count(struct ctaccel *h, unsigned int *rules)
+{
+	struct ctaccel_policy_key k, nk;
+	bool first = true;
+	int fd = policy_inner_fd(h);
+
+	*rules = 0;
+	if (fd < 0)
+		return fd;
+	while (bpf_map_get_next_key(fd, first ? NULL : &k, &nk) == 0) {
+		(*rules)++;
+		k = nk;
+		first = false;
+	}
+	close(fd);
+	return 0;
+}
+
+static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
+{
+	static const enum ctaccel_fd fds[CTACCEL_PROG__MAX] = {
+		CTACCEL_FD_INGRESS, CTACCEL_FD_EGRESS, CTACCEL_FD_DELETE, CTACCEL_FD_CLOCK};
+	struct bpf_prog_info info;
+	__u32 len;
+	int i;
+
+	for (i = 0; i < CTACCEL_PROG__MAX; i++) {
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(h->fd[fds[i]], &info, &len))
+			s->prog_id[i] = info.id;
+	}
+}
+
+int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
+{
+	const struct ctaccel_config *cfg = &h->cfg;
+	struct ctaccel_stats st;
+	int i, err;
+
+	memset(s, 0, sizeof(*s));
+	if (!h->open)
+		return lib_fail(h, -EBADF, "status of %s", h->root);
+	if (ctaccel_stats_read(h->fd[CTACCEL_FD_STATS], &st) == 0)
+		s->flows = ctaccel_stats_flows(&st);
+	s->max_flows = h->max_flows;
+	s->fill = h->max_flows ? (double)s->flows / h->max_flows : 0.0;
+	s->hz = cfg->hz;
+	progs_read(h, s);
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		s->timeout_s[i] = cfg->hz ? cfg->timeout[i] / cfg->hz : 0;
+	s->timeout_unack_s = cfg->hz ? cfg->timeout_unack / cfg->hz : 0;
+	s->mark = cfg->mark;
+	s->mark_mask = cfg->mark_mask;
+	err = devices_read(h, s);
+	if (!err)
+		policy_count(h, &s->policy_rules);
+	s->nft_table = ctaccel_nft_present(h);
+	if (!err && s->policy_rules && !s->nft_table)
+		err = problem(s,
+			      "policy has %u rules but nft table inet ctaccel is missing: "
+			      "nf_conntrack tracks the bypassed flows",
+			      s->policy_rules);
+	if (!err && ctaccel_policy_in_step(h) == 0)
+		err = problem(s, "the pinned policy is not the one in use (an update was "
+				 "interrupted)");
+	s->sockops = pin_exists(h, PIN_SOCKOPS);
+	if (err) {
+		ctaccel_status_free(s);
+		return lib_fail(h, err, "status of %s", h->root);
+	}
+	return 0;
+}
+
+void ctaccel_status_free(struct ctaccel_status *s)
+{
+	free(s->devices);
+	free(s->problems);
+	s->devices = NULL;
+	s->problems = NULL;
+	s->ndevices = s->nproblems = 0;
+}
