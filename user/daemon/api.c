@@ -10,6 +10,7 @@
 #include "api.h"
 #include "ctjson.h"
 #include "daemon.h"
+#include "metrics.h"
 
 static void reply_json(struct http_reply *rep, unsigned int code, json_t *v)
 {
@@ -40,7 +41,7 @@ static void get_metrics(void *ctx, const struct http_request *req, struct http_r
 	(void)req;
 	rep->code = 200;
 	rep->type = "text/plain; version=0.0.4";
-	rep->text = api_metrics_text(ctx);
+	rep->text = metrics_text(ctx);
 }
 
 static void get_status(void *ctx, const struct http_request *req, struct http_reply *rep)

@@ -10,8 +10,4 @@
 extern const struct http_endpoint api_endpoints[];
 extern const size_t api_nendpoints;
 
-struct daemon;
-/* Prometheus text format 0.0.4; NULL when out of memory. */
-char *api_metrics_text(struct daemon *d);
-
 #endif

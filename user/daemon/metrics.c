@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
-#include "api.h"
 #include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 
 static void head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -111,7 +112,7 @@ static void http_requests(FILE *f, struct daemon *d)
 	}
 }
 
-char *api_metrics_text(struct daemon *d)
+char *metrics_text(struct daemon *d)
 {
 	char *buf = NULL;
 	size_t len = 0;

@@ -30,20 +30,6 @@
  * tries (BPF). Loading and pinning are over. */
 #define DAEMON_CAPS ((1ULL << CAP_NET_ADMIN) | (1ULL << CAP_BPF))
 
-void daemon_log(const char *fmt, ...)
-{
-	va_list ap;
-
-	/* journald reads syslog priorities from a <N> prefix. */
-	if (getenv("JOURNAL_STREAM"))
-		fputs("<6>", stderr);
-	fputs("ctaccel: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void lib_print(enum ctaccel_print_level level, const char *msg, void *ctx)
 {
 	(void)ctx;
