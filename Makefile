@@ -81,10 +81,11 @@ $(OUTPUT)/fuzz/%.o: user/%.c $(USER_HDRS) include/ctaccel.h $(SKELS)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/common.c tests/fuzz/common.h \
-		tests/unit/invariants.c tests/unit/invariants.h $(FUZZ_OBJS)
+		tests/unit/invariants.c tests/unit/invariants.h tests/unit/pkt.c tests/unit/pkt.h \
+		$(FUZZ_OBJS)
 	$(call msg,FUZZ,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< tests/fuzz/common.c \
-		tests/unit/invariants.c $(FUZZ_OBJS) -o $@ $(USER_LIBS)
+		tests/unit/invariants.c tests/unit/pkt.c $(FUZZ_OBJS) -o $@ $(USER_LIBS)
 
 # The whole CLI under ASan and UBSan, for the sanitizer pass of the tests.
 $(OUTPUT)/fuzz/ctaccel: $(SAN_CLI_OBJS) $(FUZZ_OBJS)

@@ -10,6 +10,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 #include "tracker.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -39,6 +40,24 @@ struct {
 	__type(key, __u32); /* ifindex */
 	__type(value, struct ctaccel_iface);
 } ctaccel_ifaces SEC(".maps");
+
+/* Room to checksum a segment: the pseudo-header, up to CSUM_L4_MAX bytes of
+ * TCP, padding; bpf_csum_diff takes it CSUM_CHUNK bytes at a time. */
+#define CSUM_PSEUDO 40
+#define CSUM_L4_MAX 1500
+#define CSUM_CHUNK  512
+#define CSUM_BUF    2048
+
+struct csum_buf {
+	__u8 b[CSUM_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csum_buf);
+} csum_scratch SEC(".maps");
 
 struct policy_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -123,6 +142,7 @@ static __always_inline enum pkt_kind parse_tcp(void *tcp, void *data_end, __u32 
 	doff = th->doff * 4;
 	if (doff < sizeof(*th) || doff > l4_len)
 		return PKT_MALFORMED;
+	p->l4_len = l4_len;
 	p->tcp_flags = ((__u8 *)th)[13];
 	key_set(p, saddr, daddr, th->source, th->dest);
 	return PKT_TCP;
@@ -166,6 +186,9 @@ static __always_inline enum pkt_kind parse(struct __sk_buff *skb, struct pkt *p)
 		if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 			return PKT_FRAGMENT;
 		p->ip_len = tot;
+		p->l4_off = ETH_HLEN + ihl;
+		p->ttl = iph->ttl;
+		p->tos = iph->tos;
 		p->key.family = AF_INET;
 		saddr[0] = iph->saddr;
 		daddr[0] = iph->daddr;
@@ -194,6 +217,8 @@ static __always_inline enum pkt_kind parse(struct __sk_buff *skb, struct pkt *p)
 			return PKT_NON_TCP;
 		}
 		p->ip_len = tot;
+		p->l4_off = ETH_HLEN + sizeof(*ip6);
+		p->ttl = ip6->hop_limit;
 		p->key.family = AF_INET6;
 		__builtin_memcpy(saddr, &ip6->saddr, 16);
 		__builtin_memcpy(daddr, &ip6->daddr, 16);
@@ -205,6 +230,163 @@ static __always_inline enum pkt_kind parse(struct __sk_buff *skb, struct pkt *p)
 	default:
 		return PKT_NON_IP;
 	}
+}
+
+/*
+ * What the kernel discards before (or at) its own connection tracking must
+ * neither create, change nor remove a flow: frames for another host, segments
+ * with a bad checksum, and forwarded packets whose TTL expires here.
+ */
+#define PACKET_OTHERHOST     3
+#define CHECKSUM_UNNECESSARY 1
+#define CHECKSUM_PARTIAL     3
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* The kernel checks the TCP checksum only of CHECKSUM_NONE and _COMPLETE
+ * skbs: the NIC or GRO verified an UNNECESSARY one, and a PARTIAL one comes
+ * from a local socket, its checksum still to be filled in. */
+static __always_inline bool csum_trusted(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	__u8 summed = BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+
+	return summed == CHECKSUM_UNNECESSARY || summed == CHECKSUM_PARTIAL;
+}
+
+static __always_inline __u32 csum_fold(__s64 sum)
+{
+	__u64 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u32)((s & 0xffff) + (s >> 16));
+}
+
+/* The sender's and the receiver's address, as on the wire. */
+static __always_inline void pkt_addrs(const struct pkt *p, const __u32 **src, const __u32 **dst)
+{
+	*src = p->src_is_hi ? p->key.addr_hi : p->key.addr_lo;
+	*dst = p->src_is_hi ? p->key.addr_lo : p->key.addr_hi;
+}
+
+static __always_inline bool ip_csum_ok(struct __sk_buff *skb, const struct pkt *p,
+				       struct csum_buf *cb)
+{
+	__u32 ihl = p->l4_off - ETH_HLEN;
+	__s64 sum;
+
+	if (p->key.family != AF_INET)
+		return true; /* IPv6 has no header checksum */
+	if (ihl < 20 || ihl > 60 || bpf_skb_load_bytes(skb, ETH_HLEN, cb->b, ihl))
+		return false;
+	sum = bpf_csum_diff(NULL, 0, (void *)cb->b, ihl, 0);
+	return sum >= 0 && csum_fold(sum) == 0xffff;
+}
+
+/* Pseudo-header in the first CSUM_PSEUDO bytes (zeros add nothing), the
+ * segment after it, summed chunk by chunk. */
+static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt *p,
+					struct csum_buf *cb)
+{
+	__u32 len = p->l4_len, total, off, n, i;
+	const __u32 *src, *dst;
+	__s64 sum = 0;
+
+	if (len < 20 || len > CSUM_L4_MAX)
+		return len > CSUM_L4_MAX; /* too long to check here: trusted, counted */
+	pkt_addrs(p, &src, &dst);
+	__builtin_memset(cb->b, 0, CSUM_PSEUDO);
+	if (p->key.family == AF_INET) {
+		/* at 28: source, destination, zero, protocol, TCP length */
+		__builtin_memcpy(cb->b + 28, src, 4);
+		__builtin_memcpy(cb->b + 32, dst, 4);
+		cb->b[37] = IPPROTO_TCP;
+		cb->b[38] = len >> 8;
+		cb->b[39] = len & 0xff;
+	} else {
+		/* source, destination, 32-bit TCP length, zeros, next header */
+		__builtin_memcpy(cb->b, src, 16);
+		__builtin_memcpy(cb->b + 16, dst, 16);
+		cb->b[34] = len >> 8;
+		cb->b[35] = len & 0xff;
+		cb->b[39] = IPPROTO_TCP;
+	}
+	if (bpf_skb_load_bytes(skb, p->l4_off, cb->b + CSUM_PSEUDO, len))
+		return false;
+	total = CSUM_PSEUDO + len;
+	cb->b[total & (CSUM_BUF - 1)] = 0;
+	cb->b[(total + 1) & (CSUM_BUF - 1)] = 0;
+	cb->b[(total + 2) & (CSUM_BUF - 1)] = 0;
+	total = (total + 3) & ~3U;
+	for (i = 0; i < CSUM_BUF / CSUM_CHUNK; i++) {
+		off = i * CSUM_CHUNK;
+		if (off >= total)
+			break;
+		n = total - off;
+		if (n > CSUM_CHUNK)
+			n = CSUM_CHUNK;
+		sum = bpf_csum_diff(NULL, 0, (void *)(cb->b + off), n, sum);
+		if (sum < 0)
+			return false;
+	}
+	return csum_fold(sum) == 0xffff;
+}
+
+/* Whether the kernel's ip_rcv and nf_conntrack's tcp_error would accept the
+ * packet's checksums (ingress only: nf_conntrack checks at PRE_ROUTING). A
+ * global function: the verifier walks it once, not at every call site. */
+__noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
+{
+	struct csum_buf *cb;
+	__u32 zero = 0;
+
+	if (!skb || !p || !st)
+		return true;
+	cb = bpf_map_lookup_elem(&csum_scratch, &zero);
+	if (!cb)
+		return true;
+	if (!ip_csum_ok(skb, p, cb))
+		return false;
+	if (csum_trusted(skb))
+		return true;
+	if (p->l4_len > CSUM_L4_MAX)
+		CTR_INC(st, csum_unverified);
+	return tcp_csum_ok(skb, p, cb);
+}
+
+/* A packet to be forwarded whose TTL (hop limit) is 1 or less: the kernel
+ * drops it after PRE_ROUTING, so nf_conntrack never confirms its entry. Only
+ * such rare packets pay for the FIB lookup that tells forwarded from local. */
+__noinline int ttl_expires_here(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	const __u32 *src, *dst;
+	long rc;
+
+	if (!skb || !p)
+		return false;
+	pkt_addrs(p, &src, &dst);
+	fib.ifindex = skb->ingress_ifindex;
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
+	fib.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+	if (p->key.family == AF_INET) {
+		fib.family = AF_INET;
+		fib.tos = p->tos;
+		fib.ipv4_src = src[0];
+		fib.ipv4_dst = dst[0];
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, src, 16);
+		__builtin_memcpy(fib.ipv6_dst, dst, 16);
+	}
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	/* Local (NOT_FWDED), or forwarding off on this device, where the
+	 * lookup cannot tell local from not: the packet is taken as local. */
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	       rc == BPF_FIB_LKUP_RET_BLACKHOLE || rc == BPF_FIB_LKUP_RET_UNREACHABLE ||
+	       rc == BPF_FIB_LKUP_RET_PROHIBIT || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
 }
 
 #define QUIESCE_SPINS (1 << 16)
@@ -281,7 +463,23 @@ static __always_inline void flow_account(struct ctaccel_flow *f, __u32 dir, cons
  */
 #define FLOW_AGAIN 1
 #define FLOW_GONE  2
+#define FLOW_CSUM  3 /* the packet would change the flow: verify its checksum first */
 #define CAS_TRIES  8
+
+/* The word's state and nf_conntrack's flags; the kind of the last packet and
+ * the expiry are left out (see docs/datapath.md). */
+#define CT_CSUM_BITS                                                                               \
+	(CTACCEL_CT_STATE_MASK | CTACCEL_CT_SEEN_REPLY | CTACCEL_CT_ASSURED |                      \
+	 CTACCEL_CT_CLOSE_INIT | CTACCEL_CT_SIMOPEN | CTACCEL_CT_CHALLENGE)
+
+/* Whether the kernel's verdict on the checksum decides what this packet does:
+ * a SYN or RST (they open, reopen, kill), or any move of state or flags. A
+ * segment that only adds to the counters is not checked. */
+static __always_inline bool csum_matters(__u64 ct, __u64 nct, __u32 index, enum tcp_verdict v)
+{
+	return index == TCPI_SYN || index == TCPI_SYNACK || index == TCPI_RST || v == TV_REOPEN ||
+	       v == TV_KILL || ((ct ^ nct) & CT_CSUM_BITS);
+}
 
 static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p, __u32 index,
 				     __u64 now, struct ctaccel_stats *st)
@@ -311,6 +509,8 @@ static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p
 			CTR_INC(st, invalid);
 			return 0;
 		}
+		if (p->csum == CSUM_UNKNOWN && csum_matters(ct, nct, index, v))
+			return FLOW_CSUM;
 		if (v == TV_REOPEN || v == TV_KILL) {
 			if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 				continue;
@@ -375,7 +575,7 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 
 	__sync_fetch_and_add(&f->inflight, 1);
 	ret = flow_step(f, p, index, now, st);
-	if (ret == 0)
+	if (ret == 0 || ret == FLOW_CSUM)
 		__sync_fetch_and_add(&f->inflight, -1);
 	return ret;
 }
@@ -453,22 +653,43 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	return 0;
 }
 
-static __always_inline void track_tcp(struct pkt *p, struct ctaccel_stats *st)
+/* Verify a packet's checksums once; false (counted) when they are bad. */
+static __always_inline bool csum_settle(struct __sk_buff *skb, struct pkt *p,
+					struct ctaccel_stats *st)
+{
+	if (p->csum != CSUM_UNKNOWN)
+		return true;
+	if (!csum_ok(skb, p, st)) {
+		CTR_INC(st, bad_checksum);
+		return false;
+	}
+	p->csum = CSUM_GOOD;
+	return true;
+}
+
+static __always_inline void track_tcp(struct __sk_buff *skb, struct pkt *p,
+				      struct ctaccel_stats *st)
 {
 	__u32 index = tcp_index_of(p->tcp_flags);
 	__u64 now = bpf_jiffies64();
 	struct ctaccel_flow *f;
-	int i;
+	int i, ret;
 
-	/* Each round either finishes or removed a dead entry / lost an insert
-	 * race, after which the next lookup sees the other CPU's work. */
-	for (i = 0; i < 3; i++) {
+	/* Each round either finishes, verified the checksum, removed a dead
+	 * entry or lost an insert race, after which the next lookup sees the
+	 * other CPU's work. */
+	for (i = 0; i < 4; i++) {
 		f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
 		if (f) {
-			if (flow_update(f, p, index, now, st) != FLOW_AGAIN)
+			ret = flow_update(f, p, index, now, st);
+			if (ret == FLOW_CSUM && csum_settle(skb, p, st))
+				continue;
+			if (ret != FLOW_AGAIN)
 				return;
 			continue;
 		}
+		if (!csum_settle(skb, p, st))
+			return;
 		if (flow_create(p, index, now, st) != -EEXIST)
 			return;
 		CTR_INC(st, insert_races);
@@ -518,11 +739,22 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		CTR_INC(st, malformed);
 		return TC_ACT_UNSPEC;
 	}
+	if (!egress && skb->pkt_type == PACKET_OTHERHOST) {
+		CTR_INC(st, not_for_host);
+		return TC_ACT_UNSPEC;
+	}
 	if (!tcp_flags_valid(p.tcp_flags)) {
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
 	}
-	track_tcp(&p, st);
+	if (!egress && p.ttl <= 1 && ttl_expires_here(skb, &p)) {
+		CTR_INC(st, ttl_expired);
+		return TC_ACT_UNSPEC;
+	}
+	/* nf_conntrack checks checksums at PRE_ROUTING only: what leaves
+	 * through egress was made or checked by this host. */
+	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
+	track_tcp(skb, &p, st);
 	/* tc ingress runs before netfilter's prerouting hook, where the raw
 	 * notrack rule of table inet ctaccel sees this mark. Local output is
 	 * marked on the socket (ctaccel_sockops): there the output hook runs

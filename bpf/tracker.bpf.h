@@ -46,13 +46,24 @@ enum pkt_kind {
 	PKT_MALFORMED,
 };
 
+/* Whether a packet's IP and TCP checksums are known good. */
+enum pkt_csum {
+	CSUM_UNKNOWN, /* not verified yet: done only when the packet would change a flow */
+	CSUM_GOOD,    /* verified, or the kernel vouches for it (see csum_trusted()) */
+};
+
 struct pkt {
 	struct ctaccel_flow_key key;
 	__u32 ip_len; /* IP packet length: what nf_conntrack accounts */
+	__u16 l4_off; /* offset of the TCP header in the frame */
+	__u16 l4_len; /* TCP header and payload */
 	__u8 tcp_flags;
 	__u8 src_is_hi; /* the sender is the key's hi side */
 	__u8 bypass;	/* out: the packet's flow skips nf_conntrack */
-	__u8 __pad;
+	__u8 ttl;	/* IPv4 TTL or IPv6 hop limit */
+	__u8 tos;	/* IPv4 TOS, for the FIB lookup */
+	__u8 csum;	/* enum pkt_csum */
+	__u8 __pad[2];
 };
 
 /*
@@ -208,9 +219,11 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 		flags &= ~(CTACCEL_CT_LAST_MASK | CTACCEL_CT_LAST_REPLY);
 		flags |= this_last;
 		if (index == TCPI_SYN && dir == CTACCEL_DIR_ORIG) {
-			/* A SYN answered in LAST_ACK draws an RFC 5961
-			 * challenge ACK that must not close the flow. */
-			flags &= ~CTACCEL_CT_CHALLENGE;
+			/* nf_conntrack forgets the originator's remembered
+			 * flags (last_flags = 0), the simultaneous-open mark
+			 * with them. A SYN answered in LAST_ACK draws an RFC
+			 * 5961 challenge ACK that must not close the flow. */
+			flags &= ~(CTACCEL_CT_CHALLENGE | CTACCEL_CT_SIMOPEN);
 			if (old == CTACCEL_ST_LAST_ACK)
 				flags |= CTACCEL_CT_CHALLENGE;
 		}

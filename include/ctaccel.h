@@ -183,7 +183,11 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")                 \
 	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                \
 	X(policy_lookups, "policy decisions taken for new flows")                                  \
-	X(sockets_marked, "local sockets given the bypass mark")
+	X(sockets_marked, "local sockets given the bypass mark")                                   \
+	X(not_for_host, "frames addressed to another host's MAC (the kernel drops them before IP)") \
+	X(bad_checksum, "segments with a bad IP or TCP checksum that would have changed a flow")   \
+	X(ttl_expired, "forwarded packets whose TTL or hop limit expires here")                    \
+	X(csum_unverified, "segments too long to checksum here, taken as good")
 
 /* clang-format off */
 enum ctaccel_counter {

@@ -51,7 +51,7 @@ static void rule(int argc, char **argv)
 	fuzz_check_rule(&r);
 }
 
-/* KEY VALUE pairs: max-flows N, mark V/M, or a state's timeout. */
+/* max-flows N, mark V/M, timeout STATE SECONDS, or STATE SECONDS. */
 static void load(int argc, char **argv)
 {
 	struct ctaccel_load_opts o;
@@ -64,6 +64,11 @@ static void load(int argc, char **argv)
 	for (i = 0; i + 1 < argc; i += 2) {
 		const char *key = argv[i], *val = argv[i + 1];
 
+		/* the CLI's grammar: timeout STATE SECONDS */
+		if (!strcmp(key, "timeout") && i + 2 < argc) {
+			key = argv[++i];
+			val = argv[i + 1];
+		}
 		err[0] = 0;
 		if (!strcmp(key, "max-flows")) {
 			if (ctaccel_parse_u32(val, &a))

@@ -3,7 +3,8 @@
 """Write the committed seed corpus of the fuzz targets (tests/fuzz/corpus/).
 
 Packet seeds start with the selector byte of fuzz_packet (bit 0: egress,
-bit 1: arrived forwarded), then an Ethernet frame. Addresses are from the
+bit 1: arrived forwarded, bit 2: as it is, else to this host with checksums
+made right), then an Ethernet frame. Addresses are from the
 documentation ranges the tests use.
 """
 import os
@@ -183,6 +184,8 @@ def main():
     for name in ("v4-syn", "v4-synack", "v6-ack-data"):
         seeds["packet"][f"eg-{name}"] = b"\x01" + packets()[name]
         seeds["packet"][f"fwd-{name}"] = b"\x03" + packets()[name]
+        # as they are: for another MAC, checksums unset
+        seeds["packet"][f"raw-{name}"] = b"\x04" + packets()[name]
     for target, files in seeds.items():
         d = os.path.join(OUT, target)
         os.makedirs(d, exist_ok=True)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,6 @@ void frame_tcp(struct frame *f, const struct endpoint *src, const struct endpoin
 	size_t l3;
 
 	memset(f, 0, sizeof(*f));
-	memset(eth->h_dest, 0x02, ETH_ALEN);
 	memset(eth->h_source, 0x04, ETH_ALEN);
 	if (src->family == AF_INET) {
 		struct iphdr *iph = (void *)(eth + 1);
@@ -69,4 +69,85 @@ void frame_tcp(struct frame *f, const struct endpoint *src, const struct endpoin
 	memset((uint8_t *)(th + 1), 'x', payload);
 	f->ip_len = l3;
 	f->len = sizeof(*eth) + l3;
+	frame_fix_csum(f->data, f->len);
+}
+
+static uint32_t sum16(const uint8_t *b, size_t n, uint32_t sum)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)b[i] << 8 | b[i + 1];
+	if (n & 1)
+		sum += (uint32_t)b[n - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v & 0xff;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Byte offsets only: the fuzzer's frames put headers anywhere. */
+void frame_fix_csum(uint8_t *data, size_t len)
+{
+	uint8_t *l3 = data + ETH_HLEN, *l4, pseudo[40] = {};
+	size_t l4_len, plen, ihl, tot;
+	uint32_t sum;
+
+	if (len < ETH_HLEN + 40)
+		return;
+	if (get16(data + 12) == ETH_P_IP) {
+		ihl = (l3[0] & 0xf) * 4;
+		tot = get16(l3 + 2);
+		if (l3[0] >> 4 != 4 || ihl < 20 || tot < ihl || ETH_HLEN + tot > len)
+			return;
+		put16(l3 + 10, 0);
+		put16(l3 + 10, fold(sum16(l3, ihl, 0)));
+		if (l3[9] != IPPROTO_TCP || tot - ihl < sizeof(struct tcphdr))
+			return;
+		l4 = l3 + ihl;
+		l4_len = tot - ihl;
+		memcpy(pseudo, l3 + 12, 8); /* source and destination */
+		pseudo[9] = IPPROTO_TCP;
+		put16(pseudo + 10, l4_len);
+		plen = 12;
+	} else if (get16(data + 12) == ETH_P_IPV6) {
+		l4_len = get16(l3 + 4);
+		if (l3[6] != IPPROTO_TCP || l4_len < sizeof(struct tcphdr) ||
+		    ETH_HLEN + 40 + l4_len > len)
+			return;
+		l4 = l3 + 40;
+		memcpy(pseudo, l3 + 8, 32);
+		put16(pseudo + 34, l4_len);
+		pseudo[39] = IPPROTO_TCP;
+		plen = 40;
+	} else {
+		return;
+	}
+	put16(l4 + offsetof(struct tcphdr, check), 0);
+	sum = sum16(pseudo, plen, 0);
+	sum = sum16(l4, l4_len, sum);
+	put16(l4 + offsetof(struct tcphdr, check), fold(sum));
+}
+
+size_t frame_tcp_csum_off(const struct frame *f)
+{
+	const struct ethhdr *eth = (const void *)f->data;
+	size_t l3 = eth->h_proto == htons(ETH_P_IP) ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+
+	return sizeof(*eth) + l3 + offsetof(struct tcphdr, check);
 }

@@ -30,8 +30,18 @@ struct frame {
 	size_t ip_len; /* what nf_conntrack would account */
 };
 
-/* A TCP segment from src to dst with flags and `payload` bytes of data. */
+/* A TCP segment from src to dst with flags and `payload` bytes of data, to
+ * the loopback device's MAC (all zeros: BPF_PROG_TEST_RUN runs frames as
+ * received on lo, and a frame for another MAC is not for this host), with
+ * correct IP and TCP checksums. */
 void frame_tcp(struct frame *f, const struct endpoint *src, const struct endpoint *dst,
 	       uint8_t flags, size_t payload);
+
+/* Recompute the IPv4 header and TCP checksums of an Ethernet frame, where it
+ * has whole headers; anything else is left as it is. */
+void frame_fix_csum(uint8_t *data, size_t len);
+
+/* Offset of the TCP checksum field in a frame built by frame_tcp(). */
+size_t frame_tcp_csum_off(const struct frame *f);
 
 #endif

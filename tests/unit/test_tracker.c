@@ -191,12 +191,15 @@ static int flow_find(struct env *e, const struct endpoint *a, const struct endpo
 
 enum side { C, S };
 enum cls {
-	ACC,	/* accounted, state as given */
-	IGN,	/* ignored by nf_conntrack: no accounting, no state change */
-	INV,	/* invalid: nothing changes */
-	NOACC,	/* SYN with no reply yet on SYN_SENT: state moves, no accounting */
-	KILL,	/* RST before any reply: accounted, entry removed */
-	REOPEN, /* SYN on a closed flow: old entry removed, new flow */
+	ACC,	     /* accounted, state as given */
+	IGN,	     /* ignored by nf_conntrack: no accounting, no state change */
+	INV,	     /* invalid: nothing changes */
+	NOACC,	     /* SYN with no reply yet on SYN_SENT: state moves, no accounting */
+	KILL,	     /* RST before any reply: accounted, entry removed */
+	REOPEN,	     /* SYN on a closed flow: old entry removed, new flow */
+	BADSUM,	     /* bad TCP checksum on a segment that would change the flow: nothing */
+	BADSUM_DATA, /* bad TCP checksum, no change of state: accounted (not checked) */
+	OTHERHOST,   /* frame for another MAC: the kernel drops it before IP; nothing */
 };
 #define GONE	  (-1)
 #define UNCHANGED (-2) /* expiry must not move */
@@ -323,6 +326,49 @@ static const struct sequence sequences[] = {
 	  {S, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT2, UNCHANGED},
 	  {C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
 	  {S, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000}}},
+	/* nf_conntrack clears the originator's remembered flags when it ignores
+	 * its SYN: the simultaneous open no longer promotes the next ACK. */
+	{"SYN ignored in SYN_RECV forgets the simultaneous open",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_SYN, 0, NOACC, CTACCEL_ST_SYN_SENT2, UNCHANGED},
+	  {C, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {C, F_SYN, 0, IGN, CTACCEL_ST_SYN_RECV, UNCHANGED},
+	  {S, F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {S, F_PSH | F_ACK, 200, ACC, CTACCEL_ST_SYN_RECV, 60}}},
+	{"bad-checksum SYN creates nothing",
+	 {{C, F_SYN, 0, BADSUM, GONE, 0},
+	  {C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_SYN | F_ACK, 0, BADSUM, CTACCEL_ST_SYN_SENT, UNCHANGED},
+	  {S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60}}},
+	{"bad-checksum RST leaves an established flow",
+	 {HANDSHAKE,
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000},
+	  {S, F_RST, 0, BADSUM, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {S, F_RST | F_ACK, 0, BADSUM, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {S, F_RST, 0, ACC, CTACCEL_ST_CLOSE, 10}}},
+	{"bad-checksum RST before any reply kills nothing",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_RST | F_ACK, 0, BADSUM, CTACCEL_ST_SYN_SENT, UNCHANGED},
+	  {S, F_RST | F_ACK, 0, KILL, GONE, 0}}},
+	{"bad-checksum SYN does not reopen TIME_WAIT",
+	 {HANDSHAKE,
+	  CLIENT_CLOSES,
+	  {C, F_SYN, 0, BADSUM, CTACCEL_ST_TIME_WAIT, UNCHANGED},
+	  {C, F_SYN, 0, REOPEN, CTACCEL_ST_SYN_SENT, 120}}},
+	{"bad-checksum FIN and ACK move nothing; data is only accounted",
+	 {{C, F_SYN, 0, ACC, CTACCEL_ST_SYN_SENT, 120},
+	  {S, F_SYN | F_ACK, 0, ACC, CTACCEL_ST_SYN_RECV, 60},
+	  {C, F_ACK, 0, BADSUM, CTACCEL_ST_SYN_RECV, UNCHANGED},
+	  {C, F_ACK, 0, ACC, CTACCEL_ST_ESTABLISHED, 432000},
+	  {C, F_PSH | F_ACK, 100, BADSUM_DATA, CTACCEL_ST_ESTABLISHED, 432000},
+	  {C, F_FIN | F_ACK, 0, BADSUM, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  CLIENT_CLOSES}},
+	{"frames for another host change nothing",
+	 {{C, F_SYN, 0, OTHERHOST, GONE, 0},
+	  HANDSHAKE,
+	  {S, F_RST, 0, OTHERHOST, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  {C, F_FIN | F_ACK, 0, OTHERHOST, CTACCEL_ST_ESTABLISHED, UNCHANGED},
+	  DATA}},
 };
 
 /* The test's own picture of the flow under test. */
@@ -397,12 +443,23 @@ static void run_sequence(struct env *e, const struct sequence *seq, const struct
 		snprintf(where, sizeof(where), "%s (%s), step %zu", seq->name,
 			 c->family == AF_INET ? "IPv4" : "IPv6", i + 1);
 		frame_tcp(&f, src, dst, st->flags, st->payload);
+		if (st->cls == BADSUM || st->cls == BADSUM_DATA)
+			f.data[frame_tcp_csum_off(&f)] ^= 0x5a;
+		if (st->cls == OTHERHOST)
+			f.data[0] = 0x02; /* a unicast MAC that is not lo's */
 		run_frame(e->ingress_fd, &f, 0);
 		e->model.packets++;
 		e->model.bytes += f.len;
 		dir = m.exists && st->from != m.orig;
 
 		switch (st->cls) {
+		case BADSUM:
+			e->model.bad_checksum++;
+			break;
+		case OTHERHOST:
+			e->model.not_for_host++;
+			break;
+		case BADSUM_DATA:
 		case ACC:
 			if (!m.exists) {
 				model_create(e, &m, st->from, st->state, &f, st->flags);
@@ -783,10 +840,37 @@ static void test_ipv4_options_tracked(void **state)
 	iph->ihl = 6;
 	iph->tot_len = htons(ntohs(iph->tot_len) + 4);
 	f.len += 4;
+	frame_fix_csum(f.data, f.len);
 	run_frame(e->ingress_fd, &f, 0);
 	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
 	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_SENT);
 	assert_int_equal(ent.val.leg[0].bytes, 20 + 4 + 20);
+	env_free(e);
+}
+
+/* A bad IPv4 header checksum is refused like a bad TCP one; egress, which
+ * carries what this host made, is not checked (nor is it by nf_conntrack). */
+static void test_checksums_where_checked(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 43000), s = ep("198.18.1.1", 80);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry ent;
+	struct frame f;
+
+	(void)state;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	f.data[ETH_HLEN + 10] ^= 0x5a; /* IPv4 header checksum */
+	run_frame(e->ingress_fd, &f, 0);
+	e->model.packets = 1;
+	e->model.bytes = f.len;
+	e->model.bad_checksum = 1;
+	stats_expect(e, "bad IPv4 header checksum");
+	assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 0);
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	f.data[frame_tcp_csum_off(&f)] ^= 0x5a;
+	run_frame(e->egress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_SENT);
 	env_free(e);
 }
 
@@ -1319,6 +1403,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_zero_length),
 		cmocka_unit_test(test_ipv4_options_tracked),
+		cmocka_unit_test(test_checksums_where_checked),
 		cmocka_unit_test(test_egress_skips_forwarded),
 		cmocka_unit_test(test_concurrent_one_direction),
 		cmocka_unit_test(test_concurrent_both_directions),

@@ -150,6 +150,20 @@ static void ob_key(struct outbuf *o, const char *sep, const char *name)
 	ob_str(o, "\":");
 }
 
+static void ob_quoted(struct outbuf *o, const char *s)
+{
+	ob_str(o, "\"");
+	ob_str(o, s);
+	ob_str(o, "\"");
+}
+
+static void ob_quoted_addr(struct outbuf *o, int family, const __u32 *addr)
+{
+	ob_str(o, "\"");
+	ob_addr(o, family, addr);
+	ob_str(o, "\"");
+}
+
 static void ob_bool(struct outbuf *o, bool v)
 {
 	ob_str(o, v ? "true" : "false");
@@ -174,25 +188,17 @@ static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_
 	ob_str(o, first ? "" : ",");
 	ob_str(o, pretty ? "\n  {\n    " : "{");
 	ob_key(o, "", "family");
-	ob_str(o, "\"");
-	ob_str(o, family_name(t->family));
-	ob_str(o, "\"");
+	ob_quoted(o, family_name(t->family));
 	ob_key(o, sep, "src");
-	ob_str(o, "\"");
-	ob_addr(o, t->family, t->src);
-	ob_str(o, "\"");
+	ob_quoted_addr(o, t->family, t->src);
 	ob_key(o, sep, "sport");
 	ob_u64(o, t->sport);
 	ob_key(o, sep, "dst");
-	ob_str(o, "\"");
-	ob_addr(o, t->family, t->dst);
-	ob_str(o, "\"");
+	ob_quoted_addr(o, t->family, t->dst);
 	ob_key(o, sep, "dport");
 	ob_u64(o, t->dport);
 	ob_key(o, sep, "state");
-	ob_str(o, "\"");
-	ob_str(o, ctaccel_state_names[ctaccel_ct_state(v->ct)]);
-	ob_str(o, "\"");
+	ob_quoted(o, ctaccel_state_names[ctaccel_ct_state(v->ct)]);
 	for (i = 0; i < sizeof(legs) / sizeof(legs[0]); i++) {
 		ob_key(o, sep, legs[i].name);
 		ob_u64(o, legs[i].value);

@@ -80,11 +80,12 @@ static int instance_lock(struct daemon *d)
 }
 
 /* Adopt what is pinned (same layout) or load; under the state's lock. */
-static int adopt_or_load(struct daemon *d)
+static int adopt_or_load(struct daemon *d, bool *adopted)
 {
 	int err;
 
-	if (!ctaccel_is_loaded(d->h) && ctaccel_load(d->h, &d->conf.load))
+	*adopted = ctaccel_is_loaded(d->h);
+	if (!*adopted && ctaccel_load(d->h, &d->conf.load))
 		return -EIO;
 	err = ctaccel_open(d->h);
 	if (err == -EPROTO && d->conf.migrate) {
@@ -94,6 +95,7 @@ static int adopt_or_load(struct daemon *d)
 		err = err ?: ctaccel_nft_remove(d->h);
 		err = err ?: ctaccel_load(d->h, &d->conf.load);
 		err = err ?: ctaccel_open(d->h);
+		*adopted = false;
 	} else if (err == -EPROTO) {
 		daemon_log("refusing to adopt it; --migrate discards it (its flows are lost)");
 	}
@@ -102,7 +104,7 @@ static int adopt_or_load(struct daemon *d)
 
 static int start(struct daemon *d)
 {
-	bool replaced = false;
+	bool replaced = false, adopted;
 	unsigned int ifindex;
 	int i, err;
 
@@ -111,11 +113,12 @@ static int start(struct daemon *d)
 			return -ENODEV;
 	if (ctaccel_bpffs_ensure(d->h) || ctaccel_lock(d->h))
 		return -EIO;
-	err = adopt_or_load(d);
+	err = adopt_or_load(d, &adopted);
 	err = err ?: instance_lock(d);
-	/* A newer binary swaps its programs in; the maps, and so every flow and
-	 * counter, stay. */
-	err = err ?: ctaccel_replace(d->h, false, &replaced);
+	/* A newer binary swaps its programs into state it adopts; the maps,
+	 * and so every flow and counter, stay. */
+	if (!err && adopted)
+		err = ctaccel_replace(d->h, false, &replaced);
 	if (!err && replaced)
 		daemon_log("programs upgraded in place");
 	err = err ?: daemon_attach_devices(d, &d->conf);

@@ -275,7 +275,5 @@ void ctaccel_tw_free(struct ctaccel_tw_report *r)
 {
 	free(r->ports);
 	free(r->peers);
-	r->ports = NULL;
-	r->peers = NULL;
-	r->nports = r->npeers = 0;
+	memset(r, 0, sizeof(*r));
 }

@@ -164,7 +164,5 @@ void ctaccel_status_free(struct ctaccel_status *s)
 {
 	free(s->devices);
 	free(s->problems);
-	s->devices = NULL;
-	s->problems = NULL;
-	s->ndevices = s->nproblems = 0;
+	memset(s, 0, sizeof(*s));
 }
