@@ -43,7 +43,7 @@ APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(APP_SRCS))
 USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen
-BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr
+BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr
 
 # Fuzz targets (libFuzzer) over the same userspace sources, built with
 # ASan and UBSan; `make test` runs each for seconds, `make fuzz` for longer.
@@ -61,7 +61,8 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr clean deps vmlinux install
+.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway clean \
+	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
 	$(OUTPUT)/fuzz/ctaccel
@@ -137,6 +138,10 @@ $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/flowfill.c tests/unit/pkt.c -o $@ $(LIBS)
 
+$(OUTPUT)/rr: tests/bench/rr.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
 $(OUTPUT)/crr: tests/bench/crr.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
@@ -174,6 +179,10 @@ bench-read: deps
 bench-crr: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-crr.sh
+
+bench-gateway: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-gateway.sh
 
 # Benchmarks, never part of `make test`: every one, then bench/results.{md,json,png}.
 bench: deps

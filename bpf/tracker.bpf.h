@@ -32,10 +32,6 @@
 #define TCPF_ECE 0x40
 #define TCPF_CWR 0x80
 
-/* Headers pulled into the linear area when a frame has them: Ethernet, IPv4
- * with the longest options, and a TCP header with the longest options. */
-#define PARSE_PULL_LEN (ETH_HLEN + 60 + 60)
-
 /* What the parser found; anything but PKT_TCP is counted and passed on. */
 enum pkt_kind {
 	PKT_TCP,

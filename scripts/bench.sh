@@ -19,6 +19,7 @@ if [[ -z ${BENCH_REPORT_ONLY:-} ]]; then
 	run timewait bash scripts/bench-tw.sh
 	run read bash scripts/bench-read.sh
 	run crr bash scripts/bench-crr.sh
+	run gateway bash scripts/bench-gateway.sh
 fi
 
 {

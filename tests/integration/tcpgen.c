@@ -11,6 +11,7 @@
  *   h  half-close: client shuts down writing, server still sends, then closes
  *   b  both close at once         o  held open for HOLD_SECONDS, then client closes
  *   r  server resets              R  client resets
+ *   e  echo until the client closes (the server side of tests/bench/rr.c)
  *   x  connect only (refused or unanswered: no server byte expected)
  *
  * Prints "ok N fail M" on stdout; every loop is bounded in count and time.
@@ -88,6 +89,16 @@ static void drain(int fd)
 
 #define HOLD_MAX_MS (600 * 1000)
 
+static void echo(int fd)
+{
+	char buf[64];
+	ssize_t n;
+
+	while (wait_fd_ms(fd, POLLIN, HOLD_MAX_MS) == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (write(fd, buf, n) != n)
+			break;
+}
+
 static void *serve(void *arg)
 {
 	int fd = (int)(long)arg;
@@ -117,6 +128,10 @@ static void *serve(void *arg)
 	case 'h': /* client has shut down writing: send more, then close */
 		drain(fd);
 		write(fd, buf, sizeof(buf));
+		close(fd);
+		break;
+	case 'e': /* echo 64-byte requests until the client closes (tests/bench/rr.c) */
+		echo(fd);
 		close(fd);
 		break;
 	case 'r':

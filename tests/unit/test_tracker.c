@@ -40,6 +40,10 @@ struct env {
 	struct ctaccel_stats model; /* what every counter must read */
 };
 
+/* Headers read from copies (bpf_skb_load_bytes), as when they are not all in
+ * the linear area of a real skb; else in place. */
+static bool copy_headers;
+
 /* Timeouts in milliseconds override the defaults where non-zero. */
 static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 {
@@ -62,6 +66,7 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 						  max_entries ? max_entries : 4096),
 			 0);
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(tracker__load(e->skel), 0);
 	e->flows_fd = bpf_map__fd(e->skel->maps.ctaccel_flows);
 	e->stats_fd = bpf_map__fd(e->skel->maps.ctaccel_stats);
@@ -566,6 +571,15 @@ static void test_sequences_originator_is_hi(void **state)
 {
 	(void)state;
 	sequences_for("198.18.1.1", "198.18.0.1");
+}
+
+static void test_sequences_headers_copied(void **state)
+{
+	(void)state;
+	copy_headers = true;
+	sequences_for("198.18.0.1", "198.18.1.1");
+	sequences_for("2001:db8::1", "2001:db8:1::1");
+	copy_headers = false;
 }
 
 static void test_assured_and_flags(void **state)
@@ -1399,6 +1413,7 @@ int main(void)
 		cmocka_unit_test(test_sequences_ipv4),
 		cmocka_unit_test(test_sequences_ipv6),
 		cmocka_unit_test(test_sequences_originator_is_hi),
+		cmocka_unit_test(test_sequences_headers_copied),
 		cmocka_unit_test(test_assured_and_flags),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_zero_length),
