@@ -224,8 +224,18 @@ struct ctaccel_config {
 	__u32 hz;
 	__u32 mark; /* bypassed flows: skb/socket mark & mark_mask = mark */
 	__u32 mark_mask;
-	__u32 abi; /* CTACCEL_ABI_VERSION of the loader that pinned this state */
+	__u32 abi;   /* CTACCEL_ABI_VERSION of the loader that pinned this state */
+	__u32 flags; /* CTACCEL_CFG_* */
+	__u32 __pad;
 };
+
+/*
+ * A forwarding gateway: only the ingress program on devices, no sock_ops and
+ * no host-socket tracepoint. Flows of the host's own sockets are not tracked
+ * (nor bypassed); `ctaccel sockets`/`tw` still count host sockets, without
+ * transitions since load.
+ */
+#define CTACCEL_CFG_NO_LOCAL (1U << 0)
 
 /*
  * Default bypass mark: one bit clear of kube-proxy's 0x4000/0x8000 and of
@@ -344,7 +354,7 @@ _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 16, "config layout");
+_Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");
 _Static_assert(sizeof(struct ctaccel_tw_remote) == 20, "tw remote layout");
 _Static_assert(sizeof(struct ctaccel_sk_transitions) == 8 * (16 * 16 + 8), "transitions layout");

@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "ctjson.h"
 
-#define LOAD_USAGE "load [max-flows N] [mark VALUE/MASK] [timeout STATE SECONDS]..."
+#define LOAD_USAGE "load [max-flows N] [mark VALUE/MASK] [local on|off] [timeout STATE SECONDS]..."
 
 int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any)
 {
@@ -42,6 +42,13 @@ int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts
 			if (ctaccel_set_timeout(o, argv[i + 1], a, why, sizeof(why)))
 				goto bad;
 			i += 2;
+		} else if (is_prefix(argv[i], "local") && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "on") && strcmp(argv[i], "off")) {
+				cli_err(c, "local '%s': expected on or off", argv[i]);
+				return EXIT_USAGE;
+			}
+			ctaccel_set_local(o, !strcmp(argv[i], "on"));
 		} else {
 			cli_err(c, "load: unexpected '%s'; usage: " LOAD_USAGE, argv[i]);
 			return EXIT_USAGE;
@@ -141,7 +148,9 @@ int do_attach(struct cli *c, int argc, char **argv)
 		}
 	}
 	for (i = 0; i < argc; i++)
-		cli_info(c, "attached %s (ingress, egress)\n", argv[i]);
+		cli_info(c, "attached %s (%s)\n", argv[i],
+			 ctaccel_wanted_hooks(c->h) & CTACCEL_HOOK_EGRESS ? "ingress, egress"
+									  : "ingress");
 	ret = 0;
 	goto unlock;
 unload:

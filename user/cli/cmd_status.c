@@ -48,6 +48,9 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	       "sock_ops %s",
 	       s->mark, s->mark_mask, s->policy_rules, s->nft_table ? "present" : "absent",
 	       s->sockops ? "attached" : "absent");
+	printf("\nlocal       %s",
+	       s->local ? "tracked (tc egress, sock_ops, socket tracepoint)"
+			: "not tracked (load local off: a forwarding gateway, ingress only)");
 	printf("\ntimeouts   ");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		printf(" %s %llus", ctaccel_state_names[i], (unsigned long long)s->timeout_s[i]);

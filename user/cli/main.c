@@ -54,7 +54,8 @@ static const struct cmd {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *usage;
 } cmds[] = {
-	{"load", do_load, "load [max-flows N] [mark VALUE/MASK] [timeout STATE SECONDS]..."},
+	{"load", do_load,
+	 "load [max-flows N] [mark VALUE/MASK] [local on|off] [timeout STATE SECONDS]..."},
 	{"unload", do_unload, "unload"},
 	{"attach", do_attach, "attach DEV..."},
 	{"detach", do_detach, "detach DEV..."},

@@ -168,6 +168,14 @@ int dconf_set(struct dconf *c, const char *key, const char *value)
 				  "0 (no limit) to 100000 requests per second");
 	if (!strcmp(key, "policy"))
 		return add_policy(c, value);
+	if (!strcmp(key, "local")) {
+		if (strcmp(value, "on") && strcmp(value, "off")) {
+			snprintf(c->err, sizeof(c->err), "local '%s': expected on or off", value);
+			return -EINVAL;
+		}
+		ctaccel_set_local(&c->load, !strcmp(value, "on"));
+		return 0;
+	}
 	if (!strcmp(key, "detach_on_exit")) {
 		c->detach_on_exit =
 			!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1");
@@ -251,6 +259,7 @@ static const struct option flag_opts[] = {
 	{"repair-interval", required_argument, NULL, 'K'},
 	{"max-flows", required_argument, NULL, 'K'},
 	{"mark", required_argument, NULL, 'K'},
+	{"local", required_argument, NULL, 'K'},
 	{"timeout", required_argument, NULL, 't'},
 	{"policy", required_argument, NULL, 'y'},
 	{"detach-on-exit", no_argument, NULL, 'x'},

@@ -102,7 +102,7 @@ static void repair_devices(struct daemon *d)
 
 	for (i = 0; i < d->conf.ndev; i++) {
 		ifx = if_nametoindex(d->conf.devices[i]);
-		if (!ifx || ctaccel_device_hooks(d->h, ifx) == CTACCEL_HOOK_BOTH)
+		if (!ifx || ctaccel_device_hooks(d->h, ifx) == ctaccel_wanted_hooks(d->h))
 			continue;
 		rc = ctaccel_attach(d->h, ifx);
 		if (!rc) {
@@ -153,7 +153,7 @@ bool daemon_ready(struct daemon *d)
 	pthread_mutex_lock(&d->lock);
 	for (i = 0; ok && i < d->conf.ndev; i++) {
 		ifx = if_nametoindex(d->conf.devices[i]);
-		ok = ifx && ctaccel_device_hooks(d->h, ifx) == CTACCEL_HOOK_BOTH;
+		ok = ifx && ctaccel_device_hooks(d->h, ifx) == ctaccel_wanted_hooks(d->h);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return ok;

@@ -89,6 +89,11 @@ int ctaccel_ifindex(struct ctaccel *h, const char *verb, const char *name, unsig
 	return 0;
 }
 
+unsigned int ctaccel_wanted_hooks(const struct ctaccel *h)
+{
+	return h->cfg.flags & CTACCEL_CFG_NO_LOCAL ? CTACCEL_HOOK_INGRESS : CTACCEL_HOOK_BOTH;
+}
+
 unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
 {
 	unsigned int hooks = 0;
@@ -229,7 +234,9 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 	err = tc_attach_prog(ifindex, true, h->fd[CTACCEL_FD_INGRESS], &created);
 	if (!err && created && !had)
 		rec.flags |= CTACCEL_IFACE_OWN_CLSACT;
-	err = err ?: tc_attach_prog(ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
+	/* A gateway's forwarded packets are all counted at ingress. */
+	if (!err && ctaccel_wanted_hooks(h) & CTACCEL_HOOK_EGRESS)
+		err = tc_attach_prog(ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
 	if (!err && bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
 		err = -errno;
 	if (err && !had) {

@@ -104,6 +104,11 @@ int ctaccel_load_opts_default(struct ctaccel_load_opts *o);
 int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
 int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
 		     size_t errlen);
+/* Whether the host's own sockets are tracked: tc egress, sock_ops and the
+ * socket tracepoint (on, the default), or a forwarding gateway's ingress only. */
+void ctaccel_set_local(struct ctaccel_load_opts *o, bool on);
+/* The tc hooks a device needs under this state's configuration. */
+unsigned int ctaccel_wanted_hooks(const struct ctaccel *h);
 /* A state's name as conntrack prints it, or "unack"; 1 s to ten years. */
 int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
 			size_t errlen);
@@ -208,6 +213,7 @@ struct ctaccel_status {
 	uint64_t timeout_s[CTACCEL_ST__MAX];
 	uint64_t timeout_unack_s;
 	uint32_t mark, mark_mask;
+	bool local; /* the host's own sockets are tracked (egress, sock_ops) */
 	unsigned int policy_rules;
 	bool nft_table;
 	bool sockops;

@@ -167,8 +167,10 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 	}
 	chmod(h->root, 0700);
 	err = pin_tracker(h, skel);
-	err = err ?: attach_sockops(h, skel);
-	err = err ?: attach_sockstate(h, cfg.netns_cookie);
+	if (!(cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
+		err = err ?: attach_sockops(h, skel);
+		err = err ?: attach_sockstate(h, cfg.netns_cookie);
+	}
 	if (err)
 		unpin_all(h);
 cleanup:

@@ -78,6 +78,14 @@ int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, 
 	return 0;
 }
 
+void ctaccel_set_local(struct ctaccel_load_opts *o, bool on)
+{
+	if (on)
+		o->cfg.flags &= ~CTACCEL_CFG_NO_LOCAL;
+	else
+		o->cfg.flags |= CTACCEL_CFG_NO_LOCAL;
+}
+
 int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
 			size_t errlen)
 {

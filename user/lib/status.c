@@ -76,7 +76,7 @@ static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
 		if (!if_indextoname(next, d->name)) {
 			d->name[0] = 0;
 			err = problem(s, "device ifindex %u is gone", next);
-		} else if (d->hooks != CTACCEL_HOOK_BOTH) {
+		} else if ((d->hooks & ctaccel_wanted_hooks(h)) != ctaccel_wanted_hooks(h)) {
 			err = problem(s, "device %s lacks ctaccel's %s program", d->name,
 				      d->hooks & CTACCEL_HOOK_INGRESS ? "egress" : "ingress");
 		}
@@ -140,6 +140,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	s->timeout_unack_s = cfg->hz ? cfg->timeout_unack / cfg->hz : 0;
 	s->mark = cfg->mark;
 	s->mark_mask = cfg->mark_mask;
+	s->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
 	err = devices_read(h, s);
 	if (!err)
 		policy_count(h, &s->policy_rules);
