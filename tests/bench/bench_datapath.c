@@ -91,6 +91,25 @@ static void fill(struct tracker *skel, unsigned int flows, const struct endpoint
 	}
 }
 
+/* A flow through to TIME_WAIT, untimed. */
+static void to_time_wait(int fd, const struct endpoint *c, const struct endpoint *s)
+{
+	static const struct {
+		bool from_c;
+		uint8_t flags;
+	} steps[] = {
+		{true, F_SYN},	{false, F_SYN | F_ACK}, {true, F_ACK}, {true, F_FIN | F_ACK},
+		{false, F_ACK}, {false, F_FIN | F_ACK}, {true, F_ACK},
+	};
+	struct frame f;
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		frame_tcp(&f, steps[i].from_c ? c : s, steps[i].from_c ? s : c, steps[i].flags, 0);
+		run_once(fd, &f);
+	}
+}
+
 static struct tracker *tracker_new(__u32 max_entries)
 {
 	struct tracker *skel = tracker__open();
@@ -112,6 +131,7 @@ int main(int argc, char **argv)
 	struct figure empty = {.name = "empty tc program (repeat)"};
 	struct figure empty1 = {.name = "empty tc program (single run)"};
 	struct figure syn = {.name = "first SYN, insert (single run)"};
+	struct figure reopen = {.name = "SYN reusing a TIME_WAIT tuple (single run)"};
 	struct figure est_small = {.name = "established packet, 1k flows (repeat)"};
 	struct figure est_big = {.name = "established packet, 1M flows (repeat)"};
 	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 80);
@@ -198,6 +218,16 @@ int main(int argc, char **argv)
 		}
 		qsort(one, 257, sizeof(one[0]), cmp_u32);
 		syn.v[syn.n++] = one[128];
+		/* A client port reused while its last flow is in TIME_WAIT. */
+		for (k = 0; k < 257; k++) {
+			struct endpoint cr = ep("198.18.3.1", 1024 + r * 257 + k);
+
+			to_time_wait(small_fd, &cr, &s);
+			frame_tcp(&f, &cr, &s, F_SYN, 0);
+			one[k] = run_once(small_fd, &f);
+		}
+		qsort(one, 257, sizeof(one[0]), cmp_u32);
+		reopen.v[reopen.n++] = one[128];
 	}
 
 	printf("\nPer-packet cost, ns (BPF_PROG_TEST_RUN, %d rounds, repeat %u; single runs: "
@@ -211,6 +241,7 @@ int main(int argc, char **argv)
 	figure_print(&est_big, median(&empty));
 	figure_print(&empty1, 0);
 	figure_print(&syn, median(&empty1));
+	figure_print(&reopen, median(&empty1));
 	printf("\nRatios: established/empty against the repeated empty program, first SYN against "
 	       "the\n"
 	       "single-run empty program; growth 1k -> %u flows: %.2fx\n",

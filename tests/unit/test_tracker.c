@@ -1105,7 +1105,9 @@ static void test_concurrent_state_moves(void **state)
 		    st.flow_busy + st.cas_exhausted + st.table_full + st.insert_failed;
 	assert_int_equal(st.packets, lc[0].sent + lc[1].sent);
 	assert_int_equal(accounted, st.packets);
-	assert_true(st.transitions > 0 && st.flows_reopened + st.flows_killed > 0);
+	assert_true(st.transitions > 0 && st.flows_killed > 0);
+	/* Reopens in place, raced by the other CPU's packets of the same tuples. */
+	assert_true(st.flows_reopened > 0);
 	env_free(e);
 }
 
