@@ -46,7 +46,7 @@ cleanup() {
 	done
 	for pin in /sys/fs/bpf/ctaccel-test-*; do
 		[[ -e $pin ]] || continue
-		./ctaccel --pin-path "$pin" unload >/dev/null 2>&1
+		./ctaccel --pin-path "$pin" unload force >/dev/null 2>&1
 		rm -rf "$pin"
 	done
 }

@@ -197,3 +197,22 @@ for _ in range(6):
 	grep -q "READY=1" "$BATS_TEST_TMPDIR/notified"
 	grep -q "STOPPING=1" "$BATS_TEST_TMPDIR/notified"
 }
+
+@test "unload is refused while the daemon runs; forced, the daemon stops being ready and re-attaches nothing" {
+	daemon_start --repair-interval 1
+	local pid
+	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
+	run ctaccel_g unload
+	[[ $status -eq 1 && $output == *"daemon (pid "*")"*"unload force"* ]]
+	[[ -e $PIN/ctaccel_flows && -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
+	ctaccel_g unload force
+	[[ ! -e $PIN/ctaccel_flows ]]
+	sleep 2.5 # two repair passes
+	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 503 ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	grep -q "pinned state in $PIN is gone: not ready" "$BATS_FILE_TMPDIR/daemon.log"
+	daemon_stop
+	[[ ! -e $PIN ]]
+}

@@ -85,15 +85,16 @@ topo_down() {
 			ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
 		fi
 	done
+	# force: a daemon just sent SIGTERM above may not have exited yet
 	if [[ -e /run/netns/$G ]]; then
-		ctaccel_g unload >/dev/null 2>&1 || true
+		ctaccel_g unload force >/dev/null 2>&1 || true
 	fi
 	ip netns del "$C" 2>/dev/null || true
 	ip netns del "$G" 2>/dev/null || true
 	ip netns del "$S" 2>/dev/null || true
 	# Pins outlive the namespaces: remove whatever the test left.
 	if [[ -d $PIN ]]; then
-		"$CTACCEL" --pin-path "$PIN" unload >/dev/null 2>&1 || true
+		"$CTACCEL" --pin-path "$PIN" unload force >/dev/null 2>&1 || true
 		rm -rf "$PIN"
 	fi
 	return 0

@@ -105,3 +105,9 @@ teardown() {
 	wait || true
 	((t1 - t0 > 1000000000))
 }
+
+@test "attaching again prints only what happened (no libbpf noise)" {
+	ctaccel_g attach vgc
+	run ctaccel_g attach vgc
+	[[ $status -eq 0 && $output == "attached vgc (ingress, egress)" ]]
+}

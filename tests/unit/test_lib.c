@@ -78,7 +78,7 @@ static struct ctaccel *loaded(void)
 static void unloaded(struct ctaccel *h)
 {
 	assert_int_equal(ctaccel_lock(h), 0);
-	assert_int_equal(ctaccel_unload(h), 0);
+	assert_int_equal(ctaccel_unload(h, false), 0);
 	ctaccel_unlock(h);
 	assert_false(ctaccel_is_loaded(h));
 	assert_int_equal(access(root, F_OK), -1);
@@ -102,7 +102,7 @@ static int group_teardown(void **state)
 
 	(void)state;
 	ctaccel_lock(h);
-	ctaccel_unload(h);
+	ctaccel_unload(h, true);
 	ctaccel_free(h);
 	return 0;
 }

@@ -192,17 +192,19 @@ int do_detach(struct cli *c, int argc, char **argv)
 
 int do_unload(struct cli *c, int argc, char **argv)
 {
-	bool loaded;
+	bool loaded, force = false;
 	int err;
 
-	if (argc) {
+	if (argc == 1 && !strcmp(argv[0], "force")) {
+		force = true;
+	} else if (argc) {
 		cli_err(c, "unload: unexpected '%s'", argv[0]);
 		return EXIT_USAGE;
 	}
 	if (ctaccel_lock(c->h))
 		return EXIT_RUNTIME;
 	loaded = ctaccel_is_loaded(c->h);
-	err = ctaccel_unload(c->h);
+	err = ctaccel_unload(c->h, force);
 	ctaccel_unlock(c->h);
 	if (err)
 		return EXIT_RUNTIME;

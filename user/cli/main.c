@@ -56,7 +56,7 @@ static const struct cmd {
 } cmds[] = {
 	{"load", do_load,
 	 "load [max-flows N] [mark VALUE/MASK] [local on|off] [timeout STATE SECONDS]..."},
-	{"unload", do_unload, "unload"},
+	{"unload", do_unload, "unload [force]   (force: even while a daemon runs on the state)"},
 	{"attach", do_attach, "attach DEV..."},
 	{"detach", do_detach, "detach DEV..."},
 	{"status", do_status, "status"},

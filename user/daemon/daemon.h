@@ -78,6 +78,7 @@ struct daemon {
 	struct ctaccel_sockiter *sockiter; /* host sockets, one walk per scrape */
 	pthread_mutex_t sockiter_lock;
 	int instance_fd; /* one daemon per pinned state */
+	bool state_gone; /* its pins were removed behind it: not ready, no repairs */
 	uint64_t gc_runs;
 	uint64_t gc_deleted;
 	uint64_t gc_errors;

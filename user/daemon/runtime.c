@@ -127,6 +127,16 @@ static void repair_devices(struct daemon *d)
 void daemon_repair(struct daemon *d)
 {
 	pthread_mutex_lock(&d->lock);
+	/* Unloaded behind the daemon (unload force): attaching programs with
+	 * no pins behind them would leave orphans nobody can see. */
+	if (!ctaccel_is_loaded(d->h)) {
+		if (!d->state_gone)
+			daemon_log("pinned state in %s is gone: not ready, nothing re-attached "
+				   "(restart the daemon to load it again)",
+				   ctaccel_pin_root(d->h));
+		d->state_gone = true;
+		goto out;
+	}
 	if (ctaccel_lock(d->h))
 		goto out;
 	if (ctaccel_policy_sync(d->h) > 0) {
@@ -147,7 +157,7 @@ bool daemon_ready(struct daemon *d)
 	bool ok = true;
 	int i;
 
-	if (ctaccel_stats(d->h, &st))
+	if (!ctaccel_is_loaded(d->h) || ctaccel_stats(d->h, &st))
 		return false;
 	/* The configuration changes only under the mutex (SIGHUP). */
 	pthread_mutex_lock(&d->lock);

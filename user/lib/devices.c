@@ -22,6 +22,14 @@ static enum bpf_tc_attach_point hook_of(bool ingress)
 	return ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
 }
 
+static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
 /* With `created`, make sure the clsact qdisc exists first (one for both hooks). */
 int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created)
 {
@@ -32,7 +40,13 @@ int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *create
 	int err;
 
 	if (created) {
+		libbpf_print_fn_t prev;
+
+		/* An existing qdisc is an answer, not an error: without this
+		 * libbpf prints the kernel's "Exclusivity flag on" for it. */
+		prev = libbpf_set_print(print_nothing);
 		err = bpf_tc_hook_create(&hook);
+		libbpf_set_print(prev);
 		if (err && err != -EEXIST)
 			return err;
 		*created = !err;
@@ -48,14 +62,6 @@ int tc_detach_prog(unsigned int ifindex, bool ingress)
 	int err = bpf_tc_detach(&hook, &opts);
 
 	return err == -ENOENT || err == -ENODEV || err == -EINVAL ? 0 : err;
-}
-
-static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
 }
 
 static __u32 tc_prog_id(unsigned int ifindex, bool ingress)

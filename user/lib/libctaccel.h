@@ -118,8 +118,11 @@ int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t
  * The caller holds the lock. */
 int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o);
 /* Devices off, nft table gone, flows removed through compare-and-delete,
- * every pin removed. The caller holds the lock. */
-int ctaccel_unload(struct ctaccel *h);
+ * every pin removed. The caller holds the lock. Refused (-EBUSY, reported
+ * with the daemon's pid) while a daemon runs on the state, unless forced. */
+int ctaccel_unload(struct ctaccel *h, bool force);
+/* The pid of the daemon running on this state, 0 when none, or -errno. */
+int ctaccel_daemon_pid(const struct ctaccel *h);
 /* Remove pins that cannot be opened (another layout, an interrupted load). */
 int ctaccel_discard(struct ctaccel *h);
 /* Live upgrade: this library's programs over the open maps, swapped in. */

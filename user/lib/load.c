@@ -11,7 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -178,12 +180,70 @@ cleanup:
 	return err;
 }
 
-int ctaccel_unload(struct ctaccel *h)
+/* The holder of an flock on the inode of fd, from /proc/locks. */
+static int flock_holder(int fd)
+{
+	char line[256];
+	unsigned long long ino;
+	unsigned int maj, min;
+	struct stat st;
+	int pid, holder = 0;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return -errno;
+	f = fopen("/proc/locks", "r");
+	if (!f)
+		return -errno;
+	while (!holder && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*d: FLOCK %*s %*s %d %x:%x:%llu", &pid, &maj, &min, &ino) == 4 &&
+		    ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
+			holder = pid;
+	fclose(f);
+	return holder;
+}
+
+int ctaccel_daemon_pid(const struct ctaccel *h)
+{
+	char path[PATH_MAX];
+	int fd, pid = 0;
+
+	if (ctaccel_pin_file(h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		flock(fd, LOCK_UN);
+	else if (errno == EWOULDBLOCK)
+		pid = flock_holder(fd) ?: -EBUSY;
+	else
+		pid = -errno;
+	close(fd);
+	return pid;
+}
+
+int ctaccel_unload(struct ctaccel *h, bool force)
 {
 	__u32 key, next;
 	bool first = true;
 	size_t deleted = 0;
-	int err, ret = 0;
+	int err, ret = 0, pid;
+
+	pid = ctaccel_daemon_pid(h);
+	if (pid && !force) {
+		if (pid > 0)
+			pr_warn(h,
+				"unload %s: the ctaccel daemon (pid %d) runs on it; stop it first, "
+				"or 'ctaccel unload force'",
+				h->root, pid);
+		else
+			pr_warn(h,
+				"unload %s: a ctaccel daemon runs on it; stop it first, or "
+				"'ctaccel unload force'",
+				h->root);
+		return -EBUSY;
+	}
 
 	if (!ctaccel_is_loaded(h)) {
 		unpin_all(h); /* leftovers of an interrupted load, if any */
