@@ -199,6 +199,12 @@ soak: deps
 
 install: ctaccel
 	$(Q)install -D -m 0755 ctaccel $(DESTDIR)$(PREFIX)/sbin/ctaccel
+	$(Q)install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(Q)sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' scripts/ctaccel.service \
+		>$(DESTDIR)$(PREFIX)/lib/systemd/system/ctaccel.service
+	$(Q)install -D -m 0644 docs/ctaccel.conf.example $(DESTDIR)/etc/ctaccel/ctaccel.conf.example
+	$(Q)[ -e $(DESTDIR)/etc/ctaccel/ctaccel.conf ] || \
+		install -m 0644 docs/ctaccel.conf.example $(DESTDIR)/etc/ctaccel/ctaccel.conf
 	$(Q)install -D -m 0644 docs/ctaccel.8 $(DESTDIR)$(PREFIX)/share/man/man8/ctaccel.8
 	$(Q)install -D -m 0644 scripts/ctaccel.bash-completion \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/ctaccel

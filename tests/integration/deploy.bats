@@ -64,3 +64,29 @@ PYEOF
 	[[ $status -ne 0 && $output == *"device eth"* ]]
 	[[ ! -e /sys/fs/bpf/ctaccel-test-ex ]]
 }
+
+@test "make install: binary, unit and config; systemd-analyze verify is clean on the installed files" {
+	local root
+	root=$(mktemp -d)
+	make -C "$ROOT" --no-print-directory install DESTDIR="$root" >/dev/null
+	[[ -x $root/usr/local/sbin/ctaccel && -f $root/etc/ctaccel/ctaccel.conf ]]
+	[[ -f $root/etc/ctaccel/ctaccel.conf.example ]]
+	grep -q '^RuntimeDirectory=ctaccel$' "$root/usr/local/lib/systemd/system/ctaccel.service"
+	# the targets and /bin/kill the unit refers to, under the same root
+	mkdir -p "$root/usr/lib/systemd" "$root/bin"
+	cp -a /usr/lib/systemd/system "$root/usr/lib/systemd/"
+	cp /bin/kill "$root/bin/"
+	run systemd-analyze verify --man=no --root="$root" /usr/local/lib/systemd/system/ctaccel.service
+	rm -rf "$root"
+	echo "$output"
+	[[ $status -eq 0 && -z $output ]]
+}
+
+@test "--check-config refuses a control socket whose directory the daemon cannot make" {
+	# a read-only /run, as ProtectSystem=strict without RuntimeDirectory= gives
+	run unshare -m sh -c 'mount -t tmpfs -o ro tmpfs /mnt && "$1" daemon --control-listen unix:/mnt/ctaccel/control.sock --check-config' sh "$ROOT/ctaccel"
+	[[ $status -eq 2 && $output == *"/mnt/ctaccel is missing and cannot be made: Read-only file system"* ]]
+	# where it can, the daemon makes it
+	run "$ROOT/ctaccel" daemon --control-listen unix:/run/ctaccel-test-$$/control.sock --check-config
+	[[ $status -eq 0 && $output == "configuration ok" ]]
+}

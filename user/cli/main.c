@@ -204,6 +204,11 @@ int main(int argc, char **argv)
 	}
 	if (cmd->fn == do_daemon)
 		return do_daemon(&c, argc - 1, argv + 1);
+	err = ctaccel_host_mounts(c.pin_path);
+	if (err < 0) {
+		cli_err(&c, "enter the host's mount namespace: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
 	o.pin_path = c.pin_path;
 	err = ctaccel_new(&o, &c.h);
 	if (err) {

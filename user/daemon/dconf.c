@@ -110,12 +110,20 @@ static int set_number(struct dconf *c, const char *key, const char *value, unsig
 static int set_listen(struct dconf *c, const char *key, const char *value)
 {
 	char *dst = !strcmp(key, "listen") ? c->listen : c->control_listen;
+	char why[160];
 	struct sockaddr_storage ss;
 	socklen_t len;
 
 	if (strlen(value) >= sizeof(c->listen) || http_listen_parse(value, &ss, &len)) {
 		snprintf(c->err, sizeof(c->err),
 			 "%s '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", key, value);
+		return -EINVAL;
+	}
+	/* The daemon makes a missing socket directory, where it can: what it
+	 * cannot do at start (a read-only /run under ProtectSystem=strict
+	 * without RuntimeDirectory=) is refused here already. */
+	if (ss.ss_family == AF_UNIX && http_unix_dir_check(value + 5, why, sizeof(why))) {
+		snprintf(c->err, sizeof(c->err), "%s '%s': %s", key, value, why);
 		return -EINVAL;
 	}
 	snprintf(dst, sizeof(c->listen), "%s", value);

@@ -2,6 +2,7 @@
 /* The daemon's HTTP server (libmicrohttpd), for a table of endpoints. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,6 +276,28 @@ int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *
 	return 0;
 }
 
+int http_unix_dir_check(const char *path, char *why, size_t len)
+{
+	char buf[108], dir[108], up[108];
+	struct stat st;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(buf));
+	if (!stat(dir, &st)) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		snprintf(why, len, "%s is not a directory", dir);
+		return -ENOTDIR;
+	}
+	snprintf(up, sizeof(up), "%s", dir);
+	if (access(dirname(up), W_OK)) {
+		snprintf(why, len, "directory %s is missing and cannot be made: %s", dir,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	return 0;
+}
+
 static int listen_socket(const char *spec, char *unix_path)
 {
 	struct sockaddr_storage ss;
@@ -291,6 +314,14 @@ static int listen_socket(const char *spec, char *unix_path)
 			       "unix path size");
 		memcpy(unix_path, un->sun_path, sizeof(un->sun_path));
 		unlink(unix_path);
+		{
+			char dir[sizeof(un->sun_path) + 1];
+
+			memcpy(dir, un->sun_path, sizeof(un->sun_path));
+			dir[sizeof(un->sun_path)] = 0;
+			if (mkdir(dirname(dir), 0750) && errno != EEXIST)
+				return -errno;
+		}
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -60,6 +60,10 @@ void http_server_stop(struct http_server *s);
 void http_server_free(struct http_server *s);
 void http_server_counters(const struct http_server *s, struct http_counters *out);
 
+/* Whether PATH's directory exists, or can be made (its parent exists and
+ * is writable); the reason in why when not. */
+int http_unix_dir_check(const char *path, char *why, size_t len);
+
 /* ADDR:PORT, [ADDR6]:PORT or unix:PATH (a 0600 socket). */
 int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len);
 

@@ -343,7 +343,11 @@ int daemon_main(const char *pin_path, int argc, char **argv)
 		ret = 0;
 	} else {
 		o.pin_path = d->conf.pin_path;
-		i = ctaccel_new(&o, &d->h);
+		i = ctaccel_host_mounts(o.pin_path);
+		if (i > 0)
+			daemon_log("using the host's mount namespace: this one hides %s",
+				   o.pin_path);
+		i = i < 0 ? i : ctaccel_new(&o, &d->h);
 		if (i)
 			daemon_log("pin_path %s: %s", d->conf.pin_path, strerror(-i));
 		else if (!start(d) && !serve(d, argc + 1, args))

@@ -83,6 +83,16 @@ enum ctaccel_fd {
 /* An fd of the open state (owned by the handle), or -EBADF. */
 int ctaccel_fd(const struct ctaccel *h, enum ctaccel_fd which);
 
+/*
+ * `ip netns exec` runs a command in a private mount namespace whose /sys is
+ * remounted for the network namespace, hiding the host's bpffs and cgroup2.
+ * When the pin root's bpffs is hidden here but PID 1's mount namespace has
+ * it, move this process there (its network namespace stays), so that it uses
+ * the same pins and cgroup as `nsenter --net=`. Changes the whole process:
+ * call it first, single-threaded. 1 when it moved, 0 when not needed.
+ */
+int ctaccel_host_mounts(const char *pin_root);
+
 /* Drop every capability but `keep` (a mask of CAP_* bits), for good. */
 int ctaccel_caps_keep_only(uint64_t keep);
 

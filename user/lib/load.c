@@ -76,8 +76,10 @@ static int attach_sockops(struct ctaccel *h, struct tracker *skel)
 	int fd, err;
 
 	if (cgroup2_root(cg, sizeof(cg))) {
-		pr_warn(h, "no cgroup v2 hierarchy mounted: local flows cannot be bypassed");
-		return -ENOENT;
+		/* Only the host's own connections need it: track without. */
+		pr_info(h, "no cgroup v2 hierarchy mounted: sock_ops not attached, the host's own "
+			   "connections are not bypassed (status: sock_ops absent)");
+		return 0;
 	}
 	fd = open(cg, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)

@@ -1,0 +1,50 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Where operators run it: the tools around ctaccel (ip netns exec, ...).
+
+load lib
+
+PORT=9482
+
+setup_file() {
+	topo_names "op$$"
+	topo_up
+}
+
+teardown_file() {
+	topo_down
+}
+
+teardown() {
+	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then
+		daemon_stop
+		rm -f "$BATS_FILE_TMPDIR/daemon.pid"
+	fi
+	ctaccel_g unload force >/dev/null 2>&1 || true
+}
+
+# ip netns exec remounts /sys in a mount namespace of its own, hiding the
+# host's bpffs and cgroup2: ctaccel must still use the host's.
+@test "ip netns exec: the same pins and cgroup as nsenter --net" {
+	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" load
+	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" attach vgc
+	[[ -e $PIN/ctaccel_flows && -e $PIN/link_sockops ]]
+	ctaccel_g -j status | jq -e '.sockops and (.devices | length) == 1 and .devices[0].name == "vgc"'
+	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" -j status | jq -e '.loaded and .devices[0].name == "vgc"'
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 5 | grep -q "ok 5 fail 0"
+	[[ $(ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" -j stats | jq .counters.flows_created) -eq 5 ]]
+}
+
+@test "ip netns exec: the daemon adopts the host's pinned state and serves it" {
+	ctaccel_g attach vgc vgs
+	ip netns exec "$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --device vgs \
+		--listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
+	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
+	http /v1/status | jq -e --arg p "$PIN" '.pin_path == $p and (.devices | length) == 2'
+	grep -q "using the host's mount namespace" "$BATS_FILE_TMPDIR/daemon.log"
+	daemon_stop
+	rm -f "$BATS_FILE_TMPDIR/daemon.pid"
+	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" unload
+	[[ ! -e $PIN ]]
+}
