@@ -121,6 +121,10 @@ flows_by_port() {
 	ctaccel_g -j policy show | jq -e 'length == 2'
 	ctaccel_g policy flush
 	ctaccel_g -j policy show | jq -e 'length == 0'
+	# no notrack table is left behind with nothing to mark
+	ctaccel_g -j status | jq -e '.nft_table == false'
+	run in_ns "$G" nft list table inet ctaccel
+	[[ $status -ne 0 ]]
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 2 >/dev/null
 	[[ $(in_ns "$G" conntrack -C) -eq 2 ]]
 }

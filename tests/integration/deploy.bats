@@ -26,7 +26,20 @@ side = [c for c in spec["containers"] if c["name"] == "policy-sidecar"][0]
 assert "/v1/policy" in " ".join(side["command"])
 # the sidecar changes policy through the control socket, not loopback TCP
 assert "--unix-socket /run/ctaccel/control.sock" in " ".join(side["command"])
-assert "control_listen = unix:/run/ctaccel/control.sock" in kinds["ConfigMap"]["data"]["ctaccel.conf"]
+conf = kinds["ConfigMap"]["data"]["ctaccel.conf"]
+assert "control_listen = unix:/run/ctaccel/control.sock" in conf
+# the scraper and the kubelet reach the read-only listener on the node's
+# addresses (hostNetwork), not only its loopback
+assert "listen = 0.0.0.0:9474" in conf
+assert all("host" not in main[p]["httpGet"] for p in ("livenessProbe", "readinessProbe"))
+# sock_ops goes to the host's cgroup v2 root, not the container's
+vols = {v["name"]: v for v in spec["volumes"]}
+assert vols["cgroup"]["hostPath"]["path"] == "/sys/fs/cgroup"
+mounts = {m["name"]: m["mountPath"] for m in main["volumeMounts"]}
+assert "cgroup = " + mounts["cgroup"] in conf
+# live upgrade: the old pod's datapath stays, one daemon per node
+ru = kinds["DaemonSet"]["spec"]["updateStrategy"]["rollingUpdate"]
+assert ru["maxSurge"] == 0 and ru["maxUnavailable"] == 1
 import json
 json.loads(kinds["ConfigMap"]["data"]["policy.json"])
 PYEOF
@@ -55,6 +68,16 @@ PYEOF
 			return 1
 		}
 	done
+}
+
+@test "every dashboard query keeps the series its legend names" {
+	# rate() drops the metric name and `a or b` keeps one series per label
+	# set: a panel built so shows one blank-legend line
+	jq -e '[.panels[].targets[] | select((.expr | test(" or ")) or (.legendFormat | test("__name__")))] | length == 0' \
+		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
+	# the GC panel's title promises the pass duration: a query for it
+	jq -e '[.panels[] | select(.title | test("duration")) | .targets[].expr | select(test("gc_(last_)?duration_seconds"))] | length >= 1' \
+		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
 }
 
 @test "the example config is accepted, and starting with it fails only on its device names" {

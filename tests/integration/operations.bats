@@ -48,3 +48,19 @@ teardown() {
 	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" unload
 	[[ ! -e $PIN ]]
 }
+
+# A container sees its own cgroup at /sys/fs/cgroup; the host's is mounted
+# elsewhere, and sock_ops must go there (the manifest's `cgroup` key).
+@test "load cgroup PATH attaches sock_ops to that cgroup v2 root, and refuses anything else" {
+	local cg
+	cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
+	[[ -n $cg ]]
+	run ctaccel_g load cgroup /tmp
+	[[ $status -eq 1 && $output == *"cgroup /tmp: not a cgroup v2 hierarchy"* ]]
+	[[ ! -e $PIN ]]
+	ctaccel_g load cgroup "$cg"
+	[[ -e $PIN/link_sockops ]]
+	bpftool cgroup show "$cg" | grep -q ctaccel_sockops
+	ctaccel_g unload
+	[[ $(bpftool cgroup show "$cg" | grep -c ctaccel_sockops) -eq 0 ]]
+}

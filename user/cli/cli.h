@@ -12,6 +12,10 @@
 #include <jansson.h>
 #include "libctaccel.h"
 
+#define CLI_LOAD_USAGE                                                                             \
+	"load [max-flows N] [mark VALUE/MASK] [local on|off] [cgroup PATH]\n"                      \
+	"                    [timeout STATE SECONDS]..."
+
 /* Exit codes: bpftool's and iproute2's habits. */
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE   2

@@ -7,8 +7,6 @@
 #include "cli.h"
 #include "ctjson.h"
 
-#define LOAD_USAGE "load [max-flows N] [mark VALUE/MASK] [local on|off] [timeout STATE SECONDS]..."
-
 int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any)
 {
 	char why[256];
@@ -42,6 +40,9 @@ int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts
 			if (ctaccel_set_timeout(o, argv[i + 1], a, why, sizeof(why)))
 				goto bad;
 			i += 2;
+		} else if (is_prefix(argv[i], "cgroup") && i + 1 < argc) {
+			if (ctaccel_set_cgroup(o, argv[++i], why, sizeof(why)))
+				goto bad;
 		} else if (is_prefix(argv[i], "local") && i + 1 < argc) {
 			i++;
 			if (strcmp(argv[i], "on") && strcmp(argv[i], "off")) {
@@ -50,7 +51,7 @@ int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts
 			}
 			ctaccel_set_local(o, !strcmp(argv[i], "on"));
 		} else {
-			cli_err(c, "load: unexpected '%s'; usage: " LOAD_USAGE, argv[i]);
+			cli_err(c, "load: unexpected '%s'; usage: " CLI_LOAD_USAGE, argv[i]);
 			return EXIT_USAGE;
 		}
 	}

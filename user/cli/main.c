@@ -54,8 +54,7 @@ static const struct cmd {
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *usage;
 } cmds[] = {
-	{"load", do_load,
-	 "load [max-flows N] [mark VALUE/MASK] [local on|off] [timeout STATE SECONDS]..."},
+	{"load", do_load, CLI_LOAD_USAGE},
 	{"unload", do_unload, "unload [force]   (force: even while a daemon runs on the state)"},
 	{"attach", do_attach, "attach DEV..."},
 	{"detach", do_detach, "detach DEV..."},

@@ -19,8 +19,8 @@
 	"                      [--control-listen ADDR:PORT|unix:PATH]\n"                           \
 	"                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"         \
 	"                      [--repair-interval SECONDS] [--max-flows N]\n"                      \
-	"                      [--mark VALUE/MASK] [--local on|off] [--timeout "                   \
-	"STATE=SECONDS]...\n"                                                                      \
+	"                      [--mark VALUE/MASK] [--local on|off] [--cgroup PATH]\n"             \
+	"                      [--timeout STATE=SECONDS]...\n"                                     \
 	"                      [--policy 'all|PREFIX [port PORT]']... [--detach-on-exit]\n"        \
 	"                      [--migrate] [--check-config]\n"                                     \
 	"Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"        \

@@ -176,6 +176,8 @@ int dconf_set(struct dconf *c, const char *key, const char *value)
 				  "0 (no limit) to 100000 requests per second");
 	if (!strcmp(key, "policy"))
 		return add_policy(c, value);
+	if (!strcmp(key, "cgroup"))
+		return ctaccel_set_cgroup(&c->load, value, c->err, sizeof(c->err));
 	if (!strcmp(key, "local")) {
 		if (strcmp(value, "on") && strcmp(value, "off")) {
 			snprintf(c->err, sizeof(c->err), "local '%s': expected on or off", value);
@@ -268,6 +270,7 @@ static const struct option flag_opts[] = {
 	{"max-flows", required_argument, NULL, 'K'},
 	{"mark", required_argument, NULL, 'K'},
 	{"local", required_argument, NULL, 'K'},
+	{"cgroup", required_argument, NULL, 'K'},
 	{"timeout", required_argument, NULL, 't'},
 	{"policy", required_argument, NULL, 'y'},
 	{"detach-on-exit", no_argument, NULL, 'x'},

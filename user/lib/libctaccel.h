@@ -107,6 +107,7 @@ int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
 struct ctaccel_load_opts {
 	uint32_t max_flows;
 	struct ctaccel_config cfg; /* timeouts in jiffies of cfg.hz */
+	char cgroup[256];	   /* sock_ops' cgroup v2 root; empty: the first mounted */
 };
 
 /* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
@@ -119,6 +120,9 @@ int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, 
 void ctaccel_set_local(struct ctaccel_load_opts *o, bool on);
 /* The tc hooks a device needs under this state's configuration. */
 unsigned int ctaccel_wanted_hooks(const struct ctaccel *h);
+/* Where sock_ops attaches: a cgroup v2 root (a container mounts the host's
+ * somewhere else than its own /sys/fs/cgroup). */
+int ctaccel_set_cgroup(struct ctaccel_load_opts *o, const char *path, char *err, size_t errlen);
 /* A state's name as conntrack prints it, or "unack"; 1 s to ten years. */
 int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
 			size_t errlen);

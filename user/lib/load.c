@@ -14,6 +14,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -69,13 +71,21 @@ static int pin_link(struct ctaccel *h, struct bpf_link *link, const char *name)
 	return err ? lib_fail(h, err, "pin %s", path) : 0;
 }
 
-static int attach_sockops(struct ctaccel *h, struct tracker *skel)
+static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *where)
 {
 	char cg[512];
 	struct bpf_link *link;
+	struct statfs st;
 	int fd, err;
 
-	if (cgroup2_root(cg, sizeof(cg))) {
+	if (where[0]) {
+		/* Asked for: it must be a cgroup v2 hierarchy, or load fails. */
+		if (statfs(where, &st) || st.f_type != CGROUP2_SUPER_MAGIC) {
+			pr_warn(h, "cgroup %s: not a cgroup v2 hierarchy", where);
+			return -ENOTDIR;
+		}
+		snprintf(cg, sizeof(cg), "%s", where);
+	} else if (cgroup2_root(cg, sizeof(cg))) {
 		/* Only the host's own connections need it: track without. */
 		pr_info(h, "no cgroup v2 hierarchy mounted: sock_ops not attached, the host's own "
 			   "connections are not bypassed (status: sock_ops absent)");
@@ -172,7 +182,7 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 	chmod(h->root, 0700);
 	err = pin_tracker(h, skel);
 	if (!(cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
-		err = err ?: attach_sockops(h, skel);
+		err = err ?: attach_sockops(h, skel, o->cgroup);
 		err = err ?: attach_sockstate(h, cfg.netns_cookie);
 	}
 	if (err)

@@ -78,6 +78,18 @@ int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, 
 	return 0;
 }
 
+int ctaccel_set_cgroup(struct ctaccel_load_opts *o, const char *path, char *err, size_t errlen)
+{
+	if (path[0] != '/' || strlen(path) >= sizeof(o->cgroup)) {
+		snprintf(err, errlen,
+			 "cgroup '%.64s': expected an absolute path of at most %zu bytes", path,
+			 sizeof(o->cgroup) - 1);
+		return -EINVAL;
+	}
+	snprintf(o->cgroup, sizeof(o->cgroup), "%s", path);
+	return 0;
+}
+
 void ctaccel_set_local(struct ctaccel_load_opts *o, bool on)
 {
 	if (on)

@@ -330,5 +330,10 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 	if (!err && bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY))
 		err = lib_fail(h, -errno, "policy: swap the new policy in");
 	close(fd);
+	/* An empty policy marks no new flow: its notrack table goes too. Flows
+	 * bypassed before keep their mark, and nf_conntrack picks them up
+	 * mid-stream, as it would flows it had never seen. */
+	if (!err && !n)
+		err = ctaccel_nft_remove(h);
 	return err;
 }
