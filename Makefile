@@ -61,7 +61,7 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway clean \
+.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway image clean \
 	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
@@ -179,6 +179,11 @@ bench-read: deps
 bench-crr: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-crr.sh
+
+# The container image (deploy/k8s), from this build, offline.
+image: deps
+	$(Q)$(MAKE) --no-print-directory ctaccel
+	$(Q)bash scripts/image.sh
 
 bench-gateway: deps
 	$(Q)$(MAKE) --no-print-directory all
