@@ -10,7 +10,7 @@ pkgs=(
 	libcmocka-dev
 	iproute2 nftables conntrack bats jq util-linux curl python3-yaml python3 python3-scapy strace procps
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
-	buildah busybox-static systemd
+	buildah busybox-static systemd prometheus
 )
 
 # `deps.sh bench` adds what only the benchmarks need (the chart).
