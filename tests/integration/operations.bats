@@ -64,3 +64,32 @@ teardown() {
 	ctaccel_g unload
 	[[ $(bpftool cgroup show "$cg" | grep -c ctaccel_sockops) -eq 0 ]]
 }
+
+# What ctaccel made goes with unload, what it found stays: after a daemon
+# started the way an operator starts it (global --pin-path).
+@test "unload removes the clsact qdisc ctaccel made and keeps one it found" {
+	in_ns "$G" tc qdisc add dev vgs clsact
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --device vgc --device vgs \
+		--listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
+	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
+	daemon_stop
+	rm -f "$BATS_FILE_TMPDIR/daemon.pid"
+	ctaccel_g unload
+	[[ -z $(in_ns "$G" tc qdisc show dev vgc | grep clsact) ]]
+	[[ -n $(in_ns "$G" tc qdisc show dev vgs | grep clsact) ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	in_ns "$G" tc qdisc del dev vgs clsact
+}
+
+# Only sock_ops needs cgroup v2: without it anywhere, the rest loads.
+@test "no cgroup v2 anywhere: load leaves sock_ops out, says so once, status shows it" {
+	# a private mount namespace without the cgroup2 mounts (the host keeps its)
+	run unshare -m --propagation private sh -c '
+		for m in $(awk "\$3 == \"cgroup2\" {print \$2}" /proc/self/mounts); do umount -l "$m"; done
+		exec nsenter --net="$1" "$2" --pin-path "$3" load' sh "/run/netns/$G" "$CTACCEL" "$PIN"
+	[[ $status -eq 0 && $output == *"no cgroup v2 hierarchy mounted: sock_ops not attached"* ]]
+	[[ $(grep -c "cgroup v2" <<<"$output") -eq 1 ]]
+	[[ ! -e $PIN/link_sockops && -e $PIN/ctaccel_flows ]]
+	ctaccel_g -j status | jq -e '.loaded and .sockops == false and (.problems | length) == 0'
+}
