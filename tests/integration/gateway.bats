@@ -19,11 +19,7 @@ teardown_file() {
 }
 
 teardown() {
-	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then
-		daemon_stop
-		rm -f "$BATS_FILE_TMPDIR/daemon.pid"
-	fi
-	ctaccel_g unload >/dev/null 2>&1 || true
+	daemon_teardown
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
 }
 

@@ -171,6 +171,16 @@ daemon_start() {
 	return 1
 }
 
+# A test's own daemon stopped (if it started one), then the state unloaded:
+# the teardown of files whose tests each start from nothing loaded.
+daemon_teardown() {
+	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then
+		daemon_stop
+		rm -f "$BATS_FILE_TMPDIR/daemon.pid"
+	fi
+	ctaccel_g unload force >/dev/null 2>&1 || true
+}
+
 daemon_stop() {
 	local pid
 	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")

@@ -17,14 +17,10 @@ teardown_file() {
 }
 
 teardown() {
-	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then
-		daemon_stop
-		rm -f "$BATS_FILE_TMPDIR/daemon.pid"
-	fi
 	# a lock holder of a failed test
 	pkill -f "flock $PIN" 2>/dev/null || true
 	pkill -f 'flock /sys/fs/bpf sleep' 2>/dev/null || true
-	ctaccel_g unload >/dev/null 2>&1 || true
+	daemon_teardown
 }
 
 @test "ctaccel --pin-path DIR daemon adopts and reports DIR, not the default" {

@@ -16,11 +16,7 @@ teardown_file() {
 }
 
 teardown() {
-	if [[ -f $BATS_FILE_TMPDIR/daemon.pid ]]; then
-		daemon_stop
-		rm -f "$BATS_FILE_TMPDIR/daemon.pid"
-	fi
-	ctaccel_g unload force >/dev/null 2>&1 || true
+	daemon_teardown
 }
 
 # ip netns exec remounts /sys in a mount namespace of its own, hiding the
