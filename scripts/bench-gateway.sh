@@ -34,9 +34,6 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 topo_up
-# A busy node's steady state: every new connection reuses a client port whose
-# previous flow is still in TIME_WAIT (namespace-local; gone with it).
-in_ns "$C" sysctl -qw net.ipv4.ip_local_port_range="40000 41999"
 ip netns exec "$S" taskset -c "$CPU" "$OUT/tcpgen" server 198.18.1.2 "$PORT" >/dev/null 2>&1 3>&- &
 sleep 0.3
 
@@ -123,7 +120,9 @@ for wl in crr rr; do
 done
 
 # The programs' own cost under real traffic: persistent connections, and
-# connection churn (where a reused client port reopens a TIME_WAIT entry).
+# connection churn on recycled client ports, a busy node's steady state where
+# every new connection reopens a TIME_WAIT entry (namespace-local sysctl).
+in_ns "$C" sysctl -qw net.ipv4.ip_local_port_range="40000 41999"
 echo
 echo "ctaccel programs under real traffic (kernel.bpf_stats_enabled=1, ${SECONDS_PER}s):"
 for wl in rr crr; do

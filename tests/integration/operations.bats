@@ -39,6 +39,8 @@ teardown() {
 	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
 	http /v1/status | jq -e --arg p "$PIN" '.pin_path == $p and (.devices | length) == 2'
 	grep -q "using the host's mount namespace" "$BATS_FILE_TMPDIR/daemon.log"
+	# starting over devices that already have a clsact prints no libbpf noise
+	[[ $(grep -c "Exclusivity flag" "$BATS_FILE_TMPDIR/daemon.log") -eq 0 ]]
 	daemon_stop
 	rm -f "$BATS_FILE_TMPDIR/daemon.pid"
 	ip netns exec "$G" "$CTACCEL" --pin-path "$PIN" unload
