@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * What the kernel discards before (or at) its own connection tracking:
+ * frames for another host, bad IP/TCP checksums, forwarded packets whose TTL
+ * expires here.
+ * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
+ * its maps and counter macros.
+ */
+#ifndef CTACCEL_DISCARD_BPF_H
+#define CTACCEL_DISCARD_BPF_H
+
+/* Room to checksum a segment: the pseudo-header, up to CSUM_L4_MAX bytes of
+ * TCP, padding; bpf_csum_diff takes it CSUM_CHUNK bytes at a time. */
+#define CSUM_PSEUDO 40
+#define CSUM_L4_MAX 1500
+#define CSUM_CHUNK  512
+#define CSUM_BUF    2048
+
+struct csum_buf {
+	__u8 b[CSUM_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csum_buf);
+} csum_scratch SEC(".maps");
+
+/*
+ * What the kernel discards before (or at) its own connection tracking must
+ * neither create, change nor remove a flow: frames for another host, segments
+ * with a bad checksum, and forwarded packets whose TTL expires here.
+ */
+#define PACKET_OTHERHOST     3
+#define CHECKSUM_UNNECESSARY 1
+#define CHECKSUM_PARTIAL     3
+
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* The kernel checks the TCP checksum only of CHECKSUM_NONE and _COMPLETE
+ * skbs: the NIC or GRO verified an UNNECESSARY one, and a PARTIAL one comes
+ * from a local socket, its checksum still to be filled in. */
+static __always_inline bool csum_trusted(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	__u8 summed = BPF_CORE_READ_BITFIELD(kskb, ip_summed);
+
+	return summed == CHECKSUM_UNNECESSARY || summed == CHECKSUM_PARTIAL;
+}
+
+static __always_inline __u32 csum_fold(__s64 sum)
+{
+	__u64 s = (__u32)sum;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u32)((s & 0xffff) + (s >> 16));
+}
+
+/* The sender's and the receiver's address, as on the wire. */
+static __always_inline void pkt_addrs(const struct pkt *p, const __u32 **src, const __u32 **dst)
+{
+	*src = p->src_is_hi ? p->key.addr_hi : p->key.addr_lo;
+	*dst = p->src_is_hi ? p->key.addr_lo : p->key.addr_hi;
+}
+
+static __always_inline bool ip_csum_ok(struct __sk_buff *skb, const struct pkt *p,
+				       struct csum_buf *cb)
+{
+	__u32 ihl = p->l4_off - ETH_HLEN;
+	__s64 sum;
+
+	if (p->key.family != AF_INET)
+		return true; /* IPv6 has no header checksum */
+	if (ihl < 20 || ihl > 60 || bpf_skb_load_bytes(skb, ETH_HLEN, cb->b, ihl))
+		return false;
+	sum = bpf_csum_diff(NULL, 0, (void *)cb->b, ihl, 0);
+	return sum >= 0 && csum_fold(sum) == 0xffff;
+}
+
+/* Pseudo-header in the first CSUM_PSEUDO bytes (zeros add nothing), the
+ * segment after it, summed chunk by chunk. */
+static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt *p,
+					struct csum_buf *cb)
+{
+	__u32 len = p->l4_len, total, off, n, i;
+	const __u32 *src, *dst;
+	__s64 sum = 0;
+
+	if (len < 20 || len > CSUM_L4_MAX)
+		return false;
+	pkt_addrs(p, &src, &dst);
+	__builtin_memset(cb->b, 0, CSUM_PSEUDO);
+	if (p->key.family == AF_INET) {
+		/* at 28: source, destination, zero, protocol, TCP length */
+		__builtin_memcpy(cb->b + 28, src, 4);
+		__builtin_memcpy(cb->b + 32, dst, 4);
+		cb->b[37] = IPPROTO_TCP;
+		cb->b[38] = len >> 8;
+		cb->b[39] = len & 0xff;
+	} else {
+		/* source, destination, 32-bit TCP length, zeros, next header */
+		__builtin_memcpy(cb->b, src, 16);
+		__builtin_memcpy(cb->b + 16, dst, 16);
+		cb->b[34] = len >> 8;
+		cb->b[35] = len & 0xff;
+		cb->b[39] = IPPROTO_TCP;
+	}
+	if (bpf_skb_load_bytes(skb, p->l4_off, cb->b + CSUM_PSEUDO, len))
+		return false;
+	total = CSUM_PSEUDO + len;
+	cb->b[total & (CSUM_BUF - 1)] = 0;
+	cb->b[(total + 1) & (CSUM_BUF - 1)] = 0;
+	cb->b[(total + 2) & (CSUM_BUF - 1)] = 0;
+	total = (total + 3) & ~3U;
+	for (i = 0; i < CSUM_BUF / CSUM_CHUNK; i++) {
+		off = i * CSUM_CHUNK;
+		if (off >= total)
+			break;
+		n = total - off;
+		if (n > CSUM_CHUNK)
+			n = CSUM_CHUNK;
+		sum = bpf_csum_diff(NULL, 0, (void *)(cb->b + off), n, sum);
+		if (sum < 0)
+			return false;
+	}
+	return csum_fold(sum) == 0xffff;
+}
+
+/* Whether the kernel's ip_rcv and nf_conntrack's tcp_error would accept the
+ * packet's checksums (ingress only: nf_conntrack checks at PRE_ROUTING). A
+ * global function: the verifier walks it once, not at every call site. */
+__noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
+{
+	struct csum_buf *cb;
+	__u32 zero = 0;
+
+	if (!skb || !p || !st)
+		return true;
+	cb = bpf_map_lookup_elem(&csum_scratch, &zero);
+	if (!cb)
+		return true;
+	if (!ip_csum_ok(skb, p, cb))
+		return false;
+	if (csum_trusted(skb))
+		return true;
+	if (p->l4_len > CSUM_L4_MAX) {
+		CTR_INC(st, csum_unverified); /* too long to check here: taken as good */
+		return true;
+	}
+	return tcp_csum_ok(skb, p, cb);
+}
+
+/* A packet to be forwarded whose TTL (hop limit) is 1 or less: the kernel
+ * drops it after PRE_ROUTING, so nf_conntrack never confirms its entry. Only
+ * such rare packets pay for the FIB lookup that tells forwarded from local. */
+__noinline int ttl_expires_here(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	const __u32 *src, *dst;
+	long rc;
+
+	if (!skb || !p)
+		return false;
+	pkt_addrs(p, &src, &dst);
+	fib.ifindex = skb->ingress_ifindex;
+	fib.l4_protocol = IPPROTO_TCP;
+	fib.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
+	fib.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+	if (p->key.family == AF_INET) {
+		fib.family = AF_INET;
+		fib.tos = p->tos;
+		fib.ipv4_src = src[0];
+		fib.ipv4_dst = dst[0];
+	} else {
+		fib.family = AF_INET6;
+		__builtin_memcpy(fib.ipv6_src, src, 16);
+		__builtin_memcpy(fib.ipv6_dst, dst, 16);
+	}
+	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
+	/* Local (NOT_FWDED), or forwarding off on this device, where the
+	 * lookup cannot tell local from not: the packet is taken as local. */
+	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
+	       rc == BPF_FIB_LKUP_RET_BLACKHOLE || rc == BPF_FIB_LKUP_RET_UNREACHABLE ||
+	       rc == BPF_FIB_LKUP_RET_PROHIBIT || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
+}
+
+#endif /* CTACCEL_DISCARD_BPF_H */

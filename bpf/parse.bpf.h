@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * The tc tracker's packet parser: Ethernet, IPv4/IPv6 and TCP headers into a
+ * normalised flow key (struct pkt), read in place or copied, never pulled.
+ * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
+ * its maps and counter macros.
+ */
+#ifndef CTACCEL_PARSE_BPF_H
+#define CTACCEL_PARSE_BPF_H
+
+static __always_inline int addr_cmp(const __u32 *a, const __u32 *b)
+{
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		__u32 x = bpf_ntohl(a[i]), y = bpf_ntohl(b[i]);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return 0;
+}
+
+/* Fill the normalised key from source and destination of the packet. */
+static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u32 *daddr,
+				    __u16 sport, __u16 dport)
+{
+	struct ctaccel_flow_key *k = &p->key;
+	int c = addr_cmp(saddr, daddr);
+
+	if (c == 0)
+		c = bpf_ntohs(sport) < bpf_ntohs(dport) ? -1 : bpf_ntohs(sport) > bpf_ntohs(dport);
+	p->src_is_hi = c > 0;
+	if (p->src_is_hi) {
+		__builtin_memcpy(k->addr_lo, daddr, 16);
+		__builtin_memcpy(k->addr_hi, saddr, 16);
+		k->port_lo = dport;
+		k->port_hi = sport;
+	} else {
+		__builtin_memcpy(k->addr_lo, saddr, 16);
+		__builtin_memcpy(k->addr_hi, daddr, 16);
+		k->port_lo = sport;
+		k->port_hi = dport;
+	}
+	k->proto = IPPROTO_TCP;
+}
+
+/* Set only by the unit tests, before load: BPF_PROG_TEST_RUN frames are all
+ * linear, and this makes them take the copying path. The verifier drops the
+ * test when it is false. */
+const volatile bool parse_copy_always;
+
+/*
+ * `len` header bytes at `off`: in place when the linear area holds them, else
+ * copied into `buf`. Never a pull: on a cloned skb (any TCP skb a socket
+ * still holds) bpf_skb_pull_data() copies the whole header area, and that
+ * was the tracker's largest cost per packet under real traffic.
+ */
+static __always_inline void *hdr_at(struct __sk_buff *skb, __u32 off, __u32 len, void *buf)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+
+	if (off > ETH_HLEN + 60)
+		return NULL;
+	if (!parse_copy_always && data + off + len <= data_end)
+		return data + off;
+	if (bpf_skb_load_bytes(skb, off, buf, len))
+		return NULL;
+	return buf;
+}
+
+static __always_inline enum pkt_kind parse_tcp(struct __sk_buff *skb, __u32 off, __u32 l4_len,
+					       struct pkt *p, const __u32 *saddr,
+					       const __u32 *daddr)
+{
+	struct tcphdr buf, *th;
+	__u32 doff;
+
+	if (l4_len < sizeof(*th))
+		return PKT_MALFORMED;
+	th = hdr_at(skb, off, sizeof(*th), &buf);
+	if (!th)
+		return PKT_MALFORMED;
+	doff = th->doff * 4;
+	if (doff < sizeof(*th) || doff > l4_len)
+		return PKT_MALFORMED;
+	p->l4_len = l4_len;
+	p->tcp_flags = ((__u8 *)th)[13];
+	key_set(p, saddr, daddr, th->source, th->dest);
+	return PKT_TCP;
+}
+
+static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pkt *p, __u32 l3_room)
+{
+	__u32 saddr[4] = {}, daddr[4] = {}, ihl, tot;
+	struct iphdr buf, *iph;
+
+	iph = hdr_at(skb, ETH_HLEN, sizeof(*iph), &buf);
+	if (!iph || iph->version != 4 || iph->ihl < 5)
+		return PKT_MALFORMED;
+	ihl = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot == 0)
+		tot = l3_room; /* BIG TCP GSO packet: length is the skb's */
+	if (tot < ihl || tot > l3_room)
+		return PKT_MALFORMED;
+	if (iph->protocol != IPPROTO_TCP)
+		return PKT_NON_TCP;
+	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
+		return PKT_FRAGMENT;
+	p->ip_len = tot;
+	p->l4_off = ETH_HLEN + ihl;
+	p->ttl = iph->ttl;
+	p->tos = iph->tos;
+	p->key.family = AF_INET;
+	saddr[0] = iph->saddr;
+	daddr[0] = iph->daddr;
+	return parse_tcp(skb, ETH_HLEN + ihl, tot - ihl, p, saddr, daddr);
+}
+
+static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pkt *p, __u32 l3_room)
+{
+	__u32 saddr[4], daddr[4], tot;
+	struct ipv6hdr buf, *ip6;
+
+	ip6 = hdr_at(skb, ETH_HLEN, sizeof(*ip6), &buf);
+	if (!ip6 || ip6->version != 6)
+		return PKT_MALFORMED;
+	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
+	if (tot > l3_room)
+		return PKT_MALFORMED;
+	switch (ip6->nexthdr) {
+	case IPPROTO_TCP:
+		break;
+	case 0:	  /* hop-by-hop */
+	case 43:  /* routing */
+	case 44:  /* fragment */
+	case 51:  /* AH */
+	case 60:  /* destination options */
+	case 135: /* mobility */
+		return PKT_UNPARSED;
+	default:
+		return PKT_NON_TCP;
+	}
+	p->ip_len = tot;
+	p->l4_off = ETH_HLEN + sizeof(*ip6);
+	p->ttl = ip6->hop_limit;
+	p->key.family = AF_INET6;
+	__builtin_memcpy(saddr, &ip6->saddr, 16);
+	__builtin_memcpy(daddr, &ip6->daddr, 16);
+	return parse_tcp(skb, ETH_HLEN + sizeof(*ip6), tot - sizeof(*ip6), p, saddr, daddr);
+}
+
+/*
+ * The packet's flow key and what the tracker needs of its headers, into *p.
+ * A global function: the verifier walks its in-place and copied paths once,
+ * and the caller sees only the verdict.
+ */
+__noinline int parse(struct __sk_buff *skb, struct pkt *p)
+{
+	struct ethhdr buf, *eth;
+
+	if (!skb || !p || skb->len < ETH_HLEN)
+		return PKT_MALFORMED;
+	eth = hdr_at(skb, 0, sizeof(*eth), &buf);
+	if (!eth)
+		return PKT_MALFORMED;
+	switch (bpf_ntohs(eth->h_proto)) {
+	case ETH_P_IP:
+		return parse_ipv4(skb, p, skb->len - ETH_HLEN);
+	case ETH_P_IPV6:
+		return parse_ipv6(skb, p, skb->len - ETH_HLEN);
+	case ETH_P_8021Q:
+	case ETH_P_8021AD:
+		return PKT_UNPARSED;
+	default:
+		return PKT_NON_IP;
+	}
+}
+
+#endif /* CTACCEL_PARSE_BPF_H */
