@@ -26,17 +26,6 @@ for p in 81 82 83; do
 done
 sleep 0.3
 
-variant() {
-	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
-	ctaccel_g unload >/dev/null 2>&1 || true
-	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
-	case $1 in
-	none) ;;
-	conntrack) oracle_on ;;
-	track) oracle_on; ctaccel_g attach vgc vgs >/dev/null ;;
-	bypass) oracle_on; ctaccel_g attach vgc vgs >/dev/null; ctaccel_g policy add all >/dev/null ;;
-	esac
-}
 
 # Host CPU busy time (user+nice+system+irq+softirq+steal) in clock ticks.
 # Client, gateway and server share the host, so the per-connection figure is
@@ -47,7 +36,7 @@ declare -A rate p50 p99 fails cpu
 exact="not checked"
 for ((r = 0; r < ROUNDS; r++)); do
 	for v in none conntrack track bypass; do
-		variant "$v"
+		bench_variant "$v"
 		c0=$(cpu_busy)
 		res=$(in_ns "$C" "$OUT/crr" 198.18.1.2 80,81,82,83 "$SECONDS_PER" "$THREADS")
 		c1=$(cpu_busy)
@@ -75,7 +64,7 @@ done
 declare -A prate pok pfail pp99
 sysctl -qw net.netfilter.nf_conntrack_max=4096
 for v in conntrack bypass; do
-	variant "$v"
+	bench_variant "$v"
 	res=$(in_ns "$C" "$OUT/crr" 198.18.1.2 80,81,82,83 "$SECONDS_PER" "$THREADS")
 	read -r _ ok _ fail _ q50 _ q99 _ qmax <<<"$res"
 	echo "pressure $v: $res"
@@ -84,7 +73,7 @@ for v in conntrack bypass; do
 	pp99[$v]=$q99
 done
 sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX"
-variant none
+bench_variant none
 
 med() { printf '%s\n' $1 | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 base=$(med "${rate[none]}")

@@ -37,24 +37,6 @@ topo_up
 ip netns exec "$S" taskset -c "$CPU" "$OUT/tcpgen" server 198.18.1.2 "$PORT" >/dev/null 2>&1 3>&- &
 sleep 0.3
 
-variant() {
-	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
-	ctaccel_g unload >/dev/null 2>&1 || true
-	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
-	case $1 in
-	direct | plain) ;;
-	conntrack) oracle_on ;;
-	track) oracle_on; ctaccel_g attach vgc vgs >/dev/null ;;
-	bypass) oracle_on; ctaccel_g attach vgc vgs >/dev/null; ctaccel_g policy add all >/dev/null ;;
-	gateway)
-		# bypass as a forwarding gateway runs it: ingress only (load local off)
-		oracle_on
-		ctaccel_g load local off >/dev/null
-		ctaccel_g attach vgc vgs >/dev/null
-		ctaccel_g policy add all >/dev/null
-		;;
-	esac
-}
 
 # Busy clock ticks of the measured CPU (user+nice+system+irq+softirq+steal).
 cpu_busy() { awk -v c="cpu$CPU" '$1 == c {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
@@ -78,11 +60,11 @@ VARIANTS=(plain conntrack track bypass gateway)
 declare -A cost
 for ((r = 1; r <= ROUNDS; r++)); do
 	for wl in crr rr; do
-		variant direct
+		bench_variant direct
 		read -r n base < <(run "$wl" "$G")
 		line="round $r $wl: direct $base us/transaction ($n)"
 		for v in "${VARIANTS[@]}"; do
-			variant "$v"
+			bench_variant "$v"
 			read -r n busy < <(run "$wl" "$C")
 			g=$(awk -v a="$busy" -v b="$base" 'BEGIN {printf "%.2f", a - b}')
 			cost[$wl,$v]+="$g "
@@ -98,7 +80,7 @@ echo
 echo "Gateway CPU per transaction, us (one CPU saturated; busy time through the gateway minus"
 echo "busy time of the same client from the gateway's namespace, same round; $ROUNDS rounds x" \
 	"${SECONDS_PER}s, medians; $(date -u +%F), kernel $(uname -r))"
-printf '| %-16s | %10s | %8s | %8s | %10s | %8s | %8s |\n' variant "CRR us" "vs ct" "vs plain" \
+printf '| %-16s | %10s | %8s | %8s | %10s | %8s | %8s |\n' bench_variant "CRR us" "vs ct" "vs plain" \
 	"RR us" "vs ct" "vs plain"
 printf '|%s|\n' "------------------|------------|----------|----------|------------|----------|----------"
 for v in "${VARIANTS[@]}"; do
@@ -127,7 +109,7 @@ echo
 echo "ctaccel programs under real traffic (kernel.bpf_stats_enabled=1, ${SECONDS_PER}s):"
 for wl in rr crr; do
 	for v in track bypass gateway; do
-		variant "$v"
+		bench_variant "$v"
 		sysctl -qw kernel.bpf_stats_enabled=1
 		run "$wl" "$C" >/dev/null
 		sysctl -qw kernel.bpf_stats_enabled="$STATS"
@@ -140,4 +122,4 @@ for wl in rr crr; do
 	done
 done
 echo "goal: ingress <= 200 ns/packet"
-variant plain
+bench_variant plain

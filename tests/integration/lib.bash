@@ -151,6 +151,23 @@ traffic_mix() {
 	in_ns "$C" "$TCPGEN" client "$addr" 9 x 2 >/dev/null   # unanswered SYN
 }
 
+# The gateway's configuration for a benchmark variant, from nothing loaded:
+# none/plain/direct (forwarding only), conntrack (the oracle's rule), track
+# (ctaccel beside it), bypass (policy all), gateway (bypass, load local off).
+bench_variant() {
+	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
+	ctaccel_g unload force >/dev/null 2>&1 || true
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	case $1 in
+	none | plain | direct) return 0 ;;
+	gateway) oracle_on; ctaccel_g load local off >/dev/null ;;
+	*) oracle_on ;;
+	esac
+	[[ $1 == conntrack ]] && return 0
+	ctaccel_g attach vgc vgs >/dev/null
+	[[ $1 == track ]] || ctaccel_g policy add all >/dev/null
+}
+
 # The daemon in the gateway, on $PORT and the test's pin path; its log and pid
 # in the test file's temporary directory.
 daemon_start() {

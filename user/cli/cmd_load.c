@@ -191,17 +191,24 @@ int do_detach(struct cli *c, int argc, char **argv)
 	return ret;
 }
 
-int do_unload(struct cli *c, int argc, char **argv)
+/* [force]: 0, or EXIT_USAGE (reported) for anything else. */
+static int force_arg(struct cli *c, const char *verb, int argc, char **argv, bool *force)
 {
-	bool loaded, force = false;
-	int err;
-
-	if (argc == 1 && !strcmp(argv[0], "force")) {
-		force = true;
-	} else if (argc) {
-		cli_err(c, "unload: unexpected '%s'", argv[0]);
+	*force = argc == 1 && !strcmp(argv[0], "force");
+	if (argc && !*force) {
+		cli_err(c, "%s: unexpected '%s'", verb, argv[0]);
 		return EXIT_USAGE;
 	}
+	return 0;
+}
+
+int do_unload(struct cli *c, int argc, char **argv)
+{
+	bool loaded, force;
+	int err;
+
+	if (force_arg(c, "unload", argc, argv, &force))
+		return EXIT_USAGE;
 	if (ctaccel_lock(c->h))
 		return EXIT_RUNTIME;
 	loaded = ctaccel_is_loaded(c->h);
@@ -215,15 +222,11 @@ int do_unload(struct cli *c, int argc, char **argv)
 
 int do_replace(struct cli *c, int argc, char **argv)
 {
-	bool force = false, replaced = false;
+	bool force, replaced = false;
 	int err;
 
-	if (argc == 1 && !strcmp(argv[0], "force")) {
-		force = true;
-	} else if (argc) {
-		cli_err(c, "replace: unexpected '%s'", argv[0]);
+	if (force_arg(c, "replace", argc, argv, &force))
 		return EXIT_USAGE;
-	}
 	if (ctaccel_lock(c->h))
 		return EXIT_RUNTIME;
 	err = ctaccel_open(c->h);
