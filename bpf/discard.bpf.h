@@ -152,32 +152,40 @@ __noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stat
 	return tcp_csum_ok(skb, p, cb);
 }
 
+/* The route lookup's question for this packet, from the device it came in on. */
+static __always_inline void fib_params(struct __sk_buff *skb, const struct pkt *p,
+				       struct bpf_fib_lookup *fib)
+{
+	const __u32 *src, *dst;
+
+	pkt_addrs(p, &src, &dst);
+	fib->ifindex = skb->ingress_ifindex;
+	fib->l4_protocol = IPPROTO_TCP;
+	fib->sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
+	fib->dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+	if (p->key.family == AF_INET) {
+		fib->family = AF_INET;
+		fib->tos = p->tos;
+		fib->ipv4_src = src[0];
+		fib->ipv4_dst = dst[0];
+	} else {
+		fib->family = AF_INET6;
+		__builtin_memcpy(fib->ipv6_src, src, 16);
+		__builtin_memcpy(fib->ipv6_dst, dst, 16);
+	}
+}
+
 /* A packet to be forwarded whose TTL (hop limit) is 1 or less: the kernel
  * drops it after PRE_ROUTING, so nf_conntrack never confirms its entry. Only
  * such rare packets pay for the FIB lookup that tells forwarded from local. */
 __noinline int ttl_expires_here(struct __sk_buff *skb, struct pkt *p)
 {
 	struct bpf_fib_lookup fib = {};
-	const __u32 *src, *dst;
 	long rc;
 
 	if (!skb || !p)
 		return false;
-	pkt_addrs(p, &src, &dst);
-	fib.ifindex = skb->ingress_ifindex;
-	fib.l4_protocol = IPPROTO_TCP;
-	fib.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
-	fib.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
-	if (p->key.family == AF_INET) {
-		fib.family = AF_INET;
-		fib.tos = p->tos;
-		fib.ipv4_src = src[0];
-		fib.ipv4_dst = dst[0];
-	} else {
-		fib.family = AF_INET6;
-		__builtin_memcpy(fib.ipv6_src, src, 16);
-		__builtin_memcpy(fib.ipv6_dst, dst, 16);
-	}
+	fib_params(skb, p, &fib);
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
 	/* Local (NOT_FWDED), or forwarding off on this device, where the
 	 * lookup cannot tell local from not: the packet is taken as local. */

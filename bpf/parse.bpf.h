@@ -86,6 +86,7 @@ static __always_inline enum pkt_kind parse_tcp(struct __sk_buff *skb, __u32 off,
 	if (doff < sizeof(*th) || doff > l4_len)
 		return PKT_MALFORMED;
 	p->l4_len = l4_len;
+	p->tcp_hlen = doff;
 	p->tcp_flags = ((__u8 *)th)[13];
 	key_set(p, saddr, daddr, th->source, th->dest);
 	return PKT_TCP;

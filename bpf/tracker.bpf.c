@@ -59,6 +59,14 @@ struct {
 	.values = {[0] = &ctaccel_policy_initial},
 };
 
+/* Written by userspace only (its one writer), after each policy change. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctaccel_policy_gen);
+} ctaccel_policy_gen SEC(".maps");
+
 /*
  * Counters only the tc programs write are plain per-CPU increments: tc runs in
  * softirq or with BH disabled, so nothing else on this CPU interleaves. Slots
@@ -77,6 +85,80 @@ static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s
 
 #include "parse.bpf.h"
 #include "discard.bpf.h"
+#include "fastpath.bpf.h"
+
+/* The action of the policy rule for this endpoint (port: network order), or 0. */
+static __always_inline __u32 policy_endpoint(void *trie, __u8 family, const __u32 *addr, __u16 port)
+{
+	struct ctaccel_policy_key k = {
+		.prefixlen = CTACCEL_POLICY_KEY_BITS + (family == AF_INET ? 32 : 128),
+		.family = family,
+		.port = port,
+	};
+	struct ctaccel_policy_val *v;
+
+	__builtin_memcpy(k.addr, addr, sizeof(k.addr));
+	v = bpf_map_lookup_elem(trie, &k);
+	if (!v) {
+		k.port = 0; /* rules for any port */
+		v = bpf_map_lookup_elem(trie, &k);
+	}
+	return v ? v->action : 0;
+}
+
+/*
+ * The policy's verdict on a flow (CTACCEL_POLICY_* bits): bypassed when
+ * either endpoint has a rule; on the fast path when one says so and neither
+ * has a plain bypass rule.
+ */
+static __always_inline __u32 policy_verdict(const struct ctaccel_flow_key *key)
+{
+	__u32 zero = 0, lo, hi, verdict = 0;
+	void *trie = bpf_map_lookup_elem(&ctaccel_policy, &zero);
+
+	if (!trie)
+		return 0;
+	lo = policy_endpoint(trie, key->family, key->addr_lo, key->port_lo);
+	hi = policy_endpoint(trie, key->family, key->addr_hi, key->port_hi);
+	if ((lo | hi) & CTACCEL_POLICY_BYPASS)
+		verdict |= CTACCEL_POLICY_BYPASS;
+	if (((lo | hi) & CTACCEL_POLICY_FASTPATH) && (!lo || (lo & CTACCEL_POLICY_FASTPATH)) &&
+	    (!hi || (hi & CTACCEL_POLICY_FASTPATH)))
+		verdict |= CTACCEL_POLICY_FASTPATH;
+	return verdict;
+}
+
+/* The policy generation shifted into ctaccel_flow.fastpath's place. */
+static __always_inline __u32 policy_gen_now(void)
+{
+	__u32 zero = 0;
+	struct ctaccel_policy_gen *g = bpf_map_lookup_elem(&ctaccel_policy_gen, &zero);
+
+	return g ? *(volatile __u32 *)&g->gen << 1 : 0;
+}
+
+/*
+ * Whether an accounted packet of this flow may take the fast path: a bypassed
+ * flow whose handshake crossed this node (created by a SYN at an ingress and
+ * ESTABLISHED through SYN_RECV: ASSURED), seen at ingress, and still allowed
+ * by the policy in use. The generation is read before the trie, so a verdict
+ * stored with the new generation was taken on the new policy.
+ */
+static __always_inline void fast_decide(struct ctaccel_flow *f, struct pkt *p, __u64 nct)
+{
+	__u32 gen, cached;
+
+	if (!p->ingress || !f->bypass || !f->syn_in ||
+	    ctaccel_ct_state(nct) != CTACCEL_ST_ESTABLISHED || !(nct & CTACCEL_CT_ASSURED))
+		return;
+	gen = policy_gen_now();
+	cached = *(volatile __u32 *)&f->fastpath;
+	if ((cached & ~1U) != gen) {
+		cached = gen | !!(policy_verdict(&p->key) & CTACCEL_POLICY_FASTPATH);
+		f->fastpath = cached;
+	}
+	p->fast = cached & 1;
+}
 
 #define QUIESCE_SPINS (1 << 16)
 
@@ -170,8 +252,8 @@ static __always_inline bool csum_matters(__u64 ct, __u64 nct, __u32 index, enum 
 	       v == TV_KILL || ((ct ^ nct) & CT_CSUM_BITS);
 }
 
-static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p, __u32 index,
-				     __u64 now, struct ctaccel_stats *st)
+static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u32 index, __u64 now,
+				     struct ctaccel_stats *st)
 {
 	__u32 dir = p->src_is_hi == f->orig_is_hi ? CTACCEL_DIR_ORIG : CTACCEL_DIR_REPLY;
 	int i;
@@ -240,6 +322,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, const struct pkt *p
 			return 0;
 		}
 		flow_account(f, dir, p, now, st);
+		fast_decide(f, p, nct);
 		return 0;
 	}
 	CTR_INC(st, cas_exhausted);
@@ -269,41 +352,12 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 	return ret;
 }
 
-/* Whether the policy trie has a bypass rule for this endpoint (port: network order). */
-static __always_inline bool policy_endpoint(void *trie, __u8 family, const __u32 *addr, __u16 port)
-{
-	struct ctaccel_policy_key k = {
-		.prefixlen = CTACCEL_POLICY_KEY_BITS + (family == AF_INET ? 32 : 128),
-		.family = family,
-		.port = port,
-	};
-	struct ctaccel_policy_val *v;
-
-	__builtin_memcpy(k.addr, addr, sizeof(k.addr));
-	v = bpf_map_lookup_elem(trie, &k);
-	if (!v) {
-		k.port = 0; /* rules for any port */
-		v = bpf_map_lookup_elem(trie, &k);
-	}
-	return v && v->action == CTACCEL_POLICY_BYPASS;
-}
-
-static __always_inline bool policy_bypass(const struct ctaccel_flow_key *key)
-{
-	__u32 zero = 0;
-	void *trie = bpf_map_lookup_elem(&ctaccel_policy, &zero);
-
-	if (!trie)
-		return false;
-	return policy_endpoint(trie, key->family, key->addr_lo, key->port_lo) ||
-	       policy_endpoint(trie, key->family, key->addr_hi, key->port_hi);
-}
-
 /* Returns -EEXIST when another CPU inserted the flow first. */
 static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 				       struct ctaccel_stats *st)
 {
 	struct ctaccel_flow nf = {};
+	__u32 gen, verdict;
 	__u64 nct = 0;
 	long err;
 
@@ -319,8 +373,13 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	nf.leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
 	nf.tcp_flags = p->tcp_flags;
 	nf.orig_is_hi = p->src_is_hi;
-	/* Decided once: the flow skips nf_conntrack from its first packet to its last. */
-	nf.bypass = policy_bypass(&p->key);
+	nf.syn_in = p->ingress && index == TCPI_SYN;
+	/* Bypass is decided once: the flow skips nf_conntrack from its first
+	 * packet to its last. The fast-path verdict follows the policy. */
+	gen = policy_gen_now();
+	verdict = policy_verdict(&p->key);
+	nf.bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
+	nf.fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
 	CTR_INC(st, policy_lookups);
 	p->bypass = nf.bypass;
 
@@ -443,6 +502,7 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	/* nf_conntrack checks checksums at PRE_ROUTING only: what leaves
 	 * through egress was made or checked by this host. */
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
+	p.ingress = !egress;
 	track_tcp(skb, &p, st);
 	/* tc ingress runs before netfilter's prerouting hook, where the raw
 	 * notrack rule of table inet ctaccel sees this mark. Local output is
@@ -452,6 +512,8 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		skb->mark = (skb->mark & ~ctaccel_cfg.mark_mask) | ctaccel_cfg.mark;
 		CTR_INC(st, bypassed_packets);
 	}
+	if (p.fast)
+		return fastpath(skb, &p, st);
 	return TC_ACT_UNSPEC;
 }
 

@@ -17,6 +17,7 @@
 #define AF_INET	      2
 #define AF_INET6      10
 #define TC_ACT_UNSPEC (-1)
+#define TC_ACT_REDIRECT 7
 #define EEXIST	      17
 #define E2BIG	      7
 
@@ -59,7 +60,10 @@ struct pkt {
 	__u8 ttl;	/* IPv4 TTL or IPv6 hop limit */
 	__u8 tos;	/* IPv4 TOS, for the FIB lookup */
 	__u8 csum;	/* enum pkt_csum */
-	__u8 __pad[2];
+	__u8 tcp_hlen;	/* TCP header length */
+	__u8 ingress;	/* seen at tc ingress */
+	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
+	__u8 __pad[3];
 };
 
 /*

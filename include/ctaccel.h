@@ -23,7 +23,7 @@
  * pinned configuration (struct ctaccel_config.abi) and every open compares it:
  * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 2
+#define CTACCEL_ABI_VERSION 3
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
@@ -102,7 +102,15 @@ struct ctaccel_flow {
 	__u32 inflight;
 	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
 	__u8 bypass;	 /* the policy made this flow skip nf_conntrack (decided at creation) */
-	__u8 __pad[6];
+	__u8 syn_in;	 /* created by a SYN at an attached ingress: the handshake crossed here */
+	__u8 __pad;
+	/*
+	 * The policy's fast-path verdict for this flow, cached: (policy
+	 * generation << 1) | allowed. Recomputed when ctaccel_policy_gen moves
+	 * on, so a policy change reaches existing flows at their next packet.
+	 * Any CPU may store it; each stores a verdict of the moment it read.
+	 */
+	__u32 fastpath;
 };
 
 /* Layout of ctaccel_flow.ct. */
@@ -184,10 +192,26 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                \
 	X(policy_lookups, "policy decisions taken for new flows")                                  \
 	X(sockets_marked, "local sockets given the bypass mark")                                   \
-	X(not_for_host, "frames addressed to another host's MAC (the kernel drops them before IP)") \
+	X(not_for_host,                                                                            \
+	  "frames addressed to another host's MAC (the kernel drops them before IP)")              \
 	X(bad_checksum, "segments with a bad IP or TCP checksum that would have changed a flow")   \
 	X(ttl_expired, "forwarded packets whose TTL or hop limit expires here")                    \
-	X(csum_unverified, "segments too long to checksum here, taken as good")
+	X(csum_unverified, "segments too long to checksum here, taken as good")                    \
+	X(fastpath_packets, "packets forwarded by the fast path (tc redirect)")                    \
+	X(fastpath_bytes, "IP bytes forwarded by the fast path")                                   \
+	X(slow_control, "fast-path flows' SYN, FIN and RST segments, left to the kernel")          \
+	X(slow_options, "fast-path flows' packets with IPv4 options, left to the kernel")          \
+	X(slow_no_route,                                                                           \
+	  "fast-path flows' packets with no route (unreachable, blackhole, prohibit)")             \
+	X(slow_not_forwarded,                                                                      \
+	  "fast-path flows' packets the kernel would not forward (local, not unicast)")            \
+	X(slow_fwd_disabled, "fast-path flows' packets on a device with forwarding turned off")    \
+	X(slow_no_neigh, "fast-path flows' packets whose next hop has no resolved neighbour")      \
+	X(slow_mtu,                                                                                \
+	  "fast-path flows' packets over the egress MTU (the kernel sends the ICMP error)")        \
+	X(slow_egress, "fast-path flows' packets routed to a device without ctaccel")              \
+	X(slow_other, "fast-path flows' packets the route lookup or the rewrite refused "          \
+		      "otherwise")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -203,7 +227,7 @@ enum ctaccel_counter {
  * possible CPU; a gauge slot of one CPU may be negative (a flow created on one
  * CPU and removed on another), the sum is exact.
  */
-#define CTACCEL_STATS_SLOTS 48 /* fixed size: new counters take reserved slots */
+#define CTACCEL_STATS_SLOTS 64 /* fixed size: new counters take reserved slots */
 
 struct ctaccel_stats {
 #define X(name, help) __u64 name;
@@ -258,13 +282,29 @@ struct ctaccel_policy_key {
 };
 
 struct ctaccel_policy_val {
-	__u32 action; /* CTACCEL_POLICY_* */
+	__u32 action; /* CTACCEL_POLICY_* bits */
 	__u32 __pad;
 };
 
-#define CTACCEL_POLICY_BYPASS	1
+#define CTACCEL_POLICY_BYPASS 1
+/*
+ * ... and forward the flow from tc ingress once established (the fast path).
+ * A flow takes it when an endpoint's rule says so and no endpoint's rule is a
+ * plain bypass: a rule without it keeps its prefix off the fast path.
+ */
+#define CTACCEL_POLICY_FASTPATH 2
 #define CTACCEL_POLICY_MAX	4096
 #define CTACCEL_POLICY_KEY_BITS 32 /* bits before the address */
+
+/*
+ * Value of the one-slot ARRAY `ctaccel_policy_gen`: moved on by userspace (its
+ * only writer, under the writers' lock) after every policy change, so that
+ * flows re-read their fast-path verdict (struct ctaccel_flow.fastpath).
+ */
+struct ctaccel_policy_gen {
+	__u32 gen;
+	__u32 __pad;
+};
 
 /* Context of the ctaccel_clock program: the datapath's clock, read once. */
 struct ctaccel_clock {
@@ -351,6 +391,8 @@ struct ctaccel_sk_transitions {
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
+_Static_assert(sizeof(struct ctaccel_policy_gen) == 8, "policy generation layout");
+_Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats slots");
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");

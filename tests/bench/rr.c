@@ -2,10 +2,11 @@
 /*
  * Request/response on persistent connections, bounded in time:
  *
- *   rr ADDR PORT SECONDS CONNECTIONS
+ *   rr ADDR PORT SECONDS CONNECTIONS [SIZE]
  *
  * Each connection (one thread) connects once to a tcpgen server, asks for its
- * echo mode ('e'), then loops: write 64 bytes, read 64 bytes back. Prints
+ * echo mode ('e'), then loops: write SIZE bytes (64 by default, at most
+ * MSG_MAX), read them back. Prints
  * "ok N fail M" with N the transactions (request and response) completed.
  */
 #include <arpa/inet.h>
@@ -21,11 +22,12 @@
 #include <sys/socket.h>
 
 #define MAX_CONNS 64
-#define MSG	  64
+#define MSG_MAX	  65536
 
 static struct sockaddr_storage dst;
 static socklen_t dst_len;
 static double deadline;
+static size_t msg = 64;
 
 static double now(void)
 {
@@ -59,10 +61,11 @@ struct worker {
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	char mode = 'e', buf[MSG];
+	static __thread char buf[MSG_MAX];
+	char mode = 'e';
 	int fd, one = 1;
 
-	memset(buf, 'q', sizeof(buf));
+	memset(buf, 'q', msg);
 	fd = socket(dst.ss_family, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, dst_len) || write(fd, &mode, 1) != 1) {
 		w->fail++;
@@ -70,7 +73,7 @@ static void *work(void *arg)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while (now() < deadline) {
-		if (write(fd, buf, MSG) != MSG || read_full(fd, buf, MSG)) {
+		if (write(fd, buf, msg) != (ssize_t)msg || read_full(fd, buf, msg)) {
 			w->fail++;
 			break;
 		}
@@ -91,9 +94,12 @@ int main(int argc, char **argv)
 	long ok = 0, fail = 0;
 	int i, n, secs;
 
-	if (argc != 5 || (secs = atoi(argv[3])) < 1 || secs > 3600 || (n = atoi(argv[4])) < 1 ||
-	    n > MAX_CONNS) {
-		fprintf(stderr, "usage: rr ADDR PORT SECONDS CONNECTIONS (1-%d)\n", MAX_CONNS);
+	if (argc == 6)
+		msg = atoi(argv[5]);
+	if ((argc != 5 && argc != 6) || (secs = atoi(argv[3])) < 1 || secs > 3600 ||
+	    (n = atoi(argv[4])) < 1 || n > MAX_CONNS || msg < 1 || msg > MSG_MAX) {
+		fprintf(stderr, "usage: rr ADDR PORT SECONDS CONNECTIONS (1-%d) [SIZE (1-%d)]\n",
+			MAX_CONNS, MSG_MAX);
 		return 2;
 	}
 	if (inet_pton(AF_INET, argv[1], &a4->sin_addr) == 1) {

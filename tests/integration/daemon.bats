@@ -54,10 +54,12 @@ teardown_file() {
 
 @test "PUT /v1/policy replaces the policy; a bad body changes nothing" {
 	local code
-	code=$(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80},{"prefix":"2001:db8:1::/48"}]}' "http://127.0.0.1:$PORT/v1/policy")
+	code=$(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80},{"prefix":"2001:db8:1::/48","fastpath":true}]}' "http://127.0.0.1:$PORT/v1/policy")
 	[[ $code == 200 ]]
 	ctaccel_g -j policy show | jq -e 'length == 2'
-	for body in '{"rules":[{"prefix":"198.18.1.0/33"}]}' '{"rules":[{"prefix":"all","port":70000}]}' 'not json' '{"rulez":[]}' '{"rules":[{"prefix":"all","extra":1}]}'; do
+	ctaccel_g -j policy show | jq -e '[.[] | select(.fastpath)] | length == 1 and .[0].prefix == "2001:db8:1::/48"'
+	url "http://127.0.0.1:$PORT/v1/policy" | jq -e '[.rules[] | select(.fastpath == true)] | length == 1'
+	for body in '{"rules":[{"prefix":"198.18.1.0/33"}]}' '{"rules":[{"prefix":"all","port":70000}]}' 'not json' '{"rulez":[]}' '{"rules":[{"prefix":"all","extra":1}]}' '{"rules":[{"prefix":"all","fastpath":1}]}'; do
 		code=$(url -o "$BATS_TEST_TMPDIR/r" -w '%{http_code}' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy")
 		[[ $code == 400 ]]
 		jq -e .error "$BATS_TEST_TMPDIR/r"

@@ -108,7 +108,12 @@ conntrack_list() {
 
 # One line per flow: src sport dst dport STATE op ob rp rb (originator first).
 conntrack_flows() {
-	conntrack_list "$@" | awk '
+	conntrack_list "$@" | conntrack_format
+}
+
+# `conntrack -L` lines on stdin, one per flow as conntrack_flows prints them.
+conntrack_format() {
+	awk '
 	{
 		delete o; delete r; n = 0; state = $4
 		for (i = 5; i <= NF; i++) {

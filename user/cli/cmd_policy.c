@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* ctaccel policy add|del all|PREFIX [port PORT], show, flush. */
+/* ctaccel policy add|del all|PREFIX [port PORT] [fastpath], show, flush. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,34 +7,13 @@
 #include "cli.h"
 #include "ctjson.h"
 
-/* all|PREFIX [port PORT] */
 static int rule_args(struct cli *c, int argc, char **argv, struct ctaccel_rule *r)
 {
 	char why[256];
-	uint32_t port;
-	int i;
 
-	if (argc < 1) {
-		cli_err(c, "policy: expected all or PREFIX [port PORT]");
-		return EXIT_USAGE;
-	}
-	if (ctaccel_rule_parse(argv[0], r, why, sizeof(why))) {
+	if (ctaccel_rule_words(argc, argv, r, why, sizeof(why))) {
 		cli_err(c, "%s", why);
 		return EXIT_USAGE;
-	}
-	for (i = 1; i < argc; i++) {
-		if (!is_prefix(argv[i], "port") || i + 1 >= argc) {
-			cli_err(c, "policy: unexpected '%s'", argv[i]);
-			return EXIT_USAGE;
-		}
-		if (ctaccel_parse_u32(argv[++i], &port)) {
-			cli_err(c, "policy: port '%s' is not a number from 1 to 65535", argv[i]);
-			return EXIT_USAGE;
-		}
-		if (ctaccel_rule_set_port(r, port, why, sizeof(why))) {
-			cli_err(c, "%s", why);
-			return EXIT_USAGE;
-		}
 	}
 	return 0;
 }

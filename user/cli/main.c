@@ -65,7 +65,7 @@ static const struct cmd {
 	{"stats", do_stats, "stats"},
 	{"gc", do_gc, "gc"},
 	{"policy", do_policy,
-	 "policy add|del all|PREFIX [port PORT]\n"
+	 "policy add|del all|PREFIX [port PORT] [fastpath]\n"
 	 "       ctaccel policy show | flush"},
 	{"sockets", do_sockets, "sockets"},
 	{"tw", do_tw, "tw [top N] [threshold PERCENT]"},

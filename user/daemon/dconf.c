@@ -63,12 +63,11 @@ static int add_devices(struct dconf *c, const char *list)
 	return 0;
 }
 
-/* "all|PREFIX [port PORT]" */
+/* CTACCEL_RULE_SYNTAX */
 static int add_policy(struct dconf *c, const char *text)
 {
-	char buf[256], *words[4], *save = NULL, *tok;
+	char buf[256], *words[6], *save = NULL, *tok, why[160];
 	struct ctaccel_rule *r = &c->rules[c->nrules];
-	uint32_t port;
 	int n = 0;
 
 	c->policy_given = true;
@@ -78,19 +77,16 @@ static int add_policy(struct dconf *c, const char *text)
 	}
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		if (n == 4)
+		if (n == 6)
 			goto bad;
 		words[n++] = tok;
 	}
-	if ((n != 1 && n != 3) || ctaccel_rule_parse(words[0], r, c->err, sizeof(c->err)))
-		goto bad;
-	if (n == 3 && (strcmp(words[1], "port") || ctaccel_parse_u32(words[2], &port) ||
-		       ctaccel_rule_set_port(r, port, c->err, sizeof(c->err))))
+	if (ctaccel_rule_words(n, words, r, why, sizeof(why)))
 		goto bad;
 	c->nrules++;
 	return 0;
 bad:
-	snprintf(c->err, sizeof(c->err), "policy '%s' is not all|PREFIX [port PORT]", text);
+	snprintf(c->err, sizeof(c->err), "policy '%s' is not %s", text, CTACCEL_RULE_SYNTAX);
 	return -EINVAL;
 }
 

@@ -85,8 +85,9 @@ json_t *ctjson_rule(const struct ctaccel_rule *r)
 
 	inet_ntop(r->family, r->addr, addr, sizeof(addr));
 	snprintf(prefix, sizeof(prefix), "%s/%u", addr, r->plen);
-	return json_pack("{s:s,s:s,s:o}", "family", r->family == AF_INET ? "ipv4" : "ipv6",
-			 "prefix", prefix, "port", r->port ? json_integer(r->port) : json_null());
+	return json_pack("{s:s,s:s,s:o,s:b}", "family", r->family == AF_INET ? "ipv4" : "ipv6",
+			 "prefix", prefix, "port", r->port ? json_integer(r->port) : json_null(),
+			 "fastpath", r->fastpath);
 }
 
 json_t *ctjson_rules(const struct ctaccel_rule *rules, size_t n)
@@ -176,11 +177,16 @@ json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t 
 static int rule_parse(json_t *r, size_t i, struct ctaccel_rule *out, char *err, size_t errlen)
 {
 	json_t *prefix = json_object_get(r, "prefix"), *port = json_object_get(r, "port");
+	json_t *fast = json_object_get(r, "fastpath");
 	char why[160];
 
 	if (!json_is_string(prefix) || (port && !json_is_integer(port) && !json_is_null(port)) ||
-	    json_object_size(r) != 1U + (port != NULL)) {
-		snprintf(err, errlen, "rule %zu: expected {\"prefix\": STRING, \"port\": INT}", i);
+	    (fast && !json_is_boolean(fast)) ||
+	    json_object_size(r) != 1U + (port != NULL) + (fast != NULL)) {
+		snprintf(err, errlen,
+			 "rule %zu: expected {\"prefix\": STRING, \"port\": INT, \"fastpath\": "
+			 "BOOL}",
+			 i);
 		return -EINVAL;
 	}
 	if (ctaccel_rule_parse(json_string_value(prefix), out, why, sizeof(why)))
@@ -189,6 +195,7 @@ static int rule_parse(json_t *r, size_t i, struct ctaccel_rule *out, char *err, 
 	    (json_integer_value(port) < 0 || json_integer_value(port) > UINT32_MAX ||
 	     ctaccel_rule_set_port(out, json_integer_value(port), why, sizeof(why))))
 		goto bad;
+	out->fastpath = json_is_true(fast);
 	return 0;
 bad:
 	snprintf(err, errlen, "rule %zu: bad prefix or port", i);

@@ -78,6 +78,7 @@ enum ctaccel_fd {
 	CTACCEL_FD_DELETE,
 	CTACCEL_FD_CLOCK,
 	CTACCEL_FD_POLICY,
+	CTACCEL_FD_POLICY_GEN,
 	CTACCEL_FD__MAX,
 };
 /* An fd of the open state (owned by the handle), or -EBADF. */
@@ -174,20 +175,26 @@ struct ctaccel_rule {
 	uint8_t addr[16]; /* network byte order, host bits cleared */
 	uint8_t plen;
 	uint16_t port; /* host byte order; 0: any */
+	bool fastpath; /* established flows are forwarded from tc ingress */
 };
+
+#define CTACCEL_RULE_SYNTAX "all|PREFIX [port PORT] [fastpath]"
 
 /* "all" or ADDR[/LEN]; host bits past the prefix are cleared (the rule is
  * stored, and shown, as the network). */
 int ctaccel_rule_parse(const char *prefix, struct ctaccel_rule *r, char *err, size_t errlen);
 int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size_t errlen);
-/* "all", "198.18.1.0/24", with " port N" when it has one. */
+/* A rule in words, CTACCEL_RULE_SYNTAX: the CLI's arguments, a config line. */
+int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *err, size_t errlen);
+/* "all", "198.18.1.0/24", with " port N" and " fastpath" when it has them. */
 void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len);
 /* The trie keys of a rule ("all" is one per family): the count. */
 int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2]);
 
 /* The rules in use, one per trie key; free() *rules. */
 int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
-/* The caller holds the lock for these. */
+/* The caller holds the lock for these. Each moves the policy generation on,
+ * so existing flows take a new fast-path verdict at their next packet. */
 int ctaccel_policy_add(struct ctaccel *h, const struct ctaccel_rule *r);
 /* -ENOENT (not reported) when no such rule exists. */
 int ctaccel_policy_del(struct ctaccel *h, const struct ctaccel_rule *r);

@@ -149,6 +149,7 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_initial), PIN_POLICY_RULES);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_gen), PIN_POLICY_GEN);
 	return err;
 }
 
@@ -385,6 +386,7 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_stats, h->fd[CTACCEL_FD_STATS]);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_ifaces, h->fd[CTACCEL_FD_IFACES]);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy, h->fd[CTACCEL_FD_POLICY]);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy_gen, h->fd[CTACCEL_FD_POLICY_GEN]);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");

@@ -3,6 +3,8 @@
  * Bypass policy: which flows skip nf_conntrack. A rule matches a flow when
  * either endpoint lies in the prefix (and uses the port, if one is given).
  * The decision is taken when a flow is created and kept for its whole life.
+ * The fast-path verdict follows the policy: every change moves the policy
+ * generation on, and flows re-read it at their next packet.
  * The trie sits in a one-slot map-in-map, so a new policy swaps in at once.
  */
 #include <arpa/inet.h>
@@ -67,6 +69,37 @@ int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size
 	return 0;
 }
 
+int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *err, size_t errlen)
+{
+	uint32_t port;
+	int i, ret;
+
+	if (n < 1) {
+		snprintf(err, errlen, "policy: expected %s", CTACCEL_RULE_SYNTAX);
+		return -EINVAL;
+	}
+	ret = ctaccel_rule_parse(words[0], r, err, errlen);
+	for (i = 1; i < n && !ret; i++) {
+		if (!strcmp(words[i], "fastpath") && !r->fastpath) {
+			r->fastpath = true;
+		} else if (!strcmp(words[i], "port") && i + 1 < n && !r->port) {
+			if (ctaccel_parse_u32(words[++i], &port)) {
+				snprintf(err, errlen,
+					 "policy: port '%s' is not a number from 1 to 65535",
+					 words[i]);
+				ret = -EINVAL;
+			} else {
+				ret = ctaccel_rule_set_port(r, port, err, errlen);
+			}
+		} else {
+			snprintf(err, errlen, "policy: unexpected '%s' (expected %s)", words[i],
+				 CTACCEL_RULE_SYNTAX);
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
 void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len)
 {
 	char addr[INET6_ADDRSTRLEN] = "all";
@@ -76,7 +109,18 @@ void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len)
 		inet_ntop(r->family, r->addr, addr, sizeof(addr));
 	n = r->family ? snprintf(buf, len, "%s/%u", addr, r->plen) : snprintf(buf, len, "all");
 	if (r->port && n >= 0 && (size_t)n < len)
-		snprintf(buf + n, len - n, " port %u", r->port);
+		n += snprintf(buf + n, len - n, " port %u", r->port);
+	if (r->fastpath && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n, " fastpath");
+}
+
+static struct ctaccel_policy_val rule_val(const struct ctaccel_rule *r)
+{
+	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};
+
+	if (r->fastpath)
+		v.action |= CTACCEL_POLICY_FASTPATH;
+	return v;
 }
 
 int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2])
@@ -93,13 +137,32 @@ int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[
 	return 2;
 }
 
-static void rule_of_key(const struct ctaccel_policy_key *k, struct ctaccel_rule *r)
+static void rule_of_key(const struct ctaccel_policy_key *k, const struct ctaccel_policy_val *v,
+			struct ctaccel_rule *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->family = k->family;
 	r->plen = k->prefixlen - CTACCEL_POLICY_KEY_BITS;
 	r->port = ntohs(k->port);
+	r->fastpath = !!(v->action & CTACCEL_POLICY_FASTPATH);
 	memcpy(r->addr, k->addr, sizeof(r->addr));
+}
+
+/*
+ * Tell the datapath the policy changed: flows re-read their fast-path
+ * verdict at their next packet. Userspace is this value's only writer (under
+ * the writers' lock); the datapath only reads it.
+ */
+static int policy_gen_next(struct ctaccel *h)
+{
+	struct ctaccel_policy_gen g = {};
+	__u32 zero = 0;
+	int fd = h->fd[CTACCEL_FD_POLICY_GEN];
+
+	if (bpf_map_lookup_elem(fd, &zero, &g))
+		return -errno;
+	g.gen++;
+	return bpf_map_update_elem(fd, &zero, &g, BPF_ANY) ? -errno : 0;
 }
 
 /*
@@ -176,6 +239,8 @@ int ctaccel_policy_sync(struct ctaccel *h)
 	if (slot_id != pin_id)
 		err = bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY) ? -errno
 											 : 1;
+	if (err == 1)
+		err = policy_gen_next(h) ?: 1;
 	close(fd);
 	return err < 0 ? lib_fail(h, err, "finish the interrupted policy update") : err;
 }
@@ -183,32 +248,39 @@ int ctaccel_policy_sync(struct ctaccel *h)
 int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
 {
 	struct ctaccel_policy_key key, next;
+	struct ctaccel_policy_val val;
 	struct ctaccel_rule *out = NULL, *grown;
 	size_t cap = 0;
 	bool first = true;
-	int fd = policy_inner_fd(h);
+	int fd = policy_inner_fd(h), err = 0;
 
 	*rules = NULL;
 	*n = 0;
 	if (fd < 0)
 		return lib_fail(h, fd, "policy: open the current policy");
-	while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+	while (!err && bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
+		key = next;
+		first = false;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 16;
 			grown = realloc(out, cap * sizeof(*out));
 			if (!grown) {
-				free(out);
-				close(fd);
-				*n = 0;
-				return lib_fail(h, -ENOMEM, "policy: read");
+				err = -ENOMEM;
+				break;
 			}
 			out = grown;
 		}
-		rule_of_key(&next, &out[(*n)++]);
-		key = next;
-		first = false;
+		if (!bpf_map_lookup_elem(fd, &next, &val))
+			rule_of_key(&next, &val, &out[(*n)++]);
+		else if (errno != ENOENT) /* ENOENT: deleted meanwhile */
+			err = -errno;
 	}
 	close(fd);
+	if (err) {
+		free(out);
+		*n = 0;
+		return lib_fail(h, err, "policy: read");
+	}
 	*rules = out;
 	return 0;
 }
@@ -234,7 +306,7 @@ static int policy_pin(struct ctaccel *h, int fd)
 /* Add or delete one rule in the trie in use (under the lock). */
 static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool add)
 {
-	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS}, old;
+	struct ctaccel_policy_val v = rule_val(r), old;
 	struct ctaccel_policy_key k[2];
 	bool existed[2] = {}, nft_here = false;
 	int fd, i, n, err, missing = 0;
@@ -281,6 +353,8 @@ static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool a
 	} else if (!add && missing == n) {
 		err = -ENOENT;
 	}
+	if (!err && (err = policy_gen_next(h)))
+		lib_fail(h, err, "policy: move the policy generation on");
 out:
 	close(fd);
 	return err;
@@ -299,7 +373,7 @@ int ctaccel_policy_del(struct ctaccel *h, const struct ctaccel_rule *r)
 int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
-	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};
+	struct ctaccel_policy_val v;
 	struct ctaccel_policy_key k[2];
 	__u32 zero = 0;
 	size_t i;
@@ -317,6 +391,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 		return lib_fail(h, -errno, "policy: create a trie");
 	for (i = 0; i < n && !err; i++) {
 		nk = ctaccel_rule_keys(&rules[i], k);
+		v = rule_val(&rules[i]);
 		for (j = 0; j < nk && !err; j++)
 			if (bpf_map_update_elem(fd, &k[j], &v, BPF_ANY))
 				err = lib_fail(h, -errno, "policy: rule %zu", i);
@@ -329,6 +404,8 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 		lib_fail(h, err, "policy: pin the new policy");
 	if (!err && bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY))
 		err = lib_fail(h, -errno, "policy: swap the new policy in");
+	if (!err && (err = policy_gen_next(h)))
+		lib_fail(h, err, "policy: move the policy generation on");
 	close(fd);
 	/* An empty policy marks no new flow: its notrack table goes too. Flows
 	 * bypassed before keep their mark, and nf_conntrack picks them up

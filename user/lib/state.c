@@ -138,7 +138,7 @@ int repin_fd(struct ctaccel *h, int fd, const char *name)
 static const char *const pin_names[] = {
 	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,       PIN_STATS,
 	PIN_IFACES,  PIN_CONFIG,  PIN_INGRESS,	      PIN_EGRESS,      PIN_DELETE,
-	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT,
+	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN,
 };
 
 void unpin_all(struct ctaccel *h)
@@ -385,7 +385,7 @@ static const char *const fd_pins[CTACCEL_FD__MAX] = {
 	[CTACCEL_FD_IFACES] = PIN_IFACES,   [CTACCEL_FD_CONFIG] = PIN_CONFIG,
 	[CTACCEL_FD_INGRESS] = PIN_INGRESS, [CTACCEL_FD_EGRESS] = PIN_EGRESS,
 	[CTACCEL_FD_DELETE] = PIN_DELETE,   [CTACCEL_FD_CLOCK] = PIN_CLOCK,
-	[CTACCEL_FD_POLICY] = PIN_POLICY,
+	[CTACCEL_FD_POLICY] = PIN_POLICY,   [CTACCEL_FD_POLICY_GEN] = PIN_POLICY_GEN,
 };
 
 int ctaccel_open(struct ctaccel *h)
@@ -397,10 +397,17 @@ int ctaccel_open(struct ctaccel *h)
 		pr_warn(h, "not loaded: nothing pinned in %s (run 'ctaccel load')", h->root);
 		return -ENOENT;
 	}
-	/* Layout first: state of another layout is refused before anything else. */
+	/* Layout and ABI word first: state of another layout is refused
+	 * before anything else, missing pins of a newer layout included. */
 	h->fd[CTACCEL_FD_FLOWS] = pin_get(h, PIN_FLOWS);
 	if (h->fd[CTACCEL_FD_FLOWS] >= 0) {
 		err = layout_check(h);
+		if (err)
+			goto fail;
+	}
+	h->fd[CTACCEL_FD_CONFIG] = pin_get(h, PIN_CONFIG);
+	if (h->fd[CTACCEL_FD_CONFIG] >= 0) {
+		err = config_read(h);
 		if (err)
 			goto fail;
 	}
@@ -416,9 +423,6 @@ int ctaccel_open(struct ctaccel *h)
 			goto fail;
 		}
 	}
-	err = config_read(h);
-	if (err)
-		goto fail;
 	h->open = true;
 	return 0;
 fail:
