@@ -91,7 +91,7 @@ static void drain(int fd)
 
 static void echo(int fd)
 {
-	char buf[64];
+	char buf[16384];
 	ssize_t n;
 
 	while (wait_fd_ms(fd, POLLIN, HOLD_MAX_MS) == 0 && (n = read(fd, buf, sizeof(buf))) > 0)
@@ -130,7 +130,7 @@ static void *serve(void *arg)
 		write(fd, buf, sizeof(buf));
 		close(fd);
 		break;
-	case 'e': /* echo 64-byte requests until the client closes (tests/bench/rr.c) */
+	case 'e': /* echo requests until the client closes (tests/bench/rr.c) */
 		echo(fd);
 		close(fd);
 		break;
