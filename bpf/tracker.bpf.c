@@ -59,6 +59,21 @@ struct {
 	.values = {[0] = &ctaccel_policy_initial},
 };
 
+/* Keys of recent new flows; sized by the loader (ctaccel_cfg.unreplied_max). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CTACCEL_DEFAULT_MAX_FLOWS / 4);
+	__type(key, __u32);
+	__type(value, struct ctaccel_unreplied_slot);
+} ctaccel_unreplied SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctaccel_unreplied_head);
+} ctaccel_unreplied_head SEC(".maps");
+
 /* Written by userspace only (its one writer), after each policy change. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -352,6 +367,69 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 	return ret;
 }
 
+/*
+ * The ring slot for a new flow. Its previous flow, if it still has no reply,
+ * is removed now (oldest first): flows without a reply never hold more than
+ * unreplied_max entries. A flow that has a reply, is being removed, or is
+ * gone is left alone. -1 when there is no ring.
+ *
+ * A global function: the verifier walks the removal once, not once per call
+ * site of the creating path.
+ */
+__noinline int unreplied_slot(struct ctaccel_stats *st)
+{
+	struct ctaccel_unreplied_head *head;
+	struct ctaccel_unreplied_slot *slot_p, old;
+	__u32 zero = 0, slot, cap = ctaccel_cfg.unreplied_max, state;
+	struct ctaccel_flow *f;
+	__u64 ct;
+
+	head = bpf_map_lookup_elem(&ctaccel_unreplied_head, &zero);
+	if (!st || !head || !cap)
+		return -1;
+	slot = __sync_fetch_and_add(&head->next, 1) % cap;
+	slot_p = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
+	if (!slot_p)
+		return -1;
+	/* A copy: the slot comes round again only after cap more new flows. */
+	__builtin_memcpy(&old, slot_p, sizeof(old));
+	if (!old.key.family)
+		return slot;
+	f = bpf_map_lookup_elem(&ctaccel_flows, &old.key);
+	/* Gone, or a later flow of the same tuple (it has its own slot). */
+	if (!f || f->first_seen != old.first_seen)
+		return slot;
+	ct = *(volatile __u64 *)&f->ct;
+	state = ctaccel_ct_state(ct);
+	if (state == CTACCEL_ST_NONE || (ct & CTACCEL_CT_SEEN_REPLY))
+		return slot;
+	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
+		return slot; /* it moved meanwhile: a reply, or another remover */
+	CTR_INC(st, unreplied_evicted);
+	flow_release(f, &old.key, state, st, 0, 0, 0);
+	return slot;
+}
+
+/* Record a new flow in its ring slot (or clear the slot: key NULL). */
+static __always_inline void unreplied_set(int slot, const struct ctaccel_flow_key *key,
+					  __u64 first_seen)
+{
+	struct ctaccel_unreplied_slot *s;
+	__u32 i = slot;
+
+	if (slot < 0)
+		return;
+	s = bpf_map_lookup_elem(&ctaccel_unreplied, &i);
+	if (!s)
+		return;
+	if (key) {
+		__builtin_memcpy(&s->key, key, sizeof(s->key));
+		s->first_seen = first_seen;
+	} else {
+		__builtin_memset(s, 0, sizeof(*s));
+	}
+}
+
 /* Returns -EEXIST when another CPU inserted the flow first. */
 static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 				       struct ctaccel_stats *st)
@@ -360,6 +438,7 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	__u32 gen, verdict;
 	__u64 nct = 0;
 	long err;
+	int slot;
 
 	if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
 		/* Only a SYN or a mid-stream ACK may start a flow. */
@@ -383,7 +462,10 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	CTR_INC(st, policy_lookups);
 	p->bypass = nf.bypass;
 
+	/* Room first: the slot's old flow may be what frees an entry. */
+	slot = unreplied_slot(st);
 	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
+	unreplied_set(slot, err ? NULL : &p->key, now);
 	if (err == -EEXIST)
 		return -EEXIST;
 	if (err == -E2BIG) {

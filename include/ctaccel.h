@@ -210,8 +210,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(slow_mtu,                                                                                \
 	  "fast-path flows' packets over the egress MTU (the kernel sends the ICMP error)")        \
 	X(slow_egress, "fast-path flows' packets routed to a device without ctaccel")              \
-	X(slow_other, "fast-path flows' packets the route lookup or the rewrite refused "          \
-		      "otherwise")
+	X(slow_other, "fast-path flows' packets refused otherwise (route lookup, rewrite)")        \
+	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -248,9 +248,9 @@ struct ctaccel_config {
 	__u32 hz;
 	__u32 mark; /* bypassed flows: skb/socket mark & mark_mask = mark */
 	__u32 mark_mask;
-	__u32 abi;   /* CTACCEL_ABI_VERSION of the loader that pinned this state */
-	__u32 flags; /* CTACCEL_CFG_* */
-	__u32 __pad;
+	__u32 abi;	     /* CTACCEL_ABI_VERSION of the loader that pinned this state */
+	__u32 flags;	     /* CTACCEL_CFG_* */
+	__u32 unreplied_max; /* slots of ctaccel_unreplied: flows without a reply, at most */
 };
 
 /*
@@ -305,6 +305,27 @@ struct ctaccel_policy_gen {
 	__u32 gen;
 	__u32 __pad;
 };
+
+/*
+ * Flows without a reply cannot crowd out flows with one: every new flow takes
+ * the next slot of the ring `ctaccel_unreplied` (ARRAY of unreplied_max keys,
+ * next position in `ctaccel_unreplied_head`), and a slot's previous flow, if it
+ * still has no reply, is removed then (unreplied_evicted). So at most
+ * unreplied_max flows without a reply are ever in the table, the oldest go
+ * first, and a flow that has seen a reply is never touched.
+ */
+struct ctaccel_unreplied_head {
+	__u64 next; /* changed with atomic adds only */
+};
+
+/* A ring slot: the flow, and its creation time to tell it from a later flow
+ * of the same tuple. */
+struct ctaccel_unreplied_slot {
+	struct ctaccel_flow_key key;
+	__u64 first_seen;
+};
+
+#define CTACCEL_UNREPLIED_MIN 64 /* never fewer slots (unless max-flows is smaller) */
 
 /* Context of the ctaccel_clock program: the datapath's clock, read once. */
 struct ctaccel_clock {
@@ -392,6 +413,8 @@ struct ctaccel_sk_transitions {
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
 _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
 _Static_assert(sizeof(struct ctaccel_policy_gen) == 8, "policy generation layout");
+_Static_assert(sizeof(struct ctaccel_unreplied_head) == 8, "unreplied ring head layout");
+_Static_assert(sizeof(struct ctaccel_unreplied_slot) == 48, "unreplied ring slot layout");
 _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats slots");
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");

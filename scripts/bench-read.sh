@@ -15,7 +15,8 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 cleanup() { ./ctaccel --pin-path "$PIN" unload >/dev/null 2>&1 || true; rm -rf "$PIN"; }
 trap cleanup EXIT
 
-./ctaccel --pin-path "$PIN" load max-flows $((FLOWS + 1024)) >/dev/null
+# flowfill makes flows without a reply: let them have the whole table
+./ctaccel --pin-path "$PIN" load max-flows $((FLOWS + 1024)) unreplied-max $((FLOWS + 1024)) >/dev/null
 echo "filling $FLOWS flows through the pinned ingress program..."
 "$OUT/flowfill" fill "$PIN" "$FLOWS"
 

@@ -56,7 +56,8 @@ int inv_conservation(int flows_fd, int stats_fd, char *why, size_t len)
 		pk += l.e[i].val.leg[0].packets + l.e[i].val.leg[1].packets;
 		by += l.e[i].val.leg[0].bytes + l.e[i].val.leg[1].bytes;
 	}
-	removed = s.flows_expired + s.flows_reopened + s.flows_killed + s.flows_deleted;
+	removed = s.flows_expired + s.flows_reopened + s.flows_killed + s.flows_deleted +
+		  s.unreplied_evicted;
 	if (s.flows_created - removed != l.n) {
 		snprintf(why, len, "created %llu - removed %llu != %zu in the table",
 			 (unsigned long long)s.flows_created, (unsigned long long)removed, l.n);

@@ -44,6 +44,10 @@ struct env {
  * the linear area of a real skb; else in place. */
 static bool copy_headers;
 
+/* Slots of the ring of flows without a reply; 0: no ring (the loader's
+ * default is a quarter of the table, which the other tests would meet). */
+static __u32 unreplied_slots;
+
 /* Timeouts in milliseconds override the defaults where non-zero. */
 static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 {
@@ -65,6 +69,10 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 	assert_int_equal(bpf_map__set_max_entries(e->skel->maps.ctaccel_flows,
 						  max_entries ? max_entries : 4096),
 			 0);
+	cfg.unreplied_max = unreplied_slots;
+	if (unreplied_slots)
+		assert_int_equal(
+			bpf_map__set_max_entries(e->skel->maps.ctaccel_unreplied, unreplied_slots), 0);
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(tracker__load(e->skel), 0);
@@ -1164,6 +1172,53 @@ static void test_table_full(void **state)
 	env_free(e);
 }
 
+/*
+ * Flows without a reply take ring slots in turn; a new flow removes its
+ * slot's previous flow only while that one still has no reply.
+ */
+static void test_unreplied_ring(void **state)
+{
+	struct endpoint s = ep("198.18.1.1", 80), a = ep("198.18.0.1", 44000);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_stats st;
+	struct frame f;
+	struct env *e;
+	int i;
+
+	(void)state;
+	unreplied_slots = 4;
+	e = env_new(16, NULL);
+	unreplied_slots = 0;
+	/* slot 0: a flow that gets its reply */
+	frame_tcp(&f, &a, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, &s, &a, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	/* slots 1, 2, 3, then 0 again (its flow has a reply: kept), 1, 2 */
+	for (i = 1; i <= 6; i++) {
+		struct endpoint c = ep("198.18.0.2", 45000 + i);
+
+		frame_tcp(&f, &c, &s, F_SYN, 0);
+		run_frame(e->ingress_fd, &f, 0);
+	}
+	assert_int_equal(flow_find(e, &a, &s, &ent, NULL), 1);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_RECV);
+	for (i = 1; i <= 6; i++) {
+		struct endpoint c = ep("198.18.0.2", 45000 + i);
+
+		/* the two oldest without a reply made room */
+		assert_int_equal(flow_find(e, &c, &s, NULL, NULL), i > 2);
+	}
+	stats_read(e, &st);
+	assert_int_equal(st.unreplied_evicted, 2);
+	assert_int_equal(st.flows_created, 7);
+	assert_int_equal(st.table_full, 0);
+	assert_int_equal(st.deleted_packets, 2);
+	assert_int_equal(gauges_match_table(e), 5);
+	conservation_holds(e);
+	env_free(e);
+}
+
 /* ---- Compare-and-delete ---- */
 
 static void read_words(struct env *e, struct ctaccel_del_req **reqs, size_t *n)
@@ -1426,6 +1481,7 @@ int main(void)
 		cmocka_unit_test(test_concurrent_both_directions),
 		cmocka_unit_test(test_concurrent_state_moves),
 		cmocka_unit_test(test_table_full),
+		cmocka_unit_test(test_unreplied_ring),
 		cmocka_unit_test(test_delete_compares),
 		cmocka_unit_test(test_delete_races_refresh),
 		cmocka_unit_test(test_expired_is_new_flow),

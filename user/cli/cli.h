@@ -13,8 +13,8 @@
 #include "libctaccel.h"
 
 #define CLI_LOAD_USAGE                                                                             \
-	"load [max-flows N] [mark VALUE/MASK] [local on|off] [cgroup PATH]\n"                      \
-	"                    [timeout STATE SECONDS]..."
+	"load [max-flows N] [unreplied-max N] [mark VALUE/MASK] [local on|off]\n"                  \
+	"                    [cgroup PATH] [timeout STATE SECONDS]..."
 
 /* Exit codes: bpftool's and iproute2's habits. */
 #define EXIT_RUNTIME 1

@@ -24,6 +24,14 @@ int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts
 			}
 			if (ctaccel_set_max_flows(o, a, why, sizeof(why)))
 				goto bad;
+		} else if (is_prefix(argv[i], "unreplied-max") && i + 1 < argc) {
+			if (ctaccel_parse_u32(argv[++i], &a)) {
+				cli_err(c, "unreplied-max '%s': not a number from 1 to %u", argv[i],
+					CTACCEL_MAX_FLOWS_LIMIT);
+				return EXIT_USAGE;
+			}
+			if (ctaccel_set_unreplied_max(o, a, why, sizeof(why)))
+				goto bad;
 		} else if (is_prefix(argv[i], "mark") && i + 1 < argc) {
 			if (ctaccel_parse_mark(argv[++i], &a, &b)) {
 				cli_err(c, "mark '%s': expected VALUE/MASK", argv[i]);

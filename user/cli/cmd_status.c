@@ -32,8 +32,8 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	size_t i;
 
 	printf("ctaccel %s, pinned in %s\n", CTACCEL_VERSION, root);
-	printf("flows       %lld of %u (%.1f%%)\n", (long long)s->flows, s->max_flows,
-	       100.0 * s->fill);
+	printf("flows       %lld of %u (%.1f%%), at most %u without a reply\n", (long long)s->flows,
+	       s->max_flows, 100.0 * s->fill, s->unreplied_max);
 	printf("programs   ");
 	for (i = 0; i < CTACCEL_PROG__MAX; i++)
 		printf("%s %s %u", i ? "," : "", ctaccel_prog_names[i], s->prog_id[i]);

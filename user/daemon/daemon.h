@@ -18,7 +18,7 @@
 	"daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT|unix:PATH]\n"                \
 	"                      [--control-listen ADDR:PORT|unix:PATH]\n"                           \
 	"                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"         \
-	"                      [--repair-interval SECONDS] [--max-flows N]\n"                      \
+	"                      [--repair-interval SECONDS] [--max-flows N] [--unreplied-max N]\n"  \
 	"                      [--mark VALUE/MASK] [--local on|off] [--cgroup PATH]\n"             \
 	"                      [--timeout STATE=SECONDS]...\n"                                     \
 	"                      [--policy 'all|PREFIX [port PORT] [fastpath]']... "                 \

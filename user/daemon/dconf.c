@@ -126,7 +126,7 @@ static int set_listen(struct dconf *c, const char *key, const char *value)
 	return 0;
 }
 
-/* max_flows, mark, timeout_STATE: the values `ctaccel load` takes. */
+/* max_flows, unreplied_max, mark, timeout_STATE: the values `ctaccel load` takes. */
 static int set_load(struct dconf *c, const char *key, const char *value)
 {
 	uint32_t a, b;
@@ -137,6 +137,13 @@ static int set_load(struct dconf *c, const char *key, const char *value)
 			return -EINVAL;
 		}
 		return ctaccel_set_max_flows(&c->load, a, c->err, sizeof(c->err));
+	}
+	if (!strcmp(key, "unreplied_max")) {
+		if (ctaccel_parse_u32(value, &a)) {
+			snprintf(c->err, sizeof(c->err), "unreplied_max '%s': not a number", value);
+			return -EINVAL;
+		}
+		return ctaccel_set_unreplied_max(&c->load, a, c->err, sizeof(c->err));
 	}
 	if (!strcmp(key, "mark")) {
 		if (ctaccel_parse_mark(value, &a, &b)) {
@@ -187,7 +194,8 @@ int dconf_set(struct dconf *c, const char *key, const char *value)
 			!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1");
 		return 0;
 	}
-	if (!strcmp(key, "max_flows") || !strcmp(key, "mark") || !strncmp(key, "timeout_", 8))
+	if (!strcmp(key, "max_flows") || !strcmp(key, "unreplied_max") || !strcmp(key, "mark") ||
+	    !strncmp(key, "timeout_", 8))
 		return set_load(c, key, value);
 	snprintf(c->err, sizeof(c->err), "unknown key '%s'", key);
 	return -ENOENT;
@@ -264,6 +272,7 @@ static const struct option flag_opts[] = {
 	{"http-rate", required_argument, NULL, 'K'},
 	{"repair-interval", required_argument, NULL, 'K'},
 	{"max-flows", required_argument, NULL, 'K'},
+	{"unreplied-max", required_argument, NULL, 'K'},
 	{"mark", required_argument, NULL, 'K'},
 	{"local", required_argument, NULL, 'K'},
 	{"cgroup", required_argument, NULL, 'K'},

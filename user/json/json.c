@@ -17,10 +17,10 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 	char mark[32];
 	size_t i;
 
-	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded", 1,
-		      "pin_path", pin_root, "abi", CTACCEL_ABI_VERSION, "max_flows",
-		      (json_int_t)s->max_flows, "flows", (json_int_t)s->flows, "fill", s->fill,
-		      "hz", (int)s->hz);
+	o = json_pack("{s:s,s:b,s:s,s:i,s:I,s:I,s:I,s:f,s:i}", "version", CTACCEL_VERSION, "loaded",
+		      1, "pin_path", pin_root, "abi", CTACCEL_ABI_VERSION, "max_flows",
+		      (json_int_t)s->max_flows, "unreplied_max", (json_int_t)s->unreplied_max,
+		      "flows", (json_int_t)s->flows, "fill", s->fill, "hz", (int)s->hz);
 	for (i = 0; i < CTACCEL_PROG__MAX; i++)
 		if (s->prog_id[i])
 			json_object_set_new(progs, ctaccel_prog_names[i],

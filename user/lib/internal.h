@@ -19,6 +19,8 @@
 #define PIN_POLICY_RULES   "ctaccel_policy_rules"     /* the trie in ctaccel_policy's slot */
 #define PIN_POLICY_NEXT	   "ctaccel_policy_rules_new" /* a new trie before its rename */
 #define PIN_POLICY_GEN	   "ctaccel_policy_gen"
+#define PIN_UNREPLIED	   "ctaccel_unreplied"
+#define PIN_UNREPLIED_HEAD "ctaccel_unreplied_head"
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"

@@ -107,6 +107,7 @@ int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
 
 struct ctaccel_load_opts {
 	uint32_t max_flows;
+	uint32_t unreplied_max;	   /* 0: max_flows / 4, at least CTACCEL_UNREPLIED_MIN */
 	struct ctaccel_config cfg; /* timeouts in jiffies of cfg.hz */
 	char cgroup[256];	   /* sock_ops' cgroup v2 root; empty: the first mounted */
 };
@@ -114,6 +115,11 @@ struct ctaccel_load_opts {
 /* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
 int ctaccel_load_opts_default(struct ctaccel_load_opts *o);
 int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
+/* Entries flows without a reply may hold at most (the rest is kept for flows
+ * with one); checked against max-flows at load. */
+int ctaccel_set_unreplied_max(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
+/* The number of slots a load with these options gives. */
+uint32_t ctaccel_unreplied_slots(const struct ctaccel_load_opts *o);
 int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
 		     size_t errlen);
 /* Whether the host's own sockets are tracked: tc egress, sock_ops and the
@@ -230,6 +236,7 @@ extern const char *const ctaccel_prog_names[CTACCEL_PROG__MAX];
 
 struct ctaccel_status {
 	uint32_t max_flows;
+	uint32_t unreplied_max; /* entries flows without a reply may hold */
 	int64_t flows;
 	double fill;
 	unsigned int hz;

@@ -150,6 +150,8 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_initial), PIN_POLICY_RULES);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_gen), PIN_POLICY_GEN);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied), PIN_UNREPLIED);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied_head), PIN_UNREPLIED_HEAD);
 	return err;
 }
 
@@ -167,9 +169,17 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 		lib_fail(h, err, "network namespace cookie");
 		goto cleanup;
 	}
+	if (o->unreplied_max > o->max_flows) {
+		err = -EINVAL;
+		pr_warn(h, "unreplied-max %u is more than max-flows %u", o->unreplied_max,
+			o->max_flows);
+		goto cleanup;
+	}
 	cfg.abi = CTACCEL_ABI_VERSION;
+	cfg.unreplied_max = ctaccel_unreplied_slots(o);
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, o->max_flows);
+	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, cfg.unreplied_max);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		pr_warn(h, "load BPF programs: %s%s", strerror(-err),
@@ -371,8 +381,8 @@ static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	int ring = -1, ring_head = -1, err;
 	struct tracker *skel;
-	int err;
 
 	*replaced = false;
 	if (!h->open)
@@ -387,6 +397,15 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_ifaces, h->fd[CTACCEL_FD_IFACES]);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy, h->fd[CTACCEL_FD_POLICY]);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy_gen, h->fd[CTACCEL_FD_POLICY_GEN]);
+	if (!err) {
+		ring = pin_get(h, PIN_UNREPLIED);
+		ring_head = pin_get(h, PIN_UNREPLIED_HEAD);
+		if (ring < 0 || ring_head < 0)
+			err = ring < 0 ? ring : ring_head;
+	}
+	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, h->cfg.unreplied_max);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied, ring);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied_head, ring_head);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");
@@ -414,6 +433,10 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 		err = ctaccel_open(h);
 	}
 out:
+	if (ring >= 0)
+		close(ring);
+	if (ring_head >= 0)
+		close(ring_head);
 	tracker__destroy(skel);
 	return err;
 }

@@ -64,6 +64,29 @@ int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, si
 	return 0;
 }
 
+int ctaccel_set_unreplied_max(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen)
+{
+	if (n < 1 || n > CTACCEL_MAX_FLOWS_LIMIT) {
+		snprintf(err, errlen, "unreplied-max %u: not a number from 1 to %u", n,
+			 CTACCEL_MAX_FLOWS_LIMIT);
+		return -EINVAL;
+	}
+	o->unreplied_max = n;
+	return 0;
+}
+
+uint32_t ctaccel_unreplied_slots(const struct ctaccel_load_opts *o)
+{
+	uint32_t n = o->unreplied_max;
+
+	if (!n) {
+		n = o->max_flows / 4;
+		if (n < CTACCEL_UNREPLIED_MIN)
+			n = CTACCEL_UNREPLIED_MIN;
+	}
+	return n < o->max_flows ? n : o->max_flows;
+}
+
 int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
 		     size_t errlen)
 {

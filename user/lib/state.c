@@ -138,7 +138,7 @@ int repin_fd(struct ctaccel *h, int fd, const char *name)
 static const char *const pin_names[] = {
 	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,       PIN_STATS,
 	PIN_IFACES,  PIN_CONFIG,  PIN_INGRESS,	      PIN_EGRESS,      PIN_DELETE,
-	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN,
+	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN, PIN_UNREPLIED, PIN_UNREPLIED_HEAD,
 };
 
 void unpin_all(struct ctaccel *h)

@@ -132,6 +132,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	if (ctaccel_stats_read(h->fd[CTACCEL_FD_STATS], &st) == 0)
 		s->flows = ctaccel_stats_flows(&st);
 	s->max_flows = h->max_flows;
+	s->unreplied_max = h->cfg.unreplied_max;
 	s->fill = h->max_flows ? (double)s->flows / h->max_flows : 0.0;
 	s->hz = cfg->hz;
 	progs_read(h, s);
