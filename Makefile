@@ -16,7 +16,7 @@ CFLAGS ?= -O2 -g
 USER_INC := -I include -I $(OUTPUT) -I user/lib -I user/json -I user/daemon
 USER_CFLAGS := $(CFLAGS) -Wall -Wextra -Werror -D_GNU_SOURCE $(USER_INC)
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -mcpu=v3 -Wall -Werror \
-	-I include -I . -I bpf
+	-I include -I . -I bpf $(BPF_EXTRA)
 LIBS := -lbpf -lelf -lz
 
 ifeq ($(V),1)
@@ -43,6 +43,7 @@ APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(APP_SRCS))
 USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen
+UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr
 
 # Fuzz targets (libFuzzer) over the same userspace sources, built with
@@ -61,15 +62,26 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway image clean \
+.PHONY: all upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway image clean \
 	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
-	$(OUTPUT)/fuzz/ctaccel
+	$(OUTPUT)/fuzz/ctaccel $(UPGRADE_BIN)
 
 ctaccel: $(APP_OBJS) $(LIBCTACCEL)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $^ -o $@ $(USER_LIBS)
+
+# The same ctaccel with other BPF program tags (the tracker built with a
+# salt): the second build the live-upgrade soak swaps with ./ctaccel.
+$(UPGRADE_BIN): $(wildcard bpf/*.bpf.c bpf/*.bpf.h) include/ctaccel.h vmlinux.h $(LIB_SRCS) \
+		$(APP_SRCS) $(USER_HDRS)
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/upgrade \
+		BPF_EXTRA=-DCTACCEL_UPGRADE_SALT=1 upgrade-link
+
+upgrade-link: $(APP_OBJS) $(LIBCTACCEL)
+	$(call msg,LD,$(OUTPUT)/ctaccel)
+	$(Q)$(CC) $(USER_CFLAGS) $^ -o $(OUTPUT)/ctaccel $(USER_LIBS)
 
 $(LIBCTACCEL): $(LIB_OBJS)
 	$(call msg,AR,$@)
@@ -197,6 +209,11 @@ bench: deps
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/fuzz/run.sh long
+
+# 1,000 live upgrades under traffic (a 50-swap run is part of `make test`).
+soak-upgrade: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/soak-upgrade.sh
 
 soak: deps
 	$(Q)$(MAKE) --no-print-directory all

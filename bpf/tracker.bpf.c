@@ -533,6 +533,11 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	struct pkt p = {};
 	__u32 zero = 0;
 
+#ifdef CTACCEL_UPGRADE_SALT
+	/* Only in the live-upgrade soak's second build (Makefile): other
+	 * instructions, hence other program tags. */
+	asm volatile("r0 = %[salt]" ::[salt] "i"(CTACCEL_UPGRADE_SALT) : "r0");
+#endif
 	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
 	if (!st)
 		return TC_ACT_UNSPEC;

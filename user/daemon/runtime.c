@@ -139,6 +139,10 @@ void daemon_repair(struct daemon *d)
 	}
 	if (ctaccel_lock(d->h))
 		goto out;
+	/* A live upgrade by another process: its programs, not the ones this
+	 * handle opened, are the ones to check and to put back. */
+	if (ctaccel_refresh(d->h) > 0)
+		daemon_log("programs replaced by another ctaccel: using the new ones");
 	if (ctaccel_policy_sync(d->h) > 0) {
 		d->repairs[REPAIR_POLICY]++;
 		daemon_log("policy: finished an update that was interrupted");

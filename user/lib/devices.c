@@ -79,7 +79,7 @@ static __u32 tc_prog_id(unsigned int ifindex, bool ingress)
 	return err ? 0 : opts.prog_id;
 }
 
-static __u32 prog_id_of(int fd)
+__u32 prog_id_of(int fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -100,13 +100,34 @@ unsigned int ctaccel_wanted_hooks(const struct ctaccel *h)
 	return h->cfg.flags & CTACCEL_CFG_NO_LOCAL ? CTACCEL_HOOK_INGRESS : CTACCEL_HOOK_BOTH;
 }
 
+/* The program attached at a hook is this state's: the handle's own, or the
+ * pinned one (another process replaced the programs since the handle was
+ * opened; ctaccel_replace() pins before it swaps). */
+static bool hook_is_ours(const struct ctaccel *h, unsigned int ifindex, bool ingress)
+{
+	__u32 id = tc_prog_id(ifindex, ingress);
+	int fd;
+	bool ours;
+
+	if (!id)
+		return false;
+	if (id == prog_id_of(h->fd[ingress ? CTACCEL_FD_INGRESS : CTACCEL_FD_EGRESS]))
+		return true;
+	fd = pin_get(h, ingress ? PIN_INGRESS : PIN_EGRESS);
+	if (fd < 0)
+		return false;
+	ours = id == prog_id_of(fd);
+	close(fd);
+	return ours;
+}
+
 unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
 {
 	unsigned int hooks = 0;
 
-	if (tc_prog_id(ifindex, true) == prog_id_of(h->fd[CTACCEL_FD_INGRESS]))
+	if (hook_is_ours(h, ifindex, true))
 		hooks |= CTACCEL_HOOK_INGRESS;
-	if (tc_prog_id(ifindex, false) == prog_id_of(h->fd[CTACCEL_FD_EGRESS]))
+	if (hook_is_ours(h, ifindex, false))
 		hooks |= CTACCEL_HOOK_EGRESS;
 	return hooks;
 }

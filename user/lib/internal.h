@@ -53,6 +53,8 @@ int pin_fd(struct ctaccel *h, int fd, const char *name);
 int repin_fd(struct ctaccel *h, int fd, const char *name);
 /* An fd of the pin `name`, or -errno. */
 int pin_get(const struct ctaccel *h, const char *name);
+/* A program's id, 0 when fd is not one. */
+__u32 prog_id_of(int fd);
 bool pin_exists(const struct ctaccel *h, const char *name);
 /* Every pin of a state, and the root directory if then empty. */
 void unpin_all(struct ctaccel *h);

@@ -64,6 +64,10 @@ void ctaccel_unlock(struct ctaccel *h);
  */
 int ctaccel_open(struct ctaccel *h);
 void ctaccel_close(struct ctaccel *h);
+/* Reopen when another process replaced the programs (ctaccel_replace) since
+ * the handle was opened: 1 when it did, 0 when nothing changed. Under the
+ * lock, for a consistent view. */
+int ctaccel_refresh(struct ctaccel *h);
 bool ctaccel_is_open(const struct ctaccel *h);
 const struct ctaccel_config *ctaccel_config(const struct ctaccel *h);
 uint32_t ctaccel_max_flows(const struct ctaccel *h);

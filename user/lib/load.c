@@ -339,16 +339,19 @@ static int prog_tag(int fd, __u8 tag[BPF_TAG_SIZE])
 
 /* tc filters replaced in place (same handle and priority: one RCU pointer
  * swap, so no packet goes untracked), egress first: it reads the ifaces map
- * the same way in both versions. */
+ * the same way in both versions. Only the hooks this state uses: `local off`
+ * has no egress program to replace. */
 static int swap_filters(struct ctaccel *h, struct tracker *skel)
 {
+	bool egress = ctaccel_wanted_hooks(h) & CTACCEL_HOOK_EGRESS;
 	__u32 key, next;
 	bool first = true;
-	int err;
+	int err = 0;
 
 	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
-		err = tc_attach_prog(next, false, bpf_program__fd(skel->progs.ctaccel_egress),
-				     NULL);
+		if (egress)
+			err = tc_attach_prog(next, false,
+					     bpf_program__fd(skel->progs.ctaccel_egress), NULL);
 		err = err
 			      ?: tc_attach_prog(next, true,
 						bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
@@ -374,9 +377,11 @@ static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 
 /*
  * Load this library's programs over the open maps (flows, counters, devices,
- * policy stay) and swap them in: tc filters, the sock_ops link, the pins.
- * Nothing happens when the programs are the same (same tags) unless forced.
- * The handle is reopened on the new pins.
+ * policy stay) and swap them in: the pins, then tc filters and the sock_ops
+ * link. Pins first, so that whoever checks an attached program against the
+ * pins or its own open programs (a running daemon) finds it one or the other
+ * at every moment. Nothing happens when the programs are the same (same
+ * tags) unless forced. The handle is reopened on the new pins.
  */
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
@@ -419,15 +424,15 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	}
 	if (!force && !memcmp(old_tag, new_tag, sizeof(old_tag)))
 		goto out; /* same programs: keep them */
-	err = swap_filters(h, skel);
-	err = err ?: swap_sockops(h, skel);
 	/* bpffs refuses rename, so each old pin goes first; ctaccel's own
 	 * writers hold the lock meanwhile, and attached programs need no pin. */
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
+	err = repin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
 	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
 	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
 	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
 	err = err ?: repin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	err = err ?: swap_filters(h, skel);
+	err = err ?: swap_sockops(h, skel);
 	if (!err) {
 		*replaced = true;
 		err = ctaccel_open(h);

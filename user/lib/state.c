@@ -136,9 +136,10 @@ int repin_fd(struct ctaccel *h, int fd, const char *name)
 }
 
 static const char *const pin_names[] = {
-	PIN_SOCKOPS, PIN_SK_LINK, PIN_SK_TRANSITIONS, PIN_FLOWS,       PIN_STATS,
-	PIN_IFACES,  PIN_CONFIG,  PIN_INGRESS,	      PIN_EGRESS,      PIN_DELETE,
-	PIN_CLOCK,   PIN_POLICY,  PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN, PIN_UNREPLIED, PIN_UNREPLIED_HEAD,
+	PIN_SOCKOPS,   PIN_SK_LINK,	   PIN_SK_TRANSITIONS, PIN_FLOWS,	PIN_STATS,
+	PIN_IFACES,    PIN_CONFIG,	   PIN_INGRESS,	       PIN_EGRESS,	PIN_DELETE,
+	PIN_CLOCK,     PIN_POLICY,	   PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN,
+	PIN_UNREPLIED, PIN_UNREPLIED_HEAD,
 };
 
 void unpin_all(struct ctaccel *h)
@@ -428,6 +429,24 @@ int ctaccel_open(struct ctaccel *h)
 fail:
 	ctaccel_close(h);
 	return err;
+}
+
+int ctaccel_refresh(struct ctaccel *h)
+{
+	int fd, err;
+	bool same;
+
+	if (!h->open)
+		return ctaccel_open(h) ?: 1;
+	fd = pin_get(h, PIN_INGRESS);
+	if (fd < 0)
+		return lib_fail(h, fd, "open %s/%s", h->root, PIN_INGRESS);
+	same = prog_id_of(fd) == prog_id_of(h->fd[CTACCEL_FD_INGRESS]);
+	close(fd);
+	if (same)
+		return 0;
+	err = ctaccel_open(h);
+	return err ? err : 1;
 }
 
 void ctaccel_close(struct ctaccel *h)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Live upgrades under traffic: SWAPS times, `ctaccel replace` alternately from
+# this build and the salted one (.output/upgrade/ctaccel: other program tags)
+# while a daemon serves the state and connections run through the gateway on
+# both CPUs (persistent ones, and churn). Passes when every swap succeeded,
+# /readyz never answered anything but 200, every flow equals nf_conntrack's
+# (state, packets and bytes each way), the per-state counts are equal and no
+# traffic failed. Prints the swap time distribution.
+#
+#   SWAPS=1000 scripts/soak-upgrade.sh       (make soak-upgrade; make test runs 50)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SWAPS=${SWAPS:-1000}
+OUT=${OUTPUT:-.output}
+ALT=$OUT/upgrade/ctaccel
+PORT=9499
+# shellcheck source=../tests/integration/lib.bash
+source tests/integration/lib.bash
+topo_names "up$$"
+WORK=$(mktemp -d)
+cleanup() {
+	rm -f "$WORK/run"
+	topo_down
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "ctaccel: soak-upgrade: needs root" >&2
+	exit 1
+fi
+if [[ ! -x $ALT ]]; then
+	echo "ctaccel: soak-upgrade: $ALT missing (make all builds it)" >&2
+	exit 1
+fi
+mountpoint -q /sys/fs/bpf 2>/dev/null || mount -t bpf bpf /sys/fs/bpf
+topo_up
+oracle_on
+nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --device vgc --device vgs \
+	--listen "127.0.0.1:$PORT" --repair-interval 1 >"$WORK/daemon.log" 2>&1 &
+for _ in $(seq 50); do
+	url -o /dev/null "http://127.0.0.1:$PORT/readyz" && break
+	sleep 0.1
+done
+url -f -o /dev/null "http://127.0.0.1:$PORT/readyz"
+
+touch "$WORK/run"
+# Readiness, polled throughout: every answer is recorded.
+(while [[ -e $WORK/run ]]; do
+	url -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$PORT/readyz" || echo fail
+	sleep 0.05
+done >"$WORK/ready") &
+LOOPS=$!
+# Persistent connections on each CPU, and connection churn, in bounded runs.
+for cpu in 0 1; do
+	(while [[ -e $WORK/run ]]; do
+		taskset -c "$cpu" ip netns exec "$C" "$OUT/rr" 198.18.1.2 80 2 2 || echo "rr failed"
+	done >"$WORK/rr$cpu") &
+	LOOPS+=" $!"
+done
+(while [[ -e $WORK/run ]]; do
+	ip netns exec "$C" "$TCPGEN" client 2001:db8:1::2 80 c 200 || echo "churn failed"
+done >"$WORK/churn") &
+LOOPS+=" $!"
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+ok=0
+: >"$WORK/times"
+for ((i = 1; i <= SWAPS; i++)); do
+	bin=$CTACCEL
+	((i % 2)) && bin=$ALT
+	t0=$(ms)
+	if out=$(nsenter --net="/run/netns/$G" "$bin" --pin-path "$PIN" replace 2>&1) &&
+		[[ $out == *replaced* && $out != *unchanged* ]]; then
+		ok=$((ok + 1))
+	else
+		echo "swap $i failed: $out"
+	fi
+	echo $(($(ms) - t0)) >>"$WORK/times"
+done
+rm -f "$WORK/run"
+# shellcheck disable=SC2086
+wait $LOOPS
+sleep 1 # the last closes cross the gateway after the clients exit
+
+fail=0
+echo "swaps: $ok of $SWAPS succeeded"
+((ok == SWAPS)) || fail=1
+sort -n "$WORK/times" | awk '{a[NR] = $1} END {
+	printf "swap time, ms: min %d, median %d, p90 %d, p99 %d, max %d\n",
+		a[1], a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.5)], a[int(NR * 0.99 + 0.5)], a[NR]}'
+not_ready=$(grep -cv '^200$' "$WORK/ready" || true)
+echo "readiness: $(wc -l <"$WORK/ready") probes, $not_ready not 200"
+((not_ready == 0)) || fail=1
+tx=$(cat "$WORK/rr0" "$WORK/rr1" | awk '$1 == "ok" {s += $2} END {print s + 0}')
+conns=$(awk '$1 == "ok" {s += $2} END {print s + 0}' "$WORK/churn")
+bad=$(cat "$WORK/rr0" "$WORK/rr1" "$WORK/churn" | grep -cv '^ok [0-9]* fail 0$' || true)
+echo "traffic: $tx persistent transactions, $conns connections, $bad failed runs"
+((bad == 0 && tx > 0 && conns > 0)) || fail=1
+ctaccel_g gc >/dev/null
+if [[ "$(ctaccel_flows)" == "$(conntrack_flows)" && -n "$(conntrack_flows)" ]]; then
+	echo "flows: $(ctaccel_flows | wc -l), each equal to nf_conntrack's"
+else
+	echo "flows: NOT equal to nf_conntrack's"
+	diff <(ctaccel_flows) <(conntrack_flows) | head -20
+	fail=1
+fi
+if [[ "$(ctaccel_state_counts)" != "$(conntrack_state_counts)" ]]; then
+	echo "per-state counts differ"
+	fail=1
+fi
+grep -c "programs replaced by another ctaccel" "$WORK/daemon.log" |
+	xargs printf 'daemon: took up the new programs %s times\n'
+exit $fail
