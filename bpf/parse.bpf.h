@@ -43,6 +43,7 @@ static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u
 		k->port_hi = dport;
 	}
 	k->proto = IPPROTO_TCP;
+	p->key_hash = ctaccel_key_hash(k);
 }
 
 /* Set only by the unit tests, before load: BPF_PROG_TEST_RUN frames are all

@@ -183,26 +183,62 @@ struct quiesce {
 	bool done;
 };
 
+/* Once only `self` references are left, drop them and mark the entry DEAD in
+ * one swap: no packet can take a reference after that. */
 static long quiesce_spin(__u32 i, struct quiesce *q)
 {
-	if (*(volatile __u32 *)&q->f->inflight != q->self)
+	__u64 r = *(volatile __u64 *)&q->f->ref;
+
+	if ((r & CTACCEL_REF_COUNT_MASK) != q->self)
+		return 0;
+	if (__sync_val_compare_and_swap(&q->f->ref, r, (r - q->self) | CTACCEL_REF_DEAD) != r)
 		return 0;
 	q->done = true;
 	return 1;
 }
 
 /*
- * Wait until only `self` packets (the caller's own) are in flight on an entry
- * whose word was just swapped to NONE. Packets that arrive later see NONE and
- * leave it alone; those already past the word finish within a few hundred
- * instructions.
+ * Wait until only `self` packets (the caller's own) hold references on an
+ * entry whose word was just swapped to NONE, then mark it DEAD. Packets that
+ * arrive later see NONE (or DEAD) and leave it alone; those already past the
+ * word finish within a few hundred instructions. If they do not, the entry is
+ * marked DEAD all the same (counted in quiesce_timeouts).
  */
 static __always_inline bool flow_quiesce(struct ctaccel_flow *f, __u32 self)
 {
 	struct quiesce q = {.f = f, .self = self};
 
 	bpf_loop(QUIESCE_SPINS, quiesce_spin, &q, 0);
+	if (!q.done) {
+		__sync_fetch_and_or(&f->ref, CTACCEL_REF_DEAD);
+		if (self)
+			__sync_fetch_and_add(&f->ref, -(__u64)self);
+	}
 	return q.done;
+}
+
+/* flow_ref() results. */
+#define REF_TAKEN 0
+#define REF_OTHER 1 /* the element now holds another flow: look up again */
+#define REF_DEAD  2 /* the entry is being deleted */
+#define REF_BUSY  3 /* the swap kept losing */
+
+/* Take a reference on the entry the packet looked up, if it is still its own. */
+static __always_inline int flow_ref(struct ctaccel_flow *f, __u32 key_hash)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		__u64 r = *(volatile __u64 *)&f->ref;
+
+		if ((__u32)(r >> CTACCEL_REF_HASH_SHIFT) != key_hash)
+			return REF_OTHER;
+		if (r & CTACCEL_REF_DEAD)
+			return REF_DEAD;
+		if (__sync_val_compare_and_swap(&f->ref, r, r + 1) == r)
+			return REF_TAKEN;
+	}
+	return REF_BUSY;
 }
 
 /*
@@ -214,14 +250,13 @@ static __always_inline void flow_release(struct ctaccel_flow *f, const struct ct
 					 __u32 state, struct ctaccel_stats *st, __u64 extra_bytes,
 					 __u64 extra_packets, __u32 self)
 {
+	/* Also drops the caller's own reference: the element may be reused
+	 * once it is deleted. */
 	if (!flow_quiesce(f, self))
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
 	gauge_add(st, state, -1);
 	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
 	CTR_ATOMIC(st, deleted_bytes, f->leg[0].bytes + f->leg[1].bytes + extra_bytes);
-	/* Leave before the delete: the element may be reused once it is gone. */
-	if (self)
-		__sync_fetch_and_add(&f->inflight, -1);
 	bpf_map_delete_elem(&ctaccel_flows, key);
 }
 
@@ -236,7 +271,7 @@ static __always_inline void flow_account(struct ctaccel_flow *f, __u32 dir, cons
 	if ((*(volatile __u32 *)&f->tcp_flags & bits) != bits)
 		__sync_fetch_and_or(&f->tcp_flags, bits);
 	/* Any concurrent writer stores a time of this very moment. */
-	if (f->last_seen != now)
+	if (f->last_seen != (__u32)now)
 		f->last_seen = now;
 	CTR_INC(st, tracked_packets);
 	CTR_ADD(st, tracked_bytes, p->ip_len);
@@ -358,12 +393,23 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 
 	if (!f || !p || !st)
 		return 0;
+	switch (flow_ref(f, p->key_hash)) {
+	case REF_TAKEN:
+		break;
+	case REF_OTHER:
+		CTR_INC(st, flow_reused);
+		return FLOW_AGAIN;
+	case REF_DEAD:
+		CTR_INC(st, flow_busy);
+		return 0;
+	default:
+		CTR_INC(st, cas_exhausted);
+		return 0;
+	}
 	p->bypass = f->bypass;
-
-	__sync_fetch_and_add(&f->inflight, 1);
 	ret = flow_step(f, p, index, now, st);
 	if (ret == 0 || ret == FLOW_CSUM)
-		__sync_fetch_and_add(&f->inflight, -1);
+		__sync_fetch_and_add(&f->ref, -1);
 	return ret;
 }
 
@@ -446,6 +492,7 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 		return 0;
 	}
 	nf.ct = nct;
+	nf.ref = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT;
 	nf.first_seen = now;
 	nf.last_seen = now;
 	nf.leg[CTACCEL_DIR_ORIG].packets = 1;

@@ -9,17 +9,17 @@
 
 #include "ctaccel.h"
 
-#define ETH_HLEN      14
-#define ETH_P_IP      0x0800
-#define ETH_P_IPV6    0x86DD
-#define ETH_P_8021Q   0x8100
-#define ETH_P_8021AD  0x88A8
-#define AF_INET	      2
-#define AF_INET6      10
-#define TC_ACT_UNSPEC (-1)
+#define ETH_HLEN	14
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define ETH_P_8021Q	0x8100
+#define ETH_P_8021AD	0x88A8
+#define AF_INET		2
+#define AF_INET6	10
+#define TC_ACT_UNSPEC	(-1)
 #define TC_ACT_REDIRECT 7
-#define EEXIST	      17
-#define E2BIG	      7
+#define EEXIST		17
+#define E2BIG		7
 
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1FFF
@@ -64,6 +64,7 @@ struct pkt {
 	__u8 ingress;	/* seen at tc ingress */
 	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
 	__u8 __pad[3];
+	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 
 /*

@@ -91,15 +91,20 @@ struct ctaccel_flow_leg {
 struct ctaccel_flow {
 	__u64 ct;
 	__u64 first_seen; /* jiffies */
-	__u64 last_seen;  /* jiffies of the last accounted packet */
+	/*
+	 * References (CTACCEL_REF_*): the packets between reading `ct` and
+	 * finishing their accounting, a DEAD mark, and a hash of the key.
+	 * Whoever swaps `ct` to NONE waits for the count to drain and sets
+	 * DEAD in one swap before it reads the legs for the last time and
+	 * deletes the entry, so no packet counted into a flow is lost with it.
+	 * A packet takes a reference only by a swap that finds its own key's
+	 * hash and no DEAD: the element it looked up may have been removed and
+	 * reused for another flow since.
+	 */
+	__u64 ref;
 	struct ctaccel_flow_leg leg[CTACCEL_DIR__MAX];
 	__u32 tcp_flags; /* OR of TCP flag bytes: bits 0-7 originator, 8-15 reply */
-	/*
-	 * Packets between reading `ct` and finishing their accounting. Whoever
-	 * swaps `ct` to NONE waits for this to drain before it reads the legs
-	 * for the last time, so no packet counted into a flow is lost with it.
-	 */
-	__u32 inflight;
+	__u32 last_seen; /* low 32 bits of the jiffies of the last accounted packet */
 	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
 	__u8 bypass;	 /* the policy made this flow skip nf_conntrack (decided at creation) */
 	__u8 syn_in;	 /* created by a SYN at an attached ingress: the handshake crossed here */
@@ -112,6 +117,25 @@ struct ctaccel_flow {
 	 */
 	__u32 fastpath;
 };
+
+/* Layout of ctaccel_flow.ref. */
+#define CTACCEL_REF_COUNT_MASK 0x7fffffffULL
+#define CTACCEL_REF_DEAD       (1ULL << 31)
+#define CTACCEL_REF_HASH_SHIFT 32
+
+/* The key hash kept in ctaccel_flow.ref: any well-mixed 32 bits will do. */
+static inline __u32 ctaccel_key_hash(const struct ctaccel_flow_key *k)
+{
+	const __u32 *w = (const __u32 *)k;
+	__u32 h = 0x9e3779b9, i;
+
+	for (i = 0; i < sizeof(*k) / sizeof(__u32); i++) {
+		h ^= w[i];
+		h *= 0x85ebca6b;
+		h ^= h >> 13;
+	}
+	return h;
+}
 
 /* Layout of ctaccel_flow.ct. */
 #define CTACCEL_CT_STATE_MASK 0xfULL
@@ -187,6 +211,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(insert_failed, "new flows not tracked because the insert failed otherwise")              \
 	X(insert_races, "inserts that lost to another CPU's insert of the same flow")              \
 	X(flow_busy, "packets not tracked because their entry was being removed")                  \
+	X(flow_reused,                                                                             \
+	  "lookups whose entry was removed and reused for another flow (looked up again)")         \
 	X(cas_exhausted, "packets not tracked because the state swap kept losing")                 \
 	X(quiesce_timeouts, "removals that stopped waiting for packets in flight")                 \
 	X(bypassed_packets, "packets marked to skip nf_conntrack (bypassed flows)")                \
