@@ -110,16 +110,19 @@ static void to_time_wait(int fd, const struct endpoint *c, const struct endpoint
 	}
 }
 
-static struct tracker *tracker_new(__u32 max_entries)
+/* A tracker with a table of max_entries and a ring of flows without a reply
+ * of ring slots (as `load unreplied-max` gives). */
+static struct tracker *tracker_new(__u32 max_entries, __u32 ring)
 {
 	struct tracker *skel = tracker__open();
 	struct ctaccel_config cfg;
 
 	ctaccel_config_default(&cfg, ctaccel_kernel_hz());
+	cfg.unreplied_max = ring;
 	if (skel)
 		memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	if (!skel || bpf_map__set_max_entries(skel->maps.ctaccel_flows, max_entries) ||
-	    tracker__load(skel)) {
+	    bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, ring) || tracker__load(skel)) {
 		fprintf(stderr, "bench: cannot load the tracker\n");
 		exit(1);
 	}
@@ -132,15 +135,16 @@ int main(int argc, char **argv)
 	struct figure empty1 = {.name = "empty tc program (single run)"};
 	struct figure syn = {.name = "first SYN, insert (single run)"};
 	struct figure reopen = {.name = "SYN reusing a TIME_WAIT tuple (single run)"};
+	struct figure evict = {.name = "SYN evicting the oldest unreplied (single run)"};
 	struct figure est_small = {.name = "established packet, 1k flows (repeat)"};
 	struct figure est_big = {.name = "established packet, 1M flows (repeat)"};
 	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 80);
 	__u32 max_entries;
 	struct bench_empty *eskel;
-	struct tracker *small, *big;
+	struct tracker *small, *big, *flood;
 	struct frame data, f;
 	struct ctaccel_stats st;
-	int opt, r, i, empty_fd, small_fd, big_fd;
+	int opt, r, i, empty_fd, small_fd, big_fd, flood_fd;
 
 	while ((opt = getopt(argc, argv, "r:n:f:")) != -1) {
 		switch (opt) {
@@ -169,15 +173,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	empty_fd = bpf_program__fd(eskel->progs.bench_empty);
-	/* Same table size for both, so only the number of entries differs. */
-	small = tracker_new(max_entries);
-	big = tracker_new(max_entries);
+	/* Same table size for both, so only the number of entries differs; a
+	 * ring as large as the table, so that the fill evicts nothing. */
+	small = tracker_new(max_entries, max_entries);
+	big = tracker_new(max_entries, max_entries);
+	/* Under a flood: the ring (256 slots) is full of flows without a
+	 * reply, and every new flow evicts the oldest of them. */
+	flood = tracker_new(4096, 256);
 	small_fd = bpf_program__fd(small->progs.ctaccel_ingress);
 	big_fd = bpf_program__fd(big->progs.ctaccel_ingress);
+	flood_fd = bpf_program__fd(flood->progs.ctaccel_ingress);
 
-	fprintf(stderr, "bench: filling tables (1000 and %u flows)...\n", big_flows);
+	fprintf(stderr, "bench: filling tables (1000, %u and 1000 flows)...\n", big_flows);
 	fill(small, 1000, &s);
 	fill(big, big_flows, &s);
+	fill(flood, 1000, &s);
 	frame_tcp(&data, &c, &s, F_PSH | F_ACK, 100);
 	for (i = 0; i < 2; i++) {
 		struct tracker *t = i ? big : small;
@@ -228,6 +238,14 @@ int main(int argc, char **argv)
 		}
 		qsort(one, 257, sizeof(one[0]), cmp_u32);
 		reopen.v[reopen.n++] = one[128];
+		for (k = 0; k < 257; k++) {
+			struct endpoint cf = ep("198.18.4.1", 1024 + r * 257 + k);
+
+			frame_tcp(&f, &cf, &s, F_SYN, 0);
+			one[k] = run_once(flood_fd, &f);
+		}
+		qsort(one, 257, sizeof(one[0]), cmp_u32);
+		evict.v[evict.n++] = one[128];
 	}
 
 	printf("\nPer-packet cost, ns (BPF_PROG_TEST_RUN, %d rounds, repeat %u; single runs: "
@@ -242,6 +260,7 @@ int main(int argc, char **argv)
 	figure_print(&empty1, 0);
 	figure_print(&syn, median(&empty1));
 	figure_print(&reopen, median(&empty1));
+	figure_print(&evict, median(&empty1));
 	printf("\nRatios: established/empty against the repeated empty program, first SYN against "
 	       "the\n"
 	       "single-run empty program; growth 1k -> %u flows: %.2fx\n",
@@ -249,6 +268,7 @@ int main(int argc, char **argv)
 
 	tracker__destroy(small);
 	tracker__destroy(big);
+	tracker__destroy(flood);
 	bench_empty__destroy(eskel);
 	return 0;
 }
