@@ -8,7 +8,7 @@ pkgs=(
 	make gcc clang llvm pkg-config libclang-rt-14-dev
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libcmocka-dev
-	iproute2 nftables conntrack bats jq util-linux curl python3-yaml python3 python3-scapy hping3 strace procps
+	iproute2 nftables conntrack bats jq util-linux curl python3-yaml python3 python3-scapy hping3 tmux strace procps
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 	buildah busybox-static systemd prometheus
 )

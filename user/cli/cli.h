@@ -56,6 +56,9 @@ int do_flow(struct cli *c, int argc, char **argv);
 int do_policy(struct cli *c, int argc, char **argv);
 int do_sockets(struct cli *c, int argc, char **argv);
 int do_tw(struct cli *c, int argc, char **argv);
+int do_top(struct cli *c, int argc, char **argv);
+
+#define CLI_TOP_USAGE "top [interval S] [count N] [sort packets|bytes] [flows N]"
 
 /* argv of `load` (and nothing else) into *o: EXIT_USAGE on a bad word. */
 int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any);

@@ -27,4 +27,17 @@ json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t 
 int ctjson_rules_parse(const char *text, struct ctaccel_rule **out, size_t *n, char *err,
 		       size_t errlen);
 
+/* One refresh of `top`: `ctaccel -j top`'s line. */
+struct ctjson_top_frame {
+	double interval_s;
+	const struct ctaccel_stats *prev, *cur; /* counters at both ends */
+	uint32_t max_flows;
+	const struct ctaccel_top_result *res;
+	const struct ctaccel_flow_rate *busiest;
+	bool by_bytes;
+	const struct ctaccel_tw_report *tw; /* NULL when host sockets cannot be read */
+	unsigned int tw_top;
+};
+json_t *ctjson_top(const struct ctjson_top_frame *f);
+
 #endif

@@ -268,6 +268,28 @@ int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
 int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx);
 int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies);
 
+/* ---- the busiest flows over an interval (top.c) ---- */
+struct ctaccel_flow_rate {
+	struct ctaccel_tuple tuple;
+	uint32_t state;
+	bool bypass;
+	uint64_t packets, bytes; /* since the previous refresh */
+};
+struct ctaccel_top_result {
+	uint64_t flows;	   /* entries in the table */
+	uint64_t bypassed; /* of them, bypassed */
+	size_t nbusiest;   /* entries filled in out[] */
+	bool first;	   /* no previous refresh: no rates yet */
+};
+/* Snapshots kept between refreshes (two of 64 bytes a flow). */
+struct ctaccel_top;
+int ctaccel_top_new(struct ctaccel_top **out);
+/* Read the table once; out[] gets the max busiest flows since the previous
+ * refresh, by packets or by bytes, busiest first. */
+int ctaccel_top_refresh(struct ctaccel *h, struct ctaccel_top *t, bool by_bytes,
+			struct ctaccel_flow_rate *out, size_t max, struct ctaccel_top_result *res);
+void ctaccel_top_free(struct ctaccel_top *t);
+
 /* ---- host sockets (sockets.c) ---- */
 extern const char *const ctaccel_tcp_state_names[CTACCEL_TCP_STATE_SLOTS];
 
