@@ -74,6 +74,19 @@ struct {
 	__type(value, struct ctaccel_unreplied_head);
 } ctaccel_unreplied_head SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CTACCEL_EVENTS_BYTES);
+} ctaccel_events SEC(".maps");
+
+/* Written by monitors only: the datapath reads it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctaccel_monitor);
+} ctaccel_monitor SEC(".maps");
+
 /* Written by userspace only (its one writer), after each policy change. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -175,6 +188,54 @@ static __always_inline void fast_decide(struct ctaccel_flow *f, struct pkt *p, _
 	p->fast = cached & 1;
 }
 
+/* Whether a monitor listens: it keeps pushing `until` into the future. */
+static __always_inline bool monitored(__u64 now)
+{
+	__u32 zero = 0;
+	struct ctaccel_monitor *m = bpf_map_lookup_elem(&ctaccel_monitor, &zero);
+
+	return m && *(volatile __u64 *)&m->until > now;
+}
+
+/*
+ * One event into the ring (what: type | reason << 8 | state << 16), or
+ * events_lost. A global function: the verifier walks it once.
+ */
+__noinline int flow_event(const struct ctaccel_flow_key *key, const struct ctaccel_flow *f,
+			  __u32 what, __u64 now)
+{
+	struct ctaccel_stats *st;
+	struct ctaccel_event *e;
+	__u32 zero = 0;
+
+	if (!key || !f)
+		return 0;
+	e = bpf_ringbuf_reserve(&ctaccel_events, sizeof(*e), 0);
+	if (!e) {
+		st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
+		if (st)
+			CTR_ATOMIC(st, events_lost, 1);
+		return 0;
+	}
+	e->jiffies = now;
+	__builtin_memcpy(&e->key, key, sizeof(e->key));
+	e->leg[0] = f->leg[0];
+	e->leg[1] = f->leg[1];
+	e->type = what & 0xff;
+	e->reason = (what >> 8) & 0xff;
+	e->state = (what >> 16) & 0xff;
+	e->orig_is_hi = f->orig_is_hi;
+	e->__pad = 0;
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+#define FLOW_EVENT(key, f, type, reason, state, now)                                               \
+	do {                                                                                       \
+		if (monitored(now))                                                                \
+			flow_event(key, f, (type) | (reason) << 8 | (__u32)(state) << 16, now);    \
+	} while (0)
+
 #define QUIESCE_SPINS (1 << 16)
 
 struct quiesce {
@@ -248,7 +309,7 @@ static __always_inline int flow_ref(struct ctaccel_flow *f, __u32 key_hash)
  */
 static __always_inline void flow_release(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
 					 __u32 state, struct ctaccel_stats *st, __u64 extra_bytes,
-					 __u64 extra_packets, __u32 self)
+					 __u64 extra_packets, __u32 self, __u32 reason, __u64 now)
 {
 	/* Also drops the caller's own reference: the element may be reused
 	 * once it is deleted. */
@@ -257,6 +318,7 @@ static __always_inline void flow_release(struct ctaccel_flow *f, const struct ct
 	gauge_add(st, state, -1);
 	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
 	CTR_ATOMIC(st, deleted_bytes, f->leg[0].bytes + f->leg[1].bytes + extra_bytes);
+	FLOW_EVENT(key, f, CTACCEL_EV_DESTROY, reason, state, now);
 	bpf_map_delete_elem(&ctaccel_flows, key);
 }
 
@@ -321,7 +383,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 				continue;
 			CTR_ATOMIC(st, flows_expired, 1);
-			flow_release(f, &p->key, old, st, 0, 0, 1);
+			flow_release(f, &p->key, old, st, 0, 0, 1, CTACCEL_GONE_expired, now);
 			return FLOW_AGAIN;
 		}
 
@@ -337,19 +399,23 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 				continue;
 			if (v == TV_REOPEN) {
 				CTR_ATOMIC(st, flows_reopened, 1);
-				flow_release(f, &p->key, old, st, 0, 0, 1);
+				flow_release(f, &p->key, old, st, 0, 0, 1, CTACCEL_GONE_reopened,
+					     now);
 				return FLOW_AGAIN;
 			}
 			/* nf_conntrack moves the entry to CLOSE, accounts the RST,
 			 * then destroys the entry. */
 			if (!state_is_closed(old))
 				CTR_INC(st, flows_closed);
-			if (old != CTACCEL_ST_CLOSE)
+			if (old != CTACCEL_ST_CLOSE) {
 				CTR_INC(st, transitions);
+				FLOW_EVENT(&p->key, f, CTACCEL_EV_UPDATE, 0, CTACCEL_ST_CLOSE, now);
+			}
 			CTR_INC(st, tracked_packets);
 			CTR_ADD(st, tracked_bytes, p->ip_len);
 			CTR_ATOMIC(st, flows_killed, 1);
-			flow_release(f, &p->key, old, st, p->ip_len, 1, 1);
+			flow_release(f, &p->key, old, st, p->ip_len, 1, 1, CTACCEL_GONE_killed,
+				     now);
 			return FLOW_GONE;
 		}
 		if (nct != ct && __sync_val_compare_and_swap(&f->ct, ct, nct) != ct)
@@ -362,6 +428,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			CTR_INC(st, transitions);
 			if (state_is_closed(new) && !state_is_closed(old))
 				CTR_INC(st, flows_closed);
+			FLOW_EVENT(&p->key, f, CTACCEL_EV_UPDATE, 0, new, now);
 		}
 		if (v == TV_IGNORE) {
 			CTR_INC(st, ignored);
@@ -452,7 +519,7 @@ __noinline int unreplied_slot(struct ctaccel_stats *st)
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		return slot; /* it moved meanwhile: a reply, or another remover */
 	CTR_INC(st, unreplied_evicted);
-	flow_release(f, &old.key, state, st, 0, 0, 0);
+	flow_release(f, &old.key, state, st, 0, 0, 0, CTACCEL_GONE_evicted, bpf_jiffies64());
 	return slot;
 }
 
@@ -525,6 +592,7 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	}
 	gauge_add(st, ctaccel_ct_state(nct), 1);
 	CTR_INC(st, flows_created);
+	FLOW_EVENT(&p->key, &nf, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
 	CTR_INC(st, tracked_packets);
 	CTR_ADD(st, tracked_bytes, p->ip_len);
 	return 0;
@@ -699,7 +767,9 @@ static long delete_one(__u32 i, struct del_loop *l)
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		goto skip;
 	CTR_ATOMIC(st, flows_deleted, 1);
-	flow_release(f, &req.key, state, st, 0, 0, 0);
+	flow_release(f, &req.key, state, st, 0, 0, 0,
+		     l->flags & CTACCEL_DEL_FORCE ? CTACCEL_GONE_flushed : CTACCEL_GONE_expired,
+		     l->now);
 	l->deleted++;
 	return 0;
 skip:

@@ -237,7 +237,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	  "fast-path flows' packets over the egress MTU (the kernel sends the ICMP error)")        \
 	X(slow_egress, "fast-path flows' packets routed to a device without ctaccel")              \
 	X(slow_other, "fast-path flows' packets refused otherwise (route lookup, rewrite)")        \
-	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")
+	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")          \
+	X(events_lost, "flow events a monitor missed (its ring buffer was full)")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -353,6 +354,61 @@ struct ctaccel_unreplied_slot {
 
 #define CTACCEL_UNREPLIED_MIN 64 /* never fewer slots (unless max-flows is smaller) */
 
+/*
+ * Flow events for `ctaccel monitor`: written to the ring buffer
+ * `ctaccel_events` only while a monitor keeps `ctaccel_monitor.until` (jiffies)
+ * in the future, so that the datapath pays nothing when nobody listens. An
+ * event the ring has no room for is counted in events_lost.
+ */
+#define CTACCEL_EVENT_TYPES(X)                                                                     \
+	X(NEW, 1)                                                                                  \
+	X(UPDATE, 2)                                                                               \
+	X(DESTROY, 3)
+
+/* Why an entry went: removed after its timeout (by a packet or GC), a SYN
+ * reopened its tuple, a RST before any reply, a forced compare-and-delete
+ * (flush, unload), or room for a new flow (no reply yet). */
+#define CTACCEL_DESTROY_REASONS(X)                                                                 \
+	X(expired, 1)                                                                              \
+	X(reopened, 2)                                                                             \
+	X(killed, 3)                                                                               \
+	X(flushed, 4)                                                                              \
+	X(evicted, 5)
+
+/* clang-format off */
+enum ctaccel_event_type {
+#define X(name, v) CTACCEL_EV_##name = v,
+	CTACCEL_EVENT_TYPES(X)
+#undef X
+	CTACCEL_EV__MAX,
+};
+
+enum ctaccel_destroy_reason {
+#define X(name, v) CTACCEL_GONE_##name = v,
+	CTACCEL_DESTROY_REASONS(X)
+#undef X
+	CTACCEL_GONE__MAX,
+};
+/* clang-format on */
+
+struct ctaccel_event {
+	__u64 jiffies;
+	struct ctaccel_flow_key key;
+	struct ctaccel_flow_leg leg[CTACCEL_DIR__MAX];
+	__u8 type;   /* enum ctaccel_event_type */
+	__u8 reason; /* DESTROY: enum ctaccel_destroy_reason */
+	__u8 state;  /* the flow's state after the event (DESTROY: before it) */
+	__u8 orig_is_hi;
+	__u32 __pad;
+};
+
+/* Value of the one-slot ARRAY `ctaccel_monitor`, written by monitors only. */
+struct ctaccel_monitor {
+	__u64 until; /* jiffies: events are written while the clock is before it */
+};
+
+#define CTACCEL_EVENTS_BYTES (256 * 1024)
+
 /* Context of the ctaccel_clock program: the datapath's clock, read once. */
 struct ctaccel_clock {
 	__u64 jiffies;
@@ -441,6 +497,8 @@ _Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
 _Static_assert(sizeof(struct ctaccel_policy_gen) == 8, "policy generation layout");
 _Static_assert(sizeof(struct ctaccel_unreplied_head) == 8, "unreplied ring head layout");
 _Static_assert(sizeof(struct ctaccel_unreplied_slot) == 48, "unreplied ring slot layout");
+_Static_assert(sizeof(struct ctaccel_event) == 88, "event layout");
+_Static_assert(sizeof(struct ctaccel_monitor) == 8, "monitor layout");
 _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats slots");
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");

@@ -8,78 +8,6 @@
 #include <sys/socket.h>
 #include "cli.h"
 
-struct flow_filter {
-	int state;  /* -1: any */
-	int family; /* 0: any */
-	__u8 addr[16];
-	int port; /* -1: any */
-};
-
-static int parse_filter(struct cli *c, int argc, char **argv, struct flow_filter *f)
-{
-	static const char *const keys[] = {"state", "addr", "port"};
-	uint32_t port;
-	size_t k;
-	int i;
-
-	f->state = -1;
-	f->port = -1;
-	f->family = 0;
-	for (i = 0; i < argc; i++) {
-		for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-			if (is_prefix(argv[i], keys[k]))
-				break;
-		if (k == sizeof(keys) / sizeof(keys[0])) {
-			cli_err(c, "flow: unexpected '%s'", argv[i]);
-			return -EINVAL;
-		}
-		if (i + 1 >= argc) {
-			cli_err(c, "flow: '%s' needs a value", argv[i]);
-			return -EINVAL;
-		}
-		i++;
-		if (k == 0) {
-			f->state = ctaccel_state_parse(argv[i]);
-			if (f->state < 0) {
-				cli_err(c, "flow: unknown state '%s'", argv[i]);
-				return -EINVAL;
-			}
-		} else if (k == 1) {
-			if (inet_pton(AF_INET, argv[i], f->addr) == 1) {
-				f->family = AF_INET;
-			} else if (inet_pton(AF_INET6, argv[i], f->addr) == 1) {
-				f->family = AF_INET6;
-			} else {
-				cli_err(c, "flow: '%s' is not an IPv4 or IPv6 address", argv[i]);
-				return -EINVAL;
-			}
-		} else {
-			if (ctaccel_parse_u32(argv[i], &port) || port > 65535) {
-				cli_err(c, "flow: port '%s' is not a number from 0 to 65535",
-					argv[i]);
-				return -EINVAL;
-			}
-			f->port = port;
-		}
-	}
-	return 0;
-}
-
-static bool filter_match(const struct flow_filter *f, const struct ctaccel_tuple *t,
-			 const struct ctaccel_flow *v)
-{
-	size_t alen = t->family == AF_INET ? 4 : 16;
-
-	if (f->state >= 0 && (int)ctaccel_ct_state(v->ct) != f->state)
-		return false;
-	if (f->port >= 0 && t->sport != f->port && t->dport != f->port)
-		return false;
-	if (f->family && (t->family != f->family ||
-			  (memcmp(t->src, f->addr, alen) && memcmp(t->dst, f->addr, alen))))
-		return false;
-	return true;
-}
-
 static const char *family_name(int family)
 {
 	return family == AF_INET ? "ipv4" : "ipv6";
@@ -254,7 +182,7 @@ static int flow_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_
 		__s64 expires;
 
 		ctaccel_flow_tuple(&keys[i], v, &t);
-		if (!filter_match(w->filter, &t, v))
+		if (!cli_filter_match(w->filter, &t, ctaccel_ct_state(v->ct)))
 			continue;
 		w->n++;
 		if (w->count)
@@ -286,7 +214,7 @@ int do_flow(struct cli *c, int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (parse_filter(c, argc, argv, &f))
+	if (cli_flow_filter(c, "flow", argc, argv, &f))
 		return EXIT_USAGE;
 	if (cli_open(c, true))
 		return EXIT_RUNTIME;

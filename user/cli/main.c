@@ -70,6 +70,7 @@ static const struct cmd {
 	{"sockets", do_sockets, "sockets"},
 	{"tw", do_tw, "tw [top N] [threshold PERCENT]"},
 	{"top", do_top, CLI_TOP_USAGE},
+	{"monitor", do_monitor, CLI_MONITOR_USAGE},
 	{"daemon", do_daemon, DAEMON_USAGE},
 	{"replace", do_replace,
 	 "replace [force]   (live upgrade: this binary's programs, same maps)"},

@@ -40,4 +40,9 @@ struct ctjson_top_frame {
 };
 json_t *ctjson_top(const struct ctjson_top_frame *f);
 
+/* One flow event of `monitor` (time: seconds since the epoch); and the
+ * events a monitor missed since it started. */
+json_t *ctjson_event(const struct ctaccel_event_view *ev, double time_s);
+json_t *ctjson_events_lost(uint64_t lost);
+
 #endif

@@ -21,6 +21,8 @@
 #define PIN_POLICY_GEN	   "ctaccel_policy_gen"
 #define PIN_UNREPLIED	   "ctaccel_unreplied"
 #define PIN_UNREPLIED_HEAD "ctaccel_unreplied_head"
+#define PIN_EVENTS	   "ctaccel_events"
+#define PIN_MONITOR	   "ctaccel_monitor"
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"

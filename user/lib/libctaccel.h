@@ -57,6 +57,8 @@ void ctaccel_unlock(struct ctaccel *h);
 /* A directory below the root that a daemon holds an flock on for its life:
  * one daemon per pinned state. */
 #define CTACCEL_PIN_DAEMON "daemon"
+/* ... and one a monitor holds: the event ring has one reader. */
+#define CTACCEL_PIN_MONITOR_LOCK "monitor"
 
 /*
  * Open the pinned state: -ENOENT when nothing is loaded, -EPROTO when it has
@@ -289,6 +291,30 @@ int ctaccel_top_new(struct ctaccel_top **out);
 int ctaccel_top_refresh(struct ctaccel *h, struct ctaccel_top *t, bool by_bytes,
 			struct ctaccel_flow_rate *out, size_t max, struct ctaccel_top_result *res);
 void ctaccel_top_free(struct ctaccel_top *t);
+
+/* ---- flow events (events.c) ---- */
+extern const char *const ctaccel_event_names[CTACCEL_EV__MAX];
+extern const char *const ctaccel_destroy_reason_names[CTACCEL_GONE__MAX];
+
+struct ctaccel_event_view {
+	int type;   /* enum ctaccel_event_type */
+	int reason; /* DESTROY: enum ctaccel_destroy_reason */
+	uint32_t state;
+	uint64_t jiffies;
+	struct ctaccel_tuple tuple;
+	uint64_t orig_packets, orig_bytes, reply_packets, reply_bytes;
+};
+/* Called for every event; a non-zero return stops the poll with it. */
+typedef int (*ctaccel_event_fn)(const struct ctaccel_event_view *ev, void *ctx);
+
+/* A monitor keeps the datapath writing events while it polls (a lease
+ * renewed each second: events stop within seconds after it is gone). */
+struct ctaccel_monitor_h;
+int ctaccel_monitor_new(struct ctaccel *h, ctaccel_event_fn fn, void *ctx,
+			struct ctaccel_monitor_h **out);
+/* Events handled, or -errno (or fn's non-zero return). */
+int ctaccel_monitor_poll(struct ctaccel_monitor_h *m, int timeout_ms);
+void ctaccel_monitor_free(struct ctaccel_monitor_h *m);
 
 /* ---- host sockets (sockets.c) ---- */
 extern const char *const ctaccel_tcp_state_names[CTACCEL_TCP_STATE_SLOTS];

@@ -152,6 +152,8 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_gen), PIN_POLICY_GEN);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied), PIN_UNREPLIED);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied_head), PIN_UNREPLIED_HEAD);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_events), PIN_EVENTS);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_monitor), PIN_MONITOR);
 	return err;
 }
 
@@ -386,7 +388,7 @@ static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
-	int ring = -1, ring_head = -1, err;
+	int ring = -1, ring_head = -1, events = -1, monitor = -1, err;
 	struct tracker *skel;
 
 	*replaced = false;
@@ -405,12 +407,16 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	if (!err) {
 		ring = pin_get(h, PIN_UNREPLIED);
 		ring_head = pin_get(h, PIN_UNREPLIED_HEAD);
-		if (ring < 0 || ring_head < 0)
-			err = ring < 0 ? ring : ring_head;
+		events = pin_get(h, PIN_EVENTS);
+		monitor = pin_get(h, PIN_MONITOR);
+		err = ring < 0 ? ring : ring_head < 0 ? ring_head : events < 0 ? events : monitor;
+		err = err < 0 ? err : 0;
 	}
 	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, h->cfg.unreplied_max);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied, ring);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied_head, ring_head);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_events, events);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_monitor, monitor);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");
@@ -442,6 +448,10 @@ out:
 		close(ring);
 	if (ring_head >= 0)
 		close(ring_head);
+	if (events >= 0)
+		close(events);
+	if (monitor >= 0)
+		close(monitor);
 	tracker__destroy(skel);
 	return err;
 }

@@ -139,7 +139,7 @@ static const char *const pin_names[] = {
 	PIN_SOCKOPS,   PIN_SK_LINK,	   PIN_SK_TRANSITIONS, PIN_FLOWS,	PIN_STATS,
 	PIN_IFACES,    PIN_CONFIG,	   PIN_INGRESS,	       PIN_EGRESS,	PIN_DELETE,
 	PIN_CLOCK,     PIN_POLICY,	   PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN,
-	PIN_UNREPLIED, PIN_UNREPLIED_HEAD,
+	PIN_UNREPLIED, PIN_UNREPLIED_HEAD, PIN_EVENTS, PIN_MONITOR,
 };
 
 void unpin_all(struct ctaccel *h)
@@ -152,6 +152,8 @@ void unpin_all(struct ctaccel *h)
 			unlink(path);
 	/* A daemon's instance lock, left by one that was killed. */
 	if (!ctaccel_pin_file(h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
+		rmdir(path);
+	if (!ctaccel_pin_file(h, CTACCEL_PIN_MONITOR_LOCK, path, sizeof(path)))
 		rmdir(path);
 	rmdir(h->root);
 }
