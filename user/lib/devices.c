@@ -79,14 +79,6 @@ static __u32 tc_prog_id(unsigned int ifindex, bool ingress)
 	return err ? 0 : opts.prog_id;
 }
 
-__u32 prog_id_of(int fd)
-{
-	struct bpf_prog_info info = {};
-	__u32 len = sizeof(info);
-
-	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
-}
-
 int ctaccel_ifindex(struct ctaccel *h, const char *verb, const char *name, unsigned int *ifindex)
 {
 	*ifindex = if_nametoindex(name);

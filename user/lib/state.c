@@ -433,6 +433,14 @@ fail:
 	return err;
 }
 
+__u32 prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
 int ctaccel_refresh(struct ctaccel *h)
 {
 	int fd, err;
