@@ -68,12 +68,16 @@ static void *work(void *arg)
 	memset(buf, 'q', msg);
 	fd = socket(dst.ss_family, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&dst, dst_len) || write(fd, &mode, 1) != 1) {
+		fprintf(stderr, "rr: connect: %s\n", strerror(errno));
 		w->fail++;
 		goto out;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while (now() < deadline) {
+		errno = 0;
 		if (write(fd, buf, msg) != (ssize_t)msg || read_full(fd, buf, msg)) {
+			fprintf(stderr, "rr: after %ld round trips: %s\n", w->ok,
+				errno ? strerror(errno) : "timed out or closed");
 			w->fail++;
 			break;
 		}

@@ -56,8 +56,11 @@ static int addr_parse(const char *s, int port, struct sockaddr_storage *ss, sock
 static int wait_fd_ms(int fd, short ev, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = ev};
+	int r = poll(&p, 1, ms);
 
-	return poll(&p, 1, ms) == 1 ? 0 : -1;
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r == 1 ? 0 : -1;
 }
 
 static int wait_fd(int fd, short ev)
@@ -186,13 +189,26 @@ static int connect_bounded(int fd, const struct sockaddr_storage *ss, socklen_t 
 		goto done;
 	if (errno != EINPROGRESS)
 		return -1;
-	if (poll(&p, 1, ms) != 1)
+	if (poll(&p, 1, ms) != 1) {
+		errno = ETIMEDOUT;
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err)
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) || err) {
+		errno = err ? err : errno;
 		return -1;
+	}
 done:
 	fcntl(fd, F_SETFL, fl);
 	return 0;
+}
+
+/* The first failure's cause, once, on stderr: a failed run must say why. */
+static void first_failure(const char *what)
+{
+	static int said;
+
+	if (!said++)
+		fprintf(stderr, "tcpgen: first failure: %s: %s\n", what, strerror(errno));
 }
 
 static int one_connection(int fam, const struct sockaddr_storage *ss, socklen_t len, char mode,
@@ -209,14 +225,22 @@ static int one_connection(int fam, const struct sockaddr_storage *ss, socklen_t 
 		close(fd);
 		return r;
 	}
-	if (connect_bounded(fd, ss, len, IO_TIMEOUT_MS) || write(fd, &mode, 1) != 1) {
+	if (connect_bounded(fd, ss, len, IO_TIMEOUT_MS)) {
+		first_failure("connect");
+		close(fd);
+		return -1;
+	}
+	if (write(fd, &mode, 1) != 1) {
+		first_failure("write");
 		close(fd);
 		return -1;
 	}
 	switch (mode) {
 	case 'c':
-		if (wait_fd(fd, POLLIN) || read(fd, buf, 100) <= 0)
+		if (wait_fd(fd, POLLIN) || read(fd, buf, 100) <= 0) {
+			first_failure("read");
 			goto fail;
+		}
 		close(fd);
 		break;
 	case 'o':
