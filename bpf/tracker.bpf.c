@@ -121,20 +121,33 @@ static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s
 #define QUIESCE_SPINS (1 << 16)
 
 struct quiesce {
-	struct ctaccel_flow *f;
+	struct ctaccel_flow_key key;
 	__u32 self;
 	bool done;
 };
 
 /* Once only `self` references are left, drop them and mark the entry DEAD in
  * one swap: no packet can take a reference after that. */
+static __always_inline bool quiesce_try(struct ctaccel_flow *f, __u32 self)
+{
+	__u64 r = *(volatile __u64 *)&f->ref;
+
+	if ((r & CTACCEL_REF_COUNT_MASK) != self)
+		return false;
+	return __sync_val_compare_and_swap(&f->ref, r, (r - self) | CTACCEL_REF_DEAD) == r;
+}
+
+/*
+ * The callback looks the entry up by its key rather than being handed the
+ * caller's pointer (rule stale-value, docs/checks.md). The caller swapped the
+ * word to NONE, so nobody else deletes the entry while we wait: the key still
+ * finds this element.
+ */
 static long quiesce_spin(__u32 i, struct quiesce *q)
 {
-	__u64 r = *(volatile __u64 *)&q->f->ref;
+	struct ctaccel_flow *f = bpf_map_lookup_elem(&ctaccel_flows, &q->key);
 
-	if ((r & CTACCEL_REF_COUNT_MASK) != q->self)
-		return 0;
-	if (__sync_val_compare_and_swap(&q->f->ref, r, (r - q->self) | CTACCEL_REF_DEAD) != r)
+	if (f && !quiesce_try(f, q->self))
 		return 0;
 	q->done = true;
 	return 1;
@@ -145,12 +158,17 @@ static long quiesce_spin(__u32 i, struct quiesce *q)
  * entry whose word was just swapped to NONE, then mark it DEAD. Packets that
  * arrive later see NONE (or DEAD) and leave it alone; those already past the
  * word finish within a few hundred instructions. If they do not, the entry is
- * marked DEAD all the same (counted in quiesce_timeouts).
+ * marked DEAD all the same (counted in quiesce_timeouts). The first try needs
+ * no loop: usually no other packet of the flow is in flight.
  */
-static __always_inline bool flow_quiesce(struct ctaccel_flow *f, __u32 self)
+static __always_inline bool flow_quiesce(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
+					 __u32 self)
 {
-	struct quiesce q = {.f = f, .self = self};
+	struct quiesce q = {.self = self};
 
+	if (quiesce_try(f, self))
+		return true;
+	q.key = *key;
 	bpf_loop(QUIESCE_SPINS, quiesce_spin, &q, 0);
 	if (!q.done) {
 		__sync_fetch_and_or(&f->ref, CTACCEL_REF_DEAD);
@@ -195,7 +213,7 @@ static __always_inline void flow_release(struct ctaccel_flow *f, const struct ct
 {
 	/* Also drops the caller's own reference: the element may be reused
 	 * once it is deleted. */
-	if (!flow_quiesce(f, self))
+	if (!flow_quiesce(f, key, self))
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
 	gauge_add(st, state, -1);
 	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
