@@ -3,6 +3,7 @@
 #ifndef LIBCTACCEL_INTERNAL_H
 #define LIBCTACCEL_INTERNAL_H
 
+#include <errno.h>
 #include <limits.h>
 #include "libctaccel.h"
 
@@ -44,10 +45,22 @@ void lib_print(const struct ctaccel *h, enum ctaccel_print_level level, const ch
 #define pr_info(h, ...)	 lib_print(h, CTACCEL_PRINT_INFO, __VA_ARGS__)
 #define pr_debug(h, ...) lib_print(h, CTACCEL_PRINT_DEBUG, __VA_ARGS__)
 
-/* Report a failure once and return it: `return fail(h, err, "attach %s", n)`
- * gives "attach NAME: strerror". */
-int lib_fail(const struct ctaccel *h, int err, const char *fmt, ...)
+/* The message of lib_fail(). */
+void lib_warn_err(const struct ctaccel *h, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Report a failure once and evaluate to `err` (a negative errno, read once:
+ * logging may change errno): `return lib_fail(h, err, "attach %s", n)` gives
+ * "attach NAME: strerror". A macro so that static analysis sees the failure
+ * code returned, not an opaque call's result.
+ */
+#define lib_fail(h, err, ...)                                                                      \
+	({                                                                                         \
+		int lib_fail_err__ = (err);                                                        \
+		lib_warn_err((h), lib_fail_err__, __VA_ARGS__);                                    \
+		lib_fail_err__;                                                                    \
+	})
 
 /* Pin fd under the root as `name`, mode 0600. */
 int pin_fd(struct ctaccel *h, int fd, const char *name);

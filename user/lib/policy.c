@@ -175,6 +175,8 @@ static int slot_and_pin(struct ctaccel *h, __u32 *slot_id, int *pin, __u32 *pin_
 	__u32 zero = 0, len = sizeof(info);
 
 	*slot_id = 0;
+	*pin = -1;
+	*pin_id = 0;
 	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_POLICY], &zero, slot_id))
 		return errno == ENOENT ? -EIO : -errno;
 	*pin = pin_get(h, PIN_POLICY_RULES);

@@ -103,25 +103,33 @@ int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL
 	return err;
 }
 
-/* Load a private copy of the iterator and walk this namespace's sockets once. */
-static int sockets_walk(struct ctaccel *h, struct ctaccel_sockiter **out)
+/*
+ * Load a private copy of the iterator and walk this namespace's sockets once:
+ * the walked iterator, or NULL with *err set (said once). Success is the
+ * pointer itself, so no failure can pass for one.
+ */
+static struct ctaccel_sockiter *sockets_walk(struct ctaccel *h, int *err)
 {
-	int err = ctaccel_sockiter_new(h, out);
+	struct ctaccel_sockiter *it = NULL;
 
-	err = err ?: iter_run(*out);
-	if (err && *out) {
-		ctaccel_sockiter_free(*out);
-		*out = NULL;
+	*err = ctaccel_sockiter_new(h, &it);
+	if (!*err && it)
+		*err = iter_run(it);
+	if (*err && it) {
+		ctaccel_sockiter_free(it);
+		it = NULL;
 	}
-	return err;
+	if (!it && !*err)
+		*err = -EIO;
+	return it;
 }
 
 int ctaccel_host_sockets(struct ctaccel *h, struct ctaccel_host_sockets *out)
 {
-	struct ctaccel_sockiter *it = NULL;
-	int err = sockets_walk(h, &it);
+	int err;
+	struct ctaccel_sockiter *it = sockets_walk(h, &err);
 
-	if (err)
+	if (!it)
 		return err;
 	memcpy(out->states, it->skel->bss->state_count, sizeof(out->states));
 	out->fin_wait2_tw = it->skel->bss->fin_wait2_tw;
@@ -238,15 +246,15 @@ static int tw_peers(struct ctaccel_sockiter *it, struct ctaccel_tw_report *r)
 
 int ctaccel_tw_read(struct ctaccel *h, struct ctaccel_tw_report *r)
 {
-	struct ctaccel_sockiter *it = NULL;
+	struct ctaccel_sockiter *it;
 	unsigned int i;
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	if (port_range(&r->port_lo, &r->port_hi))
 		return lib_fail(h, -EINVAL, "tw: read net.ipv4.ip_local_port_range");
-	err = sockets_walk(h, &it);
-	if (err)
+	it = sockets_walk(h, &err);
+	if (!it)
 		return err;
 	r->time_wait = it->skel->bss->time_wait_total;
 	r->peer_overflow = it->skel->bss->tw_remote_overflow;

@@ -38,7 +38,7 @@ void lib_print(const struct ctaccel *h, enum ctaccel_print_level level, const ch
 	h->print(level, msg, h->print_ctx);
 }
 
-int lib_fail(const struct ctaccel *h, int err, const char *fmt, ...)
+void lib_warn_err(const struct ctaccel *h, int err, const char *fmt, ...)
 {
 	char what[768];
 	va_list ap;
@@ -47,7 +47,6 @@ int lib_fail(const struct ctaccel *h, int err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	pr_warn(h, "%s: %s", what, strerror(-err));
-	return err;
 }
 
 int ctaccel_new(const struct ctaccel_opts *opts, struct ctaccel **out)
@@ -139,7 +138,7 @@ static const char *const pin_names[] = {
 	PIN_SOCKOPS,   PIN_SK_LINK,	   PIN_SK_TRANSITIONS, PIN_FLOWS,	PIN_STATS,
 	PIN_IFACES,    PIN_CONFIG,	   PIN_INGRESS,	       PIN_EGRESS,	PIN_DELETE,
 	PIN_CLOCK,     PIN_POLICY,	   PIN_POLICY_RULES,   PIN_POLICY_NEXT, PIN_POLICY_GEN,
-	PIN_UNREPLIED, PIN_UNREPLIED_HEAD, PIN_EVENTS, PIN_MONITOR,
+	PIN_UNREPLIED, PIN_UNREPLIED_HEAD, PIN_EVENTS,	       PIN_MONITOR,
 };
 
 void unpin_all(struct ctaccel *h)
@@ -315,6 +314,8 @@ static int config_layout(size_t *off, size_t *value_size)
 {
 	struct tracker *skel = tracker__open();
 
+	*off = 0;
+	*value_size = 0;
 	if (!skel)
 		return -errno;
 	*off = (const char *)&skel->rodata->ctaccel_cfg - (const char *)skel->rodata;

@@ -134,7 +134,8 @@ int ctaccel_top_refresh(struct ctaccel *h, struct ctaccel_top *t, bool by_bytes,
 	err = ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], collect, cur);
 	if (err)
 		return lib_fail(h, err, "top: read %s/%s", h->root, PIN_FLOWS);
-	qsort(cur->e, cur->n, sizeof(*cur->e), key_cmp);
+	if (cur->n) /* qsort's base must not be NULL, even for no elements */
+		qsort(cur->e, cur->n, sizeof(*cur->e), key_cmp);
 	/* Both snapshots are sorted by key: one merge finds each flow's past. */
 	for (i = 0; i < cur->n; i++) {
 		const struct top_entry *e = &cur->e[i], *p = NULL;
