@@ -24,12 +24,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Sockets of this network namespace are counted by the tracepoint. */
 const volatile __u64 netns_cookie;
 
-/* Per-run aggregates of the iterator, read by userspace through the skeleton. */
-__u64 state_count[CTACCEL_TCP_STATE_SLOTS];
-__u64 time_wait_total;
-__u64 fin_wait2_tw; /* timewait sockets still in FIN_WAIT2 (orphaned closes) */
-__u32 tw_local_port[65536];
-__u64 tw_remote_overflow; /* endpoints that did not fit tw_remote */
+/*
+ * Per-run aggregates of the iterator, read by userspace through the skeleton.
+ * One run of the iterator at a time writes them (see the top of this file), so
+ * plain increments are exact: "single writer" below is that run.
+ */
+__u64 state_count[CTACCEL_TCP_STATE_SLOTS]; /* single writer: the iterator run */
+__u64 time_wait_total;			    /* single writer: the iterator run */
+/* timewait sockets still in FIN_WAIT2 (orphaned closes) */
+__u64 fin_wait2_tw;	    /* single writer: the iterator run */
+__u32 tw_local_port[65536]; /* single writer: the iterator run */
+/* endpoints that did not fit tw_remote */
+__u64 tw_remote_overflow; /* single writer: the iterator run */
 /* Set by a reader that keeps this object loaded and wants only state_count
  * (the daemon, per scrape): the per-port and per-remote detail is skipped. */
 __u32 states_only;
@@ -40,7 +46,7 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ctaccel_tw_remote);
 	__type(value, __u32);
-} tw_remote SEC(".maps");
+} tw_remote SEC(".maps"); /* single writer: the iterator run */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

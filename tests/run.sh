@@ -57,6 +57,10 @@ for t in "$OUTPUT"/test_*; do
 	run_tap "$(basename "$t")" "$t"
 done
 
+# The static checks (make check): each rule over the product, then over its
+# bad example, where it must report.
+run_tap "static checks" bash scripts/check/run.sh
+
 # Each fuzz target for a few seconds, over its committed corpus first.
 run_tap "fuzz (smoke)" bash tests/fuzz/run.sh smoke
 
