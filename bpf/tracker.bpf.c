@@ -579,12 +579,34 @@ struct del_loop {
 	__u32 faults;
 };
 
+/*
+ * Compare-and-delete one entry: remove it only if its word is still `ct` (the
+ * caller's reading), and, unless forced, expired at `now`. True if this call
+ * removed it. The one removal path of GC, the expiry walk, flush and unload.
+ */
+static __always_inline bool flow_remove(const struct ctaccel_flow_key *key, struct ctaccel_flow *f,
+					struct ctaccel_stats *st, __u64 ct, bool force, __u64 now)
+{
+	__u32 state = ctaccel_ct_state(ct);
+
+	if (state == CTACCEL_ST_NONE)
+		return false;
+	if (!force && !ctaccel_ct_expired(ct, now))
+		return false;
+	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
+		return false;
+	CTR_ATOMIC(st, flows_deleted, 1);
+	flow_release(f, key, state, st, 0, 0, 0,
+		     force ? CTACCEL_GONE_flushed : CTACCEL_GONE_expired, now);
+	return true;
+}
+
 static long delete_one(__u32 i, struct del_loop *l)
 {
 	struct ctaccel_del_req req;
 	struct ctaccel_stats *st;
 	struct ctaccel_flow *f;
-	__u32 zero = 0, state;
+	__u32 zero = 0;
 	__u64 ct;
 
 	if (bpf_copy_from_user(&req, sizeof(req), (void *)(l->reqs + (__u64)i * sizeof(req)))) {
@@ -596,19 +618,10 @@ static long delete_one(__u32 i, struct del_loop *l)
 	if (!st || !f)
 		goto skip;
 	ct = *(volatile __u64 *)&f->ct;
-	state = ctaccel_ct_state(ct);
-	if (state == CTACCEL_ST_NONE)
-		goto skip;
 	if (req.expect_ct && ct != req.expect_ct)
 		goto skip;
-	if (!(l->flags & CTACCEL_DEL_FORCE) && !ctaccel_ct_expired(ct, l->now))
+	if (!flow_remove(&req.key, f, st, ct, l->flags & CTACCEL_DEL_FORCE, l->now))
 		goto skip;
-	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
-		goto skip;
-	CTR_ATOMIC(st, flows_deleted, 1);
-	flow_release(f, &req.key, state, st, 0, 0, 0,
-		     l->flags & CTACCEL_DEL_FORCE ? CTACCEL_GONE_flushed : CTACCEL_GONE_expired,
-		     l->now);
 	l->deleted++;
 	return 0;
 skip:
@@ -639,6 +652,7 @@ int ctaccel_delete(struct ctaccel_del_args *args)
 	return 0;
 }
 
+#include "expiry.bpf.h"
 #include "sockops.bpf.h"
 
 /* The datapath's clock for userspace, which has no jiffies of its own. */

@@ -19,7 +19,10 @@
 #define TC_ACT_UNSPEC	(-1)
 #define TC_ACT_REDIRECT 7
 #define EEXIST		17
+#define ENOENT		2
 #define E2BIG		7
+#define EBUSY		16
+#define CLOCK_MONOTONIC 1
 
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1FFF

@@ -23,7 +23,7 @@
  * pinned configuration (struct ctaccel_config.abi) and every open compares it:
  * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 3
+#define CTACCEL_ABI_VERSION 4
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
@@ -439,6 +439,47 @@ struct ctaccel_del_args {
 	__u32 __pad;
 };
 
+/*
+ * Kernel expiry: a bpf_timer and a BPF workqueue pass over the flow table and
+ * remove what has expired through compare-and-delete, with no userspace
+ * process (bpf/expiry.bpf.h). The value of the one-slot map `ctaccel_expiry`
+ * is a struct bpf_timer and a struct bpf_wq, then this. The settings
+ * (interval_ms, stopped, started_ns) are written by ctaccel_expiry_ctl (at
+ * load and replace, by `ctaccel expiry` and the daemon's supervisor, under the
+ * state lock); everything else has one writer, the pass, which the one
+ * workqueue item never runs twice at once.
+ */
+#define CTACCEL_EXPIRY_HANDLES_SIZE    32
+#define CTACCEL_EXPIRY_INTERVAL_MS     1000 /* least pause between passes */
+#define CTACCEL_EXPIRY_INTERVAL_MS_MAX 3600000
+#define CTACCEL_EXPIRY_DUTY	       200 /* the pause is at least 200 times the pass */
+
+struct ctaccel_expiry {
+	__u32 interval_ms;	 /* single writer: ctaccel_expiry_ctl */
+	__u32 stopped;		 /* single writer: ctaccel_expiry_ctl (a pass then sets no timer) */
+	__u64 started_ns;	 /* single writer: ctaccel_expiry_ctl (bpf_ktime_get_ns) */
+	__u64 passes;		 /* single writer: the expiry pass */
+	__u64 removed;		 /* single writer: the expiry pass */
+	__u64 busy_ns;		 /* single writer: the expiry pass */
+	__u64 last_pass_end_ns;	 /* single writer: the expiry pass (bpf_ktime_get_ns) */
+	__u64 last_pass_busy_ns; /* single writer: the expiry pass */
+	__u64 last_pass_examined; /* single writer: the expiry pass */
+	__u64 last_pass_removed;  /* single writer: the expiry pass */
+	__u64 pause_ns;		  /* single writer: the expiry pass (before the next pass) */
+};
+
+/* Argument of ctaccel_expiry_ctl, and of ctaccel_expire (a forced pass). */
+struct ctaccel_expiry_args {
+	__u32 interval_ms; /* ctl: least pause between passes */
+	__u32 __pad;
+	__u64 examined; /* out (forced pass) */
+	__u64 removed;	/* out (forced pass) */
+	__s32 err;	/* out (ctl): bpf_timer_* result */
+	__u32 flags;	/* ctl: CTACCEL_EXPIRY_STOP */
+};
+
+#define CTACCEL_EXPIRY_STOP (1U << 0)
+
 /* Value of `ctaccel_ifaces`: devices the tc programs are attached to. */
 struct ctaccel_iface {
 	__u32 flags; /* CTACCEL_IFACE_* */
@@ -503,6 +544,8 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
+_Static_assert(sizeof(struct ctaccel_expiry) == 8 * 10, "expiry layout");
+_Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");
 _Static_assert(sizeof(struct ctaccel_tw_remote) == 20, "tw remote layout");

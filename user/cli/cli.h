@@ -14,7 +14,7 @@
 
 #define CLI_LOAD_USAGE                                                                             \
 	"load [max-flows N] [unreplied-max N] [mark VALUE/MASK] [local on|off]\n"                  \
-	"                    [cgroup PATH] [timeout STATE SECONDS]..."
+	"                    [cgroup PATH] [timeout STATE SECONDS]... [expiry-interval SECONDS]"
 
 /* Exit codes: bpftool's and iproute2's habits. */
 #define EXIT_RUNTIME 1
@@ -50,6 +50,7 @@ int do_attach(struct cli *c, int argc, char **argv);
 int do_detach(struct cli *c, int argc, char **argv);
 int do_replace(struct cli *c, int argc, char **argv);
 int do_gc(struct cli *c, int argc, char **argv);
+int do_expiry(struct cli *c, int argc, char **argv);
 int do_status(struct cli *c, int argc, char **argv);
 int do_stats(struct cli *c, int argc, char **argv);
 int do_flow(struct cli *c, int argc, char **argv);

@@ -48,6 +48,17 @@ int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts
 			if (ctaccel_set_timeout(o, argv[i + 1], a, why, sizeof(why)))
 				goto bad;
 			i += 2;
+		} else if (is_prefix(argv[i], "expiry-interval") && i + 1 < argc) {
+			char *end;
+			double s = strtod(argv[++i], &end);
+
+			if (*end || ctaccel_set_expiry_interval(o, s, why, sizeof(why)))
+				goto bad_interval;
+			continue;
+		bad_interval:
+			cli_err(c, "expiry-interval '%s': not a number of seconds from 0.01 to %u",
+				argv[i], CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000);
+			return EXIT_USAGE;
 		} else if (is_prefix(argv[i], "cgroup") && i + 1 < argc) {
 			if (ctaccel_set_cgroup(o, argv[++i], why, sizeof(why)))
 				goto bad;
@@ -245,6 +256,92 @@ int do_replace(struct cli *c, int argc, char **argv)
 	cli_info(c, "%s\n",
 		 replaced ? "programs replaced; flows and counters kept"
 			  : "programs unchanged (same build)");
+	return 0;
+}
+
+static void expiry_text(const struct ctaccel_expiry_status *x)
+{
+	const struct ctaccel_expiry *e = &x->e;
+
+	printf("kernel expiry %s\n", x->running	  ? "running"
+				     : e->stopped ? "STOPPED ('ctaccel expiry start' starts it)"
+						  : "NOT running (stalled)");
+	printf("least pause   %.2f s between passes (longer for a pass that costs more: at "
+	       "most 1/%d of a CPU)\n",
+	       e->interval_ms / 1e3, CTACCEL_EXPIRY_DUTY);
+	if (!e->passes) {
+		printf("no pass yet\n");
+		return;
+	}
+	printf("last pass     %.1f s ago, %.2f ms over %llu flows, removed %llu\n", x->since_pass_s,
+	       e->last_pass_busy_ns / 1e6, (unsigned long long)e->last_pass_examined,
+	       (unsigned long long)e->last_pass_removed);
+	printf("next pass     %.2f s after the last\n", e->pause_ns / 1e9);
+	printf("since start   %llu passes, %llu removed, %.3f s busy\n",
+	       (unsigned long long)e->passes, (unsigned long long)e->removed, e->busy_ns / 1e9);
+}
+
+/* expiry [show] | expiry start [interval SECONDS] | expiry stop */
+int do_expiry(struct cli *c, int argc, char **argv)
+{
+	struct ctaccel_expiry_status x;
+	struct ctaccel_load_opts o = {};
+	int err;
+
+	if (argc && is_prefix(argv[0], "start")) {
+		char why[256], *end;
+
+		o.expiry_interval_ms = 0; /* 0: keep the current setting */
+		if (argc == 3 && is_prefix(argv[1], "interval")) {
+			double s = strtod(argv[2], &end);
+
+			if (*end || ctaccel_set_expiry_interval(&o, s, why, sizeof(why))) {
+				cli_err(c,
+					"expiry: interval '%s': not a number of seconds from "
+					"0.01 to %u",
+					argv[2], CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000);
+				return EXIT_USAGE;
+			}
+		} else if (argc != 1) {
+			cli_err(c, "expiry start: unexpected '%s'", argv[1]);
+			return EXIT_USAGE;
+		}
+		if (ctaccel_open(c->h) || ctaccel_lock(c->h))
+			return EXIT_RUNTIME;
+		err = o.expiry_interval_ms ? ctaccel_expiry_set(c->h, o.expiry_interval_ms)
+					   : ctaccel_expiry_restart(c->h);
+		ctaccel_unlock(c->h);
+		if (err)
+			return EXIT_RUNTIME;
+		cli_info(c, "kernel expiry started\n");
+		return 0;
+	}
+	if (argc && is_prefix(argv[0], "stop")) {
+		if (argc != 1) {
+			cli_err(c, "expiry stop: unexpected '%s'", argv[1]);
+			return EXIT_USAGE;
+		}
+		if (ctaccel_open(c->h) || ctaccel_lock(c->h))
+			return EXIT_RUNTIME;
+		err = ctaccel_expiry_stop(c->h);
+		ctaccel_unlock(c->h);
+		if (err)
+			return EXIT_RUNTIME;
+		cli_info(c,
+			 "kernel expiry stopped: expired flows stay until 'ctaccel expiry start' "
+			 "or 'ctaccel gc'\n");
+		return 0;
+	}
+	if (argc && !is_prefix(argv[0], "show")) {
+		cli_err(c, "expiry: unknown '%s' (show, start, stop)", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (ctaccel_open(c->h) || ctaccel_expiry_status(c->h, &x))
+		return EXIT_RUNTIME;
+	if (c->json)
+		cli_json(c, ctjson_expiry(&x));
+	else
+		expiry_text(&x);
 	return 0;
 }
 

@@ -51,6 +51,17 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	printf("\nlocal       %s",
 	       s->local ? "tracked (tc egress, sock_ops, socket tracepoint)"
 			: "not tracked (load local off: a forwarding gateway, ingress only)");
+	printf("\nexpiry      %s", s->expiry.running	 ? "kernel, running"
+				   : s->expiry.e.stopped ? "kernel, STOPPED"
+							 : "kernel, NOT running");
+	if (s->expiry.e.passes)
+		printf(": last pass %.1f s ago took %.1f ms over %llu flows, removed %llu; next "
+		       "within %.1f s; %llu passes, %llu removed",
+		       s->expiry.since_pass_s, s->expiry.e.last_pass_busy_ns / 1e6,
+		       (unsigned long long)s->expiry.e.last_pass_examined,
+		       (unsigned long long)s->expiry.e.last_pass_removed,
+		       s->expiry.e.pause_ns / 1e9, (unsigned long long)s->expiry.e.passes,
+		       (unsigned long long)s->expiry.e.removed);
 	printf("\ntimeouts   ");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		printf(" %s %llus", ctaccel_state_names[i], (unsigned long long)s->timeout_s[i]);

@@ -63,7 +63,8 @@ static const struct cmd {
 	 "flow [show] [state STATE] [addr ADDR] [port PORT]\n"
 	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT]"},
 	{"stats", do_stats, "stats"},
-	{"gc", do_gc, "gc"},
+	{"gc", do_gc, "gc   (a whole kernel expiry pass now)"},
+	{"expiry", do_expiry, "expiry [show] | expiry start [interval SECONDS] | expiry stop"},
 	{"policy", do_policy,
 	 "policy add|del all|PREFIX [port PORT] [fastpath]\n"
 	 "       ctaccel policy show | flush"},

@@ -17,6 +17,7 @@ json_t *ctjson_stats(const struct ctaccel_stats *st, uint32_t max_flows);
 json_t *ctjson_rule(const struct ctaccel_rule *r);
 json_t *ctjson_rules(const struct ctaccel_rule *rules, size_t n);
 json_t *ctjson_gc(const struct ctaccel_gc_result *r);
+json_t *ctjson_expiry(const struct ctaccel_expiry_status *x);
 /* t may be NULL (no transition counters pinned). */
 json_t *ctjson_sockets(const struct ctaccel_host_sockets *hs,
 		       const struct ctaccel_sk_transitions *t);

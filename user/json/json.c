@@ -49,7 +49,22 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 	json_object_set_new(o, "nft_table", json_boolean(s->nft_table));
 	json_object_set_new(o, "sockops", json_boolean(s->sockops));
 	json_object_set_new(o, "local", json_boolean(s->local));
+	json_object_set_new(o, "expiry", ctjson_expiry(&s->expiry));
 	return o;
+}
+
+json_t *ctjson_expiry(const struct ctaccel_expiry_status *x)
+{
+	const struct ctaccel_expiry *e = &x->e;
+
+	return json_pack("{s:b,s:b,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "running", x->running,
+			 "stopped", e->stopped != 0, "passes", (json_int_t)e->passes, "removed",
+			 (json_int_t)e->removed, "interval_ms", (json_int_t)e->interval_ms,
+			 "busy_seconds", e->busy_ns / 1e9, "last_pass_seconds",
+			 e->last_pass_busy_ns / 1e9, "last_pass_examined",
+			 (json_int_t)e->last_pass_examined, "last_pass_removed",
+			 (json_int_t)e->last_pass_removed, "since_last_pass_seconds",
+			 x->since_pass_s, "pause_seconds", e->pause_ns / 1e9);
 }
 
 json_t *ctjson_not_loaded(const char *pin_root, const struct ctaccel_name *orphans, size_t n)

@@ -88,7 +88,11 @@ struct ctaccel_gc_result {
 	size_t deleted;
 };
 
-/* One expiry pass: read the table, compare-and-delete what has expired. */
+/* A whole kernel expiry pass, run by the ctaccel_expire program. */
+int ctaccel_expire_pass(int expire_prog_fd, struct ctaccel_gc_result *res);
+
+/* One expiry pass from userspace: read the table, compare-and-delete what
+ * has expired (the delete program; tests and benchmarks compare it). */
 int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd,
 		    struct ctaccel_gc_result *res);
 

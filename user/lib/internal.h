@@ -24,6 +24,9 @@
 #define PIN_UNREPLIED_HEAD "ctaccel_unreplied_head"
 #define PIN_EVENTS	   "ctaccel_events"
 #define PIN_MONITOR	   "ctaccel_monitor"
+#define PIN_EXPIRY	   "ctaccel_expiry"
+#define PIN_EXPIRY_CTL	   "prog_expiry_ctl"
+#define PIN_EXPIRE	   "prog_expire"
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"
@@ -61,6 +64,9 @@ void lib_warn_err(const struct ctaccel *h, int err, const char *fmt, ...)
 		lib_warn_err((h), lib_fail_err__, __VA_ARGS__);                                    \
 		lib_fail_err__;                                                                    \
 	})
+
+/* Run ctaccel_expiry_ctl: start (or take over) the timer, or stop it. */
+int expiry_ctl(int ctl_prog_fd, uint32_t interval_ms, uint32_t flags);
 
 /* Pin fd under the root as `name`, mode 0600. */
 int pin_fd(struct ctaccel *h, int fd, const char *name);

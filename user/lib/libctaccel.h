@@ -85,6 +85,9 @@ enum ctaccel_fd {
 	CTACCEL_FD_CLOCK,
 	CTACCEL_FD_POLICY,
 	CTACCEL_FD_POLICY_GEN,
+	CTACCEL_FD_EXPIRY,
+	CTACCEL_FD_EXPIRY_CTL,
+	CTACCEL_FD_EXPIRE,
 	CTACCEL_FD__MAX,
 };
 /* An fd of the open state (owned by the handle), or -EBADF. */
@@ -113,14 +116,18 @@ int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
 
 struct ctaccel_load_opts {
 	uint32_t max_flows;
-	uint32_t unreplied_max;	   /* 0: max_flows / 4, at least CTACCEL_UNREPLIED_MIN */
-	struct ctaccel_config cfg; /* timeouts in jiffies of cfg.hz */
-	char cgroup[256];	   /* sock_ops' cgroup v2 root; empty: the first mounted */
+	uint32_t unreplied_max;	     /* 0: max_flows / 4, at least CTACCEL_UNREPLIED_MIN */
+	struct ctaccel_config cfg;   /* timeouts in jiffies of cfg.hz */
+	char cgroup[256];	     /* sock_ops' cgroup v2 root; empty: the first mounted */
+	uint32_t expiry_interval_ms; /* kernel expiry: least pause between passes */
 };
 
 /* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
 int ctaccel_load_opts_default(struct ctaccel_load_opts *o);
 int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
+/* Kernel expiry's pause between passes: 0.01 s to an hour. */
+int ctaccel_set_expiry_interval(struct ctaccel_load_opts *o, double seconds, char *err,
+				size_t errlen);
 /* Entries flows without a reply may hold at most (the rest is kept for flows
  * with one); checked against max-flows at load. */
 int ctaccel_set_unreplied_max(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
@@ -155,7 +162,7 @@ int ctaccel_discard(struct ctaccel *h);
 /* Live upgrade: this library's programs over the open maps, swapped in. */
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced);
 
-/* One expiry pass through compare-and-delete. */
+/* A whole kernel expiry pass now, in the caller's time (the timer goes on). */
 int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
 
 /* ---- devices (devices.c) ---- */
@@ -240,6 +247,12 @@ enum ctaccel_prog {
 };
 extern const char *const ctaccel_prog_names[CTACCEL_PROG__MAX];
 
+struct ctaccel_expiry_status {
+	struct ctaccel_expiry e; /* as the last pass left it */
+	bool running;		 /* a pass ended within the pause it set (+ margin) */
+	double since_pass_s;	 /* since the last pass ended */
+};
+
 struct ctaccel_status {
 	uint32_t max_flows;
 	uint32_t unreplied_max; /* entries flows without a reply may hold */
@@ -254,11 +267,20 @@ struct ctaccel_status {
 	unsigned int policy_rules;
 	bool nft_table;
 	bool sockops;
+	struct ctaccel_expiry_status expiry;
 	struct ctaccel_device_status *devices;
 	size_t ndevices;
 	char (*problems)[CTACCEL_PROBLEM_LEN];
 	size_t nproblems;
 };
+
+/* ---- kernel expiry (expiry.c) ---- */
+int ctaccel_expiry_status(struct ctaccel *h, struct ctaccel_expiry_status *s);
+/* Start the timer again with its settings (a stalled or stopped one). */
+int ctaccel_expiry_restart(struct ctaccel *h);
+int ctaccel_expiry_stop(struct ctaccel *h);
+/* New settings; starts the timer. The caller holds the lock. */
+int ctaccel_expiry_set(struct ctaccel *h, uint32_t interval_ms);
 
 int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s);
 void ctaccel_status_free(struct ctaccel_status *s);

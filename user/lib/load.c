@@ -154,6 +154,9 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied_head), PIN_UNREPLIED_HEAD);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_events), PIN_EVENTS);
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_monitor), PIN_MONITOR);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_expiry), PIN_EXPIRY);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expiry_ctl), PIN_EXPIRY_CTL);
+	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expire), PIN_EXPIRE);
 	return err;
 }
 
@@ -194,7 +197,14 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 	}
 	chmod(h->root, 0700);
 	err = pin_tracker(h, skel);
-	if (!(cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
+	/* Expiry needs no process from here on: the pinned map holds the timer. */
+	if (!err) {
+		err = expiry_ctl(bpf_program__fd(skel->progs.ctaccel_expiry_ctl),
+				 o->expiry_interval_ms, 0);
+		if (err)
+			lib_fail(h, err, "start kernel expiry");
+	}
+	if (!err && !(cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
 		err = err ?: attach_sockops(h, skel, o->cgroup);
 		err = err ?: attach_sockstate(h, cfg.netns_cookie);
 	}
@@ -389,6 +399,7 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
 	int ring = -1, ring_head = -1, events = -1, monitor = -1, err;
+	struct ctaccel_expiry_status exp;
 	struct tracker *skel;
 
 	*replaced = false;
@@ -417,6 +428,8 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied_head, ring_head);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_events, events);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_monitor, monitor);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_expiry, h->fd[CTACCEL_FD_EXPIRY]);
+	err = err ?: ctaccel_expiry_status(h, &exp);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");
@@ -437,6 +450,12 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
 	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
 	err = err ?: repin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_expiry_ctl), PIN_EXPIRY_CTL);
+	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_expire), PIN_EXPIRE);
+	/* The timer's callback becomes the new object's, with the same settings. */
+	err = err
+		      ?: expiry_ctl(bpf_program__fd(skel->progs.ctaccel_expiry_ctl),
+				    exp.e.interval_ms, 0);
 	err = err ?: swap_filters(h, skel);
 	err = err ?: swap_sockops(h, skel);
 	if (!err) {
@@ -462,7 +481,6 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "gc %s", h->root);
-	err = ctaccel_gc_pass(h->fd[CTACCEL_FD_FLOWS], h->fd[CTACCEL_FD_DELETE],
-			      h->fd[CTACCEL_FD_CLOCK], res);
+	err = ctaccel_expire_pass(h->fd[CTACCEL_FD_EXPIRE], res);
 	return err ? lib_fail(h, err, "gc") : 0;
 }

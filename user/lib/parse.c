@@ -49,7 +49,20 @@ int ctaccel_load_opts_default(struct ctaccel_load_opts *o)
 	if (!hz)
 		return -EINVAL; /* CLOCK_MONOTONIC_COARSE does not tell the tick */
 	o->max_flows = CTACCEL_DEFAULT_MAX_FLOWS;
+	o->expiry_interval_ms = CTACCEL_EXPIRY_INTERVAL_MS;
 	ctaccel_config_default(&o->cfg, hz);
+	return 0;
+}
+
+int ctaccel_set_expiry_interval(struct ctaccel_load_opts *o, double seconds, char *err,
+				size_t errlen)
+{
+	if (!(seconds >= 0.01 && seconds <= CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000)) {
+		snprintf(err, errlen, "expiry-interval %g: not a number of seconds from 0.01 to %u",
+			 seconds, CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000);
+		return -EINVAL;
+	}
+	o->expiry_interval_ms = (uint32_t)(seconds * 1000 + 0.5);
 	return 0;
 }
 

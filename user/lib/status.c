@@ -155,6 +155,14 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = problem(s, "the pinned policy is not the one in use (an update was "
 				 "interrupted)");
 	s->sockops = pin_exists(h, PIN_SOCKOPS);
+	if (!err)
+		err = ctaccel_expiry_status(h, &s->expiry);
+	if (!err && !s->expiry.running)
+		err = problem(s,
+			      "kernel expiry is %s: no pass for %.0f s (expired flows stay; "
+			      "'ctaccel expiry start' starts it)",
+			      s->expiry.e.stopped ? "stopped" : "not running",
+			      s->expiry.since_pass_s);
 	if (err) {
 		ctaccel_status_free(s);
 		return lib_fail(h, err, "status of %s", h->root);
