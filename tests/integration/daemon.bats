@@ -16,6 +16,12 @@ teardown_file() {
 	topo_down
 }
 
+# The tests hand one daemon on to the next; a failed one must not leave its
+# daemon (or its state) to the tests after it.
+teardown() {
+	[[ ${BATS_TEST_COMPLETED:-} == 1 ]] || daemon_teardown
+}
+
 @test "metrics parse as Prometheus text and match ctaccel -j stats" {
 	daemon_start
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
@@ -105,13 +111,13 @@ teardown_file() {
 	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
 }
 
-@test "GC: expired flows go, live ones stay, gauges equal the table" {
+@test "kernel expiry: expired flows go with no request, live ones stay, gauges equal the table" {
 	ctaccel_g unload
 	daemon_start --gc-interval 1 --timeout TIME_WAIT=1 --timeout CLOSE=1 --timeout SYN_SENT=1
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 o 2 8 >/dev/null 3>&- &
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20 >/dev/null
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 r 5 >/dev/null
-	local i
+	local i m
 	for i in $(seq 40); do
 		[[ $(ctaccel_g -j flow count | jq .flows) -eq 2 ]] && break
 		sleep 0.25
@@ -119,12 +125,39 @@ teardown_file() {
 	[[ $(ctaccel_g -j flow count | jq .flows) -eq 2 ]]
 	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.state == "ESTABLISHED")] | length') -eq 2 ]]
 	[[ $(ctaccel_g -j stats | jq '[.states[]] | add') -eq 2 ]]
-	# 20 closed and 5 reset flows expired: GC removed exactly those, and the
-	# daemon's own count agrees with the datapath's
+	# 20 closed and 5 reset flows expired: the kernel's passes removed
+	# exactly those (no GC was asked for), and the daemon reports them
 	[[ $(ctaccel_g -j stats | jq '.counters.flows_deleted + .counters.flows_expired') -eq 25 ]]
-	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_gc_deleted_flows_total" {print $2}') -eq $(ctaccel_g -j stats | jq .counters.flows_deleted) ]]
+	m=$(url "http://127.0.0.1:$PORT/metrics")
+	[[ $(awk '$1 == "ctaccel_expiry_removed_flows_total" {print $2}' <<<"$m") -eq \
+		$(ctaccel_g -j stats | jq .counters.flows_deleted) ]]
+	[[ $(awk '$1 == "ctaccel_gc_runs_total" {print $2}' <<<"$m") -eq 0 ]]
+	[[ $(awk '$1 == "ctaccel_expiry_running" {print $2}' <<<"$m") -eq 1 ]]
+	# the daemon set the least pause from --gc-interval
+	[[ $(ctaccel_g -j expiry | jq .interval_ms) -eq 1000 ]]
 	daemon_stop
 	wait || true
+}
+
+@test "kernel expiry stopped behind the daemon: reported, counted, started again" {
+	daemon_start --gc-interval 1 --repair-interval 1
+	ctaccel_g expiry stop
+	local i m
+	# not running once a pause (1 s) and the margin (2 s) have gone by
+	for i in $(seq 60); do
+		m=$(url "http://127.0.0.1:$PORT/metrics")
+		[[ $(awk '$1 == "ctaccel_expiry_stalls_total" {print $2}' <<<"$m") -ge 1 ]] && break
+		sleep 0.2
+	done
+	[[ $(awk '$1 == "ctaccel_expiry_stalls_total" {print $2}' <<<"$m") -eq 1 ]]
+	[[ $(awk '$1 == "ctaccel_repairs_total{what=\"expiry\"}" {print $2}' <<<"$m") -eq 1 ]]
+	grep -q "kernel expiry was stopped ('ctaccel expiry stop'): no pass for" \
+		"$BATS_FILE_TMPDIR/daemon.log"
+	# started again: passes come, status has no problem
+	sleep 1.5
+	ctaccel_g -j expiry | jq -e '.running and .since_last_pass_seconds < 2'
+	ctaccel_g -j status | jq -e '.problems == [] and .expiry.running'
+	daemon_stop
 }
 
 @test "bad config: non-zero exit naming the line, nothing changed" {

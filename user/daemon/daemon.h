@@ -66,6 +66,7 @@ enum daemon_repair {
 	REPAIR_NFT,
 	REPAIR_DEVICE,
 	REPAIR_IFACE,
+	REPAIR_EXPIRY,
 	REPAIR__MAX,
 };
 
@@ -87,6 +88,7 @@ struct daemon {
 	double gc_seconds_total;
 	uint64_t repairs[REPAIR__MAX];
 	uint64_t repair_errors;
+	uint64_t expiry_stalls; /* kernel expiry found not running */
 };
 
 extern const char *const daemon_repair_names[REPAIR__MAX];

@@ -19,7 +19,7 @@ int dconf_defaults(struct dconf *c, const char *pin_path)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9474");
 	snprintf(c->pin_path, sizeof(c->pin_path), "%s", pin_path ? pin_path : CTACCEL_PIN_DEFAULT);
-	c->gc_interval = 10;
+	c->gc_interval = CTACCEL_EXPIRY_INTERVAL_MS / 1000;
 	c->http_rate = 50;
 	c->repair_interval = 5;
 	if (ctaccel_load_opts_default(&c->load)) {

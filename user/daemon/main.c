@@ -143,6 +143,18 @@ static void detach_dropped(struct daemon *d, const struct dconf *next)
 	}
 }
 
+/* gc_interval: kernel expiry's least pause between passes. Under the state
+ * lock. */
+static void apply_expiry_interval(struct daemon *d, const struct dconf *c)
+{
+	struct ctaccel_expiry_status x;
+
+	if (ctaccel_expiry_status(d->h, &x) || x.e.interval_ms == c->gc_interval * 1000U)
+		return;
+	if (ctaccel_expiry_set(d->h, c->gc_interval * 1000U) == 0)
+		daemon_log("kernel expiry: at least %u s between passes", c->gc_interval);
+}
+
 static void reload(struct daemon *d, int argc, char **argv)
 {
 	struct dconf *next = malloc(sizeof(*next));
@@ -162,6 +174,8 @@ static void reload(struct daemon *d, int argc, char **argv)
 		err = ctaccel_policy_replace(d->h, next->rules, next->nrules);
 	if (!err)
 		detach_dropped(d, next);
+	if (!err)
+		apply_expiry_interval(d, next);
 	ctaccel_unlock(d->h);
 	if (!err) {
 		dconf_free(&d->conf);
@@ -182,36 +196,17 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* Shorter when much expired or the table is filling, longer when idle. */
-static unsigned int gc_next_interval(struct daemon *d, unsigned int cur,
-				     const struct ctaccel_gc_result *r)
-{
-	uint32_t max = ctaccel_max_flows(d->h);
-	unsigned int base = d->conf.gc_interval;
-	double fill = max ? (double)r->scanned / max : 0;
-
-	if (fill > 0.8 || (r->scanned && r->expired * 10 > r->scanned))
-		return cur > 1 ? cur / 2 : 1;
-	if (!r->expired)
-		return cur * 2 <= base * 8 ? cur * 2 : base * 8;
-	return base;
-}
-
-/* Until SIGTERM or SIGINT: GC, repairs, reloads. */
+/* Until SIGTERM or SIGINT: repairs (kernel expiry among them), reloads. */
 static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
 {
-	struct ctaccel_gc_result gc = {};
-	unsigned int interval = d->conf.gc_interval;
-	double next_gc = now_s() + interval, next_repair = now_s() + d->conf.repair_interval;
+	double next_repair = now_s() + d->conf.repair_interval;
 	double wait;
 	struct timespec to;
 	siginfo_t si;
 	int sig;
 
 	for (;;) {
-		wait = next_gc - now_s();
-		if (d->conf.repair_interval && next_repair - now_s() < wait)
-			wait = next_repair - now_s();
+		wait = d->conf.repair_interval ? next_repair - now_s() : 3600;
 		if (wait < 0)
 			wait = 0;
 		to.tv_sec = (time_t)wait;
@@ -224,11 +219,6 @@ static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
 				daemon_repair(d);
 				next_repair = now_s() + d->conf.repair_interval;
 			}
-			if (now_s() >= next_gc) {
-				if (daemon_gc(d, &gc) == 0)
-					interval = gc_next_interval(d, interval, &gc);
-				next_gc = now_s() + interval;
-			}
 			continue;
 		}
 		if (sig != SIGHUP) {
@@ -238,8 +228,6 @@ static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
 		}
 		sd_notify("RELOADING=1\n");
 		reload(d, argc, argv);
-		interval = d->conf.gc_interval;
-		next_gc = now_s() + interval;
 		sd_notify("READY=1\n");
 	}
 }
@@ -252,6 +240,12 @@ static int serve(struct daemon *d, int argc, char **argv)
 
 	/* Whatever a crash (of a daemon or a CLI) left half done. */
 	daemon_repair(d);
+	pthread_mutex_lock(&d->lock);
+	if (ctaccel_lock(d->h) == 0) {
+		apply_expiry_interval(d, &d->conf);
+		ctaccel_unlock(d->h);
+	}
+	pthread_mutex_unlock(&d->lock);
 	/* One loaded socket iterator for every scrape; without it each scrape
 	 * loads its own, which needs capabilities dropped below. */
 	if (ctaccel_sockiter_new(d->h, &d->sockiter))

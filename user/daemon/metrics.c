@@ -63,20 +63,53 @@ static void host_sockets(FILE *f, struct daemon *d)
 		(unsigned long long)host[TCP_TIME_WAIT]);
 }
 
+/* The kernel's expiry, as its last pass left it (no lock: one map read). */
+static void expiry(FILE *f, struct daemon *d)
+{
+	struct ctaccel_expiry_status x;
+	const struct ctaccel_expiry *e = &x.e;
+
+	if (ctaccel_expiry_status(d->h, &x))
+		return;
+	head(f, "ctaccel_expiry_running", "gauge",
+	     "1 while kernel expiry passes come on time (a pass within the pause it set)");
+	fprintf(f, "ctaccel_expiry_running %d\n", x.running);
+	head(f, "ctaccel_expiry_passes_total", "counter", "Kernel expiry passes over the table");
+	fprintf(f, "ctaccel_expiry_passes_total %llu\n", (unsigned long long)e->passes);
+	head(f, "ctaccel_expiry_removed_flows_total", "counter",
+	     "Expired flows removed by kernel expiry passes");
+	fprintf(f, "ctaccel_expiry_removed_flows_total %llu\n", (unsigned long long)e->removed);
+	head(f, "ctaccel_expiry_busy_seconds_total", "counter", "Time kernel expiry passes took");
+	fprintf(f, "ctaccel_expiry_busy_seconds_total %.9f\n", e->busy_ns / 1e9);
+	head(f, "ctaccel_expiry_last_pass_seconds", "gauge", "Time the last pass took");
+	fprintf(f, "ctaccel_expiry_last_pass_seconds %.9f\n", e->last_pass_busy_ns / 1e9);
+	head(f, "ctaccel_expiry_last_pass_flows", "gauge", "Flows the last pass examined");
+	fprintf(f, "ctaccel_expiry_last_pass_flows %llu\n",
+		(unsigned long long)e->last_pass_examined);
+	head(f, "ctaccel_expiry_since_last_pass_seconds", "gauge", "Since the last pass ended");
+	fprintf(f, "ctaccel_expiry_since_last_pass_seconds %.3f\n", x.since_pass_s);
+	head(f, "ctaccel_expiry_pause_seconds", "gauge",
+	     "Pause the last pass set before the next (longer for a larger table)");
+	fprintf(f, "ctaccel_expiry_pause_seconds %.3f\n", e->pause_ns / 1e9);
+}
+
 static void gc_and_repairs(FILE *f, struct daemon *d)
 {
 	int i;
 
 	pthread_mutex_lock(&d->lock);
-	head(f, "ctaccel_gc_runs_total", "counter", "GC passes");
+	head(f, "ctaccel_expiry_stalls_total", "counter",
+	     "Times the daemon found kernel expiry not running (and started it again)");
+	fprintf(f, "ctaccel_expiry_stalls_total %llu\n", (unsigned long long)d->expiry_stalls);
+	head(f, "ctaccel_gc_runs_total", "counter", "Passes forced through POST /v1/gc");
 	fprintf(f, "ctaccel_gc_runs_total %llu\n", (unsigned long long)d->gc_runs);
-	head(f, "ctaccel_gc_deleted_flows_total", "counter", "Flows removed by GC");
+	head(f, "ctaccel_gc_deleted_flows_total", "counter", "Flows removed by forced passes");
 	fprintf(f, "ctaccel_gc_deleted_flows_total %llu\n", (unsigned long long)d->gc_deleted);
-	head(f, "ctaccel_gc_errors_total", "counter", "GC passes that failed");
+	head(f, "ctaccel_gc_errors_total", "counter", "Forced passes that failed");
 	fprintf(f, "ctaccel_gc_errors_total %llu\n", (unsigned long long)d->gc_errors);
-	head(f, "ctaccel_gc_duration_seconds_total", "counter", "Time spent in GC");
+	head(f, "ctaccel_gc_duration_seconds_total", "counter", "Time forced passes took");
 	fprintf(f, "ctaccel_gc_duration_seconds_total %g\n", d->gc_seconds_total);
-	head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last GC pass");
+	head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last forced pass");
 	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", d->gc_last_seconds);
 	head(f, "ctaccel_repairs_total", "counter",
 	     "Things put right that changed behind the daemon's back");
@@ -126,6 +159,7 @@ char *metrics_text(struct daemon *d)
 		CTACCEL_ABI_VERSION);
 	datapath(f, d);
 	host_sockets(f, d);
+	expiry(f, d);
 	gc_and_repairs(f, d);
 	http_requests(f, d);
 	if (fclose(f)) {

@@ -13,10 +13,8 @@
 #include "daemon.h"
 
 const char *const daemon_repair_names[REPAIR__MAX] = {
-	[REPAIR_POLICY] = "policy",
-	[REPAIR_NFT] = "nft_table",
-	[REPAIR_DEVICE] = "device",
-	[REPAIR_IFACE] = "device_record",
+	[REPAIR_POLICY] = "policy",	  [REPAIR_NFT] = "nft_table", [REPAIR_DEVICE] = "device",
+	[REPAIR_IFACE] = "device_record", [REPAIR_EXPIRY] = "expiry",
 };
 
 int daemon_attach_devices(struct daemon *d, const struct dconf *c)
@@ -56,8 +54,6 @@ int daemon_gc(struct daemon *d, struct ctaccel_gc_result *res)
 	} else {
 		d->gc_errors++;
 	}
-	/* Give a pass's pages back rather than hold them on a small node. */
-	malloc_trim(0);
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }
@@ -124,6 +120,27 @@ static void repair_devices(struct daemon *d)
  * counted: a policy update a dead writer left half done, the nft table, a
  * configured device that lost its programs, records of devices that are gone.
  */
+/*
+ * Kernel expiry needs no daemon, but one that stalled (or was stopped) would
+ * let expired flows fill the table: say so, count it, start it again. While
+ * a daemon runs it keeps expiry on (repair_interval = 0 leaves it alone).
+ */
+static void repair_expiry(struct daemon *d)
+{
+	struct ctaccel_expiry_status x;
+
+	if (ctaccel_expiry_status(d->h, &x) || x.running)
+		return;
+	d->expiry_stalls++;
+	daemon_log("kernel expiry %s: no pass for %.0f s; starting it again",
+		   x.e.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled", x.since_pass_s);
+	if (ctaccel_expiry_restart(d->h)) {
+		d->repair_errors++;
+		return;
+	}
+	d->repairs[REPAIR_EXPIRY]++;
+}
+
 void daemon_repair(struct daemon *d)
 {
 	pthread_mutex_lock(&d->lock);
@@ -149,6 +166,7 @@ void daemon_repair(struct daemon *d)
 	}
 	repair_nft(d);
 	repair_devices(d);
+	repair_expiry(d);
 	ctaccel_unlock(d->h);
 out:
 	pthread_mutex_unlock(&d->lock);
