@@ -62,7 +62,7 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway image clean \
+.PHONY: all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway bench-expiry image clean \
 	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
@@ -146,9 +146,11 @@ $(OUTPUT)/test_lib: tests/unit/test_lib.c $(LIBCTACCEL) $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit $< $(LIBCTACCEL) -o $@ $(LIB_LIBS) -lcmocka
 
-$(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h | $(OUTPUT)
+$(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h $(LIBCTACCEL) \
+		$(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/flowfill.c tests/unit/pkt.c -o $@ $(LIBS)
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit tests/bench/flowfill.c tests/unit/pkt.c \
+		$(LIBCTACCEL) -o $@ $(LIB_LIBS)
 
 $(OUTPUT)/rr: tests/bench/rr.c | $(OUTPUT)
 	$(call msg,CC,$@)
@@ -201,6 +203,10 @@ bench-crr: deps
 image: deps
 	$(Q)$(MAKE) --no-print-directory ctaccel
 	$(Q)bash scripts/image.sh
+
+bench-expiry: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/bench-expiry.sh
 
 bench-gateway: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -20,6 +20,7 @@ if [[ -z ${BENCH_REPORT_ONLY:-} ]]; then
 	run read bash scripts/bench-read.sh
 	run crr bash scripts/bench-crr.sh
 	run gateway bash scripts/bench-gateway.sh
+	run expiry bash scripts/bench-expiry.sh
 fi
 
 {
@@ -27,7 +28,7 @@ fi
 	echo
 	echo "$(date -u '+%F %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)."
 	echo "Each section is one script's output; variants alternate within rounds; medians."
-	for s in datapath timewait read crr; do
+	for s in datapath timewait read crr expiry; do
 		echo
 		echo "## $s"
 		echo

@@ -6,12 +6,21 @@
  *
  *   flowfill fill PIN_PATH N
  *   flowfill loop PIN_PATH
+ *
+ * and time one expiry pass each way, in CPU seconds of this process (the
+ * kernel runs both on its behalf), printing "SECONDS EXAMINED REMOVED":
+ *
+ *   flowfill gcpass PIN_PATH    from userspace: batch reads, then the delete program
+ *   flowfill expire PIN_PATH    in the kernel: the ctaccel_expire program
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <bpf/bpf.h>
 #include "ctaccel.h"
+#include "flowtab.h"
 #include "pkt.h"
 
 static int fill(const char *pin, unsigned int n)
@@ -71,12 +80,68 @@ static int loop(const char *pin)
 	return 0;
 }
 
+static int pinned(const char *pin, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		perror(path);
+	return fd;
+}
+
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static int pass(const char *pin, bool kernel)
+{
+	struct ctaccel_gc_result r;
+	double t0;
+	int err;
+
+	if (kernel) {
+		int fd = pinned(pin, "prog_expire");
+
+		if (fd < 0)
+			return 1;
+		t0 = cpu_s();
+		err = ctaccel_expire_pass(fd, &r);
+	} else {
+		int flows = pinned(pin, "ctaccel_flows"), del = pinned(pin, "prog_delete"),
+		    clk = pinned(pin, "prog_clock");
+
+		if (flows < 0 || del < 0 || clk < 0)
+			return 1;
+		t0 = cpu_s();
+		err = ctaccel_gc_pass(flows, del, clk, &r);
+	}
+	if (err) {
+		fprintf(stderr, "flowfill: pass: %s\n", strerror(-err));
+		return 1;
+	}
+	printf("%.6f %zu %zu\n", cpu_s() - t0, r.scanned, r.deleted);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "fill"))
 		return fill(argv[2], strtoul(argv[3], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "loop"))
 		return loop(argv[2]);
-	fprintf(stderr, "usage: flowfill fill PIN_PATH N | loop PIN_PATH\n");
+	if (argc == 3 && !strcmp(argv[1], "gcpass"))
+		return pass(argv[2], false);
+	if (argc == 3 && !strcmp(argv[1], "expire"))
+		return pass(argv[2], true);
+	fprintf(stderr, "usage: flowfill fill PIN_PATH N | loop PIN_PATH | gcpass PIN_PATH | "
+			"expire PIN_PATH\n");
 	return 2;
 }

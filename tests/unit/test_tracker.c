@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "flowtab.h"
+#include "internal.h"
 #include "tracker.skel.h"
 #include "pkt.h"
 #include "invariants.h"
@@ -1377,6 +1378,76 @@ static void test_delete_races_refresh(void **state)
 	env_free(e);
 }
 
+/* The slot of the kernel's expiry timer, as its passes left it. */
+static void expiry_read(struct env *e, struct ctaccel_expiry *out)
+{
+	unsigned char buf[CTACCEL_EXPIRY_HANDLES_SIZE + sizeof(*out)];
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ctaccel_expiry), &zero, buf),
+			 0);
+	memcpy(out, buf + CTACCEL_EXPIRY_HANDLES_SIZE, sizeof(*out));
+}
+
+/*
+ * The kernel's expiry races packets: its timer's passes (in a kernel worker,
+ * every 10 ms) and forced passes (this thread, on the other CPU) remove
+ * entries while a refresher on CPU 0 keeps renewing them, about as often as
+ * they expire. Nothing is lost or counted twice: every removal is one of the
+ * passes', the gauges equal the table, created = present + removed.
+ */
+static void test_expiry_races_refresh(void **state)
+{
+	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_ESTABLISHED] = 30};
+	struct ctaccel_gc_result gc;
+	struct ctaccel_expiry x;
+	struct ctaccel_stats st;
+	volatile int stop = 0;
+	__u64 forced = 0, i;
+	struct refresher r;
+	struct env *e;
+	cpu_set_t set;
+	pthread_t t;
+
+	(void)state;
+	e = env_new(0, timeouts);
+	CPU_ZERO(&set);
+	CPU_SET(1, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	r = (struct refresher){.e = e, .stop = &stop};
+	assert_int_equal(expiry_ctl(bpf_program__fd(e->skel->progs.ctaccel_expiry_ctl), 10, 0), 0);
+	assert_int_equal(pthread_create(&t, NULL, refresher_thread, &r), 0);
+	for (i = 0; i < 150; i++) { /* about 1.5 s */
+		assert_int_equal(
+			ctaccel_expire_pass(bpf_program__fd(e->skel->progs.ctaccel_expire), &gc),
+			0);
+		forced += gc.deleted;
+		usleep(10000);
+	}
+	stop = 1;
+	pthread_join(t, NULL);
+	assert_int_equal(expiry_ctl(bpf_program__fd(e->skel->progs.ctaccel_expiry_ctl), 0,
+				    CTACCEL_EXPIRY_STOP),
+			 0);
+	usleep(100000); /* a pass the timer had started finishes */
+	expiry_read(e, &x);
+	stats_read(e, &st);
+	assert_true(x.passes > 20);
+	assert_true(x.removed > 0 && forced > 0);
+	assert_int_equal(st.flows_deleted, forced + x.removed);
+	assert_int_equal(st.packets, r.sent);
+	assert_int_equal(st.tracked_packets + st.flow_busy + st.cas_exhausted, r.sent);
+	assert_int_equal(st.invalid + st.table_full + st.insert_failed, 0);
+	gauges_match_table(e);
+	conservation_holds(e);
+	print_message("    %llu packets, %llu timer passes removed %llu, forced passes %llu, "
+		      "%llu expired by packets\n",
+		      (unsigned long long)r.sent, (unsigned long long)x.passes,
+		      (unsigned long long)x.removed, (unsigned long long)forced,
+		      (unsigned long long)st.flows_expired);
+	env_free(e);
+}
+
 /* An entry found expired is replaced by a new flow. */
 static void test_expired_is_new_flow(void **state)
 {
@@ -1619,6 +1690,7 @@ int main(void)
 		cmocka_unit_test(test_reuse_under_removal),
 		cmocka_unit_test(test_delete_compares),
 		cmocka_unit_test(test_delete_races_refresh),
+		cmocka_unit_test(test_expiry_races_refresh),
 		cmocka_unit_test(test_expired_is_new_flow),
 		cmocka_unit_test(test_bypass_marks),
 	};
