@@ -34,6 +34,8 @@ struct expiry_walk {
 	__u64 now;
 	__u32 examined;
 	__u32 removed;
+	__u32 budget; /* removals this pass may make (from the map: see below) */
+	bool cut;     /* it made them all before the end of the table */
 };
 
 /* Remove one entry if it has expired at w->now. */
@@ -64,6 +66,23 @@ static long expire_all_elem(struct bpf_map *map, struct ctaccel_flow_key *key,
 	return 0;
 }
 
+/*
+ * The timer's passes remove at most w->budget entries each: a mass expiry is
+ * taken in bounded pieces, the next one soon after. The verifier follows a
+ * callback until its states repeat, so the count it compares must meet a
+ * budget it cannot know (read from the map), or it would walk every count.
+ */
+static long expire_budget_elem(struct bpf_map *map, struct ctaccel_flow_key *key,
+			       struct ctaccel_flow *f, struct expiry_walk *w)
+{
+	if (w->removed >= w->budget) {
+		w->cut = true;
+		return 1;
+	}
+	expire_one(key, f, w);
+	return 0;
+}
+
 /* kfuncs of the BPF workqueue (Linux 6.10) */
 extern int bpf_wq_init(struct bpf_wq *wq, void *p__map, unsigned int flags) __ksym;
 extern int bpf_wq_start(struct bpf_wq *wq, unsigned int flags) __ksym;
@@ -83,11 +102,10 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 {
 	struct expiry_slot *slot = value;
 	struct ctaccel_expiry *e = &slot->e;
-	struct expiry_walk w = {.now = bpf_jiffies64()};
+	struct expiry_walk w = {.now = bpf_jiffies64(), .budget = e->remove_max};
 	__u64 t0 = bpf_ktime_get_ns(), t1, pause, walk;
 
-	bpf_for_each_map_elem (&ctaccel_flows, expire_all_elem, &w, 0)
-		;
+	(void)bpf_for_each_map_elem(&ctaccel_flows, expire_budget_elem, &w, 0);
 	t1 = bpf_ktime_get_ns();
 	e->passes += 1;
 	e->removed += w.removed;
@@ -103,6 +121,15 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 	walk = (t1 - t0) * ((__u64)w.examined - w.removed + 1) / ((__u64)w.examined + 1);
 	if (pause < walk * CTACCEL_EXPIRY_DUTY)
 		pause = walk * CTACCEL_EXPIRY_DUTY;
+	e->last_pass_cut = w.cut;
+	if (w.cut) {
+		/* more expired than one pass removes: the next piece soon, at
+		 * most half of one CPU while the backlog lasts */
+		e->cut_passes += 1;
+		pause = t1 - t0;
+		if (pause < CTACCEL_EXPIRY_CATCHUP_MS * 1000000ULL)
+			pause = CTACCEL_EXPIRY_CATCHUP_MS * 1000000ULL;
+	}
 	e->pause_ns = pause;
 	/* a stop that came while this pass ran must not be undone by it */
 	if (!*(volatile __u32 *)&e->stopped)
@@ -149,6 +176,7 @@ int ctaccel_expiry_ctl(struct ctaccel_expiry_args *args)
 		goto out;
 	slot->e.interval_ms = args->interval_ms ? args->interval_ms : CTACCEL_EXPIRY_INTERVAL_MS;
 	slot->e.stopped = 0;
+	slot->e.remove_max = CTACCEL_EXPIRY_REMOVE_MAX;
 	slot->e.started_ns = bpf_ktime_get_ns();
 	err = bpf_timer_set_callback(&slot->timer, expiry_tick);
 	err = err ?: bpf_timer_start(&slot->timer, 0, 0);
@@ -167,8 +195,7 @@ int ctaccel_expire(struct ctaccel_expiry_args *args)
 {
 	struct expiry_walk w = {.now = bpf_jiffies64()};
 
-	bpf_for_each_map_elem (&ctaccel_flows, expire_all_elem, &w, 0)
-		;
+	(void)bpf_for_each_map_elem(&ctaccel_flows, expire_all_elem, &w, 0);
 	args->examined = w.examined;
 	args->removed = w.removed;
 	return 0;

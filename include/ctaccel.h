@@ -452,7 +452,9 @@ struct ctaccel_del_args {
 #define CTACCEL_EXPIRY_HANDLES_SIZE    32
 #define CTACCEL_EXPIRY_INTERVAL_MS     1000 /* least pause between passes */
 #define CTACCEL_EXPIRY_INTERVAL_MS_MAX 3600000
-#define CTACCEL_EXPIRY_DUTY	       200 /* the pause is at least 200 times the pass */
+#define CTACCEL_EXPIRY_DUTY	       200   /* the pause is at least 200 times the pass */
+#define CTACCEL_EXPIRY_REMOVE_MAX      65536 /* removals per pass; more wait for the next */
+#define CTACCEL_EXPIRY_CATCHUP_MS      10    /* least pause after a pass that hit that */
 
 struct ctaccel_expiry {
 	__u32 interval_ms;	 /* single writer: ctaccel_expiry_ctl */
@@ -466,6 +468,9 @@ struct ctaccel_expiry {
 	__u64 last_pass_examined; /* single writer: the expiry pass */
 	__u64 last_pass_removed;  /* single writer: the expiry pass */
 	__u64 pause_ns;		  /* single writer: the expiry pass (before the next pass) */
+	__u64 cut_passes;	  /* single writer: the expiry pass (stopped at remove_max) */
+	__u32 remove_max;	  /* single writer: ctaccel_expiry_ctl */
+	__u32 last_pass_cut;	  /* single writer: the expiry pass */
 };
 
 /* Argument of ctaccel_expiry_ctl, and of ctaccel_expire (a forced pass). */
@@ -544,7 +549,7 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_expiry) == 8 * 10, "expiry layout");
+_Static_assert(sizeof(struct ctaccel_expiry) == 8 * 12, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");

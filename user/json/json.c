@@ -57,8 +57,9 @@ json_t *ctjson_expiry(const struct ctaccel_expiry_status *x)
 {
 	const struct ctaccel_expiry *e = &x->e;
 
-	return json_pack("{s:b,s:b,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "running", x->running,
-			 "stopped", e->stopped != 0, "passes", (json_int_t)e->passes, "removed",
+	return json_pack("{s:b,s:b,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "running",
+			 x->running, "stopped", e->stopped != 0, "cut_passes",
+			 (json_int_t)e->cut_passes, "passes", (json_int_t)e->passes, "removed",
 			 (json_int_t)e->removed, "interval_ms", (json_int_t)e->interval_ms,
 			 "busy_seconds", e->busy_ns / 1e9, "last_pass_seconds",
 			 e->last_pass_busy_ns / 1e9, "last_pass_examined",
