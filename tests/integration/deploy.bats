@@ -75,8 +75,11 @@ PYEOF
 	# set: a panel built so shows one blank-legend line
 	jq -e '[.panels[].targets[] | select((.expr | test(" or ")) or (.legendFormat | test("__name__")))] | length == 0' \
 		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
-	# the GC panel's title promises the pass duration: a query for it
-	jq -e '[.panels[] | select(.title | test("duration")) | .targets[].expr | select(test("gc_(last_)?duration_seconds"))] | length >= 1' \
+	# the expiry panel's title promises the pass time and the lag: a query
+	# for each
+	jq -e '[.panels[] | select(.title | test("pass time")) | .targets[].expr | select(test("expiry_busy_seconds_total|expiry_last_pass_seconds"))] | length >= 1' \
+		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
+	jq -e '[.panels[] | select(.title | test("since the last pass")) | .targets[].expr | select(test("expiry_since_last_pass_seconds"))] | length >= 1' \
 		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
 }
 
