@@ -117,6 +117,7 @@ static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s
 
 #include "policy.bpf.h"
 #include "events.bpf.h"
+#include "latency.bpf.h"
 
 #define QUIESCE_SPINS (1 << 16)
 
@@ -329,6 +330,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			if (state_is_closed(new) && !state_is_closed(old))
 				CTR_INC(st, flows_closed);
 			FLOW_EVENT(&p->key, f, CTACCEL_EV_UPDATE, 0, new, now);
+			latency_move(f, p, dir, old, new, st);
 		}
 		if (v == TV_IGNORE) {
 			CTR_INC(st, ignored);
@@ -336,6 +338,9 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 		}
 		if (v == TV_NOACCT) {
 			CTR_INC(st, syn_retransmits);
+			if (index == TCPI_SYN && dir == CTACCEL_DIR_ORIG &&
+			    old == CTACCEL_ST_SYN_SENT)
+				latency_syn_again(f, p, st);
 			return 0;
 		}
 		flow_account(f, dir, p, now, st);
@@ -406,6 +411,8 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	nf.tcp_flags = p->tcp_flags;
 	nf.orig_is_hi = p->src_is_hi;
 	nf.syn_in = p->ingress && index == TCPI_SYN;
+	if (index == TCPI_SYN)
+		nf.syn_ns = bpf_ktime_get_ns();
 	/* Bypass is decided once: the flow skips nf_conntrack from its first
 	 * packet to its last. The fast-path verdict follows the policy. */
 	gen = policy_gen_now();

@@ -116,6 +116,14 @@ struct ctaccel_flow {
 	 * Any CPU may store it; each stores a verdict of the moment it read.
 	 */
 	__u32 fastpath;
+	/*
+	 * Handshake stamps (bpf_ktime_get_ns), for the latency histograms:
+	 * the SYN that opened the flow (or its last retransmission: the SYNs
+	 * of a flow come one at a time) and the SYN-ACK, stored by the CPU
+	 * that won that state move. 0: not seen here.
+	 */
+	__u64 syn_ns;
+	__u64 synack_ns;
 };
 
 /* Layout of ctaccel_flow.ref. */
@@ -238,7 +246,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(slow_egress, "fast-path flows' packets routed to a device without ctaccel")              \
 	X(slow_other, "fast-path flows' packets refused otherwise (route lookup, rewrite)")        \
 	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")          \
-	X(events_lost, "flow events a monitor missed (its ring buffer was full)")
+	X(events_lost, "flow events a monitor missed (its ring buffer was full)")                  \
+	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -473,6 +482,41 @@ struct ctaccel_expiry {
 	__u32 last_pass_cut;	  /* single writer: the expiry pass */
 };
 
+/*
+ * Handshake latency, per server endpoint, as the node sees it: the server leg
+ * from the SYN to the SYN-ACK, the client leg from the SYN-ACK to the client's
+ * ACK that establishes the flow. Log2 histograms of microseconds in the
+ * PERCPU_HASH `ctaccel_latency`, written by the tc programs only; the key
+ * with family 0 holds every endpoint's sum, the others at most
+ * CTACCEL_LAT_ENDPOINTS endpoints (the rest counted in latency_overflow).
+ */
+#define CTACCEL_LAT_BUCKETS   32 /* i: [2^i, 2^(i+1)) us; 0 also holds 0 and 1; 31 the rest */
+#define CTACCEL_LAT_ENDPOINTS 1024
+
+enum ctaccel_leg {
+	CTACCEL_LEG_SERVER = 0,
+	CTACCEL_LEG_CLIENT = 1,
+	CTACCEL_LEG__MAX,
+};
+
+struct ctaccel_latency_key {
+	__u32 addr[4]; /* network byte order; IPv4 in addr[0] */
+	__u16 port;    /* network byte order */
+	__u8 family;   /* AF_INET, AF_INET6; 0: all endpoints */
+	__u8 __pad;
+};
+
+struct ctaccel_latency_hist {
+	__u64 count;
+	__u64 sum_ns;
+	__u64 bucket[CTACCEL_LAT_BUCKETS];
+};
+
+struct ctaccel_latency {
+	struct ctaccel_latency_hist leg[CTACCEL_LEG__MAX];
+	__u64 syn_retransmits; /* SYNs sent again before an answer */
+};
+
 /* Argument of ctaccel_expiry_ctl, and of ctaccel_expire (a forced pass). */
 struct ctaccel_expiry_args {
 	__u32 interval_ms; /* ctl: least pause between passes */
@@ -539,7 +583,10 @@ struct ctaccel_sk_transitions {
 
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
-_Static_assert(sizeof(struct ctaccel_flow) == 72, "flow value layout");
+_Static_assert(sizeof(struct ctaccel_flow) == 88, "flow value layout");
+_Static_assert(sizeof(struct ctaccel_latency_key) == 20, "latency key layout");
+_Static_assert(sizeof(struct ctaccel_latency) == 8 * (2 * (2 + CTACCEL_LAT_BUCKETS) + 1),
+	       "latency layout");
 _Static_assert(sizeof(struct ctaccel_policy_gen) == 8, "policy generation layout");
 _Static_assert(sizeof(struct ctaccel_unreplied_head) == 8, "unreplied ring head layout");
 _Static_assert(sizeof(struct ctaccel_unreplied_slot) == 48, "unreplied ring slot layout");

@@ -51,6 +51,7 @@ int do_detach(struct cli *c, int argc, char **argv);
 int do_replace(struct cli *c, int argc, char **argv);
 int do_gc(struct cli *c, int argc, char **argv);
 int do_expiry(struct cli *c, int argc, char **argv);
+int do_latency(struct cli *c, int argc, char **argv);
 int do_status(struct cli *c, int argc, char **argv);
 int do_stats(struct cli *c, int argc, char **argv);
 int do_flow(struct cli *c, int argc, char **argv);

@@ -65,6 +65,7 @@ static const struct cmd {
 	{"stats", do_stats, "stats"},
 	{"gc", do_gc, "gc   (a whole kernel expiry pass now)"},
 	{"expiry", do_expiry, "expiry [show] | expiry start [interval SECONDS] | expiry stop"},
+	{"latency", do_latency, "latency [server ADDR [port PORT]]   (handshakes, per server)"},
 	{"policy", do_policy,
 	 "policy add|del all|PREFIX [port PORT] [fastpath]\n"
 	 "       ctaccel policy show | flush"},

@@ -18,6 +18,10 @@ json_t *ctjson_rule(const struct ctaccel_rule *r);
 json_t *ctjson_rules(const struct ctaccel_rule *rules, size_t n);
 json_t *ctjson_gc(const struct ctaccel_gc_result *r);
 json_t *ctjson_expiry(const struct ctaccel_expiry_status *x);
+json_t *ctjson_latency_endpoint(const struct ctaccel_latency_endpoint *e);
+/* The sums of all endpoints, and the endpoints shown. */
+json_t *ctjson_latency(const struct ctaccel_latency_report *r,
+		       const struct ctaccel_latency_endpoint *const *shown, size_t nshown);
 /* t may be NULL (no transition counters pinned). */
 json_t *ctjson_sockets(const struct ctaccel_host_sockets *hs,
 		       const struct ctaccel_sk_transitions *t);

@@ -27,6 +27,7 @@
 #define PIN_EXPIRY	   "ctaccel_expiry"
 #define PIN_EXPIRY_CTL	   "prog_expiry_ctl"
 #define PIN_EXPIRE	   "prog_expire"
+#define PIN_LATENCY	   "ctaccel_latency"
 #define PIN_SOCKOPS	   "link_sockops"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"

@@ -88,6 +88,7 @@ enum ctaccel_fd {
 	CTACCEL_FD_EXPIRY,
 	CTACCEL_FD_EXPIRY_CTL,
 	CTACCEL_FD_EXPIRE,
+	CTACCEL_FD_LATENCY,
 	CTACCEL_FD__MAX,
 };
 /* An fd of the open state (owned by the handle), or -EBADF. */
@@ -291,6 +292,30 @@ int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
 /* ---- flows (flows.c, through the open state) ---- */
 int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx);
 int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies);
+
+/* ---- handshake latency per server endpoint (latency.c) ---- */
+struct ctaccel_latency_endpoint {
+	int family; /* AF_INET, AF_INET6; 0 for the sum of all */
+	uint32_t addr[4];
+	uint16_t port;		    /* host order */
+	struct ctaccel_latency lat; /* summed over CPUs */
+};
+
+struct ctaccel_latency_report {
+	struct ctaccel_latency_endpoint all;
+	struct ctaccel_latency_endpoint *endpoints; /* most handshakes first */
+	size_t n;
+};
+
+int ctaccel_latency_read(struct ctaccel *h, struct ctaccel_latency_report *r);
+/* Only the sums of all endpoints (one lookup: for every scrape). */
+int ctaccel_latency_total(struct ctaccel *h, struct ctaccel_latency *sum);
+void ctaccel_latency_free(struct ctaccel_latency_report *r);
+/* A quantile (0 to 1) in milliseconds, linear inside its log2 bucket. */
+double ctaccel_latency_quantile_ms(const struct ctaccel_latency_hist *h, double q);
+/* Bucket b's bounds in milliseconds: [lo, hi). */
+double ctaccel_latency_bucket_lo_ms(int b);
+double ctaccel_latency_bucket_hi_ms(int b);
 
 /* ---- the busiest flows over an interval (top.c) ---- */
 struct ctaccel_flow_rate {

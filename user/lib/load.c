@@ -157,6 +157,7 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_expiry), PIN_EXPIRY);
 	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expiry_ctl), PIN_EXPIRY_CTL);
 	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expire), PIN_EXPIRE);
+	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_latency), PIN_LATENCY);
 	return err;
 }
 
@@ -429,6 +430,7 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_events, events);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_monitor, monitor);
 	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_expiry, h->fd[CTACCEL_FD_EXPIRY]);
+	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_latency, h->fd[CTACCEL_FD_LATENCY]);
 	err = err ?: ctaccel_expiry_status(h, &exp);
 	err = err ?: tracker__load(skel);
 	if (err) {
