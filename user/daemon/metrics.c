@@ -63,6 +63,41 @@ static void host_sockets(FILE *f, struct daemon *d)
 		(unsigned long long)host[TCP_TIME_WAIT]);
 }
 
+/* Handshake latency of all endpoints as Prometheus histograms (the
+ * per-endpoint ones stay with `ctaccel latency`: no per-peer labels here). */
+static void latency(FILE *f, struct daemon *d)
+{
+	static const char *const legs[CTACCEL_LEG__MAX] = {"server", "client"};
+	struct ctaccel_latency l;
+	uint64_t cum;
+	int i, b;
+
+	if (ctaccel_latency_total(d->h, &l))
+		return;
+	head(f, "ctaccel_handshake_seconds", "histogram",
+	     "Handshake gaps at this node: leg server = SYN to SYN-ACK, client = SYN-ACK to the "
+	     "client's ACK");
+	for (i = 0; i < CTACCEL_LEG__MAX; i++) {
+		cum = 0;
+		for (b = 0; b < CTACCEL_LAT_BUCKETS - 1; b++) {
+			cum += l.leg[i].bucket[b];
+			fprintf(f, "ctaccel_handshake_seconds_bucket{leg=\"%s\",le=\"%g\"} %llu\n",
+				legs[i], ctaccel_latency_bucket_hi_ms(b) / 1000,
+				(unsigned long long)cum);
+		}
+		fprintf(f, "ctaccel_handshake_seconds_bucket{leg=\"%s\",le=\"+Inf\"} %llu\n",
+			legs[i], (unsigned long long)l.leg[i].count);
+		fprintf(f, "ctaccel_handshake_seconds_sum{leg=\"%s\"} %.9f\n", legs[i],
+			l.leg[i].sum_ns / 1e9);
+		fprintf(f, "ctaccel_handshake_seconds_count{leg=\"%s\"} %llu\n", legs[i],
+			(unsigned long long)l.leg[i].count);
+	}
+	head(f, "ctaccel_handshake_syn_retransmits_total", "counter",
+	     "SYNs sent again before an answer, all endpoints");
+	fprintf(f, "ctaccel_handshake_syn_retransmits_total %llu\n",
+		(unsigned long long)l.syn_retransmits);
+}
+
 /* The kernel's expiry, as its last pass left it (no lock: one map read). */
 static void expiry(FILE *f, struct daemon *d)
 {
@@ -160,6 +195,7 @@ char *metrics_text(struct daemon *d)
 	datapath(f, d);
 	host_sockets(f, d);
 	expiry(f, d);
+	latency(f, d);
 	gc_and_repairs(f, d);
 	http_requests(f, d);
 	if (fclose(f)) {
