@@ -11,7 +11,7 @@ pkgs=(
 	iproute2 nftables conntrack bats jq util-linux curl python3-yaml python3 python3-scapy hping3 tmux strace procps
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 	buildah busybox-static systemd prometheus
-	coccinelle clang-tools binutils
+	coccinelle clang-tools binutils tcpdump
 )
 
 # `deps.sh bench` adds what only the benchmarks need (the chart).
