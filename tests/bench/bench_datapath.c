@@ -129,11 +129,32 @@ static struct tracker *tracker_new(__u32 max_entries, __u32 ring)
 	return skel;
 }
 
+static int drop_event(void *ctx, void *data, size_t len)
+{
+	(void)ctx;
+	(void)data;
+	(void)len;
+	return 0;
+}
+
+/* A monitor's lease on a tracker, as `ctaccel monitor` takes it: events are
+ * written while the datapath's clock is before `until`. */
+static struct ring_buffer *monitor_listen(struct tracker *t)
+{
+	struct ctaccel_monitor m = {.until = ~0ULL};
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(t->maps.ctaccel_monitor), &zero, &m, BPF_ANY))
+		return NULL;
+	return ring_buffer__new(bpf_map__fd(t->maps.ctaccel_events), drop_event, NULL, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct figure empty = {.name = "empty tc program (repeat)"};
 	struct figure empty1 = {.name = "empty tc program (single run)"};
 	struct figure syn = {.name = "first SYN, insert (single run)"};
+	struct figure syn_mon = {.name = "first SYN, a monitor listening (single run)"};
 	struct figure reopen = {.name = "SYN reusing a TIME_WAIT tuple (single run)"};
 	struct figure evict = {.name = "SYN evicting the oldest unreplied (single run)"};
 	struct figure est_small = {.name = "established packet, 1k flows (repeat)"};
@@ -141,10 +162,11 @@ int main(int argc, char **argv)
 	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 80);
 	__u32 max_entries;
 	struct bench_empty *eskel;
-	struct tracker *small, *big, *flood;
+	struct tracker *small, *big, *flood, *heard;
+	struct ring_buffer *monitor;
 	struct frame data, f;
 	struct ctaccel_stats st;
-	int opt, r, i, empty_fd, small_fd, big_fd, flood_fd;
+	int opt, r, i, empty_fd, small_fd, big_fd, flood_fd, heard_fd;
 
 	while ((opt = getopt(argc, argv, "r:n:f:")) != -1) {
 		switch (opt) {
@@ -180,6 +202,14 @@ int main(int argc, char **argv)
 	/* Under a flood: the ring (256 slots) is full of flows without a
 	 * reply, and every new flow evicts the oldest of them. */
 	flood = tracker_new(4096, 256);
+	/* Like small, with a monitor listening (its ring drained every round). */
+	heard = tracker_new(max_entries, max_entries);
+	monitor = monitor_listen(heard);
+	if (!monitor) {
+		fprintf(stderr, "bench: cannot listen to the events\n");
+		return 1;
+	}
+	heard_fd = bpf_program__fd(heard->progs.ctaccel_ingress);
 	small_fd = bpf_program__fd(small->progs.ctaccel_ingress);
 	big_fd = bpf_program__fd(big->progs.ctaccel_ingress);
 	flood_fd = bpf_program__fd(flood->progs.ctaccel_ingress);
@@ -188,6 +218,8 @@ int main(int argc, char **argv)
 	fill(small, 1000, &s);
 	fill(big, big_flows, &s);
 	fill(flood, 1000, &s);
+	fill(heard, 1000, &s);
+	ring_buffer__consume(monitor);
 	frame_tcp(&data, &c, &s, F_PSH | F_ACK, 100);
 	for (i = 0; i < 2; i++) {
 		struct tracker *t = i ? big : small;
@@ -228,6 +260,15 @@ int main(int argc, char **argv)
 		}
 		qsort(one, 257, sizeof(one[0]), cmp_u32);
 		syn.v[syn.n++] = one[128];
+		for (k = 0; k < 257; k++) {
+			struct endpoint cn = ep("198.18.2.1", 1024 + r * 257 + k);
+
+			frame_tcp(&f, &cn, &s, F_SYN, 0);
+			one[k] = run_once(heard_fd, &f);
+		}
+		ring_buffer__consume(monitor);
+		qsort(one, 257, sizeof(one[0]), cmp_u32);
+		syn_mon.v[syn_mon.n++] = one[128];
 		/* A client port reused while its last flow is in TIME_WAIT. */
 		for (k = 0; k < 257; k++) {
 			struct endpoint cr = ep("198.18.3.1", 1024 + r * 257 + k);
@@ -259,6 +300,7 @@ int main(int argc, char **argv)
 	figure_print(&est_big, median(&empty));
 	figure_print(&empty1, 0);
 	figure_print(&syn, median(&empty1));
+	figure_print(&syn_mon, median(&empty1));
 	figure_print(&reopen, median(&empty1));
 	figure_print(&evict, median(&empty1));
 	printf("\nRatios: established/empty against the repeated empty program, first SYN against "
@@ -269,6 +311,11 @@ int main(int argc, char **argv)
 	tracker__destroy(small);
 	tracker__destroy(big);
 	tracker__destroy(flood);
+	ring_buffer__free(monitor);
+	if (ctaccel_stats_read(bpf_map__fd(heard->maps.ctaccel_stats), &st) == 0 && st.events_lost)
+		fprintf(stderr, "bench: the monitor lost %llu events\n",
+			(unsigned long long)st.events_lost);
+	tracker__destroy(heard);
 	bench_empty__destroy(eskel);
 	return 0;
 }
