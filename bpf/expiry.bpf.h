@@ -2,16 +2,18 @@
 /*
  * Expiry in the kernel (part of tracker.bpf.c), with no userspace process: a
  * bpf_timer, started by `ctaccel load` and `replace` and kept alive by the
- * pinned map, hands a pass over the flow table to a BPF workqueue, which
- * removes expired entries through flow_remove() (compare-and-delete) and
- * sets the timer for the next pass. An entry that expires stays at most one
- * pause plus two passes past its timeout (docs/datapath.md).
+ * pinned map, hands each tick to a BPF workqueue. A tick walks the flow table
+ * only when an entry may be due (expiry_due(): what the last walk left, and
+ * the timeouts of the states that hold entries), removes expired entries
+ * through flow_remove() (compare-and-delete) and sets the timer for the next
+ * tick. An entry that expires stays at most one pause plus two walks past its
+ * timeout (docs/datapath.md).
  *
- * Why a whole pass in a worker and not slices in the timer's softirq:
+ * Why whole walks in a worker and not slices in the timer's softirq:
  * bpf_for_each_map_elem() cannot resume in the middle of a hash table, so a
  * slice would walk again every entry before it; an entry costs about 100 ns
  * (a cache miss each), which made 14 slices over 900,000 entries cost 715 ms
- * against 60 to 90 ms for one pass. A worker does not hold off packets.
+ * against 60 to 90 ms for one walk. A worker does not hold off packets.
  */
 
 struct expiry_slot {
@@ -32,6 +34,7 @@ struct {
 
 struct expiry_walk {
 	__u64 now;
+	__u64 earliest; /* the soonest expiry of what stays */
 	__u32 examined;
 	__u32 removed;
 	__u32 budget; /* removals this pass may make (from the map: see below) */
@@ -49,8 +52,13 @@ static __always_inline void expire_one(struct ctaccel_flow_key *key, struct ctac
 
 	w->examined++;
 	ct = *(volatile __u64 *)&f->ct;
-	if (ctaccel_ct_state(ct) == CTACCEL_ST_NONE || !ctaccel_ct_expired(ct, w->now))
+	if (ctaccel_ct_state(ct) == CTACCEL_ST_NONE)
 		return;
+	if (!ctaccel_ct_expired(ct, w->now)) {
+		if (ctaccel_ct_expires(ct) < w->earliest)
+			w->earliest = ctaccel_ct_expires(ct);
+		return;
+	}
 	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
 	/* a copy: the key the walk hands over is read-only, and the event
 	 * and delete paths take a key they could write */
@@ -83,6 +91,52 @@ static long expire_budget_elem(struct bpf_map *map, struct ctaccel_flow_key *key
 	return 0;
 }
 
+/* Possible CPUs, at most: the gauges are summed until a CPU has no slot. */
+#define EXPIRY_CPUS 4096
+
+struct gauges {
+	__s64 n[CTACCEL_ST__MAX];
+};
+
+static long add_cpu_gauges(__u32 cpu, struct gauges *g)
+{
+	struct ctaccel_stats *st;
+	__u32 zero = 0, s;
+
+	st = bpf_map_lookup_percpu_elem(&ctaccel_stats, &zero, cpu);
+	if (!st)
+		return 1; /* past the last CPU */
+	for (s = 0; s < CTACCEL_ST__MAX; s++)
+		g->n[s] += st->flows_in_state[s];
+	return 0;
+}
+
+/*
+ * The soonest any entry can expire, in jiffies, without walking the table.
+ * What the last walk left expires at `earliest_j` or later; what was written
+ * since it started (a new flow, a refresh, a state move) expires at least its
+ * state's timeout after `walk_start_j`, and only states that hold entries now
+ * (the per-state gauges, summed over CPUs) count.
+ */
+static __always_inline __u64 expiry_due(const struct ctaccel_expiry *e)
+{
+	struct gauges g = {};
+	__u64 due = e->earliest_j, t;
+	__u32 s;
+
+	bpf_loop(EXPIRY_CPUS, add_cpu_gauges, &g, 0);
+	for (s = 1; s < CTACCEL_ST__MAX; s++) {
+		if (g.n[s] <= 0)
+			continue;
+		t = ctaccel_cfg.timeout[s];
+		if (s == CTACCEL_ST_ESTABLISHED && ctaccel_cfg.timeout_unack < t)
+			t = ctaccel_cfg.timeout_unack;
+		if (e->walk_start_j + t < due)
+			due = e->walk_start_j + t;
+	}
+	return due;
+}
+
 /* kfuncs of the BPF workqueue (Linux 6.10) */
 extern int bpf_wq_init(struct bpf_wq *wq, void *p__map, unsigned int flags) __ksym;
 extern int bpf_wq_start(struct bpf_wq *wq, unsigned int flags) __ksym;
@@ -102,11 +156,32 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 {
 	struct expiry_slot *slot = value;
 	struct ctaccel_expiry *e = &slot->e;
-	struct expiry_walk w = {.now = bpf_jiffies64(), .budget = e->remove_max};
-	__u64 t0 = bpf_ktime_get_ns(), t1, pause, walk;
+	struct expiry_walk w = {
+		.now = bpf_jiffies64(),
+		.budget = e->remove_max,
+		.earliest = ~0ULL,
+	};
+	__u64 t0 = bpf_ktime_get_ns(), t1, pause, walk, tick;
 
+	e->checks += 1;
+	e->last_check_ns = t0;
+	pause = (__u64)e->interval_ms * 1000000ULL;
+	/* Nothing can expire before the next tick: no walk (a cut pass left
+	 * entries unexamined, so its earliest_j is 0 and the walk goes on). */
+	tick = (__u64)e->interval_ms * ctaccel_cfg.hz / 1000 + 1;
+	e->next_due_j = expiry_due(e);
+	if (e->next_due_j > w.now + tick) {
+		e->skipped += 1;
+		e->busy_ns += bpf_ktime_get_ns() - t0;
+		e->pause_ns = pause;
+		if (!*(volatile __u32 *)&e->stopped)
+			bpf_timer_start(&slot->timer, pause, 0);
+		return 0;
+	}
+	e->walk_start_j = w.now;
 	(void)bpf_for_each_map_elem(&ctaccel_flows, expire_budget_elem, &w, 0);
 	t1 = bpf_ktime_get_ns();
+	e->earliest_j = w.cut ? 0 : w.earliest;
 	e->passes += 1;
 	e->removed += w.removed;
 	e->busy_ns += t1 - t0;
@@ -114,7 +189,6 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 	e->last_pass_busy_ns = t1 - t0;
 	e->last_pass_examined = w.examined;
 	e->last_pass_removed = w.removed;
-	pause = (__u64)e->interval_ms * 1000000ULL;
 	/* what the pass cost for the entries that stay, and the buckets; no
 	 * branch on the counters, or the verifier would follow every count
 	 * through the callback */

@@ -471,7 +471,7 @@ struct ctaccel_expiry {
 	__u64 started_ns;	 /* single writer: ctaccel_expiry_ctl (bpf_ktime_get_ns) */
 	__u64 passes;		 /* single writer: the expiry pass */
 	__u64 removed;		 /* single writer: the expiry pass */
-	__u64 busy_ns;		 /* single writer: the expiry pass */
+	__u64 busy_ns;		 /* single writer: the expiry pass (checks and walks) */
 	__u64 last_pass_end_ns;	 /* single writer: the expiry pass (bpf_ktime_get_ns) */
 	__u64 last_pass_busy_ns; /* single writer: the expiry pass */
 	__u64 last_pass_examined; /* single writer: the expiry pass */
@@ -480,6 +480,12 @@ struct ctaccel_expiry {
 	__u64 cut_passes;	  /* single writer: the expiry pass (stopped at remove_max) */
 	__u32 remove_max;	  /* single writer: ctaccel_expiry_ctl */
 	__u32 last_pass_cut;	  /* single writer: the expiry pass */
+	__u64 checks;		  /* single writer: the expiry pass (ticks, walked or not) */
+	__u64 skipped;		  /* single writer: the expiry pass (ticks with nothing due) */
+	__u64 walk_start_j;	  /* single writer: the expiry pass (jiffies) */
+	__u64 earliest_j;	  /* single writer: the expiry pass (what the last walk left) */
+	__u64 next_due_j;    /* single writer: the expiry pass (the soonest anything can expire) */
+	__u64 last_check_ns; /* single writer: the expiry pass (bpf_ktime_get_ns) */
 };
 
 /*
@@ -596,7 +602,7 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_expiry) == 8 * 12, "expiry layout");
+_Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");

@@ -4,7 +4,8 @@
  * pinned ingress program (BPF_PROG_TEST_RUN, one SYN per flow), or read it
  * with the classic get_next_key + lookup loop that batch reads replace.
  *
- *   flowfill fill PIN_PATH N
+ *   flowfill fill PIN_PATH N                (SYN_SENT)
+ *   flowfill fill-established PIN_PATH N    (the whole handshake: ESTABLISHED)
  *   flowfill loop PIN_PATH
  *
  * and time one expiry pass each way, in CPU seconds of this process (the
@@ -23,7 +24,19 @@
 #include "flowtab.h"
 #include "pkt.h"
 
-static int fill(const char *pin, unsigned int n)
+static int run(int fd, const struct frame *f)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f->data, .data_size_in = f->len);
+
+	if (bpf_prog_test_run_opts(fd, &opts)) {
+		perror("test run");
+		return 1;
+	}
+	return 0;
+}
+
+/* N flows: a SYN each, or (established) the whole handshake. */
+static int fill(const char *pin, unsigned int n, bool established)
 {
 	struct endpoint s = ep("198.18.1.1", 80);
 	char path[512];
@@ -40,17 +53,20 @@ static int fill(const char *pin, unsigned int n)
 		char addr[32];
 		struct endpoint c;
 		struct frame f;
-		LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 		snprintf(addr, sizeof(addr), "198.19.%u.%u", (i >> 8) & 0xff, i & 0xff);
 		c = ep(addr, 1024 + (i >> 16));
 		frame_tcp(&f, &c, &s, F_SYN, 0);
-		opts.data_in = f.data;
-		opts.data_size_in = f.len;
-		if (bpf_prog_test_run_opts(fd, &opts)) {
-			perror("test run");
+		if (run(fd, &f))
 			return 1;
-		}
+		if (!established)
+			continue;
+		frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+		if (run(fd, &f))
+			return 1;
+		frame_tcp(&f, &c, &s, F_ACK, 0);
+		if (run(fd, &f))
+			return 1;
 	}
 	return 0;
 }
@@ -134,14 +150,16 @@ static int pass(const char *pin, bool kernel)
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "fill"))
-		return fill(argv[2], strtoul(argv[3], NULL, 0));
+		return fill(argv[2], strtoul(argv[3], NULL, 0), false);
+	if (argc == 4 && !strcmp(argv[1], "fill-established"))
+		return fill(argv[2], strtoul(argv[3], NULL, 0), true);
 	if (argc == 3 && !strcmp(argv[1], "loop"))
 		return loop(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "gcpass"))
 		return pass(argv[2], false);
 	if (argc == 3 && !strcmp(argv[1], "expire"))
 		return pass(argv[2], true);
-	fprintf(stderr, "usage: flowfill fill PIN_PATH N | loop PIN_PATH | gcpass PIN_PATH | "
-			"expire PIN_PATH\n");
+	fprintf(stderr,
+		"usage: flowfill fill|fill-established PIN_PATH N | loop|gcpass|expire PIN_PATH\n");
 	return 2;
 }

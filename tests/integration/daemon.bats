@@ -151,11 +151,11 @@ teardown_file() {
 	done
 	[[ $(awk '$1 == "ctaccel_expiry_stalls_total" {print $2}' <<<"$m") -eq 1 ]]
 	[[ $(awk '$1 == "ctaccel_repairs_total{what=\"expiry\"}" {print $2}' <<<"$m") -eq 1 ]]
-	grep -q "kernel expiry was stopped ('ctaccel expiry stop'): no pass for" \
+	grep -q "kernel expiry was stopped ('ctaccel expiry stop'): no check for" \
 		"$BATS_FILE_TMPDIR/daemon.log"
 	# started again: passes come, status has no problem
 	sleep 1.5
-	ctaccel_g -j expiry | jq -e '.running and .since_last_pass_seconds < 2'
+	ctaccel_g -j expiry | jq -e '.running and .since_last_check_seconds < 2'
 	ctaccel_g -j status | jq -e '.problems == [] and .expiry.running'
 	daemon_stop
 }

@@ -75,11 +75,11 @@ PYEOF
 	# set: a panel built so shows one blank-legend line
 	jq -e '[.panels[].targets[] | select((.expr | test(" or ")) or (.legendFormat | test("__name__")))] | length == 0' \
 		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
-	# the expiry panel's title promises the pass time and the lag: a query
+	# the expiry panel's title promises the walk time and the lag: a query
 	# for each
-	jq -e '[.panels[] | select(.title | test("pass time")) | .targets[].expr | select(test("expiry_busy_seconds_total|expiry_last_pass_seconds"))] | length >= 1' \
+	jq -e '[.panels[] | select(.title | test("walk time")) | .targets[].expr | select(test("expiry_busy_seconds_total|expiry_last_pass_seconds"))] | length >= 1' \
 		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
-	jq -e '[.panels[] | select(.title | test("since the last pass")) | .targets[].expr | select(test("expiry_since_last_pass_seconds"))] | length >= 1' \
+	jq -e '[.panels[] | select(.title | test("since the last check")) | .targets[].expr | select(test("expiry_since_last_check_seconds"))] | length >= 1' \
 		"$ROOT/deploy/grafana/ctaccel-dashboard.json"
 }
 

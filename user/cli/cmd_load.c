@@ -266,18 +266,19 @@ static void expiry_text(const struct ctaccel_expiry_status *x)
 	printf("kernel expiry %s\n", x->running	  ? "running"
 				     : e->stopped ? "STOPPED ('ctaccel expiry start' starts it)"
 						  : "NOT running (stalled)");
-	printf("least pause   %.2f s between passes (longer for a pass that costs more: at "
-	       "most 1/%d of a CPU)\n",
+	printf("checks        every %.2f s at least (after a walk, 200 times the walk if "
+	       "longer: at most 1/%d of a CPU); a walk only when an entry may be due\n",
 	       e->interval_ms / 1e3, CTACCEL_EXPIRY_DUTY);
+	printf("last check    %.1f s ago; %llu checks, %llu without a walk\n", x->since_check_s,
+	       (unsigned long long)e->checks, (unsigned long long)e->skipped);
 	if (!e->passes) {
-		printf("no pass yet\n");
+		printf("no walk yet\n");
 		return;
 	}
-	printf("last pass     %.1f s ago, %.2f ms over %llu flows, removed %llu\n", x->since_pass_s,
+	printf("last walk     %.1f s ago, %.2f ms over %llu flows, removed %llu\n", x->since_pass_s,
 	       e->last_pass_busy_ns / 1e6, (unsigned long long)e->last_pass_examined,
 	       (unsigned long long)e->last_pass_removed);
-	printf("next pass     %.2f s after the last\n", e->pause_ns / 1e9);
-	printf("since start   %llu passes, %llu removed, %.3f s busy\n",
+	printf("since start   %llu walks, %llu removed, %.3f s busy\n",
 	       (unsigned long long)e->passes, (unsigned long long)e->removed, e->busy_ns / 1e9);
 }
 

@@ -54,13 +54,14 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	printf("\nexpiry      %s", s->expiry.running	 ? "kernel, running"
 				   : s->expiry.e.stopped ? "kernel, STOPPED"
 							 : "kernel, NOT running");
+	printf(": last check %.1f s ago", s->expiry.since_check_s);
 	if (s->expiry.e.passes)
-		printf(": last pass %.1f s ago took %.1f ms over %llu flows, removed %llu; next "
-		       "within %.1f s; %llu passes, %llu removed",
+		printf("; last walk %.1f s ago took %.1f ms over %llu flows, removed %llu; %llu "
+		       "walks, %llu removed",
 		       s->expiry.since_pass_s, s->expiry.e.last_pass_busy_ns / 1e6,
 		       (unsigned long long)s->expiry.e.last_pass_examined,
 		       (unsigned long long)s->expiry.e.last_pass_removed,
-		       s->expiry.e.pause_ns / 1e9, (unsigned long long)s->expiry.e.passes,
+		       (unsigned long long)s->expiry.e.passes,
 		       (unsigned long long)s->expiry.e.removed);
 	printf("\ntimeouts   ");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)

@@ -107,9 +107,14 @@ static void expiry(FILE *f, struct daemon *d)
 	if (ctaccel_expiry_status(d->h, &x))
 		return;
 	head(f, "ctaccel_expiry_running", "gauge",
-	     "1 while kernel expiry passes come on time (a pass within the pause it set)");
+	     "1 while kernel expiry checks come on time (within the pause the last one set)");
 	fprintf(f, "ctaccel_expiry_running %d\n", x.running);
-	head(f, "ctaccel_expiry_passes_total", "counter", "Kernel expiry passes over the table");
+	head(f, "ctaccel_expiry_checks_total", "counter",
+	     "Kernel expiry checks (a walk over the table only when an entry may be due)");
+	fprintf(f, "ctaccel_expiry_checks_total %llu\n", (unsigned long long)e->checks);
+	head(f, "ctaccel_expiry_since_last_check_seconds", "gauge", "Since the last check");
+	fprintf(f, "ctaccel_expiry_since_last_check_seconds %.3f\n", x.since_check_s);
+	head(f, "ctaccel_expiry_passes_total", "counter", "Kernel expiry walks over the table");
 	fprintf(f, "ctaccel_expiry_passes_total %llu\n", (unsigned long long)e->passes);
 	head(f, "ctaccel_expiry_removed_flows_total", "counter",
 	     "Expired flows removed by kernel expiry passes");
@@ -121,7 +126,7 @@ static void expiry(FILE *f, struct daemon *d)
 	head(f, "ctaccel_expiry_last_pass_flows", "gauge", "Flows the last pass examined");
 	fprintf(f, "ctaccel_expiry_last_pass_flows %llu\n",
 		(unsigned long long)e->last_pass_examined);
-	head(f, "ctaccel_expiry_since_last_pass_seconds", "gauge", "Since the last pass ended");
+	head(f, "ctaccel_expiry_since_last_pass_seconds", "gauge", "Since the last walk ended");
 	fprintf(f, "ctaccel_expiry_since_last_pass_seconds %.3f\n", x.since_pass_s);
 	head(f, "ctaccel_expiry_pause_seconds", "gauge",
 	     "Pause the last pass set before the next (longer for a larger table)");

@@ -132,8 +132,9 @@ static void repair_expiry(struct daemon *d)
 	if (ctaccel_expiry_status(d->h, &x) || x.running)
 		return;
 	d->expiry_stalls++;
-	daemon_log("kernel expiry %s: no pass for %.0f s; starting it again",
-		   x.e.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled", x.since_pass_s);
+	daemon_log("kernel expiry %s: no check for %.0f s; starting it again",
+		   x.e.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled",
+		   x.since_check_s);
 	if (ctaccel_expiry_restart(d->h)) {
 		d->repair_errors++;
 		return;

@@ -11,7 +11,7 @@
 #include "flowtab.h"
 #include "internal.h"
 
-/* A pass ends within the pause the last one set, and its own time; this
+/* A check comes within the pause the last one set, and a walk's time; this
  * much more and expiry counts as not running. */
 #define EXPIRY_GRACE_NS 2000000000ULL
 
@@ -67,11 +67,15 @@ int ctaccel_expiry_status(struct ctaccel *h, struct ctaccel_expiry_status *s)
 		return lib_fail(h, -errno, "expiry: read %s/%s", h->root, PIN_EXPIRY);
 	memcpy(&s->e, buf + CTACCEL_EXPIRY_HANDLES_SIZE, sizeof(s->e));
 	now = mono_ns();
+	/* a check comes within the pause the last one set (a walk's, after a
+	 * walk), plus twice the walk, plus a margin */
 	wait = s->e.pause_ns + 2 * s->e.last_pass_busy_ns + EXPIRY_GRACE_NS;
-	if (s->e.last_pass_end_ns && now >= s->e.last_pass_end_ns) {
+	if (s->e.last_check_ns && now >= s->e.last_check_ns)
+		s->running = now - s->e.last_check_ns <= wait;
+	if (s->e.last_pass_end_ns && now >= s->e.last_pass_end_ns)
 		s->since_pass_s = (now - s->e.last_pass_end_ns) / 1e9;
-		s->running = now - s->e.last_pass_end_ns <= wait;
-	}
+	if (s->e.last_check_ns && now >= s->e.last_check_ns)
+		s->since_check_s = (now - s->e.last_check_ns) / 1e9;
 	return 0;
 }
 

@@ -250,8 +250,9 @@ extern const char *const ctaccel_prog_names[CTACCEL_PROG__MAX];
 
 struct ctaccel_expiry_status {
 	struct ctaccel_expiry e; /* as the last pass left it */
-	bool running;		 /* a pass ended within the pause it set (+ margin) */
-	double since_pass_s;	 /* since the last pass ended */
+	bool running;		 /* a check came within the pause the last one set (+ margin) */
+	double since_pass_s;	 /* since the last walk over the table ended */
+	double since_check_s;	 /* since the last check (a walk, or none needed) */
 };
 
 struct ctaccel_status {

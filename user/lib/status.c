@@ -159,10 +159,10 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = ctaccel_expiry_status(h, &s->expiry);
 	if (!err && !s->expiry.running)
 		err = problem(s,
-			      "kernel expiry is %s: no pass for %.0f s (expired flows stay; "
+			      "kernel expiry is %s: no check for %.0f s (expired flows stay; "
 			      "'ctaccel expiry start' starts it)",
 			      s->expiry.e.stopped ? "stopped" : "not running",
-			      s->expiry.since_pass_s);
+			      s->expiry.since_check_s);
 	if (err) {
 		ctaccel_status_free(s);
 		return lib_fail(h, err, "status of %s", h->root);
