@@ -183,8 +183,15 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/demo.sh
 
+# The datapath benchmark built once more without the events code, beside it.
+NOEVENTS_BENCH := $(OUTPUT)/noevents/bench_datapath
+$(NOEVENTS_BENCH): $(wildcard bpf/*.bpf.c bpf/*.bpf.h) include/ctaccel.h vmlinux.h $(LIB_SRCS) \
+		$(USER_HDRS) tests/bench/bench_datapath.c
+	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/noevents \
+		BPF_EXTRA=-DCTACCEL_NO_EVENTS=1 $(NOEVENTS_BENCH)
+
 bench-datapath: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(NOEVENTS_BENCH)
 	$(Q)bash scripts/bench-datapath.sh
 
 bench-tw: deps
@@ -214,7 +221,7 @@ bench-gateway: deps
 
 # Benchmarks, never part of `make test`: every one, then bench/results.{md,json,png}.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(NOEVENTS_BENCH)
 	$(Q)bash scripts/bench.sh
 
 fuzz: deps
