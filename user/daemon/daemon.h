@@ -75,7 +75,10 @@ struct http_server;
 struct daemon {
 	struct ctaccel *h;    /* the open state; reads need no lock */
 	pthread_mutex_t lock; /* changes: GC, policy, reload, repairs */
-	struct dconf conf;    /* the configuration in force */
+	/* conf for readers that must not wait behind a change: readiness (a
+	 * repair may wait seconds on the state lock while the CLI upgrades). */
+	pthread_mutex_t conf_lock;
+	struct dconf conf; /* the configuration in force */
 	struct http_server *http;
 	struct ctaccel_sockiter *sockiter; /* host sockets, one walk per scrape */
 	pthread_mutex_t sockiter_lock;

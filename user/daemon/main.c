@@ -178,8 +178,10 @@ static void reload(struct daemon *d, int argc, char **argv)
 		apply_expiry_interval(d, next);
 	ctaccel_unlock(d->h);
 	if (!err) {
+		pthread_mutex_lock(&d->conf_lock);
 		dconf_free(&d->conf);
 		d->conf = *next;
+		pthread_mutex_unlock(&d->conf_lock);
 	} else {
 		dconf_free(next);
 	}
@@ -302,6 +304,7 @@ static void daemon_free(struct daemon *d)
 	dconf_free(&d->conf);
 	pthread_mutex_destroy(&d->lock);
 	pthread_mutex_destroy(&d->sockiter_lock);
+	pthread_mutex_destroy(&d->conf_lock);
 	free(d);
 }
 
@@ -325,6 +328,7 @@ int daemon_main(const char *pin_path, int argc, char **argv)
 		args[i + 1] = argv[i];
 	d->instance_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->conf_lock, NULL);
 	pthread_mutex_init(&d->sockiter_lock, NULL);
 	if (dconf_read(&d->conf, pin_path, argc + 1, args)) {
 		daemon_log("%s", d->conf.err);

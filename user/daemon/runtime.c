@@ -182,12 +182,13 @@ bool daemon_ready(struct daemon *d)
 
 	if (!ctaccel_is_loaded(d->h) || ctaccel_stats(d->h, &st))
 		return false;
-	/* The configuration changes only under the mutex (SIGHUP). */
-	pthread_mutex_lock(&d->lock);
+	/* Not the daemon's mutex: a repair holds it while it waits for the
+	 * state lock, which a live upgrade by the CLI keeps for seconds. */
+	pthread_mutex_lock(&d->conf_lock);
 	for (i = 0; ok && i < d->conf.ndev; i++) {
 		ifx = if_nametoindex(d->conf.devices[i]);
 		ok = ifx && ctaccel_device_hooks(d->h, ifx) == ctaccel_wanted_hooks(d->h);
 	}
-	pthread_mutex_unlock(&d->lock);
+	pthread_mutex_unlock(&d->conf_lock);
 	return ok;
 }
