@@ -89,9 +89,11 @@ rm -f "$WORK/run"
 wait $LOOPS
 sleep 1 # the last closes cross the gateway after the clients exit
 
-# The daemon's GC would move the table between the reads below.
+# Kernel expiry would move the table between the reads below (and the daemon
+# would start it again): both stop first.
 kill "$DAEMON"
 wait "$DAEMON" 2>/dev/null || true
+ctaccel_g expiry stop >/dev/null
 fail=0
 echo "swaps: $ok of $SWAPS succeeded"
 ((ok == SWAPS)) || fail=1
