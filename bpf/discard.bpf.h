@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * What the kernel discards before (or at) its own connection tracking:
- * frames for another host, bad IP/TCP checksums, forwarded packets whose TTL
- * expires here.
+ * frames for another host, bad IP, TCP or UDP checksums, forwarded packets
+ * whose TTL expires here.
  * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
  * its maps and counter macros.
  */
@@ -80,15 +80,16 @@ static __always_inline bool ip_csum_ok(struct __sk_buff *skb, const struct pkt *
 }
 
 /* Pseudo-header in the first CSUM_PSEUDO bytes (zeros add nothing), the
- * segment after it, summed chunk by chunk. */
-static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt *p,
-					struct csum_buf *cb)
+ * segment or datagram after it, summed chunk by chunk. */
+static __always_inline bool l4_csum_ok(struct __sk_buff *skb, const struct pkt *p,
+				       struct csum_buf *cb)
 {
 	__u32 len = p->l4_len, total, off, n, i;
+	__u8 proto = p->key.proto;
 	const __u32 *src, *dst;
 	__s64 sum = 0;
 
-	if (len < 20 || len > CSUM_L4_MAX)
+	if (len < (proto == IPPROTO_UDP ? 8 : 20) || len > CSUM_L4_MAX)
 		return false;
 	pkt_addrs(p, &src, &dst);
 	__builtin_memset(cb->b, 0, CSUM_PSEUDO);
@@ -96,7 +97,7 @@ static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt 
 		/* at 28: source, destination, zero, protocol, TCP length */
 		__builtin_memcpy(cb->b + 28, src, 4);
 		__builtin_memcpy(cb->b + 32, dst, 4);
-		cb->b[37] = IPPROTO_TCP;
+		cb->b[37] = proto;
 		cb->b[38] = len >> 8;
 		cb->b[39] = len & 0xff;
 	} else {
@@ -105,7 +106,7 @@ static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt 
 		__builtin_memcpy(cb->b + 16, dst, 16);
 		cb->b[34] = len >> 8;
 		cb->b[35] = len & 0xff;
-		cb->b[39] = IPPROTO_TCP;
+		cb->b[39] = proto;
 	}
 	if (bpf_skb_load_bytes(skb, p->l4_off, cb->b + CSUM_PSEUDO, len))
 		return false;
@@ -128,7 +129,7 @@ static __always_inline bool tcp_csum_ok(struct __sk_buff *skb, const struct pkt 
 	return csum_fold(sum) == 0xffff;
 }
 
-/* Whether the kernel's ip_rcv and nf_conntrack's tcp_error would accept the
+/* Whether the kernel's ip_rcv and nf_conntrack's tcp_error/udp_error would accept the
  * packet's checksums (ingress only: nf_conntrack checks at PRE_ROUTING). A
  * global function: the verifier walks it once, not at every call site. */
 __noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
@@ -143,13 +144,15 @@ __noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stat
 		return true;
 	if (!ip_csum_ok(skb, p, cb))
 		return false;
-	if (csum_trusted(skb))
+	/* A UDP datagram without a checksum (0) is fine to nf_conntrack,
+	 * IPv6 included. */
+	if (csum_trusted(skb) || (p->key.proto == IPPROTO_UDP && !p->udp_csum))
 		return true;
 	if (p->l4_len > CSUM_L4_MAX) {
 		CTR_INC(st, csum_unverified); /* too long to check here: taken as good */
 		return true;
 	}
-	return tcp_csum_ok(skb, p, cb);
+	return l4_csum_ok(skb, p, cb);
 }
 
 /* The route lookup's question for this packet, from the device it came in on. */
@@ -160,7 +163,7 @@ static __always_inline void fib_params(struct __sk_buff *skb, const struct pkt *
 
 	pkt_addrs(p, &src, &dst);
 	fib->ifindex = skb->ingress_ifindex;
-	fib->l4_protocol = IPPROTO_TCP;
+	fib->l4_protocol = p->key.proto;
 	fib->sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
 	fib->dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
 	if (p->key.family == AF_INET) {

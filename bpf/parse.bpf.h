@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * The tc tracker's packet parser: Ethernet, IPv4/IPv6 and TCP headers into a
- * normalised flow key (struct pkt), read in place or copied, never pulled.
+ * The tc tracker's packet parser: Ethernet, IPv4/IPv6, and TCP or UDP headers
+ * into a normalised flow key (struct pkt), read in place or copied, never
+ * pulled.
  * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
  * its maps and counter macros.
  */
@@ -23,7 +24,7 @@ static __always_inline int addr_cmp(const __u32 *a, const __u32 *b)
 
 /* Fill the normalised key from source and destination of the packet. */
 static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u32 *daddr,
-				    __u16 sport, __u16 dport)
+				    __u16 sport, __u16 dport, __u8 proto)
 {
 	struct ctaccel_flow_key *k = &p->key;
 	int c = addr_cmp(saddr, daddr);
@@ -42,7 +43,7 @@ static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u
 		k->port_lo = sport;
 		k->port_hi = dport;
 	}
-	k->proto = IPPROTO_TCP;
+	k->proto = proto;
 	p->key_hash = ctaccel_key_hash(k);
 }
 
@@ -89,8 +90,40 @@ static __always_inline enum pkt_kind parse_tcp(struct __sk_buff *skb, __u32 off,
 	p->l4_len = l4_len;
 	p->tcp_hlen = doff;
 	p->tcp_flags = ((__u8 *)th)[13];
-	key_set(p, saddr, daddr, th->source, th->dest);
+	key_set(p, saddr, daddr, th->source, th->dest, IPPROTO_TCP);
 	return PKT_TCP;
+}
+
+/* nf_conntrack's udp_error(): a length field past the IP payload or short of
+ * the header makes the datagram invalid, before any flow is looked at. */
+static __always_inline enum pkt_kind parse_udp(struct __sk_buff *skb, __u32 off, __u32 l4_len,
+					       struct pkt *p, const __u32 *saddr,
+					       const __u32 *daddr)
+{
+	struct udphdr buf, *uh;
+	__u32 ulen;
+
+	if (l4_len < sizeof(*uh))
+		return PKT_MALFORMED;
+	uh = hdr_at(skb, off, sizeof(*uh), &buf);
+	if (!uh)
+		return PKT_MALFORMED;
+	ulen = bpf_ntohs(uh->len);
+	if (ulen < sizeof(*uh) || ulen > l4_len)
+		return PKT_UDP_INVALID;
+	p->l4_len = l4_len;
+	p->udp_csum = uh->check != 0;
+	key_set(p, saddr, daddr, uh->source, uh->dest, IPPROTO_UDP);
+	return PKT_UDP;
+}
+
+static __always_inline enum pkt_kind parse_l4(struct __sk_buff *skb, __u8 proto, __u32 off,
+					      __u32 l4_len, struct pkt *p, const __u32 *saddr,
+					      const __u32 *daddr)
+{
+	if (proto == IPPROTO_UDP)
+		return parse_udp(skb, off, l4_len, p, saddr, daddr);
+	return parse_tcp(skb, off, l4_len, p, saddr, daddr);
 }
 
 static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pkt *p, __u32 l3_room)
@@ -107,7 +140,7 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 		tot = l3_room; /* BIG TCP GSO packet: length is the skb's */
 	if (tot < ihl || tot > l3_room)
 		return PKT_MALFORMED;
-	if (iph->protocol != IPPROTO_TCP)
+	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
 		return PKT_NON_TCP;
 	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 		return PKT_FRAGMENT;
@@ -118,7 +151,7 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 	p->key.family = AF_INET;
 	saddr[0] = iph->saddr;
 	daddr[0] = iph->daddr;
-	return parse_tcp(skb, ETH_HLEN + ihl, tot - ihl, p, saddr, daddr);
+	return parse_l4(skb, iph->protocol, ETH_HLEN + ihl, tot - ihl, p, saddr, daddr);
 }
 
 static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pkt *p, __u32 l3_room)
@@ -134,6 +167,7 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 		return PKT_MALFORMED;
 	switch (ip6->nexthdr) {
 	case IPPROTO_TCP:
+	case IPPROTO_UDP:
 		break;
 	case 0:	  /* hop-by-hop */
 	case 43:  /* routing */
@@ -151,7 +185,8 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 	p->key.family = AF_INET6;
 	__builtin_memcpy(saddr, &ip6->saddr, 16);
 	__builtin_memcpy(daddr, &ip6->daddr, 16);
-	return parse_tcp(skb, ETH_HLEN + sizeof(*ip6), tot - sizeof(*ip6), p, saddr, daddr);
+	return parse_l4(skb, ip6->nexthdr, ETH_HLEN + sizeof(*ip6), tot - sizeof(*ip6), p, saddr,
+			daddr);
 }
 
 /*

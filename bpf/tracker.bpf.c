@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * ctaccel's TCP connection tracker: tc programs for ingress and egress that
- * keep one entry per flow with nf_conntrack's states, and the compare-and-
+ * ctaccel's connection tracker: tc programs for ingress and egress that keep
+ * one entry per TCP or UDP flow with nf_conntrack's states, and the compare-and-
  * delete program through which every removal outside the datapath goes.
  *
  * Every packet is passed on unchanged (TC_ACT_UNSPEC, so later tc filters
@@ -186,7 +186,12 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			return FLOW_AGAIN;
 		}
 
-		v = tcp_step(ct, dir, index, now, &ctaccel_cfg, &nct);
+		if (p->key.proto == IPPROTO_UDP) {
+			nct = udp_step(ct, dir, now, f->first_seen, &ctaccel_cfg);
+			v = TV_ACCOUNT;
+		} else {
+			v = tcp_step(ct, dir, index, now, &ctaccel_cfg, &nct);
+		}
 		if (v == TV_INVALID) {
 			CTR_INC(st, invalid);
 			return 0;
@@ -295,7 +300,9 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	long err;
 	int slot;
 
-	if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
+	if (p->key.proto == IPPROTO_UDP) {
+		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, &ctaccel_cfg);
+	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
 		/* Only a SYN or a mid-stream ACK may start a flow. */
 		CTR_INC(st, invalid);
 		return 0;
@@ -308,8 +315,8 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	nf.leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
 	nf.tcp_flags = p->tcp_flags;
 	nf.orig_is_hi = p->src_is_hi;
-	nf.syn_in = p->ingress && index == TCPI_SYN;
-	if (index == TCPI_SYN)
+	nf.syn_in = p->ingress && (index == TCPI_SYN || p->key.proto == IPPROTO_UDP);
+	if (index == TCPI_SYN && p->key.proto == IPPROTO_TCP)
 		nf.syn_ns = bpf_ktime_get_ns();
 	/* Bypass is decided once: the flow skips nf_conntrack from its first
 	 * packet to its last. The fast-path verdict follows the policy. */
@@ -356,10 +363,10 @@ static __always_inline bool csum_settle(struct __sk_buff *skb, struct pkt *p,
 	return true;
 }
 
-static __always_inline void track_tcp(struct __sk_buff *skb, struct pkt *p,
-				      struct ctaccel_stats *st)
+static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
 {
-	__u32 index = tcp_index_of(p->tcp_flags);
+	/* UDP has no flags: its datagrams take the class no TCP segment can. */
+	__u32 index = p->key.proto == IPPROTO_TCP ? tcp_index_of(p->tcp_flags) : TCPI_NONE;
 	__u64 now = bpf_jiffies64();
 	struct ctaccel_flow *f;
 	int i, ret;
@@ -416,7 +423,11 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 
 	switch (parse(skb, &p)) {
 	case PKT_TCP:
+	case PKT_UDP:
 		break;
+	case PKT_UDP_INVALID:
+		CTR_INC(st, invalid);
+		return TC_ACT_UNSPEC;
 	case PKT_NON_IP:
 		CTR_INC(st, non_ip);
 		return TC_ACT_UNSPEC;
@@ -437,7 +448,7 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		CTR_INC(st, not_for_host);
 		return TC_ACT_UNSPEC;
 	}
-	if (!tcp_flags_valid(p.tcp_flags)) {
+	if (p.key.proto == IPPROTO_TCP && !tcp_flags_valid(p.tcp_flags)) {
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
 	}
@@ -449,7 +460,7 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	 * through egress was made or checked by this host. */
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
 	p.ingress = !egress;
-	track_tcp(skb, &p, st);
+	track(skb, &p, st);
 	/* tc ingress runs before netfilter's prerouting hook, where the raw
 	 * notrack rule of table inet ctaccel sees this mark. Local output is
 	 * marked on the socket (ctaccel_sockops): there the output hook runs

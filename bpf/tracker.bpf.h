@@ -36,9 +36,12 @@
 #define TCPF_ECE 0x40
 #define TCPF_CWR 0x80
 
-/* What the parser found; anything but PKT_TCP is counted and passed on. */
+/* What the parser found; anything but PKT_TCP and PKT_UDP is counted and
+ * passed on. */
 enum pkt_kind {
 	PKT_TCP,
+	PKT_UDP,
+	PKT_UDP_INVALID, /* length field inconsistent: nf_conntrack's udp_error() */
 	PKT_NON_IP,
 	PKT_NON_TCP,
 	PKT_FRAGMENT,
@@ -55,8 +58,8 @@ enum pkt_csum {
 struct pkt {
 	struct ctaccel_flow_key key;
 	__u32 ip_len; /* IP packet length: what nf_conntrack accounts */
-	__u16 l4_off; /* offset of the TCP header in the frame */
-	__u16 l4_len; /* TCP header and payload */
+	__u16 l4_off; /* offset of the TCP or UDP header in the frame */
+	__u16 l4_len; /* TCP or UDP header and payload */
 	__u8 tcp_flags;
 	__u8 src_is_hi; /* the sender is the key's hi side */
 	__u8 bypass;	/* out: the packet's flow skips nf_conntrack */
@@ -66,7 +69,8 @@ struct pkt {
 	__u8 tcp_hlen;	/* TCP header length */
 	__u8 ingress;	/* seen at tc ingress */
 	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
-	__u8 __pad[3];
+	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
+	__u8 __pad[2];
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 
@@ -138,7 +142,7 @@ static __always_inline bool tcp_flags_valid(__u8 flags)
  * Linux 6.x. Columns: sNO sSS sSR sES sFW sCW sLA sTW sCL sS2.
  */
 /* clang-format off */
-static const __u8 tcp_next[CTACCEL_DIR__MAX][TCPI__MAX][CTACCEL_ST__MAX] = {
+static const __u8 tcp_next[CTACCEL_DIR__MAX][TCPI__MAX][CTACCEL_ST_TCP__MAX] = {
 	[CTACCEL_DIR_ORIG] = {
 		[TCPI_SYN]    = { sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2 },
 		[TCPI_SYNACK] = { sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR },
@@ -193,10 +197,10 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 	__u64 this_last, timeout;
 	__u32 next, cell;
 
-	if (old >= CTACCEL_ST__MAX || dir >= CTACCEL_DIR__MAX || index >= TCPI__MAX)
+	if (old >= CTACCEL_ST_TCP__MAX || dir >= CTACCEL_DIR__MAX || index >= TCPI__MAX)
 		return TV_INVALID;
 	/* One bound on the flat offset, right at the access, for the verifier. */
-	cell = (dir * TCPI__MAX + index) * CTACCEL_ST__MAX + old;
+	cell = (dir * TCPI__MAX + index) * CTACCEL_ST_TCP__MAX + old;
 	barrier_var(cell);
 	if (cell >= sizeof(tcp_next))
 		return TV_INVALID;
@@ -264,7 +268,7 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 	flags |= this_last;
 	if (old != next && next == CTACCEL_ST_FIN_WAIT)
 		flags |= CTACCEL_CT_CLOSE_INIT;
-	if (next >= CTACCEL_ST__MAX)
+	if (next >= CTACCEL_ST_TCP__MAX)
 		return TV_INVALID;
 
 	timeout = index == TCPI_RST ? cfg->timeout[CTACCEL_ST_CLOSE] : cfg->timeout[next];
@@ -292,6 +296,38 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 
 	*new_ct = ctaccel_ct_with_expiry(flags | next, now + timeout);
 	return TV_ACCOUNT;
+}
+
+/*
+ * One datagram through nf_conntrack_udp_packet(): a flow without a reply
+ * keeps nf_conntrack_udp_timeout from its last packet; the first reply makes
+ * it replied (still that timeout); a packet more than two seconds after the
+ * flow began, once replied, makes it a stream: ASSURED, on the stream
+ * timeout from then on. From ct == 0 it is a new flow's first datagram.
+ */
+static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 first_seen,
+				      const volatile struct ctaccel_config *cfg)
+{
+	__u64 flags = ct & CT_FLAG_BITS;
+	__u32 next;
+
+	if (!(flags & CTACCEL_CT_SEEN_REPLY)) {
+		next = CTACCEL_ST_UDP_UNREPLIED;
+		if (dir == CTACCEL_DIR_REPLY) {
+			/* nf_conntrack refreshes the entry before it marks the
+			 * reply: the unreplied timeout, here the replied one's
+			 * (the same sysctl). */
+			flags |= CTACCEL_CT_SEEN_REPLY;
+			next = CTACCEL_ST_UDP_REPLIED;
+		}
+	} else if (now > first_seen + 2 * (__u64)cfg->hz) {
+		flags |= CTACCEL_CT_ASSURED;
+		next = CTACCEL_ST_UDP_ASSURED;
+	} else {
+		next = (flags & CTACCEL_CT_ASSURED) ? CTACCEL_ST_UDP_ASSURED
+						    : CTACCEL_ST_UDP_REPLIED;
+	}
+	return ctaccel_ct_with_expiry(flags | next, now + cfg->timeout[next]);
 }
 
 #endif /* CTACCEL_TRACKER_BPF_H */

@@ -23,12 +23,16 @@
  * pinned configuration (struct ctaccel_config.abi) and every open compares it:
  * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 4
+#define CTACCEL_ABI_VERSION 5
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
- * (net/netfilter/nf_conntrack_proto_tcp.c). NONE is never stored in a live
- * entry: a tracking word whose state is NONE marks an entry being removed.
+ * (net/netfilter/nf_conntrack_proto_tcp.c), then the three classes of a UDP
+ * flow (nf_conntrack_proto_udp.c has no states, only its status bits): no
+ * reply yet; replied, timed out with nf_conntrack_udp_timeout like an
+ * unreplied one; and a stream, ASSURED, on nf_conntrack_udp_timeout_stream.
+ * NONE is never stored in a live entry: a tracking word whose state is NONE
+ * marks an entry being removed.
  */
 #define CTACCEL_STATES(X)                                                                          \
 	X(NONE, 0)                                                                                 \
@@ -40,7 +44,10 @@
 	X(LAST_ACK, 30)                                                                            \
 	X(TIME_WAIT, 120)                                                                          \
 	X(CLOSE, 10)                                                                               \
-	X(SYN_SENT2, 120)
+	X(SYN_SENT2, 120)                                                                          \
+	X(UDP_UNREPLIED, 30)                                                                       \
+	X(UDP_REPLIED, 30)                                                                         \
+	X(UDP_ASSURED, 120)
 
 /* clang-format off */
 enum ctaccel_state {
@@ -50,6 +57,14 @@ enum ctaccel_state {
 	CTACCEL_ST__MAX,
 };
 /* clang-format on */
+
+/* The TCP states are the first ones: nf_conntrack's transition table. */
+#define CTACCEL_ST_TCP__MAX (CTACCEL_ST_SYN_SENT2 + 1)
+
+static inline int ctaccel_state_is_udp(__u32 state)
+{
+	return state >= CTACCEL_ST_UDP_UNREPLIED && state < CTACCEL_ST__MAX;
+}
 
 /* nf_conntrack's "unacknowledged" timeout: caps ESTABLISHED before any reply. */
 #define CTACCEL_TIMEOUT_UNACK_DEFAULT 300
@@ -73,7 +88,7 @@ struct ctaccel_flow_key {
 	__u16 port_lo;
 	__u16 port_hi;
 	__u8 family; /* AF_INET or AF_INET6 */
-	__u8 proto;  /* IPPROTO_TCP */
+	__u8 proto;  /* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 __pad[2];
 };
 
@@ -103,11 +118,11 @@ struct ctaccel_flow {
 	 */
 	__u64 ref;
 	struct ctaccel_flow_leg leg[CTACCEL_DIR__MAX];
-	__u32 tcp_flags; /* OR of TCP flag bytes: bits 0-7 originator, 8-15 reply */
+	__u32 tcp_flags; /* OR of TCP flag bytes: bits 0-7 originator, 8-15 reply (UDP: 0) */
 	__u32 last_seen; /* low 32 bits of the jiffies of the last accounted packet */
 	__u8 orig_is_hi; /* 1 if the originator is the key's hi side */
 	__u8 bypass;	 /* the policy made this flow skip nf_conntrack (decided at creation) */
-	__u8 syn_in;	 /* created by a SYN at an attached ingress: the handshake crossed here */
+	__u8 syn_in;	 /* created by a SYN (UDP: any packet) at an attached ingress */
 	__u8 __pad;
 	/*
 	 * The policy's fast-path verdict for this flow, cached: (policy
@@ -195,19 +210,19 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 #define CTACCEL_COUNTERS(X)                                                                        \
 	X(packets, "packets seen by the tc programs")                                              \
 	X(bytes, "bytes (skb length) seen by the tc programs")                                     \
-	X(tracked_packets, "TCP packets accounted to a flow")                                      \
+	X(tracked_packets, "TCP and UDP packets accounted to a flow")                                      \
 	X(tracked_bytes, "IP bytes accounted to a flow")                                           \
 	X(non_ip, "packets that are neither IPv4 nor IPv6")                                        \
-	X(non_tcp, "IP packets that are not TCP")                                                  \
-	X(fragments, "non-first IPv4 fragments (no TCP header)")                                   \
+	X(non_tcp, "IP packets that are neither TCP nor UDP")                                                  \
+	X(fragments, "non-first IPv4 fragments (no TCP or UDP header)")                                   \
 	X(unparsed, "packets ctaccel cannot parse yet (VLAN tags, IPv6 extension headers)")        \
-	X(malformed, "truncated or inconsistent IP/TCP headers")                                   \
-	X(invalid, "TCP packets nf_conntrack would mark invalid")                                  \
+	X(malformed, "truncated or inconsistent IP, TCP or UDP headers")                                   \
+	X(invalid, "TCP and UDP packets nf_conntrack would mark invalid")                                  \
 	X(ignored, "TCP packets nf_conntrack would let through without a state change")            \
 	X(syn_retransmits, "unanswered SYN retransmits (not accounted, timeout not renewed)")      \
 	X(skipped_egress, "egress packets already tracked at an attached ingress")                 \
 	X(flows_created, "flow entries inserted")                                                  \
-	X(flows_closed, "flows that reached TIME_WAIT or CLOSE")                                   \
+	X(flows_closed, "TCP flows that reached TIME_WAIT or CLOSE")                                   \
 	X(flows_expired, "expired entries removed by a packet of a new flow")                      \
 	X(flows_reopened, "TIME_WAIT/CLOSE entries replaced by a new SYN")                         \
 	X(flows_killed, "entries removed by a RST before any reply")                               \
@@ -228,9 +243,9 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(sockets_marked, "local sockets given the bypass mark")                                   \
 	X(not_for_host,                                                                            \
 	  "frames addressed to another host's MAC (the kernel drops them before IP)")              \
-	X(bad_checksum, "segments with a bad IP or TCP checksum that would have changed a flow")   \
+	X(bad_checksum, "packets with a bad IP, TCP or UDP checksum that would have changed a flow")   \
 	X(ttl_expired, "forwarded packets whose TTL or hop limit expires here")                    \
-	X(csum_unverified, "segments too long to checksum here, taken as good")                    \
+	X(csum_unverified, "segments and datagrams too long to checksum here, taken as good")                    \
 	X(fastpath_packets, "packets forwarded by the fast path (tc redirect)")                    \
 	X(fastpath_bytes, "IP bytes forwarded by the fast path")                                   \
 	X(slow_control, "fast-path flows' SYN, FIN and RST segments, left to the kernel")          \
@@ -263,7 +278,7 @@ enum ctaccel_counter {
  * possible CPU; a gauge slot of one CPU may be negative (a flow created on one
  * CPU and removed on another), the sum is exact.
  */
-#define CTACCEL_STATS_SLOTS 64 /* fixed size: new counters take reserved slots */
+#define CTACCEL_STATS_SLOTS 96 /* fixed size: new counters take reserved slots */
 
 struct ctaccel_stats {
 #define X(name, help) __u64 name;
@@ -305,15 +320,16 @@ struct ctaccel_config {
 
 /*
  * Policy: which flows skip nf_conntrack. An LPM trie (inside a one-slot
- * ARRAY_OF_MAPS, so a whole policy is swapped in at once) over family, port
- * and address: a rule for a prefix and port matches that port only, a rule
- * with port 0 any port. A flow is bypassed when either endpoint matches.
+ * ARRAY_OF_MAPS, so a whole policy is swapped in at once) over family,
+ * protocol, port and address: a rule for a prefix and port matches that port
+ * only, a rule with port 0 any port. A rule for both TCP and UDP is one key
+ * per protocol. A flow is bypassed when either endpoint matches.
  */
 struct ctaccel_policy_key {
-	__u32 prefixlen; /* 32 + address prefix length (family, pad, port first) */
+	__u32 prefixlen; /* 32 + address prefix length (family, proto, port first) */
 	__u8 family;	 /* AF_INET or AF_INET6 */
-	__u8 __pad;
-	__u16 port;    /* network byte order; 0: any port */
+	__u8 proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
+	__u16 port;	 /* network byte order; 0: any port */
 	__u32 addr[4]; /* network byte order */
 };
 

@@ -37,7 +37,14 @@ struct frame {
 void frame_tcp(struct frame *f, const struct endpoint *src, const struct endpoint *dst,
 	       uint8_t flags, size_t payload);
 
-/* Recompute the IPv4 header and TCP checksums of an Ethernet frame, where it
+/* A UDP datagram from src to dst with `payload` bytes, as frame_tcp() builds
+ * its segments. */
+void frame_udp(struct frame *f, const struct endpoint *src, const struct endpoint *dst,
+	       size_t payload);
+/* Offset of the UDP header in a frame built by frame_udp(). */
+size_t frame_udp_off(const struct frame *f);
+
+/* Recompute the IPv4 header and TCP or UDP checksums of an Ethernet frame, where it
  * has whole headers; anything else is left as it is. */
 void frame_fix_csum(uint8_t *data, size_t len);
 

@@ -696,9 +696,9 @@ static void mk_fragment(struct frame *f)
 	iph->frag_off = htons(185); /* offset 1480 */
 }
 
-static void mk_udp(struct frame *f)
+static void mk_gre(struct frame *f)
 {
-	v4(f, F_SYN)->protocol = IPPROTO_UDP;
+	v4(f, F_SYN)->protocol = IPPROTO_GRE;
 }
 
 static void mk_arp(struct frame *f)
@@ -745,9 +745,9 @@ static void mk_v6_plen_long(struct frame *f)
 	ip6->payload_len = htons(ntohs(ip6->payload_len) + 8);
 }
 
-static void mk_v6_udp(struct frame *f)
+static void mk_v6_gre(struct frame *f)
 {
-	v6(f, F_SYN)->nexthdr = IPPROTO_UDP;
+	v6(f, F_SYN)->nexthdr = IPPROTO_GRE;
 }
 
 static void mk_v4_version(struct frame *f)
@@ -791,14 +791,14 @@ static const struct bad_frame bad_frames[] = {
 	{"TCP data offset < 5", CTACCEL_CTR_malformed, mk_doff_small},
 	{"TCP data offset past the packet", CTACCEL_CTR_malformed, mk_doff_past_end},
 	{"non-first fragment", CTACCEL_CTR_fragments, mk_fragment},
-	{"UDP", CTACCEL_CTR_non_tcp, mk_udp},
+	{"GRE", CTACCEL_CTR_non_tcp, mk_gre},
 	{"ARP", CTACCEL_CTR_non_ip, mk_arp},
 	{"VLAN tag", CTACCEL_CTR_unparsed, mk_vlan},
 	{"QinQ tag", CTACCEL_CTR_unparsed, mk_qinq},
 	{"IPv6 hop-by-hop header", CTACCEL_CTR_unparsed, mk_v6_hbh},
 	{"truncated IPv6 header", KERNEL_REFUSES, mk_v6_truncated},
 	{"IPv6 payload length past the frame", CTACCEL_CTR_malformed, mk_v6_plen_long},
-	{"IPv6 UDP", CTACCEL_CTR_non_tcp, mk_v6_udp},
+	{"IPv6 GRE", CTACCEL_CTR_non_tcp, mk_v6_gre},
 	{"TCP without flags", CTACCEL_CTR_invalid, mk_no_flags},
 	{"SYN+FIN", CTACCEL_CTR_invalid, mk_syn_fin},
 	{"SYN+RST", CTACCEL_CTR_invalid, mk_syn_rst},
@@ -1476,6 +1476,146 @@ static void test_expired_is_new_flow(void **state)
 	env_free(e);
 }
 
+/* ---- UDP: nf_conntrack_udp_packet()'s classes and timeouts ---- */
+
+static __u64 expires_in(struct env *e, const struct ctaccel_flow_entry *ent)
+{
+	uint64_t now;
+
+	assert_int_equal(ctaccel_clock_now(e->clock_fd, &now), 0);
+	return ctaccel_ct_expires(ent->val.ct) - now;
+}
+
+static void udp_expect(struct env *e, const struct endpoint *c, const struct endpoint *s,
+		       __u32 state, __u64 orig, __u64 reply, __u32 timeout_s)
+{
+	struct ctaccel_flow_entry ent;
+	__u64 left;
+
+	assert_int_equal(flow_find(e, c, s, &ent, NULL), 1);
+	assert_int_equal(ent.key.proto, IPPROTO_UDP);
+	assert_int_equal(ctaccel_ct_state(ent.val.ct), state);
+	assert_int_equal(!!(ent.val.ct & CTACCEL_CT_SEEN_REPLY), state != CTACCEL_ST_UDP_UNREPLIED);
+	assert_int_equal(!!(ent.val.ct & CTACCEL_CT_ASSURED), state == CTACCEL_ST_UDP_ASSURED);
+	assert_int_equal(ent.val.leg[CTACCEL_DIR_ORIG].packets, orig);
+	assert_int_equal(ent.val.leg[CTACCEL_DIR_REPLY].packets, reply);
+	/* refreshed from this packet: within a tick of the class's timeout */
+	left = expires_in(e, &ent);
+	assert_true(left <= (__u64)timeout_s * e->hz && left + 2 >= (__u64)timeout_s * e->hz);
+	gauges_match_table(e);
+	conservation_holds(e);
+}
+
+static void test_udp_classes(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 53000), s = ep("198.18.1.1", 53);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_stats st;
+	struct frame f;
+
+	(void)state;
+	frame_udp(&f, &c, &s, 40);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_UNREPLIED, 1, 0, 30);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_UNREPLIED, 2, 0, 30);
+	frame_udp(&f, &s, &c, 100);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_REPLIED, 2, 1, 30);
+	/* both ways within two seconds of the start: not yet a stream */
+	frame_udp(&f, &c, &s, 40);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_REPLIED, 3, 1, 30);
+	usleep(2100 * 1000);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_ASSURED, 4, 1, 120);
+	frame_udp(&f, &s, &c, 100);
+	run_frame(e->ingress_fd, &f, 0);
+	udp_expect(e, &c, &s, CTACCEL_ST_UDP_ASSURED, 4, 2, 120);
+	stats_read(e, &st);
+	assert_int_equal(st.flows_created, 1);
+	assert_int_equal(st.transitions, 2);
+	assert_int_equal(st.tracked_packets, 6);
+	assert_int_equal(st.invalid + st.malformed + st.non_tcp, 0);
+	env_free(e);
+}
+
+/* What udp_error() refuses never makes a flow; a datagram without a checksum
+ * (0) is fine, and a bad checksum only counts where the kernel checks. */
+static void test_udp_invalid(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 53001), s = ep("198.18.1.1", 53);
+	struct endpoint c6 = ep("2001:db8::1", 53001), s6 = ep("2001:db8:1::1", 53);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_stats st;
+	struct frame f;
+	size_t uh;
+
+	(void)state;
+	frame_udp(&f, &c, &s, 20);
+	uh = frame_udp_off(&f);
+	f.data[uh + 5] = 29; /* length one past the datagram */
+	frame_fix_csum(f.data, f.len);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_udp(&f, &c, &s, 20);
+	f.data[uh + 4] = 0;
+	f.data[uh + 5] = 7; /* shorter than the header */
+	frame_fix_csum(f.data, f.len);
+	run_frame(e->ingress_fd, &f, 0);
+	stats_read(e, &st);
+	assert_int_equal(st.invalid, 2);
+	assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 0);
+
+	frame_udp(&f, &c, &s, 20);
+	f.data[uh + 6] ^= 0x5a; /* bad checksum at ingress: not created */
+	run_frame(e->ingress_fd, &f, 0);
+	stats_read(e, &st);
+	assert_int_equal(st.bad_checksum, 1);
+	assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 0);
+	run_frame(e->egress_fd, &f, 0); /* egress: not checked, as in nf_conntrack */
+	assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 1);
+
+	frame_udp(&f, &c6, &s6, 20);
+	uh = frame_udp_off(&f);
+	f.data[uh + 6] = f.data[uh + 7] = 0; /* no checksum */
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &c6, &s6, NULL, NULL), 1);
+	stats_read(e, &st);
+	assert_int_equal(st.bad_checksum, 1);
+	assert_int_equal(st.flows_created, 2);
+	gauges_match_table(e);
+	conservation_holds(e);
+	env_free(e);
+}
+
+/* A TCP and a UDP flow of the same addresses and ports are two flows. */
+static void test_udp_beside_tcp(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 53002), s = ep("198.18.1.1", 53);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_list l;
+	struct frame f;
+	size_t i, udp = 0;
+
+	(void)state;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_udp(&f, &c, &s, 10);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(ctaccel_flows_read(e->flows_fd, &l), 0);
+	assert_int_equal(l.n, 2);
+	for (i = 0; i < l.n; i++) {
+		udp += l.e[i].key.proto == IPPROTO_UDP;
+		assert_int_equal(ctaccel_ct_state(l.e[i].val.ct), l.e[i].key.proto == IPPROTO_UDP
+									? CTACCEL_ST_UDP_UNREPLIED
+									: CTACCEL_ST_SYN_SENT);
+	}
+	assert_int_equal(udp, 1);
+	ctaccel_flow_list_free(&l);
+	gauges_match_table(e);
+	env_free(e);
+}
+
 /* A flow chosen by the policy is marked from its first packet to its last. */
 static void test_bypass_marks(void **state)
 {
@@ -1693,6 +1833,9 @@ int main(void)
 		cmocka_unit_test(test_expiry_races_refresh),
 		cmocka_unit_test(test_expired_is_new_flow),
 		cmocka_unit_test(test_bypass_marks),
+		cmocka_unit_test(test_udp_classes),
+		cmocka_unit_test(test_udp_invalid),
+		cmocka_unit_test(test_udp_beside_tcp),
 	};
 
 	libbpf_set_print(NULL);
