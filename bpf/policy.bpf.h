@@ -9,11 +9,13 @@
 #define CTACCEL_POLICY_BPF_H
 
 /* The action of the policy rule for this endpoint (port: network order), or 0. */
-static __always_inline __u32 policy_endpoint(void *trie, __u8 family, const __u32 *addr, __u16 port)
+static __always_inline __u32 policy_endpoint(void *trie, __u8 family, __u8 proto,
+					     const __u32 *addr, __u16 port)
 {
 	struct ctaccel_policy_key k = {
 		.prefixlen = CTACCEL_POLICY_KEY_BITS + (family == AF_INET ? 32 : 128),
 		.family = family,
+		.proto = proto,
 		.port = port,
 	};
 	struct ctaccel_policy_val *v;
@@ -39,8 +41,8 @@ static __always_inline __u32 policy_verdict(const struct ctaccel_flow_key *key)
 
 	if (!trie)
 		return 0;
-	lo = policy_endpoint(trie, key->family, key->addr_lo, key->port_lo);
-	hi = policy_endpoint(trie, key->family, key->addr_hi, key->port_hi);
+	lo = policy_endpoint(trie, key->family, key->proto, key->addr_lo, key->port_lo);
+	hi = policy_endpoint(trie, key->family, key->proto, key->addr_hi, key->port_hi);
 	if ((lo | hi) & CTACCEL_POLICY_BYPASS)
 		verdict |= CTACCEL_POLICY_BYPASS;
 	if (((lo | hi) & CTACCEL_POLICY_FASTPATH) && (!lo || (lo & CTACCEL_POLICY_FASTPATH)) &&

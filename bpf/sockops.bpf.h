@@ -61,9 +61,9 @@ static __always_inline bool sockops_match(const struct sock_ends *e, bool local_
 
 	if (!trie || (e->family != AF_INET && e->family != AF_INET6))
 		return false;
-	if (policy_endpoint(trie, e->family, e->laddr, e->lport))
+	if (policy_endpoint(trie, e->family, IPPROTO_TCP, e->laddr, e->lport))
 		return true;
-	return !local_only && policy_endpoint(trie, e->family, e->raddr, e->rport);
+	return !local_only && policy_endpoint(trie, e->family, IPPROTO_TCP, e->raddr, e->rport);
 }
 
 /*

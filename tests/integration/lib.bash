@@ -130,8 +130,23 @@ conntrack_format() {
 	}' | sort
 }
 
+# UDP flows in conntrack_flows' form, the state being ctaccel's name of
+# nf_conntrack's class: UDP_UNREPLIED, UDP_ASSURED, else UDP_REPLIED.
+conntrack_udp_flows() {
+	in_ns "$G" conntrack -L -p udp "$@" 2>/dev/null | grep -Ev 'src=(127\.[0-9.]+|::1) ' |
+		awk '{
+			c = /\[UNREPLIED\]/ ? "UDP_UNREPLIED" : /\[ASSURED\]/ ? "UDP_ASSURED" : "UDP_REPLIED"
+			$4 = c " " $4
+			print
+		}' | conntrack_format
+}
+
+ctaccel_udp_flows() {
+	ctaccel_g -j flow show proto udp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
+}
+
 ctaccel_flows() {
-	ctaccel_g -j flow show | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
+	ctaccel_g -j flow show proto tcp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
 }
 
 # STATE count, one per line, all states (zeros included), sorted.
@@ -140,10 +155,16 @@ ctaccel_state_counts() {
 }
 
 conntrack_state_counts() {
-	local st
-	for st in SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2; do
-		echo "$st $(conntrack_list | awk -v s="$st" '$4 == s' | wc -l)"
-	done | sort
+	local st udp
+	udp=$(conntrack_udp_flows)
+	{
+		for st in SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT LAST_ACK TIME_WAIT CLOSE SYN_SENT2; do
+			echo "$st $(conntrack_list | awk -v s="$st" '$4 == s' | wc -l)"
+		done
+		for st in UDP_UNREPLIED UDP_REPLIED UDP_ASSURED; do
+			echo "$st $(awk -v s="$st" 'NF && $5 == s' <<<"$udp" | wc -l)"
+		done
+	} | sort
 }
 
 # Run the connection mix from the client to ADDR; HOLD connections stay open.

@@ -62,17 +62,18 @@ int do_top(struct cli *c, int argc, char **argv);
 
 int do_monitor(struct cli *c, int argc, char **argv);
 
-/* Which flows `flow` and `monitor` show: [state STATE] [addr ADDR] [port PORT]. */
+/* Which flows `flow` and `monitor` show: [state STATE] [addr ADDR] [port PORT] [proto P]. */
 struct flow_filter {
 	int state;  /* -1: any */
 	int family; /* 0: any */
 	__u8 addr[16];
-	int port; /* -1: any */
+	int port;  /* -1: any */
+	int proto; /* 0: any */
 };
 int cli_flow_filter(struct cli *c, const char *verb, int argc, char **argv, struct flow_filter *f);
 bool cli_filter_match(const struct flow_filter *f, const struct ctaccel_tuple *t, uint32_t state);
 
-#define CLI_MONITOR_USAGE "monitor [count N] [state STATE] [addr ADDR] [port PORT]"
+#define CLI_MONITOR_USAGE "monitor [count N] [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]"
 #define CLI_TOP_USAGE	  "top [interval S] [count N] [sort packets|bytes] [flows N]"
 
 /* argv of `load` (and nothing else) into *o: EXIT_USAGE on a bad word. */

@@ -117,6 +117,8 @@ static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_
 	ob_str(o, pretty ? "\n  {\n    " : "{");
 	ob_key(o, "", "family");
 	ob_quoted(o, family_name(t->family));
+	ob_key(o, sep, "proto");
+	ob_quoted(o, ctaccel_proto_name(t->proto));
 	ob_key(o, sep, "src");
 	ob_quoted_addr(o, t->family, t->src);
 	ob_key(o, sep, "sport");
@@ -150,13 +152,14 @@ static void flow_text_write(struct outbuf *o, const struct ctaccel_tuple *t,
 	inet_ntop(t->family, t->src, src, sizeof(src));
 	inet_ntop(t->family, t->dst, dst, sizeof(dst));
 	o->len += snprintf(o->buf + o->len, OB_FLOW_MAX,
-			   "%-4s %-11s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds\n",
+			   "%-4s %-13s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds %s\n",
 			   family_name(t->family), ctaccel_state_names[ctaccel_ct_state(v->ct)],
 			   src, t->sport, dst, t->dport,
 			   (unsigned long long)v->leg[CTACCEL_DIR_ORIG].packets,
 			   (unsigned long long)v->leg[CTACCEL_DIR_ORIG].bytes,
 			   (unsigned long long)v->leg[CTACCEL_DIR_REPLY].packets,
-			   (unsigned long long)v->leg[CTACCEL_DIR_REPLY].bytes, (long long)expires);
+			   (unsigned long long)v->leg[CTACCEL_DIR_REPLY].bytes, (long long)expires,
+			   ctaccel_proto_name(t->proto));
 }
 
 struct flow_walk {
@@ -227,9 +230,9 @@ int do_flow(struct cli *c, int argc, char **argv)
 		ob_str(w.out, "[");
 	else if (!err && !w.count)
 		w.out->len += snprintf(w.out->buf, OB_FLOW_MAX,
-				       "%-4s %-11s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s\n",
+				       "%-4s %-13s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
 				       "FAM", "STATE", "SRC", "SPORT", "DST", "DPORT", "ORIG_PKTS",
-				       "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES");
+				       "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES", "PROTO");
 	/* Streamed: a batch is written before the next is read, so memory stays
 	 * one batch whatever the table's size. */
 	err = err ?: ctaccel_flows_foreach(c->h, flow_batch, &w);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * ctaccel monitor [count N] [state STATE] [addr ADDR] [port PORT]: flow
+ * ctaccel monitor [count N] [state STATE] [addr ADDR] [port PORT] [proto P]: flow
  * events as they happen, like conntrack -E. Events the ring had no room for
  * are reported as they are found (a LOST line with the total since start).
  */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* ctaccel policy add|del all|PREFIX [port PORT] [fastpath], show, flush. */
+/* ctaccel policy add|del all|PREFIX [port PORT] [proto tcp|udp] [fastpath], show, flush. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -60,14 +60,14 @@ static const struct cmd {
 	{"detach", do_detach, "detach DEV..."},
 	{"status", do_status, "status"},
 	{"flow", do_flow,
-	 "flow [show] [state STATE] [addr ADDR] [port PORT]\n"
-	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT]"},
+	 "flow [show] [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]\n"
+	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]"},
 	{"stats", do_stats, "stats"},
 	{"gc", do_gc, "gc   (a whole kernel expiry pass now)"},
 	{"expiry", do_expiry, "expiry [show] | expiry start [interval SECONDS] | expiry stop"},
 	{"latency", do_latency, "latency [server ADDR [port PORT]]   (handshakes, per server)"},
 	{"policy", do_policy,
-	 "policy add|del all|PREFIX [port PORT] [fastpath]\n"
+	 "policy add|del all|PREFIX [port PORT] [proto tcp|udp] [fastpath]\n"
 	 "       ctaccel policy show | flush"},
 	{"sockets", do_sockets, "sockets"},
 	{"tw", do_tw, "tw [top N] [threshold PERCENT]"},

@@ -102,8 +102,10 @@ json_t *ctjson_rule(const struct ctaccel_rule *r)
 
 	inet_ntop(r->family, r->addr, addr, sizeof(addr));
 	snprintf(prefix, sizeof(prefix), "%s/%u", addr, r->plen);
-	return json_pack("{s:s,s:s,s:o,s:b}", "family", r->family == AF_INET ? "ipv4" : "ipv6",
+	return json_pack("{s:s,s:s,s:o,s:o,s:b}", "family", r->family == AF_INET ? "ipv4" : "ipv6",
 			 "prefix", prefix, "port", r->port ? json_integer(r->port) : json_null(),
+			 "proto",
+			 r->proto ? json_string(ctaccel_proto_name(r->proto)) : json_null(),
 			 "fastpath", r->fastpath);
 }
 
@@ -194,15 +196,16 @@ json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t 
 static int rule_parse(json_t *r, size_t i, struct ctaccel_rule *out, char *err, size_t errlen)
 {
 	json_t *prefix = json_object_get(r, "prefix"), *port = json_object_get(r, "port");
-	json_t *fast = json_object_get(r, "fastpath");
+	json_t *fast = json_object_get(r, "fastpath"), *proto = json_object_get(r, "proto");
 	char why[160];
 
 	if (!json_is_string(prefix) || (port && !json_is_integer(port) && !json_is_null(port)) ||
 	    (fast && !json_is_boolean(fast)) ||
-	    json_object_size(r) != 1U + (port != NULL) + (fast != NULL)) {
+	    (proto && !json_is_string(proto) && !json_is_null(proto)) ||
+	    json_object_size(r) != 1U + (port != NULL) + (fast != NULL) + (proto != NULL)) {
 		snprintf(err, errlen,
-			 "rule %zu: expected {\"prefix\": STRING, \"port\": INT, \"fastpath\": "
-			 "BOOL}",
+			 "rule %zu: expected {\"prefix\": STRING, \"port\": INT, \"proto\": "
+			 "\"tcp\"|\"udp\", \"fastpath\": BOOL}",
 			 i);
 		return -EINVAL;
 	}
@@ -212,10 +215,13 @@ static int rule_parse(json_t *r, size_t i, struct ctaccel_rule *out, char *err, 
 	    (json_integer_value(port) < 0 || json_integer_value(port) > UINT32_MAX ||
 	     ctaccel_rule_set_port(out, json_integer_value(port), why, sizeof(why))))
 		goto bad;
+	if (json_is_string(proto) &&
+	    ctaccel_rule_set_proto(out, json_string_value(proto), why, sizeof(why)))
+		goto bad;
 	out->fastpath = json_is_true(fast);
 	return 0;
 bad:
-	snprintf(err, errlen, "rule %zu: bad prefix or port", i);
+	snprintf(err, errlen, "rule %zu: bad prefix, port or proto", i);
 	return -EINVAL;
 }
 

@@ -41,6 +41,11 @@ const char *const ctaccel_counter_help[CTACCEL_CTR__MAX] = {
 CTACCEL_COUNTERS(X)
 #undef X
 
+const char *ctaccel_proto_name(int proto)
+{
+	return proto == IPPROTO_UDP ? "udp" : proto == IPPROTO_TCP ? "tcp" : "?";
+}
+
 int ctaccel_state_parse(const char *name)
 {
 	int i;
@@ -191,6 +196,7 @@ void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_f
 	bool hi = f->orig_is_hi;
 
 	t->family = k->family;
+	t->proto = k->proto;
 	memcpy(t->src, hi ? k->addr_hi : k->addr_lo, sizeof(t->src));
 	memcpy(t->dst, hi ? k->addr_lo : k->addr_hi, sizeof(t->dst));
 	t->sport = ntohs(hi ? k->port_hi : k->port_lo);

@@ -16,6 +16,9 @@ extern const unsigned int ctaccel_state_default_timeout[CTACCEL_ST__MAX];
 extern const char *const ctaccel_counter_names[CTACCEL_CTR__MAX];
 extern const char *const ctaccel_counter_help[CTACCEL_CTR__MAX];
 
+/* "tcp" or "udp", as conntrack names a flow's protocol. */
+const char *ctaccel_proto_name(int proto);
+
 /* State index for a conntrack-style name ("TIME_WAIT"), or -EINVAL. */
 int ctaccel_state_parse(const char *name);
 
@@ -60,6 +63,7 @@ void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 /* The flow's original tuple (originator first), as conntrack prints it. */
 struct ctaccel_tuple {
 	int family;
+	int proto;		       /* IPPROTO_TCP or IPPROTO_UDP */
 	__u32 src[4], dst[4];  /* network byte order */
 	uint16_t sport, dport; /* host byte order */
 };

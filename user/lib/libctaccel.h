@@ -195,23 +195,31 @@ struct ctaccel_rule {
 	uint8_t addr[16]; /* network byte order, host bits cleared */
 	uint8_t plen;
 	uint16_t port; /* host byte order; 0: any */
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP; 0: both */
 	bool fastpath; /* established flows are forwarded from tc ingress */
 };
 
-#define CTACCEL_RULE_SYNTAX "all|PREFIX [port PORT] [fastpath]"
+#define CTACCEL_RULE_SYNTAX "all|PREFIX [port PORT] [proto tcp|udp] [fastpath]"
+/* Trie keys of one rule, at most: a family and a protocol each. */
+#define CTACCEL_RULE_KEYS_MAX 4
 
 /* "all" or ADDR[/LEN]; host bits past the prefix are cleared (the rule is
  * stored, and shown, as the network). */
 int ctaccel_rule_parse(const char *prefix, struct ctaccel_rule *r, char *err, size_t errlen);
 int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size_t errlen);
+/* "tcp" or "udp". */
+int ctaccel_rule_set_proto(struct ctaccel_rule *r, const char *proto, char *err, size_t errlen);
 /* A rule in words, CTACCEL_RULE_SYNTAX: the CLI's arguments, a config line. */
 int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *err, size_t errlen);
-/* "all", "198.18.1.0/24", with " port N" and " fastpath" when it has them. */
+/* "all", "198.18.1.0/24", with " port N", " proto P" and " fastpath" when it
+ * has them. */
 void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len);
-/* The trie keys of a rule ("all" is one per family): the count. */
-int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2]);
+/* The trie keys of a rule ("all" is one per family, a rule without a
+ * protocol one per protocol): the count. */
+int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX]);
 
-/* The rules in use, one per trie key; free() *rules. */
+/* The rules in use, one per trie key, except that the TCP and UDP keys of
+ * one rule are read back as that rule; free() *rules. */
 int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
 /* The caller holds the lock for these. Each moves the policy generation on,
  * so existing flows take a new fast-path verdict at their next packet. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * Bypass policy: which flows skip nf_conntrack. A rule matches a flow when
- * either endpoint lies in the prefix (and uses the port, if one is given).
+ * either endpoint lies in the prefix (and uses the port, if one is given, and
+ * the protocol, if one is given: else it covers TCP and UDP).
  * The decision is taken when a flow is created and kept for its whole life.
  * The fast-path verdict follows the policy: every change moves the policy
  * generation on, and flows re-read it at their next packet.
@@ -69,6 +70,19 @@ int ctaccel_rule_set_port(struct ctaccel_rule *r, uint32_t port, char *err, size
 	return 0;
 }
 
+int ctaccel_rule_set_proto(struct ctaccel_rule *r, const char *proto, char *err, size_t errlen)
+{
+	if (!strcmp(proto, "tcp")) {
+		r->proto = IPPROTO_TCP;
+	} else if (!strcmp(proto, "udp")) {
+		r->proto = IPPROTO_UDP;
+	} else {
+		snprintf(err, errlen, "policy: protocol '%.32s' is not tcp or udp", proto);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *err, size_t errlen)
 {
 	uint32_t port;
@@ -82,6 +96,8 @@ int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *
 	for (i = 1; i < n && !ret; i++) {
 		if (!strcmp(words[i], "fastpath") && !r->fastpath) {
 			r->fastpath = true;
+		} else if (!strcmp(words[i], "proto") && i + 1 < n && !r->proto) {
+			ret = ctaccel_rule_set_proto(r, words[++i], err, errlen);
 		} else if (!strcmp(words[i], "port") && i + 1 < n && !r->port) {
 			if (ctaccel_parse_u32(words[++i], &port)) {
 				snprintf(err, errlen,
@@ -110,6 +126,8 @@ void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len)
 	n = r->family ? snprintf(buf, len, "%s/%u", addr, r->plen) : snprintf(buf, len, "all");
 	if (r->port && n >= 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - n, " port %u", r->port);
+	if (r->proto && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - n, " proto %s", ctaccel_proto_name(r->proto));
 	if (r->fastpath && n >= 0 && (size_t)n < len)
 		snprintf(buf + n, len - n, " fastpath");
 }
@@ -123,18 +141,27 @@ static struct ctaccel_policy_val rule_val(const struct ctaccel_rule *r)
 	return v;
 }
 
-int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[2])
+int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX])
 {
-	memset(k, 0, 2 * sizeof(*k));
-	k[0].family = r->family ? r->family : AF_INET;
-	k[0].prefixlen = CTACCEL_POLICY_KEY_BITS + r->plen;
-	k[0].port = htons(r->port);
-	memcpy(k[0].addr, r->addr, sizeof(k[0].addr));
-	if (r->family)
-		return 1;
-	k[1] = k[0];
-	k[1].family = AF_INET6;
-	return 2;
+	static const __u8 both[] = {IPPROTO_TCP, IPPROTO_UDP};
+	int f, p, n = 0;
+
+	memset(k, 0, CTACCEL_RULE_KEYS_MAX * sizeof(*k));
+	for (f = AF_INET; f; f = f == AF_INET ? AF_INET6 : 0) {
+		if (r->family && r->family != f)
+			continue;
+		for (p = 0; p < 2; p++) {
+			if (r->proto && r->proto != both[p])
+				continue;
+			k[n].family = f;
+			k[n].proto = both[p];
+			k[n].prefixlen = CTACCEL_POLICY_KEY_BITS + r->plen;
+			k[n].port = htons(r->port);
+			memcpy(k[n].addr, r->addr, sizeof(k[n].addr));
+			n++;
+		}
+	}
+	return n;
 }
 
 static void rule_of_key(const struct ctaccel_policy_key *k, const struct ctaccel_policy_val *v,
@@ -144,6 +171,7 @@ static void rule_of_key(const struct ctaccel_policy_key *k, const struct ctaccel
 	r->family = k->family;
 	r->plen = k->prefixlen - CTACCEL_POLICY_KEY_BITS;
 	r->port = ntohs(k->port);
+	r->proto = k->proto;
 	r->fastpath = !!(v->action & CTACCEL_POLICY_FASTPATH);
 	memcpy(r->addr, k->addr, sizeof(r->addr));
 }
@@ -247,6 +275,31 @@ int ctaccel_policy_sync(struct ctaccel *h)
 	return err < 0 ? lib_fail(h, err, "finish the interrupted policy update") : err;
 }
 
+/* Fold each TCP rule whose UDP twin is there too into one rule for both. */
+static size_t rules_fold(struct ctaccel_rule *r, size_t n)
+{
+	size_t i, j, out = 0;
+
+	for (i = 0; i < n; i++) {
+		if (r[i].proto != IPPROTO_TCP)
+			continue;
+		for (j = 0; j < n; j++) {
+			if (r[j].proto == IPPROTO_UDP && r[j].family == r[i].family &&
+			    r[j].plen == r[i].plen && r[j].port == r[i].port &&
+			    r[j].fastpath == r[i].fastpath &&
+			    !memcmp(r[j].addr, r[i].addr, sizeof(r[i].addr))) {
+				r[i].proto = 0;
+				r[j].proto = 0xff; /* folded: dropped below */
+				break;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (r[i].proto != 0xff)
+			r[out++] = r[i];
+	return out;
+}
+
 int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
 {
 	struct ctaccel_policy_key key, next;
@@ -283,6 +336,7 @@ int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *
 		*n = 0;
 		return lib_fail(h, err, "policy: read");
 	}
+	*n = rules_fold(out, *n);
 	*rules = out;
 	return 0;
 }
@@ -309,8 +363,8 @@ static int policy_pin(struct ctaccel *h, int fd)
 static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool add)
 {
 	struct ctaccel_policy_val v = rule_val(r), old;
-	struct ctaccel_policy_key k[2];
-	bool existed[2] = {}, nft_here = false;
+	struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX];
+	bool existed[CTACCEL_RULE_KEYS_MAX] = {}, nft_here = false;
 	int fd, i, n, err, missing = 0;
 
 	err = ctaccel_policy_sync(h);
@@ -376,7 +430,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_NO_PREALLOC);
 	struct ctaccel_policy_val v;
-	struct ctaccel_policy_key k[2];
+	struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX];
 	__u32 zero = 0;
 	size_t i;
 	int fd, j, nk, err;

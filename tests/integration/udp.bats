@@ -1,0 +1,170 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# UDP flows through the gateway against nf_conntrack (accounting on) and the
+# generator's own counts: request/response pairs, one-way datagrams, streams.
+
+load lib
+
+UDPGEN="/usr/bin/python3 $ROOT/tests/integration/udpgen.py"
+
+setup_file() {
+	topo_names "ud$$"
+	topo_up
+	oracle_on
+	local a
+	for a in 198.18.1.2 2001:db8:1::2; do
+		# 53 answers; 54 swallows every datagram (never an ICMP error)
+		ip netns exec "$S" $UDPGEN server "$a" 53 >/dev/null 2>&1 3>&- &
+		ip netns exec "$S" $UDPGEN server "$a" 54 >/dev/null 2>&1 3>&- &
+	done
+	sleep 0.5
+}
+
+teardown_file() {
+	topo_down
+}
+
+# A fresh start: ctaccel loaded with `load` arguments, both tables empty.
+fresh() {
+	ctaccel_g unload force >/dev/null 2>&1 || true
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	ctaccel_g load "$@"
+	ctaccel_g attach vgc vgs
+}
+
+# The generator's flows to ADDR: q pairs to 53, o one-way to 54, s streams to
+# 53, run at once; their "sport op ob rp rb" lines in $BATS_TEST_TMPDIR/gen.
+udp_mix() {
+	local addr=$1 q=$2 o=$3 s=$4
+	in_ns "$C" $UDPGEN client "$addr" 53 s "$s" >"$BATS_TEST_TMPDIR/gen.s" &
+	local spid=$!
+	in_ns "$C" $UDPGEN client "$addr" 53 q "$q" >"$BATS_TEST_TMPDIR/gen.q"
+	in_ns "$C" $UDPGEN client "$addr" 54 o "$o" >"$BATS_TEST_TMPDIR/gen.o"
+	wait "$spid"
+	cat "$BATS_TEST_TMPDIR"/gen.[qos] | sort -n >"$BATS_TEST_TMPDIR/gen"
+}
+
+# ctaccel's UDP flows equal conntrack's, flow by flow, and their counters the
+# generator's; every class is as expected.
+udp_compare() {
+	local ours theirs gen
+	ours=$(ctaccel_udp_flows)
+	theirs=$(conntrack_udp_flows)
+	if [[ "$ours" != "$theirs" ]]; then
+		echo "ctaccel and conntrack differ (< ctaccel, > conntrack):"
+		diff <(echo "$ours") <(echo "$theirs") || true
+		return 1
+	fi
+	gen=$(awk '{print $2, $6, $7, $8, $9}' <<<"$ours" | sort -n)
+	if [[ "$gen" != "$(cat "$BATS_TEST_TMPDIR/gen")" ]]; then
+		echo "ctaccel and the generator differ (< ctaccel, > generator):"
+		diff <(echo "$gen") "$BATS_TEST_TMPDIR/gen" || true
+		return 1
+	fi
+	[[ "$(ctaccel_state_counts)" == "$(conntrack_state_counts)" ]]
+}
+
+# class COUNT: that many UDP flows of the class in ctaccel's table.
+class_count() {
+	[[ $(ctaccel_g -j flow show proto udp state "$1" | jq length) -eq $2 ]]
+}
+
+@test "IPv4: every UDP flow's class, packets and bytes equal conntrack's and the generator's" {
+	fresh
+	udp_mix 198.18.1.2 20 10 3
+	udp_compare
+	class_count UDP_REPLIED 20
+	class_count UDP_UNREPLIED 10
+	class_count UDP_ASSURED 3
+	ctaccel_g -j flow show proto udp | jq -e 'all(.proto == "udp" and .family == "ipv4")'
+	ctaccel_g -j flow show proto tcp | jq -e 'length == 0'
+}
+
+@test "IPv6: every UDP flow's class, packets and bytes equal conntrack's and the generator's" {
+	fresh
+	udp_mix 2001:db8:1::2 20 10 3
+	udp_compare
+	class_count UDP_REPLIED 20
+	class_count UDP_UNREPLIED 10
+	class_count UDP_ASSURED 3
+}
+
+@test "short UDP timeout: kernel expiry removes what conntrack removes, streams stay" {
+	fresh timeout UDP_UNREPLIED 2 timeout UDP_REPLIED 2 expiry-interval 1
+	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 s 2 >/dev/null &
+	local spid=$! i
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 q 10 >/dev/null
+	in_ns "$C" $UDPGEN client 198.18.1.2 54 o 10 >/dev/null
+	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 22 ]]
+	wait "$spid"
+	# the streams outlive the short timeout; the others leave within
+	# their timeout and two passes
+	for i in $(seq 50); do
+		[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 2 ]] && break
+		sleep 0.2
+	done
+	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=30
+	class_count UDP_ASSURED 2
+	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 2 ]]
+	[[ $(conntrack_udp_flows | wc -l) -eq 2 ]]
+	[[ "$(ctaccel_udp_flows)" == "$(conntrack_udp_flows)" ]]
+	[[ $(ctaccel_g -j stats | jq .counters.flows_deleted) -eq 20 ]]
+}
+
+@test "policy add all: UDP flows skip nf_conntrack, ctaccel tracks every one" {
+	fresh
+	ctaccel_g policy add all
+	udp_mix 198.18.1.2 20 10 2
+	udp_mix 2001:db8:1::2 5 5 1
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 43 ]]
+	ctaccel_g policy flush
+}
+
+@test "policy proto udp: UDP flows are bypassed, TCP flows of the same prefix are not" {
+	fresh
+	ctaccel_g policy add 198.18.1.0/24 proto udp
+	ctaccel_g -j policy show | jq -e 'length == 1 and .[0].proto == "udp" and .[0].prefix == "198.18.1.0/24"'
+	udp_mix 198.18.1.2 4 0 0
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 3 >/dev/null
+	[[ $(in_ns "$G" conntrack -L -p udp 2>/dev/null | wc -l) -eq 0 ]]
+	[[ $(conntrack_list | wc -l) -eq 3 ]]
+	ctaccel_g -j flow show proto udp | jq -e 'length == 4 and all(.bypass)'
+	ctaccel_g -j flow show proto tcp | jq -e 'length == 3 and all(.bypass | not)'
+	# a rule for both protocols reads back as one rule
+	ctaccel_g policy add 198.18.9.0/24 port 53
+	ctaccel_g -j policy show | jq -e '[.[] | select(.prefix == "198.18.9.0/24")] | length == 1 and .[0].proto == null'
+	ctaccel_g policy show | grep -qx 'bypass 198.18.1.0/24 proto udp'
+	ctaccel_g policy del 198.18.9.0/24 port 53
+	ctaccel_g policy flush
+}
+
+@test "2 CPUs at once: created UDP flows equal the generator's count and conntrack's" {
+	fresh
+	local before after
+	before=$(ctaccel_g -j stats | jq .counters.flows_created)
+	in_ns "$C" taskset -c 0 $UDPGEN client 198.18.1.2 54 o 800 20000 >/dev/null &
+	local p0=$!
+	in_ns "$C" taskset -c 1 $UDPGEN client 198.18.1.2 54 o 800 30000 >/dev/null
+	wait "$p0"
+	after=$(ctaccel_g -j stats | jq .counters.flows_created)
+	[[ $((after - before)) -eq 1600 ]]
+	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 1600 ]]
+	[[ $(conntrack_udp_flows | wc -l) -eq 1600 ]]
+	[[ "$(ctaccel_udp_flows)" == "$(conntrack_udp_flows)" ]]
+}
+
+@test "flow show: a PROTO column, and a proto filter that refuses other words" {
+	fresh
+	udp_mix 198.18.1.2 1 0 0
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 1 >/dev/null
+	run ctaccel_g flow show
+	[[ $status -eq 0 ]]
+	[[ ${lines[0]} == *" PROTO" ]]
+	[[ $(grep -c ' udp$' <<<"$output") -eq 1 ]]
+	[[ $(grep -c ' tcp$' <<<"$output") -eq 1 ]]
+	run ctaccel_g flow show proto icmp
+	[[ $status -eq 2 ]]
+	[[ $output == *"protocol 'icmp' is not tcp or udp"* ]]
+}
