@@ -58,11 +58,11 @@ static void check_round_trip(const struct ctaccel_rule *r)
 
 void fuzz_check_rule(const struct ctaccel_rule *r)
 {
-	struct ctaccel_policy_key keys[2];
+	struct ctaccel_policy_key keys[CTACCEL_RULE_KEYS_MAX];
 	int i, b, n = ctaccel_rule_keys(r, keys);
 
-	if (n < 1 || n > 2)
-		fuzz_fail("rule", "not 1 or 2 keys");
+	if (n != (r->family ? 1 : 2) * (r->proto ? 1 : 2))
+		fuzz_fail("rule", "not one key per family and protocol");
 	check_round_trip(r);
 	for (i = 0; i < n; i++) {
 		const struct ctaccel_policy_key *k = &keys[i];
@@ -71,6 +71,8 @@ void fuzz_check_rule(const struct ctaccel_rule *r)
 
 		if (k->family != AF_INET && k->family != AF_INET6)
 			fuzz_fail("rule", "unknown family");
+		if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
+			fuzz_fail("rule", "unknown protocol");
 		if (k->prefixlen < CTACCEL_POLICY_KEY_BITS ||
 		    k->prefixlen > CTACCEL_POLICY_KEY_BITS + bits)
 			fuzz_fail("rule", "prefix length out of range");

@@ -1624,6 +1624,7 @@ static void test_bypass_marks(void **state)
 	struct ctaccel_policy_key k = {
 		.prefixlen = CTACCEL_POLICY_KEY_BITS + 24,
 		.family = AF_INET,
+		.proto = IPPROTO_TCP,
 		.port = htons(80),
 	};
 	struct ctaccel_policy_val v = {.action = CTACCEL_POLICY_BYPASS};

@@ -87,6 +87,8 @@ int tc_detach_prog(unsigned int ifindex, bool ingress);
 
 /* The trie in use (policy.c): an fd, or -errno. */
 int policy_inner_fd(struct ctaccel *h);
+/* The rules in use, as ctaccel_policy_read(), reporting nothing. */
+int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
 
 /* Remove every flow through compare-and-delete (flows.c). */
 int flows_flush(struct ctaccel *h, size_t *deleted);

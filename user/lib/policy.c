@@ -300,7 +300,7 @@ static size_t rules_fold(struct ctaccel_rule *r, size_t n)
 	return out;
 }
 
-int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
+int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
 {
 	struct ctaccel_policy_key key, next;
 	struct ctaccel_policy_val val;
@@ -312,7 +312,7 @@ int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *
 	*rules = NULL;
 	*n = 0;
 	if (fd < 0)
-		return lib_fail(h, fd, "policy: open the current policy");
+		return fd;
 	while (!err && bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
 		key = next;
 		first = false;
@@ -334,11 +334,18 @@ int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *
 	if (err) {
 		free(out);
 		*n = 0;
-		return lib_fail(h, err, "policy: read");
+		return err;
 	}
 	*n = rules_fold(out, *n);
 	*rules = out;
 	return 0;
+}
+
+int ctaccel_policy_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
+{
+	int err = policy_rules_read(h, rules, n);
+
+	return err ? lib_fail(h, err, "policy: read") : 0;
 }
 
 /* Pin a new trie over the old one's name in one rename. */

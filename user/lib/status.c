@@ -88,20 +88,13 @@ static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
 
 static int policy_count(struct ctaccel *h, unsigned int *rules)
 {
-	struct ctaccel_policy_key k, nk;
-	bool first = true;
-	int fd = policy_inner_fd(h);
+	struct ctaccel_rule *r;
+	size_t n;
+	int err = policy_rules_read(h, &r, &n);
 
-	*rules = 0;
-	if (fd < 0)
-		return fd;
-	while (bpf_map_get_next_key(fd, first ? NULL : &k, &nk) == 0) {
-		(*rules)++;
-		k = nk;
-		first = false;
-	}
-	close(fd);
-	return 0;
+	*rules = err ? 0 : n;
+	free(r);
+	return err;
 }
 
 static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
