@@ -47,7 +47,7 @@ static __always_inline __u16 csum_replace16(__u16 check, __u16 old, __u16 new)
 static __always_inline __u32 seg_len(struct __sk_buff *skb, const struct pkt *p)
 {
 	if (skb->gso_size)
-		return p->l4_off - ETH_HLEN + p->tcp_hlen + skb->gso_size;
+		return p->l4_off - ETH_HLEN + p->l4_hlen + skb->gso_size;
 	return p->ip_len;
 }
 

@@ -58,12 +58,16 @@ const volatile bool parse_copy_always;
  * still holds) bpf_skb_pull_data() copies the whole header area, and that
  * was the tracker's largest cost per packet under real traffic.
  */
+/* The deepest header read: the ports of the packet quoted in an ICMP error,
+ * behind two IPv4 headers with options. */
+#define HDR_OFF_MAX (ETH_HLEN + 60 + 8 + 60)
+
 static __always_inline void *hdr_at(struct __sk_buff *skb, __u32 off, __u32 len, void *buf)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 
-	if (off > ETH_HLEN + 60)
+	if (off > HDR_OFF_MAX)
 		return NULL;
 	if (!parse_copy_always && data + off + len <= data_end)
 		return data + off;
@@ -88,7 +92,7 @@ static __always_inline enum pkt_kind parse_tcp(struct __sk_buff *skb, __u32 off,
 	if (doff < sizeof(*th) || doff > l4_len)
 		return PKT_MALFORMED;
 	p->l4_len = l4_len;
-	p->tcp_hlen = doff;
+	p->l4_hlen = doff;
 	p->tcp_flags = ((__u8 *)th)[13];
 	key_set(p, saddr, daddr, th->source, th->dest, IPPROTO_TCP);
 	return PKT_TCP;
@@ -112,9 +116,74 @@ static __always_inline enum pkt_kind parse_udp(struct __sk_buff *skb, __u32 off,
 	if (ulen < sizeof(*uh) || ulen > l4_len)
 		return PKT_UDP_INVALID;
 	p->l4_len = l4_len;
+	p->l4_hlen = sizeof(*uh);
 	p->udp_csum = uh->check != 0;
 	key_set(p, saddr, daddr, uh->source, uh->dest, IPPROTO_UDP);
 	return PKT_UDP;
+}
+
+#define ICMP_DEST_UNREACH	3
+#define ICMP_SOURCE_QUENCH	4
+#define ICMP_REDIRECT		5
+#define ICMP_TIME_EXCEEDED	11
+#define ICMP_PARAMETERPROB	12
+#define ICMPV6_INFO_MSG_MASK	0x80
+
+/*
+ * An ICMP error (the kinds nf_conntrack relates to a flow: icmp_error_message
+ * and its IPv6 twin): the key of the TCP or UDP packet it quotes, which is
+ * the key of that packet's flow. Anything else is PKT_NON_TCP.
+ */
+static __always_inline enum pkt_kind parse_icmp(struct __sk_buff *skb, __u32 off, __u32 l4_len,
+						struct pkt *p, bool v6)
+{
+	__u32 saddr[4] = {}, daddr[4] = {}, inner, ihl;
+	struct {
+		__u8 type, code;
+		__u16 check;
+		__u32 rest;
+	} ibuf, *ic;
+	struct iphdr buf4, *ip4;
+	struct ipv6hdr buf6, *ip6;
+	__u16 pbuf[2], *ports;
+	__u8 proto;
+
+	if (l4_len < sizeof(*ic))
+		return PKT_NON_TCP;
+	ic = hdr_at(skb, off, sizeof(*ic), &ibuf);
+	if (!ic)
+		return PKT_NON_TCP;
+	if (v6 ? (ic->type & ICMPV6_INFO_MSG_MASK)
+	       : (ic->type != ICMP_DEST_UNREACH && ic->type != ICMP_SOURCE_QUENCH &&
+		  ic->type != ICMP_REDIRECT && ic->type != ICMP_TIME_EXCEEDED &&
+		  ic->type != ICMP_PARAMETERPROB))
+		return PKT_NON_TCP;
+	inner = off + sizeof(*ic);
+	if (v6) {
+		ip6 = hdr_at(skb, inner, sizeof(*ip6), &buf6);
+		if (!ip6 || ip6->version != 6)
+			return PKT_NON_TCP;
+		proto = ip6->nexthdr;
+		__builtin_memcpy(saddr, &ip6->saddr, 16);
+		__builtin_memcpy(daddr, &ip6->daddr, 16);
+		ihl = sizeof(*ip6);
+	} else {
+		ip4 = hdr_at(skb, inner, sizeof(*ip4), &buf4);
+		if (!ip4 || ip4->version != 4 || ip4->ihl < 5 ||
+		    (bpf_ntohs(ip4->frag_off) & IP_OFFSET))
+			return PKT_NON_TCP;
+		proto = ip4->protocol;
+		saddr[0] = ip4->saddr;
+		daddr[0] = ip4->daddr;
+		ihl = ip4->ihl * 4;
+	}
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return PKT_NON_TCP;
+	ports = hdr_at(skb, inner + ihl, sizeof(pbuf), pbuf);
+	if (!ports)
+		return PKT_NON_TCP;
+	key_set(p, saddr, daddr, ports[0], ports[1], proto);
+	return PKT_ICMP_ERROR;
 }
 
 static __always_inline enum pkt_kind parse_l4(struct __sk_buff *skb, __u8 proto, __u32 off,
@@ -123,6 +192,8 @@ static __always_inline enum pkt_kind parse_l4(struct __sk_buff *skb, __u8 proto,
 {
 	if (proto == IPPROTO_UDP)
 		return parse_udp(skb, off, l4_len, p, saddr, daddr);
+	if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		return parse_icmp(skb, off, l4_len, p, proto == IPPROTO_ICMPV6);
 	return parse_tcp(skb, off, l4_len, p, saddr, daddr);
 }
 
@@ -140,7 +211,8 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 		tot = l3_room; /* BIG TCP GSO packet: length is the skb's */
 	if (tot < ihl || tot > l3_room)
 		return PKT_MALFORMED;
-	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP)
+	if (iph->protocol != IPPROTO_TCP && iph->protocol != IPPROTO_UDP &&
+	    iph->protocol != IPPROTO_ICMP)
 		return PKT_NON_TCP;
 	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 		return PKT_FRAGMENT;
@@ -168,6 +240,7 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 	switch (ip6->nexthdr) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
+	case IPPROTO_ICMPV6:
 		break;
 	case 0:	  /* hop-by-hop */
 	case 43:  /* routing */

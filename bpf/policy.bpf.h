@@ -62,17 +62,22 @@ static __always_inline __u32 policy_gen_now(void)
 
 /*
  * Whether an accounted packet of this flow may take the fast path: a bypassed
- * flow whose handshake crossed this node (created by a SYN at an ingress and
- * ESTABLISHED through SYN_RECV: ASSURED), seen at ingress, and still allowed
- * by the policy in use. The generation is read before the trie, so a verdict
- * stored with the new generation was taken on the new policy.
+ * flow whose handshake crossed this node (TCP: created by a SYN at an ingress
+ * and ESTABLISHED through SYN_RECV: ASSURED; UDP: created at an ingress and
+ * replied before this packet, so the kernel forwarded it once each way), seen
+ * at ingress, and still allowed by the policy in use. The generation is read
+ * before the trie, so a verdict stored with the new generation was taken on
+ * the new policy. `ct` is the word before this packet, `nct` after it.
  */
-static __always_inline void fast_decide(struct ctaccel_flow *f, struct pkt *p, __u64 nct)
+static __always_inline void fast_decide(struct ctaccel_flow *f, struct pkt *p, __u64 ct, __u64 nct)
 {
+	bool ready = p->key.proto == IPPROTO_UDP
+			     ? (ct & CTACCEL_CT_SEEN_REPLY)
+			     : ctaccel_ct_state(nct) == CTACCEL_ST_ESTABLISHED &&
+				       (nct & CTACCEL_CT_ASSURED);
 	__u32 gen, cached;
 
-	if (!p->ingress || !f->bypass || !f->syn_in ||
-	    ctaccel_ct_state(nct) != CTACCEL_ST_ESTABLISHED || !(nct & CTACCEL_CT_ASSURED))
+	if (!p->ingress || !f->bypass || !f->syn_in || !ready)
 		return;
 	gen = policy_gen_now();
 	cached = *(volatile __u32 *)&f->fastpath;

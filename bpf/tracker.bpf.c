@@ -43,7 +43,7 @@ struct {
 
 struct policy_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, CTACCEL_POLICY_MAX);
+	__uint(max_entries, CTACCEL_POLICY_KEYS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct ctaccel_policy_key);
 	__type(value, struct ctaccel_policy_val);
@@ -247,7 +247,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			return 0;
 		}
 		flow_account(f, dir, p, now, st);
-		fast_decide(f, p, nct);
+		fast_decide(f, p, ct, nct);
 		return 0;
 	}
 	CTR_INC(st, cas_exhausted);
@@ -393,10 +393,35 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 	CTR_INC(st, cas_exhausted);
 }
 
+/*
+ * An ICMP error about a tracked flow is counted on it, and carries its bypass
+ * mark: nf_conntrack relates it to the flow (it accounts it nowhere), and
+ * without its own entry an error about a bypassed flow must skip it too.
+ * Anything else ICMP stays uncounted but for non_tcp.
+ */
+static __always_inline void icmp_error_count(struct pkt *p, struct ctaccel_stats *st)
+{
+	struct ctaccel_flow *f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
+
+	if (!f || flow_ref(f, p->key_hash) != REF_TAKEN) {
+		CTR_INC(st, non_tcp);
+		return;
+	}
+	if (ctaccel_ct_state(*(volatile __u64 *)&f->ct) != CTACCEL_ST_NONE) {
+		__sync_fetch_and_add(&f->icmp_errors, 1);
+		p->bypass = f->bypass;
+		CTR_INC(st, icmp_related);
+	} else {
+		CTR_INC(st, non_tcp);
+	}
+	__sync_fetch_and_add(&f->ref, -1);
+}
+
 static __always_inline int handle(struct __sk_buff *skb, bool egress)
 {
 	struct ctaccel_stats *st;
 	struct pkt p = {};
+	bool icmp = false;
 	__u32 zero = 0;
 
 #ifdef CTACCEL_UPGRADE_SALT
@@ -428,6 +453,9 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	case PKT_UDP_INVALID:
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
+	case PKT_ICMP_ERROR:
+		icmp = true;
+		break;
 	case PKT_NON_IP:
 		CTR_INC(st, non_ip);
 		return TC_ACT_UNSPEC;
@@ -448,6 +476,10 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		CTR_INC(st, not_for_host);
 		return TC_ACT_UNSPEC;
 	}
+	if (icmp) {
+		icmp_error_count(&p, st);
+		goto mark;
+	}
 	if (p.key.proto == IPPROTO_TCP && !tcp_flags_valid(p.tcp_flags)) {
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
@@ -461,6 +493,7 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
 	p.ingress = !egress;
 	track(skb, &p, st);
+mark:
 	/* tc ingress runs before netfilter's prerouting hook, where the raw
 	 * notrack rule of table inet ctaccel sees this mark. Local output is
 	 * marked on the socket (ctaccel_sockops): there the output hook runs

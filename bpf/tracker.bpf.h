@@ -23,6 +23,7 @@
 #define E2BIG		7
 #define EBUSY		16
 #define CLOCK_MONOTONIC 1
+#define IPPROTO_ICMPV6	58
 
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1FFF
@@ -42,6 +43,7 @@ enum pkt_kind {
 	PKT_TCP,
 	PKT_UDP,
 	PKT_UDP_INVALID, /* length field inconsistent: nf_conntrack's udp_error() */
+	PKT_ICMP_ERROR,	 /* an ICMP error: key is the flow of the packet it quotes */
 	PKT_NON_IP,
 	PKT_NON_TCP,
 	PKT_FRAGMENT,
@@ -66,7 +68,7 @@ struct pkt {
 	__u8 ttl;	/* IPv4 TTL or IPv6 hop limit */
 	__u8 tos;	/* IPv4 TOS, for the FIB lookup */
 	__u8 csum;	/* enum pkt_csum */
-	__u8 tcp_hlen;	/* TCP header length */
+	__u8 l4_hlen;	/* TCP or UDP header length */
 	__u8 ingress;	/* seen at tc ingress */
 	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
 	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */

@@ -139,6 +139,10 @@ struct ctaccel_flow {
 	 */
 	__u64 syn_ns;
 	__u64 synack_ns;
+	/* ICMP errors about this flow seen at an attached ingress (nf_conntrack
+	 * relates them to the flow and accounts them nowhere). */
+	__u32 icmp_errors;
+	__u32 __pad2;
 };
 
 /* Layout of ctaccel_flow.ref. */
@@ -262,7 +266,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(slow_other, "fast-path flows' packets refused otherwise (route lookup, rewrite)")        \
 	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")          \
 	X(events_lost, "flow events a monitor missed (its ring buffer was full)")                  \
-	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")
+	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")     \
+	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -345,7 +350,9 @@ struct ctaccel_policy_val {
  * plain bypass: a rule without it keeps its prefix off the fast path.
  */
 #define CTACCEL_POLICY_FASTPATH 2
-#define CTACCEL_POLICY_MAX	4096
+#define CTACCEL_POLICY_MAX	4096 /* rules */
+/* Trie entries: a rule is one key per family and protocol it covers. */
+#define CTACCEL_POLICY_KEYS	(CTACCEL_POLICY_MAX * 4)
 #define CTACCEL_POLICY_KEY_BITS 32 /* bits before the address */
 
 /*
@@ -605,7 +612,7 @@ struct ctaccel_sk_transitions {
 
 #ifndef __VMLINUX_H__
 _Static_assert(sizeof(struct ctaccel_flow_key) == 40, "flow key layout");
-_Static_assert(sizeof(struct ctaccel_flow) == 88, "flow value layout");
+_Static_assert(sizeof(struct ctaccel_flow) == 96, "flow value layout");
 _Static_assert(sizeof(struct ctaccel_latency_key) == 20, "latency key layout");
 _Static_assert(sizeof(struct ctaccel_latency) == 8 * (2 * (2 + CTACCEL_LAT_BUCKETS) + 1),
 	       "latency layout");

@@ -106,9 +106,10 @@ consistent() {
 		sleep "$delay"
 		daemon_stop -KILL
 		wait || true
-		# what the datapath uses: the trie in the slot, whole
+		# what the datapath uses: the trie in the slot, whole (a rule
+		# for TCP and UDP is two keys)
 		n=$(bpftool map dump id "$(slot_id)" | sed -n 's/^Found \([0-9]*\) element.*/\1/p')
-		[[ $n -eq 1 || $n -eq 4000 ]]
+		[[ $n -eq 2 || $n -eq 8000 ]]
 		# the restart finishes an update the kill interrupted
 		daemon_start
 		[[ $(slot_id) -eq $(bpftool -j map show pinned "$PIN/ctaccel_policy_rules" | jq .id) ]]

@@ -117,8 +117,16 @@ class_count() {
 	ctaccel_g policy add all
 	udp_mix 198.18.1.2 20 10 2
 	udp_mix 2001:db8:1::2 5 5 1
+	# errors about bypassed flows carry the mark too
+	in_ns "$S" sysctl -qw net.ipv4.icmp_ratelimit=0
+	in_ns "$C" $UDPGEN client 198.18.1.2 55 o 4 >/dev/null
+	sleep 0.2
 	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
-	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 43 ]]
+	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 47 ]]
+	# every packet of those flows, and every error about them, was marked
+	[[ $(ctaccel_g -j stats | jq .counters.bypassed_packets) -eq \
+		$(ctaccel_g -j flow show | jq '[.[] | .orig_packets + .reply_packets + .icmp_errors] | add') ]]
+	[[ $(ctaccel_g -j stats | jq .counters.icmp_related) -eq 4 ]]
 	ctaccel_g policy flush
 }
 
@@ -153,6 +161,51 @@ class_count() {
 	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 1600 ]]
 	[[ $(conntrack_udp_flows | wc -l) -eq 1600 ]]
 	[[ "$(ctaccel_udp_flows)" == "$(conntrack_udp_flows)" ]]
+}
+
+@test "fast path: replied UDP flows are forwarded from tc ingress, every datagram counted once" {
+	fresh local off
+	ctaccel_g policy add all fastpath
+	in_ns "$G" nft add table inet ctacc_ufwd
+	in_ns "$G" nft add chain inet ctacc_ufwd f '{ type filter hook forward priority 0; }'
+	in_ns "$G" nft add rule inet ctacc_ufwd f meta l4proto udp counter
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 s 2 >"$BATS_TEST_TMPDIR/gen"
+	in_ns "$C" $UDPGEN client 2001:db8:1::2 53 s 1 >>"$BATS_TEST_TMPDIR/gen"
+	sort -n -o "$BATS_TEST_TMPDIR/gen" "$BATS_TEST_TMPDIR/gen"
+	local slow fast total
+	slow=$(in_ns "$G" nft -j list chain inet ctacc_ufwd f | jq '[.nftables[].rule.expr[]?.counter.packets // empty] | add')
+	in_ns "$G" nft delete table inet ctacc_ufwd
+	fast=$(ctaccel_g -j stats | jq .counters.fastpath_packets)
+	total=$(ctaccel_g -j flow show proto udp | jq '[.[] | .orig_packets + .reply_packets] | add')
+	# each flow's first datagram and first reply take the kernel's way
+	[[ $slow -eq 6 ]]
+	[[ $((slow + fast)) -eq $total ]]
+	[[ $(awk '{print $2, $6, $7, $8, $9}' <<<"$(ctaccel_udp_flows)" | sort -n) == "$(cat "$BATS_TEST_TMPDIR/gen")" ]]
+	class_count UDP_ASSURED 3
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	ctaccel_g policy flush
+}
+
+@test "ICMP errors about a flow are counted on it, equal to what the server sent, IPv4 and IPv6" {
+	fresh
+	in_ns "$S" sysctl -qw net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+	in_ns "$S" nft add chain inet ctacc_s out '{ type filter hook output priority 0; }'
+	in_ns "$S" nft add rule inet ctacc_s out icmp type destination-unreachable counter
+	in_ns "$S" nft add rule inet ctacc_s out icmpv6 type destination-unreachable counter
+	# 55 has no socket: every datagram draws a port unreachable
+	in_ns "$C" $UDPGEN client 198.18.1.2 55 o 7 >/dev/null
+	in_ns "$C" $UDPGEN client 2001:db8:1::2 55 o 5 >/dev/null
+	sleep 0.2
+	local sent4 sent6
+	sent4=$(in_ns "$S" nft -j list chain inet ctacc_s out | jq '[.nftables[].rule? | select(. != null) | .expr[] | .counter? | select(. != null) | .packets] | .[0]')
+	sent6=$(in_ns "$S" nft -j list chain inet ctacc_s out | jq '[.nftables[].rule? | select(. != null) | .expr[] | .counter? | select(. != null) | .packets] | .[1]')
+	[[ $sent4 -eq 7 && $sent6 -eq 5 ]]
+	ctaccel_g -j flow show proto udp port 55 | jq -e 'length == 12 and all(.icmp_errors == 1 and .state == "UDP_UNREPLIED")'
+	[[ $(ctaccel_g -j stats | jq .counters.icmp_related) -eq 12 ]]
+	# nf_conntrack relates them to the flows: no entries of their own
+	[[ $(in_ns "$G" conntrack -L -p icmp 2>/dev/null | wc -l) -eq 0 ]]
+	[[ $(in_ns "$G" conntrack -L -p icmpv6 2>/dev/null | wc -l) -eq 0 ]]
+	in_ns "$S" nft delete chain inet ctacc_s out
 }
 
 @test "flow show: a PROTO column, and a proto filter that refuses other words" {

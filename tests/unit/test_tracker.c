@@ -1010,6 +1010,13 @@ static void concurrent_established(bool both_directions)
 	}
 	hammer_run(h, 2);
 
+	stats_read(e, &st);
+	/* Why a packet went uncounted, if one did, before any assertion. */
+	if (st.cas_exhausted + st.flow_busy + st.insert_races + st.flow_reused)
+		print_message("    not tracked: cas_exhausted %llu, flow_busy %llu, insert_races %llu, "
+			      "flow_reused %llu\n",
+			      (unsigned long long)st.cas_exhausted, (unsigned long long)st.flow_busy,
+			      (unsigned long long)st.insert_races, (unsigned long long)st.flow_reused);
 	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
 	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_ESTABLISHED);
 	if (both_directions) {

@@ -141,6 +141,8 @@ static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_
 	ob_bool(o, v->ct & CTACCEL_CT_ASSURED);
 	ob_key(o, sep, "seen_reply");
 	ob_bool(o, v->ct & CTACCEL_CT_SEEN_REPLY);
+	ob_key(o, sep, "icmp_errors");
+	ob_u64(o, v->icmp_errors);
 	ob_str(o, pretty ? "\n  }" : "}");
 }
 

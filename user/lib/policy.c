@@ -449,7 +449,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 	/* Built aside, swapped in with one update: no reader sees half of it. */
 	fd = bpf_map_create(BPF_MAP_TYPE_LPM_TRIE, "ctaccel_policy",
 			    sizeof(struct ctaccel_policy_key), sizeof(struct ctaccel_policy_val),
-			    CTACCEL_POLICY_MAX, &opts);
+			    CTACCEL_POLICY_KEYS, &opts);
 	if (fd < 0)
 		return lib_fail(h, -errno, "policy: create a trie");
 	for (i = 0; i < n && !err; i++) {
