@@ -323,6 +323,11 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	gen = policy_gen_now();
 	verdict = policy_verdict(&p->key);
 	nf.bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
+	/* A local UDP flow skipped nf_conntrack's output hook only if its
+	 * socket had the mark (ctaccel_udp_*): it is bypassed only then, so
+	 * that nf_conntrack tracks the others whole. */
+	if (!p->ingress && p->key.proto == IPPROTO_UDP && !p->marked)
+		nf.bypass = 0;
 	nf.fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
 	CTR_INC(st, policy_lookups);
 	p->bypass = nf.bypass;
@@ -492,6 +497,7 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	 * through egress was made or checked by this host. */
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
 	p.ingress = !egress;
+	p.marked = (skb->mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
 	track(skb, &p, st);
 mark:
 	/* tc ingress runs before netfilter's prerouting hook, where the raw
@@ -521,6 +527,7 @@ int ctaccel_egress(struct __sk_buff *skb)
 
 #include "expiry.bpf.h"
 #include "sockops.bpf.h"
+#include "udpsock.bpf.h"
 
 /* The datapath's clock for userspace, which has no jiffies of its own. */
 SEC("syscall")

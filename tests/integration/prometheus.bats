@@ -76,6 +76,6 @@ query() {
 			jq -e --arg l "$label" '.data.result | all(.metric[$l] != null and .metric[$l] != "")' <<<"$ans"
 		done
 	done < <(jq -r '.panels[].targets[] | [.expr, .legendFormat] | @tsv' "$ROOT/deploy/grafana/ctaccel-dashboard.json")
-	# the states panel has a series for each of the nine states
-	[[ $(query 'sum by (state) (ctaccel_flows)' | jq '.data.result | length') -eq 9 ]]
+	# the states panel has a series for each state: nine TCP, three UDP
+	[[ $(query 'sum by (state) (ctaccel_flows)' | jq '.data.result | length') -eq 12 ]]
 }

@@ -208,6 +208,33 @@ class_count() {
 	in_ns "$S" nft delete chain inet ctacc_s out
 }
 
+@test "local UDP sockets: bound or connected ones a rule covers skip nf_conntrack; sendto from others stays tracked" {
+	fresh
+	ctaccel_g -j status | jq -e '.udp_hooks and .sockops'
+	ctaccel_g policy add 198.18.0.1/32 port 5353 proto udp
+	ctaccel_g policy add 198.18.1.2/32 port 53
+	# a server on the gateway itself, bound to the covered address and port
+	ip netns exec "$G" $UDPGEN server 198.18.0.1 5353 >/dev/null 2>&1 3>&- &
+	local srv=$! marked0
+	sleep 0.3
+	marked0=$(ctaccel_g -j stats | jq .counters.sockets_marked)
+	[[ $marked0 -ge 1 ]]
+	in_ns "$C" $UDPGEN client 198.18.0.1 5353 q 3 >"$BATS_TEST_TMPDIR/gen"
+	# clients on the gateway: connected to a covered peer, and unconnected
+	in_ns "$G" $UDPGEN client 198.18.1.2 53 Q 4 >>"$BATS_TEST_TMPDIR/gen"
+	in_ns "$G" $UDPGEN client 198.18.1.2 53 q 2 >"$BATS_TEST_TMPDIR/gen.sendto"
+	kill "$srv"
+	[[ $(ctaccel_g -j stats | jq .counters.sockets_marked) -eq $((marked0 + 4)) ]]
+	# the covered ones: bypassed, both ways, and nf_conntrack never saw them
+	ctaccel_g -j flow show proto udp | jq -e '[.[] | select(.bypass)] | length == 7 and all(.state == "UDP_REPLIED")'
+	[[ $(in_ns "$G" conntrack -L -p udp --orig-port-dst 5353 2>/dev/null | wc -l) -eq 0 ]]
+	# the sendto ones: not bypassed, tracked whole by both, equal
+	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass | not)] | length') -eq 2 ]]
+	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 9 ]]
+	[[ "$(conntrack_udp_flows)" == "$(ctaccel_g -j flow show proto udp | jq -r '.[] | select(.bypass | not) | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort)" ]]
+	ctaccel_g policy flush
+}
+
 @test "flow show: a PROTO column, and a proto filter that refuses other words" {
 	fresh
 	udp_mix 198.18.1.2 1 0 0

@@ -7,6 +7,7 @@
       and swallows the others (the one-way case), until killed.
   udpgen.py client ADDR PORT MODE COUNT [FIRST_SPORT]
       q: COUNT request/response pairs (DNS-like), each from its own port;
+      Q: the same from connected sockets (connect(), then send and recv);
       o: COUNT one-way datagrams that are never answered, each from its own port;
       s: COUNT streams, each from its own port: a datagram each way every
          STREAM_GAP seconds for STREAM_SECONDS (past the 2 s that make a
@@ -59,7 +60,10 @@ def client(addr, port, mode, count, first_sport):
         flows.append([s.getsockname()[1], 0, 0, 0, 0])
 
     def send(i, kind, size):
-        socks[i].sendto(kind + b"x" * (size - 1), (addr, port))
+        if mode == "Q":
+            socks[i].send(kind + b"x" * (size - 1))
+        else:
+            socks[i].sendto(kind + b"x" * (size - 1), (addr, port))
         flows[i][1] += 1
         flows[i][2] += ip_bytes(fam, size)
 
@@ -73,7 +77,10 @@ def client(addr, port, mode, count, first_sport):
         flows[i][3] += 1
         flows[i][4] += ip_bytes(fam, len(data))
 
-    if mode == "q":
+    if mode == "Q":
+        for s in socks:
+            s.connect((addr, port))
+    if mode in ("q", "Q"):
         for i in range(count):
             send(i, b"Q", REQUEST)
             receive(i)

@@ -45,9 +45,9 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 		       s->devices[i].hooks & CTACCEL_HOOK_INGRESS ? "in" : "-",
 		       s->devices[i].hooks & CTACCEL_HOOK_EGRESS ? ",eg" : ",-");
 	printf("\nbypass      mark 0x%08x/0x%08x, %u policy rules, nft table inet ctaccel %s, "
-	       "sock_ops %s",
+	       "sock_ops %s, UDP socket hooks %s",
 	       s->mark, s->mark_mask, s->policy_rules, s->nft_table ? "present" : "absent",
-	       s->sockops ? "attached" : "absent");
+	       s->sockops ? "attached" : "absent", s->udp_hooks ? "attached" : "absent");
 	printf("\nlocal       %s",
 	       s->local ? "tracked (tc egress, sock_ops, socket tracepoint)"
 			: "not tracked (load local off: a forwarding gateway, ingress only)");

@@ -48,6 +48,7 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 	json_object_set_new(o, "policy_rules", json_integer(s->policy_rules));
 	json_object_set_new(o, "nft_table", json_boolean(s->nft_table));
 	json_object_set_new(o, "sockops", json_boolean(s->sockops));
+	json_object_set_new(o, "udp_hooks", json_boolean(s->udp_hooks));
 	json_object_set_new(o, "local", json_boolean(s->local));
 	json_object_set_new(o, "expiry", ctjson_expiry(&s->expiry));
 	return o;

@@ -29,6 +29,10 @@
 #define PIN_EXPIRE	   "prog_expire"
 #define PIN_LATENCY	   "ctaccel_latency"
 #define PIN_SOCKOPS	   "link_sockops"
+#define PIN_UDP_BIND4	   "link_udp_bind4"
+#define PIN_UDP_BIND6	   "link_udp_bind6"
+#define PIN_UDP_CONNECT4   "link_udp_connect4"
+#define PIN_UDP_CONNECT6   "link_udp_connect6"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   "link_sockstate"
 

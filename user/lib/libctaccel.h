@@ -277,6 +277,7 @@ struct ctaccel_status {
 	unsigned int policy_rules;
 	bool nft_table;
 	bool sockops;
+	bool udp_hooks; /* the local UDP sockets' bind and connect programs */
 	struct ctaccel_expiry_status expiry;
 	struct ctaccel_device_status *devices;
 	size_t ndevices;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,11 +72,32 @@ static int pin_link(struct ctaccel *h, struct bpf_link *link, const char *name)
 	return err ? lib_fail(h, err, "pin %s", path) : 0;
 }
 
+/* The programs on the cgroup v2 root and their links' pins: sock_ops for TCP,
+ * the address hooks for UDP (bpf/udpsock.bpf.h). */
+static const struct cgroup_prog {
+	const char *pin;
+	size_t off; /* of the program in struct tracker's progs */
+} cgroup_progs[] = {
+#define CG_PROG(pin, prog) {pin, offsetof(struct tracker, progs.prog)}
+	CG_PROG(PIN_SOCKOPS, ctaccel_sockops),
+	CG_PROG(PIN_UDP_BIND4, ctaccel_udp_bind4),
+	CG_PROG(PIN_UDP_BIND6, ctaccel_udp_bind6),
+	CG_PROG(PIN_UDP_CONNECT4, ctaccel_udp_connect4),
+	CG_PROG(PIN_UDP_CONNECT6, ctaccel_udp_connect6),
+#undef CG_PROG
+};
+
+static struct bpf_program *cgroup_prog_of(struct tracker *skel, const struct cgroup_prog *p)
+{
+	return *(struct bpf_program **)((char *)skel + p->off);
+}
+
 static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *where)
 {
 	char cg[512];
 	struct bpf_link *link;
 	struct statfs st;
+	size_t i;
 	int fd, err;
 
 	if (where[0]) {
@@ -94,13 +116,16 @@ static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *w
 	fd = open(cg, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return lib_fail(h, -errno, "open %s", cg);
-	link = bpf_program__attach_cgroup(skel->progs.ctaccel_sockops, fd);
-	err = link ? 0 : -errno;
+	for (i = 0, err = 0; i < sizeof(cgroup_progs) / sizeof(cgroup_progs[0]) && !err; i++) {
+		link = bpf_program__attach_cgroup(cgroup_prog_of(skel, &cgroup_progs[i]), fd);
+		if (!link) {
+			err = lib_fail(h, -errno, "attach %s to %s", cgroup_progs[i].pin, cg);
+			break;
+		}
+		err = pin_link(h, link, cgroup_progs[i].pin);
+		bpf_link__destroy(link); /* the pin keeps it attached */
+	}
 	close(fd);
-	if (err)
-		return lib_fail(h, err, "attach sock_ops to %s", cg);
-	err = pin_link(h, link, PIN_SOCKOPS);
-	bpf_link__destroy(link); /* the pin keeps it attached */
 	return err;
 }
 
@@ -378,13 +403,20 @@ static int swap_filters(struct ctaccel *h, struct tracker *skel)
 
 static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 {
-	int link_fd = pin_get(h, PIN_SOCKOPS), err = 0;
+	size_t i;
+	int err = 0;
 
-	if (link_fd < 0)
-		return 0;
-	if (bpf_link_update(link_fd, bpf_program__fd(skel->progs.ctaccel_sockops), NULL))
-		err = lib_fail(h, -errno, "update the sock_ops link");
-	close(link_fd);
+	for (i = 0; i < sizeof(cgroup_progs) / sizeof(cgroup_progs[0]) && !err; i++) {
+		int link_fd = pin_get(h, cgroup_progs[i].pin);
+
+		/* none: local off, no cgroup v2, or pinned by an older ctaccel */
+		if (link_fd < 0)
+			continue;
+		if (bpf_link_update(link_fd,
+				    bpf_program__fd(cgroup_prog_of(skel, &cgroup_progs[i])), NULL))
+			err = lib_fail(h, -errno, "update the %s link", cgroup_progs[i].pin);
+		close(link_fd);
+	}
 	return err;
 }
 

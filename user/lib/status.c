@@ -148,6 +148,8 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = problem(s, "the pinned policy is not the one in use (an update was "
 				 "interrupted)");
 	s->sockops = pin_exists(h, PIN_SOCKOPS);
+	s->udp_hooks = pin_exists(h, PIN_UDP_BIND4) && pin_exists(h, PIN_UDP_BIND6) &&
+		       pin_exists(h, PIN_UDP_CONNECT4) && pin_exists(h, PIN_UDP_CONNECT6);
 	if (!err)
 		err = ctaccel_expiry_status(h, &s->expiry);
 	if (!err && !s->expiry.running)
