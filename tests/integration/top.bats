@@ -55,7 +55,7 @@ pane_shows() {
 	touch "$stop"
 	wait
 	[[ $(wc -l <<<"$lines") -eq 3 ]]
-	jq -e '.states | keys | length == 9' <<<"$lines"
+	jq -e '.states | keys | length == 12' <<<"$lines" # nine TCP states, three UDP
 	jq -e '.rates | has("flows_created") and has("table_full") and has("invalid")' <<<"$lines"
 	jq -se 'all(.[]; .rates.flows_created > 0)' <<<"$lines"
 	jq -se '.[0].busiest[0] | .dport == 80 and .state == "ESTABLISHED" and .packets_per_s > 1000' <<<"$lines"

@@ -235,6 +235,15 @@ class_count() {
 	ctaccel_g policy flush
 }
 
+@test "unreplied ring: one-way datagrams never evict replied UDP flows" {
+	fresh unreplied-max 64
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 q 10 >/dev/null
+	in_ns "$C" $UDPGEN client 198.18.1.2 54 o 300 >/dev/null
+	class_count UDP_REPLIED 10
+	class_count UDP_UNREPLIED 64
+	[[ $(ctaccel_g -j stats | jq .counters.unreplied_evicted) -eq 236 ]]
+}
+
 @test "flow show: a PROTO column, and a proto filter that refuses other words" {
 	fresh
 	udp_mix 198.18.1.2 1 0 0
