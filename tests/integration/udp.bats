@@ -244,6 +244,17 @@ class_count() {
 	[[ $(ctaccel_g -j stats | jq .counters.unreplied_evicted) -eq 236 ]]
 }
 
+@test "monitor: a UDP flow's events name the protocol and its classes" {
+	fresh
+	ctaccel_g -j monitor count 2 proto udp >"$BATS_TEST_TMPDIR/ev" 2>&1 &
+	local mon=$!
+	sleep 1 # it has its lease: the datapath writes events
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 1 >/dev/null
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 q 1 >/dev/null
+	timeout 10 tail --pid="$mon" -f /dev/null
+	jq -se 'length == 2 and all(.proto == "udp") and .[0].event == "NEW" and .[0].state == "UDP_UNREPLIED" and .[1].state == "UDP_REPLIED"' "$BATS_TEST_TMPDIR/ev"
+}
+
 @test "flow show: a PROTO column, and a proto filter that refuses other words" {
 	fresh
 	udp_mix 198.18.1.2 1 0 0

@@ -46,10 +46,10 @@ static int print_event(const struct ctaccel_event_view *ev, void *ctx)
 	} else {
 		inet_ntop(ev->tuple.family, ev->tuple.src, src, sizeof(src));
 		inet_ntop(ev->tuple.family, ev->tuple.dst, dst, sizeof(dst));
-		printf("%.3f [%s] tcp %s src=%s dst=%s sport=%u dport=%u packets=%llu bytes=%llu "
+		printf("%.3f [%s] %s %s src=%s dst=%s sport=%u dport=%u packets=%llu bytes=%llu "
 		       "packets=%llu bytes=%llu%s%s\n",
 		       t, ctaccel_event_names[ev->type] ? ctaccel_event_names[ev->type] : "?",
-		       ctaccel_state_names[ev->state], src, dst, ev->tuple.sport, ev->tuple.dport,
+		       ctaccel_proto_name(ev->tuple.proto), ctaccel_state_names[ev->state], src, dst, ev->tuple.sport, ev->tuple.dport,
 		       (unsigned long long)ev->orig_packets, (unsigned long long)ev->orig_bytes,
 		       (unsigned long long)ev->reply_packets, (unsigned long long)ev->reply_bytes,
 		       ev->type == CTACCEL_EV_DESTROY ? " reason=" : "",

@@ -17,6 +17,7 @@ json_t *ctjson_event(const struct ctaccel_event_view *ev, double time_s)
 		      ctaccel_state_names[ev->state], "orig_packets", (json_int_t)ev->orig_packets,
 		      "orig_bytes", (json_int_t)ev->orig_bytes, "reply_packets",
 		      (json_int_t)ev->reply_packets, "reply_bytes", (json_int_t)ev->reply_bytes);
+	json_object_set_new(o, "proto", json_string(ctaccel_proto_name(ev->tuple.proto)));
 	if (ev->type == CTACCEL_EV_DESTROY)
 		json_object_set_new(o, "reason",
 				    json_string(ctaccel_destroy_reason_names[ev->reason]
