@@ -159,7 +159,11 @@ int main(int argc, char **argv)
 	struct figure evict = {.name = "SYN evicting the oldest unreplied (single run)"};
 	struct figure est_small = {.name = "established packet, 1k flows (repeat)"};
 	struct figure est_big = {.name = "established packet, 1M flows (repeat)"};
+	struct figure udp_small = {.name = "replied UDP datagram, 1k flows (repeat)"};
+	struct figure udp_new = {.name = "first UDP datagram, insert (single run)"};
 	struct endpoint c = ep("198.18.0.1", 40000), s = ep("198.18.1.1", 80);
+	struct endpoint su = ep("198.18.1.1", 53);
+	struct frame udata;
 	__u32 max_entries;
 	struct bench_empty *eskel;
 	struct tracker *small, *big, *flood, *heard;
@@ -221,6 +225,12 @@ int main(int argc, char **argv)
 	fill(heard, 1000, &s);
 	ring_buffer__consume(monitor);
 	frame_tcp(&data, &c, &s, F_PSH | F_ACK, 100);
+	/* A UDP datagram of the same IP length as the TCP segment, on a
+	 * replied flow. */
+	frame_udp(&udata, &c, &su, 112);
+	run_once(small_fd, &udata);
+	frame_udp(&f, &su, &c, 112);
+	run_once(small_fd, &f);
 	for (i = 0; i < 2; i++) {
 		struct tracker *t = i ? big : small;
 		int fd = i ? big_fd : small_fd;
@@ -247,6 +257,7 @@ int main(int argc, char **argv)
 		empty.v[empty.n++] = run_repeat(empty_fd, &data, repeat);
 		est_small.v[est_small.n++] = run_repeat(small_fd, &data, repeat);
 		est_big.v[est_big.n++] = run_repeat(big_fd, &data, repeat);
+		udp_small.v[udp_small.n++] = run_repeat(small_fd, &udata, repeat);
 
 		for (k = 0; k < 257; k++)
 			one[k] = run_once(empty_fd, &data);
@@ -260,6 +271,14 @@ int main(int argc, char **argv)
 		}
 		qsort(one, 257, sizeof(one[0]), cmp_u32);
 		syn.v[syn.n++] = one[128];
+		for (k = 0; k < 257; k++) {
+			struct endpoint cn = ep("198.18.5.1", 1024 + r * 257 + k);
+
+			frame_udp(&f, &cn, &su, 112);
+			one[k] = run_once(small_fd, &f);
+		}
+		qsort(one, 257, sizeof(one[0]), cmp_u32);
+		udp_new.v[udp_new.n++] = one[128];
 		for (k = 0; k < 257; k++) {
 			struct endpoint cn = ep("198.18.2.1", 1024 + r * 257 + k);
 
@@ -298,8 +317,10 @@ int main(int argc, char **argv)
 	figure_print(&empty, 0);
 	figure_print(&est_small, median(&empty));
 	figure_print(&est_big, median(&empty));
+	figure_print(&udp_small, median(&empty));
 	figure_print(&empty1, 0);
 	figure_print(&syn, median(&empty1));
+	figure_print(&udp_new, median(&empty1));
 	figure_print(&syn_mon, median(&empty1));
 	figure_print(&reopen, median(&empty1));
 	figure_print(&evict, median(&empty1));
