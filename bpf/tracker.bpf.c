@@ -291,8 +291,10 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 #include "unreplied.bpf.h"
 
 /* Returns -EEXIST when another CPU inserted the flow first. */
-static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
-				       struct ctaccel_stats *st)
+__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p);
+
+static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index,
+				       __u64 now, struct ctaccel_stats *st)
 {
 	struct ctaccel_flow nf = {};
 	__u32 gen, verdict;
@@ -323,10 +325,14 @@ static __always_inline int flow_create(struct pkt *p, __u32 index, __u64 now,
 	gen = policy_gen_now();
 	verdict = policy_verdict(&p->key);
 	nf.bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
-	/* A local UDP flow skipped nf_conntrack's output hook only if its
-	 * socket had the mark (ctaccel_udp_*): it is bypassed only then, so
-	 * that nf_conntrack tracks the others whole. */
+	/* A UDP flow is bypassed only where both directions carry the mark:
+	 * one from a local socket only if that socket had it (ctaccel_udp_*:
+	 * nf_conntrack's output hook runs before tc egress), one to a local
+	 * socket only if that socket has it. nf_conntrack tracks the others
+	 * whole. */
 	if (!p->ingress && p->key.proto == IPPROTO_UDP && !p->marked)
+		nf.bypass = 0;
+	if (nf.bypass && p->ingress && p->key.proto == IPPROTO_UDP && !udp_replies_marked(skb, p))
 		nf.bypass = 0;
 	nf.fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
 	CTR_INC(st, policy_lookups);
@@ -391,7 +397,7 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 		}
 		if (!csum_settle(skb, p, st))
 			return;
-		if (flow_create(p, index, now, st) != -EEXIST)
+		if (flow_create(skb, p, index, now, st) != -EEXIST)
 			return;
 		CTR_INC(st, insert_races);
 	}

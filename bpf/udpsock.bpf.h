@@ -99,6 +99,51 @@ static __always_inline int udp_connect(struct bpf_sock_addr *ctx, bool v6)
 	return 1;
 }
 
+/*
+ * Whether a new UDP flow arriving at ingress may be bypassed: its replies
+ * must carry the mark too. They do when the flow is forwarded (marked at the
+ * other ingress), or when the local socket it reaches has the mark; a local
+ * socket without it (bound to the wildcard address, say, which a rule for a
+ * prefix cannot cover at bind) would send its replies through nf_conntrack's
+ * output hook, which would take them for new flows. Only new UDP flows the
+ * policy bypasses pay for the route and socket lookups. A global function:
+ * the verifier walks it once.
+ */
+__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	struct bpf_sock_tuple t = {};
+	const __u32 *src, *dst;
+	struct bpf_sock *sk;
+	__u32 mark, len;
+
+	if (!skb || !p)
+		return true;
+	fib_params(skb, p, &fib);
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_NOT_FWDED)
+		return true; /* forwarded, or dropped: no local socket answers */
+	pkt_addrs(p, &src, &dst);
+	if (p->key.family == AF_INET) {
+		t.ipv4.saddr = src[0];
+		t.ipv4.daddr = dst[0];
+		t.ipv4.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
+		t.ipv4.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, src, 16);
+		__builtin_memcpy(t.ipv6.daddr, dst, 16);
+		t.ipv6.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
+		t.ipv6.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+		len = sizeof(t.ipv6);
+	}
+	sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return true; /* nobody listens: the kernel answers with an ICMP error */
+	mark = sk->mark;
+	bpf_sk_release(sk);
+	return (mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
+}
+
 SEC("cgroup/bind4")
 int ctaccel_udp_bind4(struct bpf_sock_addr *ctx)
 {

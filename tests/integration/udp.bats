@@ -235,6 +235,28 @@ class_count() {
 	ctaccel_g policy flush
 }
 
+@test "local UDP servers on the wildcard address: bypassed under a rule that covers it, else tracked whole" {
+	fresh
+	ctaccel_g policy add 198.18.0.1/32 port 5354 proto udp
+	ctaccel_g policy add all port 5355 proto udp
+	ip netns exec "$G" $UDPGEN server 0.0.0.0 5354 >/dev/null 2>&1 3>&- &
+	local a=$!
+	ip netns exec "$G" $UDPGEN server 0.0.0.0 5355 >/dev/null 2>&1 3>&- &
+	local b=$!
+	sleep 0.3
+	in_ns "$C" $UDPGEN client 198.18.0.1 5354 q 3 >/dev/null
+	in_ns "$C" $UDPGEN client 198.18.0.1 5355 q 2 >/dev/null
+	kill "$a" "$b"
+	# 5354: the rule names an address the socket is not bound to; its
+	# replies would meet nf_conntrack, so its flows are not bypassed
+	ctaccel_g -j flow show proto udp port 5354 | jq -e 'length == 3 and all(.bypass | not) and all(.state == "UDP_REPLIED")'
+	[[ "$(conntrack_udp_flows --orig-port-dst 5354)" == "$(ctaccel_udp_flows | awk '$4 == 5354')" ]]
+	# 5355: "all" covers the wildcard bind: bypassed both ways
+	ctaccel_g -j flow show proto udp port 5355 | jq -e 'length == 2 and all(.bypass) and all(.state == "UDP_REPLIED")'
+	[[ $(in_ns "$G" conntrack -L -p udp --orig-port-dst 5355 2>/dev/null | wc -l) -eq 0 ]]
+	ctaccel_g policy flush
+}
+
 @test "unreplied ring: one-way datagrams never evict replied UDP flows" {
 	fresh unreplied-max 64
 	in_ns "$C" $UDPGEN client 198.18.1.2 53 q 10 >/dev/null

@@ -154,7 +154,7 @@ static void flow_text_write(struct outbuf *o, const struct ctaccel_tuple *t,
 	inet_ntop(t->family, t->src, src, sizeof(src));
 	inet_ntop(t->family, t->dst, dst, sizeof(dst));
 	o->len += snprintf(o->buf + o->len, OB_FLOW_MAX,
-			   "%-4s %-13s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds %s\n",
+			   "%-4s %-11s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds %s\n",
 			   family_name(t->family), ctaccel_state_names[ctaccel_ct_state(v->ct)],
 			   src, t->sport, dst, t->dport,
 			   (unsigned long long)v->leg[CTACCEL_DIR_ORIG].packets,
@@ -232,7 +232,7 @@ int do_flow(struct cli *c, int argc, char **argv)
 		ob_str(w.out, "[");
 	else if (!err && !w.count)
 		w.out->len += snprintf(w.out->buf, OB_FLOW_MAX,
-				       "%-4s %-13s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
+				       "%-4s %-11s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
 				       "FAM", "STATE", "SRC", "SPORT", "DST", "DPORT", "ORIG_PKTS",
 				       "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES", "PROTO");
 	/* Streamed: a batch is written before the next is read, so memory stays
