@@ -256,10 +256,24 @@ consistent() {
 	a=$!
 	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --listen 127.0.0.1:9486 >"$BATS_TEST_TMPDIR/b.log" 2>&1 3>&- &
 	b=$!
-	sleep 2
-	local alive=0
+	# the second refuses at once, not after the first one's load
+	local alive=0 i
+	sleep 1
 	kill -0 "$a" 2>/dev/null && alive=$((alive + 1))
 	kill -0 "$b" 2>/dev/null && alive=$((alive + 1))
+	[[ $alive -le 1 ]]
+	# the first is ready once it has loaded and attached (a load takes
+	# seconds on a busy machine)
+	for i in $(seq 150); do
+		alive=0
+		kill -0 "$a" 2>/dev/null && alive=$((alive + 1))
+		kill -0 "$b" 2>/dev/null && alive=$((alive + 1))
+		if ((alive == 1)) && { in_ns "$G" curl -sf -o /dev/null http://127.0.0.1:9485/readyz ||
+			in_ns "$G" curl -sf -o /dev/null http://127.0.0.1:9486/readyz; }; then
+			break
+		fi
+		sleep 0.1
+	done
 	[[ $alive -eq 1 ]]
 	cat "$BATS_TEST_TMPDIR/a.log" "$BATS_TEST_TMPDIR/b.log" | grep -q "another ctaccel daemon"
 	kill "$a" "$b" 2>/dev/null || true

@@ -58,14 +58,30 @@ static void sd_notify(const char *msg)
 	close(fd);
 }
 
-/* One daemon per pinned state: an flock held for life on a directory of
- * its own below the root (the root itself is the writers' lock). */
+/*
+ * One daemon per pinned state: an flock held for life on a directory of its
+ * own below the root (the root itself is the writers' lock). Taken first,
+ * before the writers' lock, so that a second daemon refuses at once instead
+ * of waiting behind the first one's load; taken again (kept if its directory
+ * is still the one held) once the state is loaded, since a migration
+ * discards the directory with the rest.
+ */
 static int instance_lock(struct daemon *d)
 {
+	struct stat held, now;
 	char path[PATH_MAX];
 	int fd;
 
-	if (ctaccel_pin_file(d->h, CTACCEL_PIN_DAEMON, path, sizeof(path)) ||
+	if (ctaccel_pin_file(d->h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
+		return -ENAMETOOLONG;
+	if (d->instance_fd >= 0) {
+		if (!fstat(d->instance_fd, &held) && !stat(path, &now) &&
+		    held.st_ino == now.st_ino && held.st_dev == now.st_dev)
+			return 0;
+		close(d->instance_fd);
+		d->instance_fd = -1;
+	}
+	if ((mkdir(ctaccel_pin_root(d->h), 0700) && errno != EEXIST) ||
 	    (mkdir(path, 0700) && errno != EEXIST))
 		return -errno;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -111,7 +127,7 @@ static int start(struct daemon *d)
 	for (i = 0; i < d->conf.ndev; i++)
 		if (ctaccel_ifindex(d->h, "device", d->conf.devices[i], &ifindex))
 			return -ENODEV;
-	if (ctaccel_bpffs_ensure(d->h) || ctaccel_lock(d->h))
+	if (ctaccel_bpffs_ensure(d->h) || instance_lock(d) || ctaccel_lock(d->h))
 		return -EIO;
 	err = adopt_or_load(d, &adopted);
 	err = err ?: instance_lock(d);
