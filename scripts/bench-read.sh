@@ -51,7 +51,7 @@ row "get_next_key + lookup loop" "$m_loop"
 echo "counts: ctaccel $n_count, loop $n_loop (expected $FLOWS)"
 echo
 echo "Memory: flow table memlock $memlock bytes for $FLOWS flows = $((memlock / FLOWS)) B per flow" \
-	"(key 40 + value 72 + hash element and allocator overhead)"
+	"(key 40 + value 96 + hash element and allocator overhead)"
 if [[ -n $ct_obj ]]; then
 	# Both tuple directions live inside the one object; the table's hash is
 	# one 8-byte hlist_nulls_head per bucket, sized by nf_conntrack_buckets.
