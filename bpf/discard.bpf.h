@@ -148,8 +148,10 @@ __noinline int csum_ok(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stat
 	 * IPv6 included. */
 	if (csum_trusted(skb) || (p->key.proto == IPPROTO_UDP && !p->udp_csum))
 		return true;
-	if (p->l4_len > CSUM_L4_MAX) {
-		CTR_INC(st, csum_unverified); /* too long to check here: taken as good */
+	if (p->l4_len > CSUM_L4_MAX || p->frag_head) {
+		/* too long to check here, or its checksum covers fragments
+		 * still to come: taken as good */
+		CTR_INC(st, csum_unverified);
 		return true;
 	}
 	return l4_csum_ok(skb, p, cb);

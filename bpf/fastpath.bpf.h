@@ -126,6 +126,10 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 		return FP_NOT_FORWARDED;
 	if (p->key.family == AF_INET && p->l4_off != ETH_HLEN + 20)
 		return FP_OPTIONS;
+	/* The kernel reassembles what nf_conntrack sees: fragments go its way,
+	 * the first with the rest. */
+	if (p->frag_head)
+		return FP_OTHER;
 	if (p->ttl <= 1)
 		return FP_OTHER; /* not tracked at all when it expires here */
 	fib_params(skb, p, &fib);

@@ -113,8 +113,17 @@ static __always_inline enum pkt_kind parse_udp(struct __sk_buff *skb, __u32 off,
 	if (!uh)
 		return PKT_MALFORMED;
 	ulen = bpf_ntohs(uh->len);
-	if (ulen < sizeof(*uh) || ulen > l4_len)
+	if (ulen < sizeof(*uh))
 		return PKT_UDP_INVALID;
+	if (p->frag_head) {
+		/* The first fragment: nf_conntrack sees the datagram
+		 * reassembled, once, and its length is the header's. */
+		if (ulen <= l4_len)
+			return PKT_UDP_INVALID;
+		p->ip_len = p->l4_off - ETH_HLEN + ulen;
+	} else if (ulen > l4_len) {
+		return PKT_UDP_INVALID;
+	}
 	p->l4_len = l4_len;
 	p->l4_hlen = sizeof(*uh);
 	p->udp_csum = uh->check != 0;
@@ -122,12 +131,12 @@ static __always_inline enum pkt_kind parse_udp(struct __sk_buff *skb, __u32 off,
 	return PKT_UDP;
 }
 
-#define ICMP_DEST_UNREACH	3
-#define ICMP_SOURCE_QUENCH	4
-#define ICMP_REDIRECT		5
-#define ICMP_TIME_EXCEEDED	11
-#define ICMP_PARAMETERPROB	12
-#define ICMPV6_INFO_MSG_MASK	0x80
+#define ICMP_DEST_UNREACH    3
+#define ICMP_SOURCE_QUENCH   4
+#define ICMP_REDIRECT	     5
+#define ICMP_TIME_EXCEEDED   11
+#define ICMP_PARAMETERPROB   12
+#define ICMPV6_INFO_MSG_MASK 0x80
 
 /*
  * An ICMP error (the kinds nf_conntrack relates to a flow: icmp_error_message
@@ -216,6 +225,7 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 		return PKT_NON_TCP;
 	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 		return PKT_FRAGMENT;
+	p->frag_head = !!(bpf_ntohs(iph->frag_off) & IP_MF);
 	p->ip_len = tot;
 	p->l4_off = ETH_HLEN + ihl;
 	p->ttl = iph->ttl;

@@ -9,8 +9,8 @@
 #define CTACCEL_POLICY_BPF_H
 
 /* The action of the policy rule for this endpoint (port: network order), or 0. */
-static __always_inline __u32 policy_endpoint(void *trie, __u8 family, __u8 proto,
-					     const __u32 *addr, __u16 port)
+static __always_inline __u32 policy_endpoint(void *trie, __u8 family, __u8 proto, const __u32 *addr,
+					     __u16 port)
 {
 	struct ctaccel_policy_key k = {
 		.prefixlen = CTACCEL_POLICY_KEY_BITS + (family == AF_INET ? 32 : 128),

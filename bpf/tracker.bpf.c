@@ -293,8 +293,8 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 /* Returns -EEXIST when another CPU inserted the flow first. */
 __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p);
 
-static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index,
-				       __u64 now, struct ctaccel_stats *st)
+static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __u64 now,
+				       struct ctaccel_stats *st)
 {
 	struct ctaccel_flow nf = {};
 	__u32 gen, verdict;

@@ -214,19 +214,19 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 #define CTACCEL_COUNTERS(X)                                                                        \
 	X(packets, "packets seen by the tc programs")                                              \
 	X(bytes, "bytes (skb length) seen by the tc programs")                                     \
-	X(tracked_packets, "TCP and UDP packets accounted to a flow")                                      \
+	X(tracked_packets, "TCP and UDP packets accounted to a flow")                              \
 	X(tracked_bytes, "IP bytes accounted to a flow")                                           \
 	X(non_ip, "packets that are neither IPv4 nor IPv6")                                        \
-	X(non_tcp, "IP packets that are neither TCP nor UDP")                                                  \
-	X(fragments, "non-first IPv4 fragments (no TCP or UDP header)")                                   \
+	X(non_tcp, "IP packets that are neither TCP nor UDP")                                      \
+	X(fragments, "non-first IPv4 fragments (no TCP or UDP header)")                            \
 	X(unparsed, "packets ctaccel cannot parse yet (VLAN tags, IPv6 extension headers)")        \
-	X(malformed, "truncated or inconsistent IP, TCP or UDP headers")                                   \
-	X(invalid, "TCP and UDP packets nf_conntrack would mark invalid")                                  \
+	X(malformed, "truncated or inconsistent IP, TCP or UDP headers")                           \
+	X(invalid, "TCP and UDP packets nf_conntrack would mark invalid")                          \
 	X(ignored, "TCP packets nf_conntrack would let through without a state change")            \
 	X(syn_retransmits, "unanswered SYN retransmits (not accounted, timeout not renewed)")      \
 	X(skipped_egress, "egress packets already tracked at an attached ingress")                 \
 	X(flows_created, "flow entries inserted")                                                  \
-	X(flows_closed, "TCP flows that reached TIME_WAIT or CLOSE")                                   \
+	X(flows_closed, "TCP flows that reached TIME_WAIT or CLOSE")                               \
 	X(flows_expired, "expired entries removed by a packet of a new flow")                      \
 	X(flows_reopened, "TIME_WAIT/CLOSE entries replaced by a new SYN")                         \
 	X(flows_killed, "entries removed by a RST before any reply")                               \
@@ -247,9 +247,10 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(sockets_marked, "local sockets given the bypass mark")                                   \
 	X(not_for_host,                                                                            \
 	  "frames addressed to another host's MAC (the kernel drops them before IP)")              \
-	X(bad_checksum, "packets with a bad IP, TCP or UDP checksum that would have changed a flow")   \
+	X(bad_checksum,                                                                            \
+	  "packets with a bad IP, TCP or UDP checksum that would have changed a flow")             \
 	X(ttl_expired, "forwarded packets whose TTL or hop limit expires here")                    \
-	X(csum_unverified, "segments and datagrams too long to checksum here, taken as good")                    \
+	X(csum_unverified, "segments and datagrams too long or fragmented to checksum here")       \
 	X(fastpath_packets, "packets forwarded by the fast path (tc redirect)")                    \
 	X(fastpath_bytes, "IP bytes forwarded by the fast path")                                   \
 	X(slow_control, "fast-path flows' SYN, FIN and RST segments, left to the kernel")          \
@@ -335,7 +336,7 @@ struct ctaccel_policy_key {
 	__u8 family;	 /* AF_INET or AF_INET6 */
 	__u8 proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
 	__u16 port;	 /* network byte order; 0: any port */
-	__u32 addr[4]; /* network byte order */
+	__u32 addr[4];	 /* network byte order */
 };
 
 struct ctaccel_policy_val {

@@ -89,6 +89,22 @@ class_count() {
 	class_count UDP_ASSURED 3
 }
 
+@test "fragmented datagrams: accounted once, at their reassembled length, as nf_conntrack does; bypassed whole" {
+	fresh
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 B 5 | sort -n >"$BATS_TEST_TMPDIR/gen"
+	udp_compare
+	class_count UDP_REPLIED 5
+	# each 3,028-byte request left the client in three fragments
+	[[ $(ctaccel_g -j stats | jq .counters.fragments) -eq 10 ]]
+	[[ $(ctaccel_g -j stats | jq .counters.invalid) -eq 0 ]]
+	ctaccel_g policy add all
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 B 5 >/dev/null
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 5 ]]
+	ctaccel_g policy flush
+}
+
 @test "short UDP timeout: kernel expiry removes what conntrack removes, streams stay" {
 	fresh timeout UDP_UNREPLIED 2 timeout UDP_REPLIED 2 expiry-interval 1
 	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2

@@ -8,6 +8,7 @@
   udpgen.py client ADDR PORT MODE COUNT [FIRST_SPORT]
       q: COUNT request/response pairs (DNS-like), each from its own port;
       Q: the same from connected sockets (connect(), then send and recv);
+      B: request/response pairs whose requests (BIG bytes) are fragmented;
       o: COUNT one-way datagrams that are never answered, each from its own port;
       s: COUNT streams, each from its own port: a datagram each way every
          STREAM_GAP seconds for STREAM_SECONDS (past the 2 s that make a
@@ -22,6 +23,7 @@ import sys
 import time
 
 REQUEST = 40
+BIG = 3000
 ONE_WAY = 30
 RESPONSE = 120
 STREAM_SECONDS = 2.6
@@ -80,9 +82,9 @@ def client(addr, port, mode, count, first_sport):
     if mode == "Q":
         for s in socks:
             s.connect((addr, port))
-    if mode in ("q", "Q"):
+    if mode in ("q", "Q", "B"):
         for i in range(count):
-            send(i, b"Q", REQUEST)
+            send(i, b"Q", BIG if mode == "B" else REQUEST)
             receive(i)
     elif mode == "o":
         for i in range(count):

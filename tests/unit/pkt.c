@@ -203,7 +203,8 @@ void frame_fix_csum(uint8_t *data, size_t len)
 	} else {
 		return;
 	}
-	csum_at = proto == IPPROTO_UDP ? offsetof(struct udphdr, check) : offsetof(struct tcphdr, check);
+	csum_at = proto == IPPROTO_UDP ? offsetof(struct udphdr, check)
+				       : offsetof(struct tcphdr, check);
 	put16(l4 + csum_at, 0);
 	sum = sum16(pseudo, plen, 0);
 	sum = sum16(l4, l4_len, sum);

@@ -1013,10 +1013,11 @@ static void concurrent_established(bool both_directions)
 	stats_read(e, &st);
 	/* Why a packet went uncounted, if one did, before any assertion. */
 	if (st.cas_exhausted + st.flow_busy + st.insert_races + st.flow_reused)
-		print_message("    not tracked: cas_exhausted %llu, flow_busy %llu, insert_races %llu, "
-			      "flow_reused %llu\n",
-			      (unsigned long long)st.cas_exhausted, (unsigned long long)st.flow_busy,
-			      (unsigned long long)st.insert_races, (unsigned long long)st.flow_reused);
+		print_message(
+			"    not tracked: cas_exhausted %llu, flow_busy %llu, insert_races %llu, "
+			"flow_reused %llu\n",
+			(unsigned long long)st.cas_exhausted, (unsigned long long)st.flow_busy,
+			(unsigned long long)st.insert_races, (unsigned long long)st.flow_reused);
 	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
 	assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_ESTABLISHED);
 	if (both_directions) {
@@ -1614,8 +1615,8 @@ static void test_udp_beside_tcp(void **state)
 	for (i = 0; i < l.n; i++) {
 		udp += l.e[i].key.proto == IPPROTO_UDP;
 		assert_int_equal(ctaccel_ct_state(l.e[i].val.ct), l.e[i].key.proto == IPPROTO_UDP
-									? CTACCEL_ST_UDP_UNREPLIED
-									: CTACCEL_ST_SYN_SENT);
+									  ? CTACCEL_ST_UDP_UNREPLIED
+									  : CTACCEL_ST_SYN_SENT);
 	}
 	assert_int_equal(udp, 1);
 	ctaccel_flow_list_free(&l);

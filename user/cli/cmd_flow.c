@@ -231,10 +231,11 @@ int do_flow(struct cli *c, int argc, char **argv)
 	if (!err && !w.count && c->json)
 		ob_str(w.out, "[");
 	else if (!err && !w.count)
-		w.out->len += snprintf(w.out->buf, OB_FLOW_MAX,
-				       "%-4s %-11s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
-				       "FAM", "STATE", "SRC", "SPORT", "DST", "DPORT", "ORIG_PKTS",
-				       "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES", "PROTO");
+		w.out->len +=
+			snprintf(w.out->buf, OB_FLOW_MAX,
+				 "%-4s %-11s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
+				 "FAM", "STATE", "SRC", "SPORT", "DST", "DPORT", "ORIG_PKTS",
+				 "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES", "PROTO");
 	/* Streamed: a batch is written before the next is read, so memory stays
 	 * one batch whatever the table's size. */
 	err = err ?: ctaccel_flows_foreach(c->h, flow_batch, &w);

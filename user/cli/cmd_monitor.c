@@ -49,9 +49,10 @@ static int print_event(const struct ctaccel_event_view *ev, void *ctx)
 		printf("%.3f [%s] %s %s src=%s dst=%s sport=%u dport=%u packets=%llu bytes=%llu "
 		       "packets=%llu bytes=%llu%s%s\n",
 		       t, ctaccel_event_names[ev->type] ? ctaccel_event_names[ev->type] : "?",
-		       ctaccel_proto_name(ev->tuple.proto), ctaccel_state_names[ev->state], src, dst, ev->tuple.sport, ev->tuple.dport,
-		       (unsigned long long)ev->orig_packets, (unsigned long long)ev->orig_bytes,
-		       (unsigned long long)ev->reply_packets, (unsigned long long)ev->reply_bytes,
+		       ctaccel_proto_name(ev->tuple.proto), ctaccel_state_names[ev->state], src,
+		       dst, ev->tuple.sport, ev->tuple.dport, (unsigned long long)ev->orig_packets,
+		       (unsigned long long)ev->orig_bytes, (unsigned long long)ev->reply_packets,
+		       (unsigned long long)ev->reply_bytes,
 		       ev->type == CTACCEL_EV_DESTROY ? " reason=" : "",
 		       ev->type == CTACCEL_EV_DESTROY && ctaccel_destroy_reason_names[ev->reason]
 			       ? ctaccel_destroy_reason_names[ev->reason]

@@ -21,7 +21,8 @@
 	"                      [--repair-interval SECONDS] [--max-flows N] [--unreplied-max N]\n"  \
 	"                      [--mark VALUE/MASK] [--local on|off] [--cgroup PATH]\n"             \
 	"                      [--timeout STATE=SECONDS]...\n"                                     \
-	"                      [--policy 'all|PREFIX [port PORT] [proto tcp|udp] [fastpath]']...\n" \
+	"                      [--policy 'all|PREFIX [port PORT] [proto tcp|udp] "                 \
+	"[fastpath]']...\n"                                                                        \
 	"                      [--detach-on-exit] [--migrate] [--check-config]\n"                  \
 	"Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"        \
 	"the configuration; SIGTERM/SIGINT exit and leave the datapath attached."

@@ -27,8 +27,8 @@ json_t *ctjson_sockets(const struct ctaccel_host_sockets *hs,
 		       const struct ctaccel_sk_transitions *t);
 json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t threshold_pct);
 
-/* {"rules": [{"prefix": "all"|PREFIX, "port": PORT, "proto": "tcp"|"udp", "fastpath": BOOL}, ...]} (at most
- * CTACCEL_POLICY_MAX rules) into *out, free()d by the caller. */
+/* {"rules": [{"prefix": "all"|PREFIX, "port": PORT, "proto": "tcp"|"udp", "fastpath": BOOL}, ...]}
+ * (at most CTACCEL_POLICY_MAX rules) into *out, free()d by the caller. */
 int ctjson_rules_parse(const char *text, struct ctaccel_rule **out, size_t *n, char *err,
 		       size_t errlen);
 

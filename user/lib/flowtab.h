@@ -63,7 +63,7 @@ void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 /* The flow's original tuple (originator first), as conntrack prints it. */
 struct ctaccel_tuple {
 	int family;
-	int proto;		       /* IPPROTO_TCP or IPPROTO_UDP */
+	int proto;	       /* IPPROTO_TCP or IPPROTO_UDP */
 	__u32 src[4], dst[4];  /* network byte order */
 	uint16_t sport, dport; /* host byte order */
 };

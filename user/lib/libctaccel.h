@@ -216,7 +216,8 @@ int ctaccel_rule_words(int n, char *const *words, struct ctaccel_rule *r, char *
 void ctaccel_rule_format(const struct ctaccel_rule *r, char *buf, size_t len);
 /* The trie keys of a rule ("all" is one per family, a rule without a
  * protocol one per protocol): the count. */
-int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX]);
+int ctaccel_rule_keys(const struct ctaccel_rule *r,
+		      struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX]);
 
 /* The rules in use, one per trie key, except that the TCP and UDP keys of
  * one rule are read back as that rule; free() *rules. */

@@ -78,7 +78,10 @@ static const struct cgroup_prog {
 	const char *pin;
 	size_t off; /* of the program in struct tracker's progs */
 } cgroup_progs[] = {
-#define CG_PROG(pin, prog) {pin, offsetof(struct tracker, progs.prog)}
+#define CG_PROG(pin, prog)                                                                         \
+	{                                                                                          \
+		pin, offsetof(struct tracker, progs.prog)                                          \
+	}
 	CG_PROG(PIN_SOCKOPS, ctaccel_sockops),
 	CG_PROG(PIN_UDP_BIND4, ctaccel_udp_bind4),
 	CG_PROG(PIN_UDP_BIND6, ctaccel_udp_bind6),

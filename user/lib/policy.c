@@ -141,7 +141,8 @@ static struct ctaccel_policy_val rule_val(const struct ctaccel_rule *r)
 	return v;
 }
 
-int ctaccel_rule_keys(const struct ctaccel_rule *r, struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX])
+int ctaccel_rule_keys(const struct ctaccel_rule *r,
+		      struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX])
 {
 	static const __u8 both[] = {IPPROTO_TCP, IPPROTO_UDP};
 	int f, p, n = 0;
