@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # The demo: a client, a gateway with ctaccel on both of its veths, and a server,
 # each in its own network namespace (198.18.0.0/15, 2001:db8::/32). Real TCP
-# traffic with every kind of ending crosses the gateway; ctaccel's view is shown
-# beside nf_conntrack's. Everything is removed on exit.
+# traffic with every kind of ending, and DNS-like UDP, crosses the gateway;
+# ctaccel's view is shown beside nf_conntrack's. Everything is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=../tests/integration/lib.bash
@@ -31,6 +31,17 @@ traffic_mix 198.18.1.2
 in_ns "$C" "$TCPGEN" client 2001:db8:1::2 80 c 5 >/dev/null
 sleep 1
 
+step "UDP: 5 request/response pairs to port 53, 3 datagrams nobody answers (port 54)"
+for port in 53 54; do
+	ip netns exec "$S" /usr/bin/python3 tests/integration/udpgen.py server 198.18.1.2 "$port" >/dev/null 2>&1 3>&- &
+done
+sleep 0.3
+udp_traffic() {
+	in_ns "$C" /usr/bin/python3 tests/integration/udpgen.py client 198.18.1.2 53 q 5 >/dev/null
+	in_ns "$C" /usr/bin/python3 tests/integration/udpgen.py client 198.18.1.2 54 o 3 >/dev/null
+}
+udp_traffic
+
 step "ctaccel stats"
 ctaccel_g stats
 step "ctaccel flow show state ESTABLISHED   (held-open connections)"
@@ -38,14 +49,17 @@ ctaccel_g flow show state ESTABLISHED
 step "ctaccel flow show port 80 | head"
 ctaccel_g flow show port 80 >"$tmp"
 head -n 6 "$tmp"
+step "ctaccel flow show proto udp"
+ctaccel_g flow show proto udp
 step "the same flows by state, ctaccel vs nf_conntrack"
 paste <(ctaccel_state_counts) <(conntrack_state_counts) | awk '{printf "%-12s ctaccel %4d   conntrack %4d\n", $1, $2, $4}'
 printf 'conntrack -C: %s\n' "$(in_ns "$G" conntrack -C)"
-if [[ "$(ctaccel_flows)" == "$(conntrack_flows)" ]]; then
+if [[ "$(ctaccel_flows)" == "$(conntrack_flows)" && "$(ctaccel_udp_flows)" == "$(conntrack_udp_flows)" ]]; then
 	echo "every flow's state, packets and bytes: equal"
 else
 	echo "flows differ from conntrack:"
 	diff <(ctaccel_flows) <(conntrack_flows) || true
+	diff <(ctaccel_udp_flows) <(conntrack_udp_flows) || true
 fi
 kill "$hold" 2>/dev/null || true
 wait "$hold" 2>/dev/null || true
@@ -59,6 +73,7 @@ ctaccel_g policy show
 in_ns "$G" nft list table inet ctaccel
 traffic_mix 198.18.1.2
 in_ns "$C" "$TCPGEN" client 2001:db8:1::2 80 c 5 >/dev/null
+udp_traffic
 step "after the same traffic with bypass on"
 printf 'conntrack -C: %s\n' "$(in_ns "$G" conntrack -C)"
 printf 'ctaccel: %s new flows, %s bypassed packets\n' \
