@@ -120,7 +120,10 @@ static __always_inline enum pkt_kind parse_udp(struct __sk_buff *skb, __u32 off,
 		 * reassembled, once, and its length is the header's. */
 		if (ulen <= l4_len)
 			return PKT_UDP_INVALID;
-		p->ip_len = p->l4_off - ETH_HLEN + ulen;
+		/* reassembled: IPv6 without its fragment header */
+		p->ip_len = (p->key.family == AF_INET6 ? sizeof(struct ipv6hdr)
+						       : p->l4_off - ETH_HLEN) +
+			    ulen;
 	} else if (ulen > l4_len) {
 		return PKT_UDP_INVALID;
 	}
@@ -236,10 +239,42 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 	return parse_l4(skb, iph->protocol, ETH_HLEN + ihl, tot - ihl, p, saddr, daddr);
 }
 
+/*
+ * An IPv6 fragment header right after the fixed header: the first fragment
+ * of a UDP datagram (more to come) is read as the datagram, with the fragment
+ * header's length in *skip; later fragments are PKT_FRAGMENT; anything else
+ * (TCP, atomic fragments) stays unparsed.
+ */
+static __always_inline enum pkt_kind ipv6_frag(struct __sk_buff *skb, struct pkt *p, __u8 *next,
+					       __u32 *skip)
+{
+	struct {
+		__u8 nexthdr, reserved;
+		__u16 frag_off; /* offset << 3 | M */
+		__u32 id;
+	} buf, *fh;
+	__u16 off;
+
+	fh = hdr_at(skb, ETH_HLEN + sizeof(struct ipv6hdr), sizeof(*fh), &buf);
+	if (!fh)
+		return PKT_MALFORMED;
+	off = bpf_ntohs(fh->frag_off);
+	if (off >> 3)
+		return PKT_FRAGMENT;
+	if (!(off & 1) || fh->nexthdr != IPPROTO_UDP)
+		return PKT_UNPARSED;
+	*next = fh->nexthdr;
+	*skip = sizeof(*fh);
+	p->frag_head = 1;
+	return PKT_UDP;
+}
+
 static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pkt *p, __u32 l3_room)
 {
-	__u32 saddr[4], daddr[4], tot;
+	__u32 saddr[4], daddr[4], tot, skip = 0;
 	struct ipv6hdr buf, *ip6;
+	enum pkt_kind k;
+	__u8 next;
 
 	ip6 = hdr_at(skb, ETH_HLEN, sizeof(*ip6), &buf);
 	if (!ip6 || ip6->version != 6)
@@ -247,14 +282,21 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 	tot = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	if (tot > l3_room)
 		return PKT_MALFORMED;
-	switch (ip6->nexthdr) {
+	next = ip6->nexthdr;
+	switch (next) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
 	case IPPROTO_ICMPV6:
 		break;
+	case 44: /* fragment */
+		k = ipv6_frag(skb, p, &next, &skip);
+		if (k != PKT_UDP)
+			return k;
+		if (tot < sizeof(*ip6) + skip)
+			return PKT_MALFORMED;
+		break;
 	case 0:	  /* hop-by-hop */
 	case 43:  /* routing */
-	case 44:  /* fragment */
 	case 51:  /* AH */
 	case 60:  /* destination options */
 	case 135: /* mobility */
@@ -263,13 +305,13 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 		return PKT_NON_TCP;
 	}
 	p->ip_len = tot;
-	p->l4_off = ETH_HLEN + sizeof(*ip6);
+	p->l4_off = ETH_HLEN + sizeof(*ip6) + skip;
 	p->ttl = ip6->hop_limit;
 	p->key.family = AF_INET6;
 	__builtin_memcpy(saddr, &ip6->saddr, 16);
 	__builtin_memcpy(daddr, &ip6->daddr, 16);
-	return parse_l4(skb, ip6->nexthdr, ETH_HLEN + sizeof(*ip6), tot - sizeof(*ip6), p, saddr,
-			daddr);
+	return parse_l4(skb, next, ETH_HLEN + sizeof(*ip6) + skip, tot - sizeof(*ip6) - skip, p,
+			saddr, daddr);
 }
 
 /*

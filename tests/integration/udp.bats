@@ -89,19 +89,22 @@ class_count() {
 	class_count UDP_ASSURED 3
 }
 
-@test "fragmented datagrams: accounted once, at their reassembled length, as nf_conntrack does; bypassed whole" {
+@test "fragmented datagrams, IPv4 and IPv6: accounted once, at their reassembled length, as nf_conntrack does; bypassed whole" {
 	fresh
-	in_ns "$C" $UDPGEN client 198.18.1.2 53 B 5 | sort -n >"$BATS_TEST_TMPDIR/gen"
+	in_ns "$C" $UDPGEN client 198.18.1.2 53 B 5 >"$BATS_TEST_TMPDIR/gen"
+	in_ns "$C" $UDPGEN client 2001:db8:1::2 53 B 4 >>"$BATS_TEST_TMPDIR/gen"
+	sort -n -o "$BATS_TEST_TMPDIR/gen" "$BATS_TEST_TMPDIR/gen"
 	udp_compare
-	class_count UDP_REPLIED 5
-	# each 3,028-byte request left the client in three fragments
-	[[ $(ctaccel_g -j stats | jq .counters.fragments) -eq 10 ]]
+	class_count UDP_REPLIED 9
+	# each request left the client in three fragments
+	[[ $(ctaccel_g -j stats | jq .counters.fragments) -eq 18 ]]
 	[[ $(ctaccel_g -j stats | jq .counters.invalid) -eq 0 ]]
 	ctaccel_g policy add all
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
 	in_ns "$C" $UDPGEN client 198.18.1.2 53 B 5 >/dev/null
+	in_ns "$C" $UDPGEN client 2001:db8:1::2 53 B 4 >/dev/null
 	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
-	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 5 ]]
+	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass)] | length') -eq 9 ]]
 	ctaccel_g policy flush
 }
 
