@@ -67,22 +67,11 @@ static __always_inline bool udp_sock_ends(struct bpf_sock_addr *ctx, struct sock
 	return true;
 }
 
-static __always_inline int udp_bind(struct bpf_sock_addr *ctx, bool v6)
-{
-	struct sock_ends e = {};
-	__u32 zero = 0;
-	void *trie;
-
-	if (!udp_sock_ends(ctx, &e, v6))
-		return 1;
-	trie = bpf_map_lookup_elem(&ctaccel_policy, &zero);
-	/* the address and port being bound are the call's */
-	if (trie && policy_endpoint(trie, e.family, IPPROTO_UDP, e.raddr, e.rport))
-		udp_sock_mark(ctx);
-	return 1;
-}
-
-static __always_inline int udp_connect(struct bpf_sock_addr *ctx, bool v6)
+/*
+ * At bind, the call's address and port are the socket's own; at connect, the
+ * peer's, and the socket's own (if bound) counts too.
+ */
+static __always_inline int udp_sock_hook(struct bpf_sock_addr *ctx, bool v6, bool bind)
 {
 	struct sock_ends e = {};
 	__u32 zero = 0;
@@ -94,7 +83,7 @@ static __always_inline int udp_connect(struct bpf_sock_addr *ctx, bool v6)
 	if (!trie)
 		return 1;
 	if (policy_endpoint(trie, e.family, IPPROTO_UDP, e.raddr, e.rport) ||
-	    (e.lport && policy_endpoint(trie, e.family, IPPROTO_UDP, e.laddr, e.lport)))
+	    (!bind && e.lport && policy_endpoint(trie, e.family, IPPROTO_UDP, e.laddr, e.lport)))
 		udp_sock_mark(ctx);
 	return 1;
 }
@@ -113,7 +102,6 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 {
 	struct bpf_fib_lookup fib = {};
 	struct bpf_sock_tuple t = {};
-	const __u32 *src, *dst;
 	struct bpf_sock *sk;
 	__u32 mark, len;
 
@@ -122,18 +110,18 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 	fib_params(skb, p, &fib);
 	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_NOT_FWDED)
 		return true; /* forwarded, or dropped: no local socket answers */
-	pkt_addrs(p, &src, &dst);
+	/* the lookup's question holds the packet's ends already */
 	if (p->key.family == AF_INET) {
-		t.ipv4.saddr = src[0];
-		t.ipv4.daddr = dst[0];
-		t.ipv4.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
-		t.ipv4.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+		t.ipv4.saddr = fib.ipv4_src;
+		t.ipv4.daddr = fib.ipv4_dst;
+		t.ipv4.sport = fib.sport;
+		t.ipv4.dport = fib.dport;
 		len = sizeof(t.ipv4);
 	} else {
-		__builtin_memcpy(t.ipv6.saddr, src, 16);
-		__builtin_memcpy(t.ipv6.daddr, dst, 16);
-		t.ipv6.sport = p->src_is_hi ? p->key.port_hi : p->key.port_lo;
-		t.ipv6.dport = p->src_is_hi ? p->key.port_lo : p->key.port_hi;
+		__builtin_memcpy(t.ipv6.saddr, fib.ipv6_src, 16);
+		__builtin_memcpy(t.ipv6.daddr, fib.ipv6_dst, 16);
+		t.ipv6.sport = fib.sport;
+		t.ipv6.dport = fib.dport;
 		len = sizeof(t.ipv6);
 	}
 	sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
@@ -147,25 +135,25 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 SEC("cgroup/bind4")
 int ctaccel_udp_bind4(struct bpf_sock_addr *ctx)
 {
-	return udp_bind(ctx, false);
+	return udp_sock_hook(ctx, false, true);
 }
 
 SEC("cgroup/bind6")
 int ctaccel_udp_bind6(struct bpf_sock_addr *ctx)
 {
-	return udp_bind(ctx, true);
+	return udp_sock_hook(ctx, true, true);
 }
 
 SEC("cgroup/connect4")
 int ctaccel_udp_connect4(struct bpf_sock_addr *ctx)
 {
-	return udp_connect(ctx, false);
+	return udp_sock_hook(ctx, false, false);
 }
 
 SEC("cgroup/connect6")
 int ctaccel_udp_connect6(struct bpf_sock_addr *ctx)
 {
-	return udp_connect(ctx, true);
+	return udp_sock_hook(ctx, true, false);
 }
 
 #endif /* CTACCEL_UDPSOCK_BPF_H */
