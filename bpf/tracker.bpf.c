@@ -330,7 +330,8 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	 * nf_conntrack's output hook runs before tc egress), one to a local
 	 * socket only if that socket has it. nf_conntrack tracks the others
 	 * whole. */
-	if (!p->ingress && p->key.proto == IPPROTO_UDP && !p->marked)
+	if (!p->ingress && p->key.proto == IPPROTO_UDP &&
+	    (skb->mark & ctaccel_cfg.mark_mask) != ctaccel_cfg.mark)
 		nf.bypass = 0;
 	if (nf.bypass && p->ingress && p->key.proto == IPPROTO_UDP && !udp_replies_marked(skb, p))
 		nf.bypass = 0;
@@ -503,7 +504,6 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 	 * through egress was made or checked by this host. */
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
 	p.ingress = !egress;
-	p.marked = (skb->mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
 	track(skb, &p, st);
 mark:
 	/* tc ingress runs before netfilter's prerouting hook, where the raw

@@ -72,8 +72,8 @@ struct pkt {
 	__u8 ingress;	/* seen at tc ingress */
 	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
 	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
-	__u8 marked;	/* egress: the packet carries the bypass mark (from its socket) */
-	__u8 frag_head; /* the first fragment of an IPv4 packet (more follow) */
+	__u8 __pad;
+	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 
