@@ -276,28 +276,45 @@ int ctaccel_policy_sync(struct ctaccel *h)
 	return err < 0 ? lib_fail(h, err, "finish the interrupted policy update") : err;
 }
 
-/* Fold each TCP rule whose UDP twin is there too into one rule for both. */
+/* Rules in order of everything but the protocol, then the protocol: a TCP
+ * rule and its UDP twin end up side by side. */
+static int rule_cmp(const void *a, const void *b)
+{
+	const struct ctaccel_rule *x = a, *y = b;
+	int c = x->family - y->family;
+
+	c = c ?: memcmp(x->addr, y->addr, sizeof(x->addr));
+	c = c ?: (int)x->plen - (int)y->plen;
+	c = c ?: (int)x->port - (int)y->port;
+	c = c ?: (int)x->fastpath - (int)y->fastpath;
+	return c ?: (int)x->proto - (int)y->proto;
+}
+
+static bool same_but_proto(const struct ctaccel_rule *a, const struct ctaccel_rule *b)
+{
+	struct ctaccel_rule x = *a;
+
+	x.proto = b->proto;
+	return rule_cmp(&x, b) == 0;
+}
+
+/* Fold each TCP rule whose UDP twin is there too into one rule for both
+ * (sorted first: a policy may hold thousands of keys). */
 static size_t rules_fold(struct ctaccel_rule *r, size_t n)
 {
-	size_t i, j, out = 0;
+	size_t i, out = 0;
 
+	if (n > 1)
+		qsort(r, n, sizeof(*r), rule_cmp);
 	for (i = 0; i < n; i++) {
-		if (r[i].proto != IPPROTO_TCP)
-			continue;
-		for (j = 0; j < n; j++) {
-			if (r[j].proto == IPPROTO_UDP && r[j].family == r[i].family &&
-			    r[j].plen == r[i].plen && r[j].port == r[i].port &&
-			    r[j].fastpath == r[i].fastpath &&
-			    !memcmp(r[j].addr, r[i].addr, sizeof(r[i].addr))) {
-				r[i].proto = 0;
-				r[j].proto = 0xff; /* folded: dropped below */
-				break;
-			}
+		r[out] = r[i];
+		if (i + 1 < n && r[i].proto == IPPROTO_TCP && r[i + 1].proto == IPPROTO_UDP &&
+		    same_but_proto(&r[i], &r[i + 1])) {
+			r[out].proto = 0;
+			i++;
 		}
+		out++;
 	}
-	for (i = 0; i < n; i++)
-		if (r[i].proto != 0xff)
-			r[out++] = r[i];
 	return out;
 }
 
