@@ -257,14 +257,17 @@ class_count() {
 	[[ $marked0 -ge 1 ]]
 	in_ns "$C" $UDPGEN client 198.18.0.1 5353 q 3 >"$BATS_TEST_TMPDIR/gen"
 	# clients on the gateway: connected to a covered peer, and unconnected
-	in_ns "$G" $UDPGEN client 198.18.1.2 53 Q 4 >>"$BATS_TEST_TMPDIR/gen"
-	in_ns "$G" $UDPGEN client 198.18.1.2 53 q 2 >"$BATS_TEST_TMPDIR/gen.sendto"
+	# (ports of their own, past the ephemeral range: a sendto socket must
+	# not reuse a connected socket's tuple, which is that flow's)
+	in_ns "$G" $UDPGEN client 198.18.1.2 53 Q 4 61000 >>"$BATS_TEST_TMPDIR/gen"
+	in_ns "$G" $UDPGEN client 198.18.1.2 53 q 2 61100 >"$BATS_TEST_TMPDIR/gen.sendto"
 	kill "$srv"
 	[[ $(ctaccel_g -j stats | jq .counters.sockets_marked) -eq $((marked0 + 4)) ]]
 	# the covered ones: bypassed, both ways, and nf_conntrack never saw them
 	ctaccel_g -j flow show proto udp | jq -e '[.[] | select(.bypass)] | length == 7 and all(.state == "UDP_REPLIED")'
 	[[ $(in_ns "$G" conntrack -L -p udp --orig-port-dst 5353 2>/dev/null | wc -l) -eq 0 ]]
 	# the sendto ones: not bypassed, tracked whole by both, equal
+	ctaccel_g flow show proto udp
 	[[ $(ctaccel_g -j flow show proto udp | jq '[.[] | select(.bypass | not)] | length') -eq 2 ]]
 	[[ $(ctaccel_g -j flow count proto udp | jq .flows) -eq 9 ]]
 	[[ "$(conntrack_udp_flows)" == "$(ctaccel_g -j flow show proto udp | jq -r '.[] | select(.bypass | not) | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort)" ]]
