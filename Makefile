@@ -44,7 +44,8 @@ USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen
 UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
-BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr
+BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr \
+	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach
 
 # Fuzz targets (libFuzzer) over the same userspace sources, built with
 # ASan and UBSan; `make test` runs each for seconds, `make fuzz` for longer.
@@ -155,6 +156,14 @@ $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h $(L
 $(OUTPUT)/rr: tests/bench/rr.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
+$(OUTPUT)/gwcost: tests/bench/gwcost.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lm
+
+$(OUTPUT)/tcxattach: tests/bench/tcxattach.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(LIBS)
 
 $(OUTPUT)/crr: tests/bench/crr.c | $(OUTPUT)
 	$(call msg,CC,$@)

@@ -28,17 +28,18 @@ fi
 	echo
 	echo "$(date -u '+%F %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)."
 	echo "Each section is one script's output; variants alternate within rounds; medians."
-	for s in datapath timewait read crr expiry; do
+	for s in datapath timewait read crr gateway expiry; do
 		echo
 		echo "## $s"
 		echo
 		# The summaries: tables and their captions, not the progress lines.
-		grep -Ev '^(round [0-9]|pressure |filling |making |bench:|== )' "bench/$s.txt" | grep -v '^$' || true
+		grep -Ev '^(round [0-9]|pressure |filling |making |bench:|== |build [0-9]|  tx )' "bench/$s.txt" |
+			grep -v '^$' || true
 	done
 } >bench/results.md
 
 # Every table row as {section, row, values}: the same figures, for machines.
-for s in datapath timewait read crr; do
+for s in datapath timewait read crr gateway; do
 	grep '^|' "bench/$s.txt" | grep -v -- '---' | awk -v s="$s" -F'|' '
 	{
 		name = $2; gsub(/^ +| +$/, "", name)

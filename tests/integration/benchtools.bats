@@ -1,0 +1,79 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The gateway benchmark's own tool (tests/bench/gwcost.c): its arithmetic on
+# rows whose answer is known, and its client and server on a namespace's
+# loopback. The benchmark itself is never part of make test.
+
+load lib
+
+NS=ctacc-bt$$
+
+teardown_file() {
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
+}
+
+# Rows of 9 cycles in which the machine runs at speed 1, 2 or 4 (every path's
+# time per transaction scales with it): path a's gateway costs 2 units, b's 4.
+rows() {
+	local c f
+	for c in 0 1 2 3 4 5 6 7 8; do
+		f=$((1 << (c % 3)))
+		echo "us $c direct $((10 * f))"
+		echo "us $c a $((12 * f))"
+		echo "us $c b $((14 * f))"
+	done
+	echo "tx direct 900 9.0 0"
+	echo "tx a 750 9.0 0"
+	echo "tx b 600 7.5 1"
+}
+
+@test "gwcost stats: costs are differences from the direct path within a cycle" {
+	run "$OUT/gwcost" stats < <(rows)
+	echo "$output"
+	[[ $status -eq 0 ]]
+	[[ $output == *"cycles 9"* ]]
+	# medians over cycles of 2f and 4f, f in {1, 2, 4}
+	[[ $output == *"path a tx 750 fail 0 tps 83 gw_us 4.000"* ]]
+	[[ $output == *"path b tx 600 fail 1 tps 80 gw_us 8.000"* ]]
+	# the speed cancels within each cycle: the ratio is exact, and so is
+	# every bootstrap resample of it
+	[[ $output == *"ratio a b 0.500 ci 0.500 0.500"* ]]
+	[[ $output == *"ratio b a 2.000 ci 2.000 2.000"* ]]
+}
+
+@test "gwcost stats: a cycle without the direct path counts for nothing" {
+	run "$OUT/gwcost" stats < <(
+		rows
+		echo "us 99 a 1000"
+	)
+	[[ $output == *"cycles 10"* ]]
+	[[ $output == *"path a tx 750 fail 0 tps 83 gw_us 4.000"* ]]
+	run "$OUT/gwcost" stats <<<"us 0 a 5"
+	[[ $status -ne 0 ]]
+}
+
+@test "gwcost runs rr, bulk and crr against its own server, every transaction answered" {
+	local wl
+	ip netns add "$NS"
+	ip -n "$NS" link set lo up
+	ip -n "$NS" addr add 198.18.0.1/32 dev lo
+	ip -n "$NS" addr add 198.18.0.2/32 dev lo
+	ip netns exec "$NS" "$OUT/gwcost" serve 90 3>&- &
+	sleep 0.3
+	for wl in rr bulk crr; do
+		run ip netns exec "$NS" "$OUT/gwcost" "$wl" 90 20 1 2 direct=198.18.0.1 other=198.18.0.2
+		echo "$wl: $output"
+		[[ $status -eq 0 ]]
+		# slices of both paths, and transactions on both, none failed
+		grep -q '^us [0-9]* direct ' <<<"$output"
+		grep -q '^us [0-9]* other ' <<<"$output"
+		grep -Eq '^tx direct [1-9][0-9]* [0-9.]+ 0$' <<<"$output"
+		grep -Eq '^tx other [1-9][0-9]* [0-9.]+ 0$' <<<"$output"
+		grep -q "^busy $wl " <<<"$output"
+	done
+	# a path nobody answers on fails, and says so
+	run ip netns exec "$NS" "$OUT/gwcost" rr 91 20 1 1 direct=198.18.0.1 other=198.18.0.2
+	[[ $status -ne 0 ]]
+	[[ $output == *"gwcost: direct: connect"* ]]
+}
