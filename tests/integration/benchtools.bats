@@ -42,6 +42,21 @@ rows() {
 	[[ $output == *"ratio b a 2.000 ci 2.000 2.000"* ]]
 }
 
+@test "gwcost stats: paths are paired within a cycle, not by their own medians" {
+	# paired differences 20, 2, 2: median 2; the medians of each path
+	# apart (30 - 20) would say 10
+	run "$OUT/gwcost" stats <<-EOF
+		us 0 direct 10
+		us 0 a 30
+		us 1 direct 20
+		us 1 a 22
+		us 2 direct 40
+		us 2 a 42
+	EOF
+	echo "$output"
+	[[ $output == *"path a tx 0 fail 0 tps 0 gw_us 2.000"* ]]
+}
+
 @test "gwcost stats: a cycle without the direct path counts for nothing" {
 	run "$OUT/gwcost" stats < <(
 		rows
