@@ -1848,5 +1848,8 @@ int main(void)
 	};
 
 	libbpf_set_print(NULL);
+	/* e.g. CTACCEL_TEST_FILTER='test_concurrent_*' to repeat the races alone */
+	if (getenv("CTACCEL_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("CTACCEL_TEST_FILTER"));
 	return cmocka_run_group_tests_name("tracker", tests, NULL, NULL);
 }
