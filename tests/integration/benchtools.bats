@@ -6,7 +6,11 @@
 
 load lib
 
-NS=ctacc-bt$$
+# Named once, in setup_file: each test and teardown_file run in a process
+# of their own, with a $$ of their own.
+setup_file() {
+	export NS=ctacc-bt$$
+}
 
 teardown_file() {
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
