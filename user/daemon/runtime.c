@@ -185,9 +185,18 @@ bool daemon_ready(struct daemon *d)
 	/* Not the daemon's mutex: a repair holds it while it waits for the
 	 * state lock, which a live upgrade by the CLI keeps for seconds. */
 	pthread_mutex_lock(&d->conf_lock);
+	/*
+	 * ctaccel's programs by name, not these very programs: a live upgrade
+	 * by the CLI repins, then swaps the filters, and this handle may still
+	 * hold the programs from before the previous upgrade (the repair pass
+	 * that refreshes it waits for the state lock). Between the repin and
+	 * the swap the attached program is then neither this handle's nor the
+	 * pinned one, though tracking never stopped. Which programs they are is
+	 * the repair pass's business, under the lock.
+	 */
 	for (i = 0; ok && i < d->conf.ndev; i++) {
 		ifx = if_nametoindex(d->conf.devices[i]);
-		ok = ifx && ctaccel_device_hooks(d->h, ifx) == ctaccel_wanted_hooks(d->h);
+		ok = ifx && ctaccel_device_named_hooks(ifx) == ctaccel_wanted_hooks(d->h);
 	}
 	pthread_mutex_unlock(&d->conf_lock);
 	return ok;

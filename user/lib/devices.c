@@ -165,6 +165,12 @@ static bool tc_slot_is_ours(unsigned int ifindex, bool ingress)
 	return ours;
 }
 
+unsigned int ctaccel_device_named_hooks(unsigned int ifindex)
+{
+	return (tc_slot_is_ours(ifindex, true) ? CTACCEL_HOOK_INGRESS : 0) |
+	       (tc_slot_is_ours(ifindex, false) ? CTACCEL_HOOK_EGRESS : 0);
+}
+
 int ctaccel_orphans(struct ctaccel_name **names, size_t *n)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;

@@ -179,6 +179,8 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex);
 int ctaccel_detach_orphan(struct ctaccel *h, unsigned int ifindex);
 /* Which of a device's tc hooks run this state's programs (CTACCEL_HOOK_*). */
 unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex);
+/* Which of them run a program of ctaccel's, known by its name only. */
+unsigned int ctaccel_device_named_hooks(unsigned int ifindex);
 /* Forget records of devices that are gone (their ifindex may be reused). */
 int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned);
 
