@@ -510,7 +510,8 @@ static int run(int argc, char **argv)
 	return ret;
 }
 
-/* Pooled rows: per path, its cost in each cycle (NAN: no row). */
+/* Pooled rows: per path its totals here, and in cost[path][cycle] its time
+ * per transaction in each cycle (NAN: no row for that cycle). */
 struct pooled {
 	char name[32];
 	long tx, fail;
