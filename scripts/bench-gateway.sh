@@ -36,8 +36,8 @@ CPU=${BENCH_CPU:-0}
 RR_CONNS=${RR_CONNS:-8}
 CRR_CONNS=${CRR_CONNS:-8}
 BULK_CONNS=${BULK_CONNS:-2}
-OUT=${OUTPUT:-.output}
-CTACCEL=${CTACCEL:-./ctaccel}
+# shellcheck source=../tests/integration/lib.bash
+source tests/integration/lib.bash # in_ns, oracle_on; OUT and CTACCEL
 PORT=90
 TAG=gwb$$
 C=ctacc-$TAG-c
@@ -68,11 +68,6 @@ fi
 
 gw() { echo "ctacc-$TAG-$1"; }
 pin() { echo "/sys/fs/bpf/ctaccel-bench-$TAG-$1"; }
-in_ns() {
-	local ns=$1
-	shift
-	ip netns exec "$ns" "$@"
-}
 ctl() {
 	local v=$1
 	shift
@@ -158,19 +153,16 @@ up() {
 			continue
 			;;
 		esac
-		# nf_conntrack in use on the node: a forward rule that needs it,
-		# with accounting on, as in the oracle tests
-		in_ns "$g" sysctl -qw net.netfilter.nf_conntrack_acct=1
-		in_ns "$g" nft add table inet ctacc_bench
-		in_ns "$g" nft add chain inet ctacc_bench ctfwd '{ type filter hook forward priority 0; }'
-		in_ns "$g" nft add rule inet ctacc_bench ctfwd ct state new,established,related,invalid counter accept
+		# nf_conntrack in use on the node: the oracle tests' forward
+		# rule, which needs it, with accounting on
+		G=$g oracle_on
 		case $v in
 		conntrack) continue ;;
 		notrack)
 			# what bypass asks of netfilter, without ctaccel: every
 			# packet skips nf_conntrack by a raw-priority rule
-			in_ns "$g" nft add chain inet ctacc_bench raw '{ type filter hook prerouting priority raw; }'
-			in_ns "$g" nft add rule inet ctacc_bench raw notrack
+			in_ns "$g" nft add chain inet ctacc_oracle raw '{ type filter hook prerouting priority raw; }'
+			in_ns "$g" nft add rule inet ctacc_oracle raw notrack
 			continue
 			;;
 		esac

@@ -177,26 +177,18 @@ traffic_mix() {
 	in_ns "$C" "$TCPGEN" client "$addr" 9 x 2 >/dev/null   # unanswered SYN
 }
 
-# The gateway's configuration for a benchmark variant, from nothing loaded:
-# none/plain/direct (forwarding only), conntrack (the oracle's rule), track
-# (ctaccel beside it), bypass (policy all), gateway (bypass, load local off),
-# fastpath (gateway, with the fast path).
+# The gateway's configuration for a variant of bench-crr, from nothing
+# loaded: none (forwarding only), conntrack (the oracle's rule), track
+# (ctaccel beside it), bypass (policy all).
 bench_variant() {
 	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
 	ctaccel_g unload force >/dev/null 2>&1 || true
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
-	case $1 in
-	none | plain | direct) return 0 ;;
-	gateway | fastpath) oracle_on; ctaccel_g load local off >/dev/null ;;
-	*) oracle_on ;;
-	esac
+	[[ $1 == none ]] && return 0
+	oracle_on
 	[[ $1 == conntrack ]] && return 0
 	ctaccel_g attach vgc vgs >/dev/null
-	case $1 in
-	track) ;;
-	fastpath) ctaccel_g policy add all fastpath >/dev/null ;;
-	*) ctaccel_g policy add all >/dev/null ;;
-	esac
+	[[ $1 == track ]] || ctaccel_g policy add all >/dev/null
 }
 
 # The daemon in the gateway, on $PORT and the test's pin path; its log and pid
