@@ -28,13 +28,15 @@
 #define PIN_EXPIRY_CTL	   "prog_expiry_ctl"
 #define PIN_EXPIRE	   "prog_expire"
 #define PIN_LATENCY	   "ctaccel_latency"
-#define PIN_SOCKOPS	   "link_sockops"
-#define PIN_UDP_BIND4	   "link_udp_bind4"
-#define PIN_UDP_BIND6	   "link_udp_bind6"
-#define PIN_UDP_CONNECT4   "link_udp_connect4"
-#define PIN_UDP_CONNECT6   "link_udp_connect6"
+/* Pins of links: unpin_all() detaches them before it unlinks them. */
+#define PIN_LINK_PREFIX	   "link_"
+#define PIN_SOCKOPS	   PIN_LINK_PREFIX "sockops"
+#define PIN_UDP_BIND4	   PIN_LINK_PREFIX "udp_bind4"
+#define PIN_UDP_BIND6	   PIN_LINK_PREFIX "udp_bind6"
+#define PIN_UDP_CONNECT4   PIN_LINK_PREFIX "udp_connect4"
+#define PIN_UDP_CONNECT6   PIN_LINK_PREFIX "udp_connect6"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
-#define PIN_SK_LINK	   "link_sockstate"
+#define PIN_SK_LINK	   PIN_LINK_PREFIX "sockstate"
 
 struct ctaccel {
 	char root[PATH_MAX];

@@ -143,14 +143,34 @@ static const char *const pin_names[] = {
 	PIN_UDP_CONNECT4, PIN_UDP_CONNECT6,
 };
 
+/*
+ * A link whose last pin goes is released later, from an RCU callback and a
+ * work item: its program would stay attached for a while after unload has
+ * returned. Detached first, it is off when the call returns. (A link kind
+ * with no detach operation keeps the later release.)
+ */
+static void link_detach_pinned(const char *path)
+{
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	bpf_link_detach(fd);
+	close(fd);
+}
+
 void unpin_all(struct ctaccel *h)
 {
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++)
-		if (!ctaccel_pin_file(h, pin_names[i], path, sizeof(path)))
-			unlink(path);
+	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
+		if (ctaccel_pin_file(h, pin_names[i], path, sizeof(path)))
+			continue;
+		if (!strncmp(pin_names[i], PIN_LINK_PREFIX, strlen(PIN_LINK_PREFIX)))
+			link_detach_pinned(path);
+		unlink(path);
+	}
 	/* A daemon's instance lock, left by one that was killed. */
 	if (!ctaccel_pin_file(h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
 		rmdir(path);
