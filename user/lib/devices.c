@@ -4,6 +4,7 @@
  * each device in ctaccel_ifaces, and the clsact qdisc when ctaccel made it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,25 @@ static int print_nothing(enum libbpf_print_level level, const char *fmt, va_list
 	return 0;
 }
 
+/*
+ * libbpf's print function is one per process: a daemon's threads that each
+ * set and restore it could leave it silenced for good, so the quiet spells
+ * are one at a time.
+ */
+static pthread_mutex_t quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+static libbpf_print_fn_t quiet_prev;
+
+static void libbpf_quiet(bool on)
+{
+	if (on) {
+		pthread_mutex_lock(&quiet_lock);
+		quiet_prev = libbpf_set_print(print_nothing);
+	} else {
+		libbpf_set_print(quiet_prev);
+		pthread_mutex_unlock(&quiet_lock);
+	}
+}
+
 /* With `created`, make sure the clsact qdisc exists first (one for both hooks). */
 int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created)
 {
@@ -40,13 +60,11 @@ int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *create
 	int err;
 
 	if (created) {
-		libbpf_print_fn_t prev;
-
 		/* An existing qdisc is an answer, not an error: without this
 		 * libbpf prints the kernel's "Exclusivity flag on" for it. */
-		prev = libbpf_set_print(print_nothing);
+		libbpf_quiet(true);
 		err = bpf_tc_hook_create(&hook);
-		libbpf_set_print(prev);
+		libbpf_quiet(false);
 		if (err && err != -EEXIST)
 			return err;
 		*created = !err;
@@ -69,13 +87,12 @@ static __u32 tc_prog_id(unsigned int ifindex, bool ingress)
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = hook_of(ingress));
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
-	libbpf_print_fn_t prev;
 	int err;
 
 	/* No qdisc or no filter is an answer here, not an error to print. */
-	prev = libbpf_set_print(print_nothing);
+	libbpf_quiet(true);
 	err = bpf_tc_query(&hook, &opts);
-	libbpf_set_print(prev);
+	libbpf_quiet(false);
 	return err ? 0 : opts.prog_id;
 }
 
@@ -145,18 +162,28 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 	return 0;
 }
 
-/* Whether the program at ctaccel's tc slot is one of ctaccel's (by name):
- * the only way to know once the pins are gone. */
+/*
+ * Whether the program at ctaccel's tc slot is one of ctaccel's (by name):
+ * the only way to know once the pins are gone. A live upgrade may swap the
+ * filter between the query and the open, and the program the query named
+ * is then gone: the slot is asked again (a swap takes seconds to prepare,
+ * so a few tries always see the new one).
+ */
 static bool tc_slot_is_ours(unsigned int ifindex, bool ingress)
 {
 	struct bpf_prog_info info = {};
-	__u32 id = tc_prog_id(ifindex, ingress), len = sizeof(info);
+	__u32 id, len = sizeof(info);
+	int fd = -ENOENT, tries;
 	bool ours;
-	int fd;
 
-	if (!id)
-		return false;
-	fd = bpf_prog_get_fd_by_id(id);
+	for (tries = 0; tries < 8 && fd == -ENOENT; tries++) {
+		id = tc_prog_id(ifindex, ingress);
+		if (!id)
+			return false;
+		fd = bpf_prog_get_fd_by_id(id);
+		if (fd < 0)
+			fd = -errno;
+	}
 	if (fd < 0)
 		return false;
 	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
