@@ -102,7 +102,12 @@ sort -n "$WORK/times" | awk '{a[NR] = $1} END {
 		a[1], a[int((NR + 1) / 2)], a[int(NR * 0.9 + 0.5)], a[int(NR * 0.99 + 0.5)], a[NR]}'
 not_ready=$(grep -cv '^200$' "$WORK/ready" || true)
 echo "readiness: $(wc -l <"$WORK/ready") probes, $not_ready not 200"
-((not_ready == 0)) || fail=1
+if ((not_ready > 0)); then
+	# which answers (000: no answer within curl's 5 s), and what the daemon said
+	echo "not 200: $(grep -v '^200$' "$WORK/ready" | sort | uniq -c | xargs)"
+	sed 's/^/daemon: /' "$WORK/daemon.log" | tail -n 20
+	fail=1
+fi
 tx=$(cat "$WORK/rr0" "$WORK/rr1" | awk '$1 == "ok" {s += $2} END {print s + 0}')
 conns=$(awk '$1 == "ok" {s += $2} END {print s + 0}' "$WORK/churn")
 bad=$(cat "$WORK/rr0" "$WORK/rr1" "$WORK/churn" | grep -cv '^ok [0-9]* fail 0$' || true)

@@ -168,11 +168,15 @@ rr_good() { grep -Eq "^ok [1-9][0-9]* fail 0$"; }
 	ctaccel_g -j policy show | jq -e '[.[] | select(.prefix == "198.18.1.2/32" and (.fastpath | not))] | length == 1'
 }
 
-@test "slow path: a flushed neighbour goes through the kernel, then fast again" {
+@test "slow path: a deleted neighbour goes through the kernel, then fast again" {
 	local f
 	fast_setup off
 	rr_background 3
-	in_ns "$G" ip neigh flush dev vgs
+	# One delete, not `ip neigh flush`: flush repeats its rounds until one
+	# finds nothing, and a later round can delete the entry the kernel is
+	# resolving anew, with the packet it queued. ctaccel counted that
+	# packet; the server's conntrack never sees it.
+	in_ns "$G" ip neigh del 198.18.1.2 dev vgs
 	sleep 0.5
 	f=$(counter fastpath_packets)
 	sleep 0.5
