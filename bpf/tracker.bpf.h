@@ -213,7 +213,11 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 		    : index == TCPI_RST ? CTACCEL_CT_LAST_RST
 					: CTACCEL_CT_LAST_OTHER;
 	this_last <<= CTACCEL_CT_LAST_SHIFT;
-	if (dir == CTACCEL_DIR_REPLY)
+	/* The side counts only with a SYN or an RST (the reopen and the
+	 * challenge-ACK checks below). Left clear for any other packet, an
+	 * established flow's word changes only when its expiry does, and its
+	 * packets in both directions need no compare-and-swap in between. */
+	if (dir == CTACCEL_DIR_REPLY && this_last)
 		this_last |= CTACCEL_CT_LAST_REPLY;
 
 	switch (next) {

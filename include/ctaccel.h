@@ -176,7 +176,7 @@ static inline __u32 ctaccel_key_hash(const struct ctaccel_flow_key *k)
 #define CTACCEL_CT_LAST_OTHER 0ULL
 #define CTACCEL_CT_LAST_SYN   1ULL
 #define CTACCEL_CT_LAST_RST   2ULL
-#define CTACCEL_CT_LAST_REPLY (1ULL << 11) /* ... and it came from the reply side */
+#define CTACCEL_CT_LAST_REPLY (1ULL << 11) /* ... a SYN or RST, and it came from the reply side */
 #define CTACCEL_CT_EXP_SHIFT  12	   /* expiry, in jiffies, in bits 12-63 */
 
 /*

@@ -617,6 +617,52 @@ static void test_assured_and_flags(void **state)
 	env_free(e);
 }
 
+/*
+ * Packets of an established flow, alternating sides as requests and answers
+ * do, within one jiffy: the word stays as it was (no swap to pay for), while
+ * each packet is still accounted. A RST from either side still remembers
+ * its side (a later SYN from that side reopens; sequences cover it).
+ */
+static void test_established_word_stays(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 40001), s = ep("198.18.1.1", 443);
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_flow_entry before, after;
+	uint64_t now0, now1;
+	struct frame f;
+	int tries;
+
+	(void)state;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	for (tries = 0; tries < 100; tries++) {
+		assert_int_equal(ctaccel_clock_now(e->clock_fd, &now0), 0);
+		/* renews the expiry in this jiffy */
+		frame_tcp(&f, &c, &s, F_ACK, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(flow_find(e, &c, &s, &before, NULL), 1);
+		/* the answer */
+		frame_tcp(&f, &s, &c, F_ACK, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(flow_find(e, &c, &s, &after, NULL), 1);
+		assert_int_equal(ctaccel_clock_now(e->clock_fd, &now1), 0);
+		if (now0 == now1)
+			break;
+	}
+	assert_true(tries < 100);
+	assert_int_equal(ctaccel_ct_state(after.val.ct), CTACCEL_ST_ESTABLISHED);
+	if (after.val.ct != before.val.ct)
+		fail_msg("word %#llx became %#llx within one jiffy",
+			 (unsigned long long)before.val.ct, (unsigned long long)after.val.ct);
+	assert_int_equal(after.val.leg[CTACCEL_DIR_ORIG].packets,
+			 before.val.leg[CTACCEL_DIR_ORIG].packets);
+	assert_int_equal(after.val.leg[CTACCEL_DIR_REPLY].packets,
+			 before.val.leg[CTACCEL_DIR_REPLY].packets + 1);
+	env_free(e);
+}
+
 /* ---- Malformed and non-TCP input: passed untouched, counted once ---- */
 
 /* The test-run path itself rejects IP frames shorter than an IP header. */
@@ -1825,6 +1871,7 @@ int main(void)
 		cmocka_unit_test(test_sequences_originator_is_hi),
 		cmocka_unit_test(test_sequences_headers_copied),
 		cmocka_unit_test(test_assured_and_flags),
+		cmocka_unit_test(test_established_word_stays),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_zero_length),
 		cmocka_unit_test(test_ipv4_options_tracked),
