@@ -46,13 +46,24 @@ S=ctacc-$TAG-s
 # BENCH_VARIANTS picks others: also tc-empty (an empty program on clsact's
 # ingress, plain forwarding), tcx-empty (the same on the tcx hook) and notrack
 # (the conntrack rule and a raw rule that untracks every packet, no ctaccel)
-# take apart what bypass costs.
+# take apart what bypass costs. With BENCH_BASE=PATH (another build's ctaccel
+# binary, e.g. of the commit before a change), bypass-base and fastpath-base
+# are those variants run by that build: a change measured against what it
+# changes, side by side.
+BASE=${BENCH_BASE:-}
 read -r -a VARIANTS <<<"${BENCH_VARIANTS:-plain conntrack track bypass fastpath bypass2}"
 CTACCEL_VARIANTS=()
 for v in "${VARIANTS[@]}"; do
 	case $v in
 	plain | conntrack | tc-empty | tcx-empty | notrack) ;;
-	track | bypass* | fastpath) CTACCEL_VARIANTS+=("$v") ;;
+	track | bypass | bypass2 | fastpath) CTACCEL_VARIANTS+=("$v") ;;
+	bypass-base | fastpath-base)
+		if [[ ! -x $BASE ]]; then
+			echo "ctaccel: bench-gateway: $v needs BENCH_BASE, another build's ctaccel" >&2
+			exit 2
+		fi
+		CTACCEL_VARIANTS+=("$v")
+		;;
 	*)
 		echo "ctaccel: bench-gateway: unknown variant $v" >&2
 		exit 2
@@ -69,9 +80,10 @@ fi
 gw() { echo "ctacc-$TAG-$1"; }
 pin() { echo "/sys/fs/bpf/ctaccel-bench-$TAG-$1"; }
 ctl() {
-	local v=$1
+	local v=$1 bin=$CTACCEL
 	shift
-	nsenter --net="/run/netns/$(gw "$v")" "$CTACCEL" --pin-path "$(pin "$v")" "$@"
+	[[ $v == *-base ]] && bin=$BASE
+	nsenter --net="/run/netns/$(gw "$v")" "$bin" --pin-path "$(pin "$v")" "$@"
 }
 # Path i: client 198.18.(10+2i).2 -- .1 gateway .1 -- 198.18.(11+2i).2 server.
 cnet() { echo "198.18.$((10 + 2 * $1))"; }
@@ -171,7 +183,7 @@ up() {
 		ctl "$v" attach gc gs >/dev/null
 		case $v in
 		bypass*) ctl "$v" policy add all >/dev/null ;;
-		fastpath) ctl "$v" policy add all fastpath >/dev/null ;;
+		fastpath*) ctl "$v" policy add all fastpath >/dev/null ;;
 		esac
 	done
 	in_ns "$S" taskset -c "$CPU" "$OUT/gwcost" serve "$PORT" >/dev/null 2>&1 3>&- &
@@ -268,6 +280,11 @@ if [[ " ${VARIANTS[*]} " == *" bypass2 "* ]]; then
 	echo "control: bypass2 vs bypass (two identical gateways): CRR $(ratio "${res[crr]}" bypass2 bypass)," \
 		"RR $(ratio "${res[rr]}" bypass2 bypass), bulk $(ratio "${res[bulk]}" bypass2 bypass)"
 fi
+for v in bypass fastpath; do
+	[[ " ${VARIANTS[*]} " == *" $v-base "* && " ${VARIANTS[*]} " == *" $v "* ]] || continue
+	echo "this build vs BENCH_BASE ($BASE): $v vs $v-base: CRR $(ratio "${res[crr]}" "$v" "$v-base")," \
+		"RR $(ratio "${res[rr]}" "$v" "$v-base"), bulk $(ratio "${res[bulk]}" "$v" "$v-base")"
+done
 echo "goal (cost issue): bypass <= 0.9x conntrack on CRR and RR"
 echo "goal (fast path issue): fastpath <= 0.8x conntrack on CRR; on RR <= 0.85x plain and <= 0.6x conntrack"
 
