@@ -63,7 +63,7 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway bench-expiry image clean \
+.PHONY: all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway profile-gateway bench-expiry image clean \
 	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
@@ -227,6 +227,11 @@ bench-expiry: deps
 bench-gateway: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-gateway.sh
+
+# Where the ingress program's time goes under real traffic (perf; MODE=bypass).
+profile-gateway: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash scripts/profile-gateway.sh $(MODE)
 
 # Benchmarks, never part of `make test`: every one, then bench/results.{md,json,png}.
 bench: deps

@@ -14,9 +14,13 @@ pkgs=(
 	coccinelle clang-tools binutils tcpdump
 )
 
-# `deps.sh bench` adds what only the benchmarks need (the chart).
+# `deps.sh bench` adds what only the benchmarks need (the chart); `deps.sh profile`
+# what scripts/profile-gateway.sh needs (perf).
 if [[ ${1:-} == bench ]]; then
 	pkgs+=(gnuplot-nox)
+fi
+if [[ ${1:-} == profile ]]; then
+	pkgs+=(linux-perf)
 fi
 
 missing=()
