@@ -160,6 +160,12 @@ flows_by_port() {
 	ctaccel_g policy add all
 	out=$(in_ns "$C" "$TCPGEN" client 198.18.1.2 80 x 36)
 	echo "bypass: $out"
+	# Shown when it fails (once in CI, 34 of 36): what was dropped, and
+	# which live flows of port 80 pass nf_conntrack.
+	in_ns "$G" conntrack -S | awk '{printf "conntrack:"; for (i = 1; i <= NF; i++) if ($i !~ /=0$/) printf " %s", $i; print ""}'
+	echo "ctaccel: $(ctaccel_g -j stats | jq -c '.counters | with_entries(select(.value != 0))')"
+	ctaccel_g -j flow show port 80 | jq -c '.[] | select(.bypass | not) | select(.state != "TIME_WAIT")'
+	echo "client: $(in_ns "$C" nstat -asz TcpExtTCPSynRetrans TcpAttemptFails | awk '/^Tcp/ {printf "%s %s ", $1, $2}')"
 	sysctl -qw net.netfilter.nf_conntrack_max="$max"
 	rm -f "$BATS_FILE_TMPDIR/conntrack_max"
 	[[ $out == "ok 36 fail 0" ]]
