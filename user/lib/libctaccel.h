@@ -300,6 +300,13 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s);
 void ctaccel_status_free(struct ctaccel_status *s);
 /* Summed per-CPU counters and gauges of the open state. */
 int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum);
+/*
+ * The same, read through the pin and not through the handle's descriptors:
+ * for a thread that does not own the handle. Another thread's refresh
+ * (ctaccel_refresh() after a live upgrade) closes and reopens those
+ * descriptors, and a read in between would fail. Prints nothing.
+ */
+int ctaccel_stats_pinned(const struct ctaccel *h, struct ctaccel_stats *sum);
 int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
 
 /* ---- flows (flows.c, through the open state) ---- */
