@@ -23,9 +23,7 @@ static void datapath(FILE *f, struct daemon *d)
 	char name[128];
 	int i;
 
-	/* Through the pin: a scrape while the repair pass refreshes the
-	 * handle would otherwise lose every datapath series. */
-	if (ctaccel_stats_pinned(d->h, &st))
+	if (ctaccel_stats(d->h, &st))
 		return;
 	head(f, "ctaccel_flows", "gauge", "Tracked flows by TCP state");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)

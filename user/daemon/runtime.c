@@ -180,8 +180,7 @@ bool daemon_ready(struct daemon *d)
 	bool ok = true;
 	int i;
 
-	/* Through the pins: the repair pass may be refreshing the handle. */
-	if (!ctaccel_is_loaded(d->h) || ctaccel_stats_pinned(d->h, &st))
+	if (!ctaccel_is_loaded(d->h) || ctaccel_stats(d->h, &st))
 		return false;
 	/* Not the daemon's mutex: a repair holds it while it waits for the
 	 * state lock, which a live upgrade by the CLI keeps for seconds. */

@@ -68,7 +68,8 @@ int ctaccel_open(struct ctaccel *h);
 void ctaccel_close(struct ctaccel *h);
 /* Reopen when another process replaced the programs (ctaccel_replace) since
  * the handle was opened: 1 when it did, 0 when nothing changed. Under the
- * lock, for a consistent view. */
+ * lock, for a consistent view; other threads may keep reading through the
+ * handle meanwhile (each descriptor is replaced in one step). */
 int ctaccel_refresh(struct ctaccel *h);
 bool ctaccel_is_open(const struct ctaccel *h);
 const struct ctaccel_config *ctaccel_config(const struct ctaccel *h);
@@ -300,13 +301,6 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s);
 void ctaccel_status_free(struct ctaccel_status *s);
 /* Summed per-CPU counters and gauges of the open state. */
 int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum);
-/*
- * The same, read through the pin and not through the handle's descriptors:
- * for a thread that does not own the handle. Another thread's refresh
- * (ctaccel_refresh() after a live upgrade) closes and reopens those
- * descriptors, and a read in between would fail. Prints nothing.
- */
-int ctaccel_stats_pinned(const struct ctaccel *h, struct ctaccel_stats *sum);
 int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
 
 /* ---- flows (flows.c, through the open state) ---- */

@@ -466,6 +466,32 @@ __u32 prog_id_of(int fd)
 	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
 }
 
+/*
+ * Each descriptor of an open handle replaced by the pin's object in one
+ * step (dup2): a reader in another thread meanwhile uses the old object or
+ * the new one, never a closed descriptor or a number reused for something
+ * else. The handle stays open throughout.
+ */
+static int reopen_in_place(struct ctaccel *h)
+{
+	int fresh[CTACCEL_FD__MAX], i, err = 0;
+
+	for (i = 0; i < CTACCEL_FD__MAX; i++)
+		fresh[i] = -1;
+	for (i = 0; i < CTACCEL_FD__MAX && !err; i++) {
+		fresh[i] = pin_get(h, fd_pins[i]);
+		if (fresh[i] < 0)
+			err = lib_fail(h, fresh[i], "open %s/%s", h->root, fd_pins[i]);
+	}
+	for (i = 0; i < CTACCEL_FD__MAX && !err; i++)
+		if (dup2(fresh[i], h->fd[i]) < 0)
+			err = lib_fail(h, -errno, "reopen %s/%s", h->root, fd_pins[i]);
+	for (i = 0; i < CTACCEL_FD__MAX; i++)
+		if (fresh[i] >= 0)
+			close(fresh[i]);
+	return err ?: config_read(h);
+}
+
 int ctaccel_refresh(struct ctaccel *h)
 {
 	int fd, err;
@@ -480,7 +506,7 @@ int ctaccel_refresh(struct ctaccel *h)
 	close(fd);
 	if (same)
 		return 0;
-	err = ctaccel_open(h);
+	err = reopen_in_place(h);
 	return err ? err : 1;
 }
 

@@ -40,17 +40,6 @@ int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum)
 	return err ? lib_fail(h, err, "stats: read %s/%s", h->root, PIN_STATS) : 0;
 }
 
-int ctaccel_stats_pinned(const struct ctaccel *h, struct ctaccel_stats *sum)
-{
-	int fd = pin_get(h, PIN_STATS), err;
-
-	if (fd < 0)
-		return fd;
-	err = ctaccel_stats_read(fd, sum);
-	close(fd);
-	return err;
-}
-
 static int problem(struct ctaccel_status *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int problem(struct ctaccel_status *s, const char *fmt, ...)
