@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * The fast path: packets of established, opted-in flows are forwarded from tc
- * ingress (route lookup, TTL or hop limit, MACs, redirect), skipping the IP
- * stack, netfilter and the neighbour layer. Whatever the kernel must decide
- * itself goes the slow way, counted by reason. Part of the tc tracker's
+ * ingress (route lookup, TTL or hop limit, redirect to the next hop's
+ * neighbour), skipping the IP stack and netfilter. Whatever the kernel must
+ * decide itself goes the slow way, counted by reason. Part of the tc tracker's
  * object: included once, by bpf/tracker.bpf.c, after its maps and counters.
  */
 #ifndef CTACCEL_FASTPATH_BPF_H
@@ -74,20 +74,104 @@ static __always_inline int fib_verdict(long rc)
 }
 
 /*
- * The rewrite: MACs first, then the TTL (with its checksum) or hop limit in
- * one store, so that a failure leaves a packet the kernel forwards as it
- * would have (it sets the MACs itself), never one with its TTL spent twice.
+ * The fast path's memo of IPv4 route lookups: what bpf_fib_lookup() answered
+ * for one direction of one flow (the lookup's whole question: device in,
+ * addresses, ports, protocol, TOS), per CPU and direct-mapped by the flow's
+ * hash. An answer stands while the netns's IPv4 route generation (rt_genid)
+ * stays where it was: the kernel moves it on every route added, on the
+ * deletion of a route a lookup has used, on a device going down or up, a
+ * carrier or MTU change, and forwarding switched on or off, and checks its own
+ * cached IPv4 routes against it the same way. IPv6 has no such generation (a
+ * deleted IPv6 route is marked, not counted), so IPv6 packets ask the FIB
+ * every time. Neighbours are never memoised: bpf_redirect_neigh() resolves
+ * the next hop per packet in the kernel's neighbour layer, which runs its
+ * state machine (probes a stale entry, queues behind an unresolved one) as
+ * the kernel's own forwarding does. Not pinned: a cache private to one
+ * program version (a live upgrade starts the next one empty); bpftool reads
+ * it by name.
  */
-static __always_inline int fast_rewrite(struct __sk_buff *skb, const struct pkt *p,
-					const struct bpf_fib_lookup *fib)
+#define FP_ROUTES 1024
+
+struct fp_route {
+	struct ctaccel_flow_key key;
+	__u32 in_ifindex;
+	__u32 gen;
+	__u32 out_ifindex;
+	__u32 nh[4];	/* the next hop: the gateway, or the destination itself */
+	__u16 fits_len; /* the longest packet the lookup let through: longer ones ask again */
+	__u8 nh_family;
+	__u8 src_is_hi;
+	__u8 tos;
+	__u8 __pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FP_ROUTES);
+	__type(key, __u32);
+	__type(value, struct fp_route);
+} ctaccel_fp_routes SEC(".maps");
+
+/* The IPv4 route generation of the netns the packet came in on. */
+static __always_inline __u32 route_gen4(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return kskb->dev->nd_net.net->ipv4.rt_genid.counter;
+}
+
+static __always_inline bool route_answers(const struct fp_route *r, struct __sk_buff *skb,
+					  const struct pkt *p, __u32 gen, __u32 len)
+{
+	const __u32 *a = (const __u32 *)&r->key, *b = (const __u32 *)&p->key;
+	__u32 diff = 0;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(r->key) / 4); i++)
+		diff |= a[i] ^ b[i];
+	return !diff && r->gen == gen && r->in_ifindex == skb->ingress_ifindex &&
+	       r->src_is_hi == p->src_is_hi && r->tos == p->tos && len <= r->fits_len;
+}
+
+/* Ask the FIB (the neighbour left to the redirect) and keep its answer in r. */
+static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt *p, __u32 len,
+					struct fp_route *r, __u32 gen)
+{
+	struct bpf_fib_lookup fib = {};
+	int verdict;
+
+	fib_params(skb, p, &fib);
+	/* Non-zero: the route's MTU (and learned path MTU) is checked. */
+	fib.tot_len = len;
+	verdict = fib_verdict(bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH));
+	if (verdict != FP_FORWARD)
+		return verdict;
+	/* The family last: where a program can be preempted (PREEMPT_RT), a
+	 * packet of this CPU that reads the slot half-filled finds no match. */
+	r->key.family = 0;
+	barrier();
+	__builtin_memcpy(&r->key, &p->key, offsetof(struct ctaccel_flow_key, family));
+	r->key.proto = p->key.proto;
+	r->in_ifindex = skb->ingress_ifindex;
+	r->gen = gen;
+	r->out_ifindex = fib.ifindex;
+	/* The gateway, or the destination: an IPv4 route may have an IPv6 gateway. */
+	r->nh_family = fib.family;
+	__builtin_memcpy(r->nh, fib.ipv6_dst, sizeof(r->nh));
+	r->fits_len = len;
+	r->src_is_hi = p->src_is_hi;
+	r->tos = p->tos;
+	barrier();
+	r->key.family = p->key.family;
+	return FP_FORWARD;
+}
+
+/* The TTL (with its checksum) or hop limit, spent here: one store. */
+static __always_inline int spend_ttl(struct __sk_buff *skb, const struct pkt *p)
 {
 	struct ttl_word buf, *w, nw;
-	__u8 macs[12], hop;
+	__u8 hop;
 
-	__builtin_memcpy(macs, fib->dmac, 6);
-	__builtin_memcpy(macs + 6, fib->smac, 6);
-	if (bpf_skb_store_bytes(skb, 0, macs, sizeof(macs), 0))
-		return FP_OTHER;
 	if (p->key.family == AF_INET6) {
 		hop = p->ttl - 1;
 		if (bpf_skb_store_bytes(skb, ETH_HLEN + 7, &hop, 1, 0))
@@ -107,15 +191,16 @@ static __always_inline int fast_rewrite(struct __sk_buff *skb, const struct pkt 
 }
 
 /*
- * Route one packet of a fast-path flow: FP_FORWARD once rewritten and
- * redirected to its egress device, else the reason it goes the slow way
- * (untouched, or touched only in ways the kernel redoes).
+ * Route one packet of a fast-path flow: FP_FORWARD once its TTL is spent and
+ * it is redirected to its next hop, else the reason it goes the slow way
+ * (untouched).
  */
 __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 {
-	struct bpf_fib_lookup fib = {};
+	struct bpf_redir_neigh nh = {};
 	struct ctaccel_iface *out;
-	__u32 ifindex;
+	struct fp_route *r;
+	__u32 ifindex, len, gen = 0, slot;
 	int verdict;
 
 	if (!skb || !p)
@@ -132,21 +217,31 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 		return FP_OTHER;
 	if (p->ttl <= 1)
 		return FP_OTHER; /* not tracked at all when it expires here */
-	fib_params(skb, p, &fib);
-	/* Non-zero: the route's MTU (and learned path MTU) is checked. */
-	fib.tot_len = seg_len(skb, p);
-	verdict = fib_verdict(bpf_fib_lookup(skb, &fib, sizeof(fib), 0));
-	if (verdict != FP_FORWARD)
-		return verdict;
+	len = seg_len(skb, p);
+	slot = (p->key_hash ^ p->src_is_hi) & (FP_ROUTES - 1);
+	r = bpf_map_lookup_elem(&ctaccel_fp_routes, &slot);
+	if (!r)
+		return FP_OTHER;
+	if (p->key.family == AF_INET)
+		gen = route_gen4(skb);
+	/* IPv6: a lookup for every packet (the slot is its scratch space). */
+	if (p->key.family != AF_INET || !route_answers(r, skb, p, gen, len)) {
+		verdict = route_lookup(skb, p, len, r, gen);
+		if (verdict != FP_FORWARD)
+			return verdict;
+	}
 	/* The replies must meet ctaccel at that device's ingress. */
-	ifindex = fib.ifindex;
+	ifindex = r->out_ifindex;
 	out = bpf_map_lookup_elem(&ctaccel_ifaces, &ifindex);
 	if (!out || !(out->flags & CTACCEL_IFACE_INGRESS))
 		return FP_EGRESS;
-	verdict = fast_rewrite(skb, p, &fib);
+	nh.nh_family = r->nh_family;
+	__builtin_memcpy(nh.ipv6_nh, r->nh, sizeof(nh.ipv6_nh));
+	verdict = spend_ttl(skb, p);
 	if (verdict != FP_FORWARD)
 		return verdict;
-	bpf_redirect(ifindex, 0);
+	/* Fails only for bad arguments, which these are not. */
+	bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
 	return FP_FORWARD;
 }
 

@@ -260,7 +260,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(slow_not_forwarded,                                                                      \
 	  "fast-path flows' packets the kernel would not forward (local, not unicast)")            \
 	X(slow_fwd_disabled, "fast-path flows' packets on a device with forwarding turned off")    \
-	X(slow_no_neigh, "fast-path flows' packets whose next hop has no resolved neighbour")      \
+	X(slow_no_neigh,                                                                           \
+	  "no longer counted: the fast path leaves neighbours to the kernel (bpf_redirect_neigh)") \
 	X(slow_mtu,                                                                                \
 	  "fast-path flows' packets over the egress MTU (the kernel sends the ICMP error)")        \
 	X(slow_egress, "fast-path flows' packets routed to a device without ctaccel")              \
