@@ -42,7 +42,7 @@ APP_SRCS := $(JSON_SRCS) $(DAEMON_SRCS) $(CLI_SRCS)
 APP_OBJS := $(patsubst user/%.c,$(OUTPUT)/obj/%.o,$(APP_SRCS))
 USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
-TEST_TOOLS := $(OUTPUT)/tcpgen
+TEST_TOOLS := $(OUTPUT)/tcpgen $(OUTPUT)/tcxprogs
 UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr \
 	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach
@@ -172,6 +172,10 @@ $(OUTPUT)/crr: tests/bench/crr.c | $(OUTPUT)
 $(OUTPUT)/tcpgen: tests/integration/tcpgen.c | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
+$(OUTPUT)/tcxprogs: tests/integration/tcxprogs.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(LIBS)
 
 $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/unit/pkt.h \
 		$(LIBCTACCEL) $(SKELS)

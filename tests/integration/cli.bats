@@ -35,10 +35,10 @@ pins_mode() {
 	run ctaccel_g attach vgs nosuchdev0
 	[[ $status -eq 1 ]]
 	[[ $output == *"nosuchdev0"* ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	[[ -z $(hook_progs vgs ingress) ]]
 	[[ $(ctaccel_g -j status | jq '.devices | length') -eq 1 ]]
-	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
-	[[ -n $(in_ns "$G" tc filter show dev vgc egress) ]]
+	[[ -n $(hook_progs vgc ingress) ]]
+	[[ -n $(hook_progs vgc egress) ]]
 }
 
 @test "bad input: exit code and one message naming the input" {
@@ -79,8 +79,8 @@ pins_mode() {
 	ctaccel_g attach vgs
 	ctaccel_g unload
 	[[ ! -e $PIN ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs egress) ]]
+	[[ -z $(hook_progs vgc ingress) ]]
+	[[ -z $(hook_progs vgs egress) ]]
 	run ctaccel_g unload
 	[[ $status -eq 0 ]]
 }

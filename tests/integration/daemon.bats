@@ -108,7 +108,7 @@ teardown_file() {
 	[[ $(ctaccel_g -j stats | jq .counters.flows_created) -eq $((created_before + 5)) ]]
 	daemon_stop
 	# SIGTERM leaves the datapath attached
-	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -n $(hook_progs vgc ingress) ]]
 }
 
 @test "kernel expiry: expired flows go with no request, live ones stay, gauges equal the table" {
@@ -239,14 +239,14 @@ for _ in range(6):
 	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
 	run ctaccel_g unload
 	[[ $status -eq 1 && $output == *"daemon (pid "*")"*"unload force"* ]]
-	[[ -e $PIN/ctaccel_flows && -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -e $PIN/ctaccel_flows && -n $(hook_progs vgc ingress) ]]
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
 	ctaccel_g unload force
 	[[ ! -e $PIN/ctaccel_flows ]]
 	sleep 2.5 # two repair passes
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 503 ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	[[ -z $(hook_progs vgc ingress) ]]
+	[[ -z $(hook_progs vgs ingress) ]]
 	grep -q "pinned state in $PIN is gone: not ready" "$BATS_FILE_TMPDIR/daemon.log"
 	daemon_stop
 	[[ ! -e $PIN ]]

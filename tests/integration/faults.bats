@@ -180,28 +180,43 @@ consistent() {
 	links=$(bpftool -j link show | jq length)
 	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$ro/ctaccel" attach vgc
 	[[ $status -eq 1 && $output == *"Read-only file system"* ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -z $(hook_progs vgc ingress) ]]
 	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$plain/ctaccel" attach vgc
 	[[ $status -eq 1 && $output == *"not on a bpf filesystem"* ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	[[ -z $(hook_progs vgc ingress) ]]
 	[[ $(bpftool -j prog show | jq '[.[] | select(.name | startswith("ctaccel"))] | length') -eq $progs ]]
 	[[ $(bpftool -j link show | jq length) -eq $links ]]
 }
 
-@test "bpffs unmounted under a running datapath: traffic passes; status says what is left; detach still cleans up" {
+# Attach vgc and vgs on a bpffs of their own, unmount it under the running
+# datapath, and check that traffic still passes; then the state's status.
+attach_then_unmount() {
 	local m="$BATS_TEST_TMPDIR/mnt-gone"
 	mkdir -p "$m"
 	mount -t bpf bpf "$m"
 	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" attach vgc vgs >/dev/null
+	hook_progs vgc ingress | grep -q "ctaccel_ingress"
 	umount "$m"
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
 	[[ $output == *"ok 20 fail 0"* ]]
 	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" -j status
 	[[ $status -eq 0 ]]
+}
+
+# tcx links live in their pins: with the mount gone, so are the programs.
+@test "bpffs unmounted under a running datapath: the tcx links go with it; traffic passes" {
+	attach_then_unmount
+	jq -e '.loaded == false and (.orphaned_devices | length) == 0' <<<"$output"
+	[[ -z $(hook_progs vgc ingress) && -z $(hook_progs vgs egress) ]]
+}
+
+# tc filters outlive their pins: status names them, detach takes them off.
+@test "clsact: bpffs unmounted under a running datapath: traffic passes; status says what is left; detach still cleans up" {
+	CTACCEL_HOOK=clsact attach_then_unmount
 	jq -e '.loaded == false and (.orphaned_devices | sort) == ["vgc", "vgs"]' <<<"$output"
-	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$m/ctaccel" detach vgc vgs
-	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs egress) ]]
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$BATS_TEST_TMPDIR/mnt-gone/ctaccel" detach vgc vgs
+	[[ -z $(hook_progs vgc ingress) ]]
+	[[ -z $(hook_progs vgs egress) ]]
 }
 
 @test "nft table deleted behind ctaccel's back: status reports it, the daemon restores it" {
@@ -242,8 +257,9 @@ consistent() {
 	[[ $(repairs device_record) -eq 1 ]]
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10
 	[[ $output == *"ok 10 fail 0"* ]]
-	# a configured device that lost its programs gets them back
-	in_ns "$G" tc qdisc del dev vgs clsact
+	# a configured device that lost its programs (its links' pins removed)
+	# gets them back
+	rm "$PIN/link_tcx_$(in_ns "$G" cat /sys/class/net/vgs/ifindex)_"*
 	status_until '.devices | all(.ingress and .egress)'
 	grep -q "device vgs: programs re-attached" "$BATS_FILE_TMPDIR/daemon.log"
 	[[ $(repairs device) -eq 1 ]]

@@ -26,9 +26,9 @@ teardown() {
 @test "local off: ingress only, nothing host-wide; status says so, with no problem" {
 	ctaccel_g load local off
 	ctaccel_g attach vgc vgs
-	[[ -n $(in_ns "$G" tc filter show dev vgc ingress) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc egress) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs egress) ]]
+	[[ -n $(hook_progs vgc ingress) ]]
+	[[ -z $(hook_progs vgc egress) ]]
+	[[ -z $(hook_progs vgs egress) ]]
 	[[ ! -e $PIN/link_sockops && ! -e $PIN/link_sockstate ]]
 	ctaccel_g -j status | jq -e '.local == false and .sockops == false and (.problems | length) == 0'
 	ctaccel_g -j status | jq -e '.devices | length == 2 and all(.ingress and (.egress | not))'
@@ -67,5 +67,5 @@ teardown() {
 	# a repair pass changes nothing: nothing is missing
 	sleep 1.5
 	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_repairs_total{what=\"device\"}" {print $2}') -eq 0 ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgc egress) ]]
+	[[ -z $(hook_progs vgc egress) ]]
 }

@@ -24,6 +24,13 @@ in_ns() {
 	ip netns exec "$ns" "$@"
 }
 
+# What is on a gateway device's hook (DEV ingress|egress): the programs of
+# its tcx hook ("id N name NAME"), then its tc filters. Empty: nothing.
+hook_progs() {
+	in_ns "$G" "$OUT/tcxprogs" "$1" "$2"
+	in_ns "$G" tc filter show dev "$1" "$2"
+}
+
 # ctaccel in the gateway's network namespace, on the test's own pin path.
 ctaccel_g() {
 	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" "$@"

@@ -17,6 +17,7 @@ teardown_file() {
 
 teardown() {
 	daemon_teardown
+	in_ns "$G" nft delete table inet ctacc_oracle 2>/dev/null || true
 }
 
 # ip netns exec remounts /sys in a mount namespace of its own, hiding the
@@ -63,20 +64,62 @@ teardown() {
 	[[ $(bpftool cgroup show "$cg" | grep -c ctaccel_sockops) -eq 0 ]]
 }
 
+# On tcx (Linux 6.6+) a device's programs are links, pinned beside the maps:
+# no qdisc, and nothing left once the pins go.
+@test "attach puts tcx links on the devices and no qdisc; unload takes them off" {
+	ctaccel_g attach vgc vgs >/dev/null
+	[[ -e $PIN/link_tcx_$(in_ns "$G" cat /sys/class/net/vgc/ifindex)_ingress ]]
+	hook_progs vgc ingress | grep -q "name ctaccel_ingress"
+	hook_progs vgs egress | grep -q "name ctaccel_egress"
+	[[ -z $(in_ns "$G" tc qdisc show dev vgc | grep clsact) ]]
+	[[ -z $(in_ns "$G" tc filter show dev vgc ingress) ]]
+	ctaccel_g -j status | jq -e '.devices | length == 2 and all(.hook == "tcx" and .ingress and .egress)'
+	ctaccel_g unload
+	[[ -z $(hook_progs vgc ingress) && -z $(hook_progs vgs egress) ]]
+}
+
+# A device an older ctaccel attached has a tc filter: attaching again and a
+# live upgrade keep that filter (replaced in place), never add a tcx link
+# beside it, which would count every packet twice.
+@test "clsact: a device attached with a tc filter stays on it through attach and replace" {
+	local id ours theirs
+	CTACCEL_HOOK=clsact ctaccel_g attach vgc vgs >/dev/null
+	ctaccel_g attach vgc vgs >/dev/null
+	ctaccel_g replace force >/dev/null
+	[[ -z $(in_ns "$G" "$OUT/tcxprogs" vgc ingress) ]]
+	id=$(bpftool -j prog show pinned "$PIN/prog_ingress" | jq .id)
+	in_ns "$G" tc filter show dev vgc ingress | grep -q "id $id "
+	ctaccel_g -j status | jq -e '.devices | length == 2 and all(.hook == "clsact" and .ingress)'
+	# one count per packet: every flow equal to the gateway's nf_conntrack
+	oracle_on
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 | grep -q "ok 10 fail 0"
+	ours=$(ctaccel_flows)
+	theirs=$(conntrack_flows)
+	diff <(echo "$ours") <(echo "$theirs")
+	[[ $(echo "$ours" | wc -l) -eq 10 ]]
+	ctaccel_g unload >/dev/null
+	[[ -z $(hook_progs vgc ingress) && -z $(in_ns "$G" tc qdisc show dev vgc | grep clsact) ]]
+}
+
 # What ctaccel made goes with unload, what it found stays: after a daemon
-# started the way an operator starts it (global --pin-path).
-@test "unload removes the clsact qdisc ctaccel made and keeps one it found" {
+# started the way an operator starts it (global --pin-path), on tc filters
+# (CTACCEL_HOOK=clsact: what a kernel without tcx gets).
+@test "clsact: unload removes the clsact qdisc ctaccel made and keeps one it found" {
 	in_ns "$G" tc qdisc add dev vgs clsact
-	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --device vgc --device vgs \
-		--listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+	CTACCEL_HOOK=clsact nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon \
+		--device vgc --device vgs --listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
+	in_ns "$G" tc filter show dev vgc ingress | grep -q ctaccel_ingress
+	[[ -z $(in_ns "$G" "$OUT/tcxprogs" vgc ingress) ]]
+	ctaccel_g -j status | jq -e '.devices | all(.hook == "clsact")' 
 	daemon_stop
 	rm -f "$BATS_FILE_TMPDIR/daemon.pid"
 	ctaccel_g unload
 	[[ -z $(in_ns "$G" tc qdisc show dev vgc | grep clsact) ]]
 	[[ -n $(in_ns "$G" tc qdisc show dev vgs | grep clsact) ]]
-	[[ -z $(in_ns "$G" tc filter show dev vgs ingress) ]]
+	[[ -z $(hook_progs vgs ingress) ]]
 	in_ns "$G" tc qdisc del dev vgs clsact
 }
 

@@ -94,7 +94,7 @@ compare_with_conntrack() {
 	sleep 1 # the last closes finish in the kernel after the client exits
 	after=$(ctaccel_g -j status | jq -c .programs)
 	[[ $after != "$before" ]]
-	[[ -n $(in_ns "$G" tc filter show dev vgc ingress | grep "id $(echo "$after" | jq .ingress) ") ]]
+	[[ -n $(hook_progs vgc ingress | grep "id $(echo "$after" | jq .ingress) ") ]]
 	# every packet of every flow, counted by the old programs or the new ones
 	compare_with_conntrack
 }

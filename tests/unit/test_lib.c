@@ -148,6 +148,7 @@ static void test_attach_detach(void **state)
 	struct ctaccel_status s;
 	struct ctaccel *h;
 	unsigned int ifx;
+	char cmd[256];
 
 	(void)state;
 	h = loaded();
@@ -161,10 +162,16 @@ static void test_attach_detach(void **state)
 	assert_int_equal(s.devices[0].hooks, CTACCEL_HOOK_BOTH);
 	assert_int_equal(s.nproblems, 0);
 	ctaccel_status_free(&s);
+	/* On tcx: a pinned link per hook, and no qdisc made. */
+	snprintf(cmd, sizeof(cmd), "test -e %s/link_tcx_%u_ingress -a -e %s/link_tcx_%u_egress",
+		 root, ifx, root, ifx);
+	assert_int_equal(sh(cmd), 0);
+	assert_int_equal(sh("tc qdisc show dev ctl0 | grep -q clsact"), 256);
 	assert_int_equal(ctaccel_detach(h, ifx), 0);
 	assert_int_equal(ctaccel_device_hooks(h, ifx), 0);
-	/* The clsact qdisc ctaccel made went with it. */
-	assert_int_equal(sh("tc qdisc show dev ctl0 | grep -q clsact"), 256);
+	/* The links went with it, pins and all. */
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -q link_tcx_", root);
+	assert_int_equal(sh(cmd), 256);
 	unloaded(h);
 }
 

@@ -41,9 +41,10 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	if (!s->ndevices)
 		printf(" none");
 	for (i = 0; i < s->ndevices; i++)
-		printf(" %s(%s%s)", s->devices[i].name[0] ? s->devices[i].name : "?",
+		printf(" %s(%s%s %s)", s->devices[i].name[0] ? s->devices[i].name : "?",
 		       s->devices[i].hooks & CTACCEL_HOOK_INGRESS ? "in" : "-",
-		       s->devices[i].hooks & CTACCEL_HOOK_EGRESS ? ",eg" : ",-");
+		       s->devices[i].hooks & CTACCEL_HOOK_EGRESS ? ",eg" : ",-",
+		       s->devices[i].tcx ? "tcx" : "clsact");
 	printf("\nbypass      mark 0x%08x/0x%08x, %u policy rules, nft table inet ctaccel %s, "
 	       "sock_ops %s, UDP socket hooks %s",
 	       s->mark, s->mark_mask, s->policy_rules, s->nft_table ? "present" : "absent",

@@ -34,10 +34,11 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 		const struct ctaccel_device_status *d = &s->devices[i];
 
 		json_array_append_new(devs,
-				      json_pack("{s:s,s:i,s:b,s:b}", "name", d->name, "ifindex",
+				      json_pack("{s:s,s:i,s:b,s:b,s:s}", "name", d->name, "ifindex",
 						(int)d->ifindex, "ingress",
 						(d->hooks & CTACCEL_HOOK_INGRESS) != 0, "egress",
-						(d->hooks & CTACCEL_HOOK_EGRESS) != 0));
+						(d->hooks & CTACCEL_HOOK_EGRESS) != 0, "hook",
+						d->tcx ? "tcx" : "clsact"));
 	}
 	json_object_set_new(o, "devices", devs);
 	for (i = 0; i < s->nproblems; i++)

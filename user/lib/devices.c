@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * Devices: ctaccel's tc filters on a device's clsact hooks, the record of
- * each device in ctaccel_ifaces, and the clsact qdisc when ctaccel made it.
+ * Devices: ctaccel's programs on a device's tc hooks, the record of each
+ * device in ctaccel_ifaces. A hook is a tcx link (Linux 6.6+: no qdisc, no
+ * filter chain to walk per packet), pinned per device and hook; on a kernel
+ * without tcx, or where an older ctaccel left its filter, a tc filter on the
+ * clsact qdisc (which ctaccel removes again if it made it).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -17,6 +21,10 @@
 /* Where ctaccel's filters sit on a clsact hook. */
 #define TC_HANDLE   0xc7ac
 #define TC_PRIORITY 1
+
+/* tcx's attach types, newer than this libbpf's headers (uapi numbers). */
+#define TCX_INGRESS ((enum bpf_attach_type)46)
+#define TCX_EGRESS  ((enum bpf_attach_type)47)
 
 static enum bpf_tc_attach_point hook_of(bool ingress)
 {
@@ -51,7 +59,7 @@ static void libbpf_quiet(bool on)
 }
 
 /* With `created`, make sure the clsact qdisc exists first (one for both hooks). */
-int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created)
+static int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = hook_of(ingress));
@@ -72,7 +80,7 @@ int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *create
 	return bpf_tc_attach(&hook, &opts);
 }
 
-int tc_detach_prog(unsigned int ifindex, bool ingress)
+static int tc_detach_prog(unsigned int ifindex, bool ingress)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = hook_of(ingress));
@@ -96,6 +104,120 @@ static __u32 tc_prog_id(unsigned int ifindex, bool ingress)
 	return err ? 0 : opts.prog_id;
 }
 
+static void tcx_pin_name(char *buf, size_t len, unsigned int ifindex, bool ingress)
+{
+	snprintf(buf, len, PIN_TCX_PREFIX "%u_%s", ifindex, ingress ? "ingress" : "egress");
+}
+
+/* struct bpf_link_info as a tcx link fills it, newer than this libbpf's headers. */
+struct tcx_link_info {
+	__u32 type;
+	__u32 id;
+	__u32 prog_id;
+	__u32 __pad;   /* the union that follows is 8-byte aligned */
+	__u32 ifindex; /* 0 once detached, or its device gone */
+	__u32 attach_type;
+};
+
+/* The program of a device's hook: its live tcx link's, else ctaccel's tc
+ * slot's (0: none, or a link that no longer holds the device). */
+static __u32 hook_prog_id(const struct ctaccel *h, unsigned int ifindex, bool ingress)
+{
+	struct tcx_link_info info = {};
+	__u32 len = sizeof(info);
+	char name[64];
+	int fd;
+
+	tcx_pin_name(name, sizeof(name), ifindex, ingress);
+	fd = pin_get(h, name);
+	if (fd < 0)
+		return tc_prog_id(ifindex, ingress);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.ifindex != ifindex)
+		info.prog_id = 0;
+	close(fd);
+	return info.prog_id;
+}
+
+bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex)
+{
+	char name[64];
+
+	tcx_pin_name(name, sizeof(name), ifindex, true);
+	return pin_exists(h, name);
+}
+
+/* The operator's choice of tc filters where tcx exists (README, "Attaching"). */
+static bool clsact_chosen(void)
+{
+	const char *v = getenv("CTACCEL_HOOK");
+
+	return v && !strcmp(v, "clsact");
+}
+
+/*
+ * Put a program on a device's hook, or in place of the one there: the
+ * device's tcx link takes the new program (one pointer swap, no packet
+ * missed); a tc filter an older ctaccel left stays one, replaced in place (a
+ * tcx link beside it would count every packet twice); else a new tcx link,
+ * and only on a kernel without tcx a new tc filter (with `created`, the
+ * clsact qdisc is made first if missing).
+ */
+int hook_attach(struct ctaccel *h, unsigned int ifindex, bool ingress, int prog_fd, bool *created)
+{
+	char name[64];
+	int fd, err;
+
+	tcx_pin_name(name, sizeof(name), ifindex, ingress);
+	fd = pin_get(h, name);
+	if (fd >= 0) {
+		err = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
+		close(fd);
+		/* A live link takes the program; a dead one (detached by
+		 * hand) gives its pin to a new link. */
+		if (err != -ENOLINK)
+			return err;
+		hook_detach(h, ifindex, ingress);
+	}
+	if (tc_prog_id(ifindex, ingress))
+		return tc_attach_prog(ifindex, ingress, prog_fd, NULL);
+	if (clsact_chosen())
+		return tc_attach_prog(ifindex, ingress, prog_fd, created);
+	fd = bpf_link_create(prog_fd, ifindex, ingress ? TCX_INGRESS : TCX_EGRESS, NULL);
+	if (fd < 0) {
+		err = -errno;
+		/* No tcx in this kernel: the attach type is unknown to it. */
+		if (err == -EINVAL || err == -EOPNOTSUPP)
+			return tc_attach_prog(ifindex, ingress, prog_fd, created);
+		return err;
+	}
+	err = pin_fd(h, fd, name);
+	if (err)
+		bpf_link_detach(fd);
+	close(fd);
+	return err;
+}
+
+/* Take ctaccel's program off a device's hook, whichever kind it is. */
+int hook_detach(struct ctaccel *h, unsigned int ifindex, bool ingress)
+{
+	char name[64], path[PATH_MAX];
+	int fd;
+
+	tcx_pin_name(name, sizeof(name), ifindex, ingress);
+	fd = pin_get(h, name);
+	if (fd >= 0) {
+		/* A gone device's link is defunct already: nothing to undo. */
+		bpf_link_detach(fd);
+		close(fd);
+		if (!ctaccel_pin_file(h, name, path, sizeof(path)) && unlink(path) &&
+		    errno != ENOENT)
+			return -errno;
+	}
+	/* Asked first: without a clsact qdisc libbpf would print the kernel's
+	 * complaint about it. */
+	return tc_prog_id(ifindex, ingress) ? tc_detach_prog(ifindex, ingress) : 0;
+}
+
 int ctaccel_ifindex(struct ctaccel *h, const char *verb, const char *name, unsigned int *ifindex)
 {
 	*ifindex = if_nametoindex(name);
@@ -114,7 +236,7 @@ unsigned int ctaccel_wanted_hooks(const struct ctaccel *h)
  * opened; ctaccel_replace() pins before it swaps). */
 static bool hook_is_ours(const struct ctaccel *h, unsigned int ifindex, bool ingress)
 {
-	__u32 id = tc_prog_id(ifindex, ingress);
+	__u32 id = hook_prog_id(h, ifindex, ingress);
 	int fd;
 	bool ours;
 
@@ -153,6 +275,9 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		key = next;
 		if (if_indextoname(next, name) || errno != ENXIO)
 			continue;
+		/* its tcx links went with it; their pins go now */
+		hook_detach(h, next, true);
+		hook_detach(h, next, false);
 		if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next))
 			return lib_fail(h, -errno, "forget device ifindex %u", next);
 		(*pruned)++;
@@ -160,6 +285,21 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		first = true;
 	}
 	return 0;
+}
+
+/* Whether a program is one of ctaccel's tc programs, by name. -ENOENT: it is gone. */
+static int prog_is_ours(__u32 id)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id), ours;
+
+	if (fd < 0)
+		return -errno;
+	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+	       (!strcmp(info.name, "ctaccel_ingress") || !strcmp(info.name, "ctaccel_egress"));
+	close(fd);
+	return ours;
 }
 
 /*
@@ -171,33 +311,48 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
  */
 static bool tc_slot_is_ours(unsigned int ifindex, bool ingress)
 {
-	struct bpf_prog_info info = {};
-	__u32 id, len = sizeof(info);
-	int fd = -ENOENT, tries;
-	bool ours;
+	int ours = -ENOENT, tries;
+	__u32 id;
 
-	for (tries = 0; tries < 8 && fd == -ENOENT; tries++) {
+	for (tries = 0; tries < 8 && ours == -ENOENT; tries++) {
 		id = tc_prog_id(ifindex, ingress);
 		if (!id)
 			return false;
-		fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0)
-			fd = -errno;
+		ours = prog_is_ours(id);
 	}
-	if (fd < 0)
-		return false;
-	ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
-	       (!strcmp(info.name, "ctaccel_ingress") || !strcmp(info.name, "ctaccel_egress"));
-	close(fd);
-	return ours;
+	return ours > 0;
+}
+
+/* Whether one of ctaccel's programs is on the device's tcx hook (by name),
+ * asked again as above when a swap freed the one the query named. */
+static bool tcx_has_ours(unsigned int ifindex, bool ingress)
+{
+	__u32 ids[16], cnt, i;
+	int ours = -ENOENT, tries;
+
+	for (tries = 0; tries < 8 && ours == -ENOENT; tries++) {
+		cnt = sizeof(ids) / sizeof(ids[0]);
+		if (bpf_prog_query(ifindex, ingress ? TCX_INGRESS : TCX_EGRESS, 0, NULL, ids, &cnt))
+			return false; /* no tcx here, or no such device */
+		ours = 0;
+		for (i = 0; i < cnt && ours == 0; i++)
+			ours = prog_is_ours(ids[i]);
+	}
+	return ours > 0;
+}
+
+static bool hook_has_ours(unsigned int ifindex, bool ingress)
+{
+	return tcx_has_ours(ifindex, ingress) || tc_slot_is_ours(ifindex, ingress);
 }
 
 unsigned int ctaccel_device_named_hooks(unsigned int ifindex)
 {
-	return (tc_slot_is_ours(ifindex, true) ? CTACCEL_HOOK_INGRESS : 0) |
-	       (tc_slot_is_ours(ifindex, false) ? CTACCEL_HOOK_EGRESS : 0);
+	return (hook_has_ours(ifindex, true) ? CTACCEL_HOOK_INGRESS : 0) |
+	       (hook_has_ours(ifindex, false) ? CTACCEL_HOOK_EGRESS : 0);
 }
 
+/* Only tc filters can be orphans: a tcx link goes with its last pin. */
 int ctaccel_orphans(struct ctaccel_name **names, size_t *n)
 {
 	struct if_nameindex *ifs = if_nameindex(), *i;
@@ -258,8 +413,8 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 	int err;
 
 	bpf_map_lookup_elem(h->fd[CTACCEL_FD_IFACES], &ifindex, &rec);
-	err = tc_detach_prog(ifindex, true);
-	err = err ?: tc_detach_prog(ifindex, false);
+	err = hook_detach(h, ifindex, true);
+	err = err ?: hook_detach(h, ifindex, false);
 	if (err)
 		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
 	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
@@ -283,17 +438,17 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 	rec.flags |= CTACCEL_IFACE_INGRESS;
 	if (bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
 		return lib_fail(h, -errno, "attach %s", dev_name(ifindex, name));
-	err = tc_attach_prog(ifindex, true, h->fd[CTACCEL_FD_INGRESS], &created);
+	err = hook_attach(h, ifindex, true, h->fd[CTACCEL_FD_INGRESS], &created);
 	if (!err && created && !had)
 		rec.flags |= CTACCEL_IFACE_OWN_CLSACT;
 	/* A gateway's forwarded packets are all counted at ingress. */
 	if (!err && ctaccel_wanted_hooks(h) & CTACCEL_HOOK_EGRESS)
-		err = tc_attach_prog(ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
+		err = hook_attach(h, ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
 	if (!err && bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
 		err = -errno;
 	if (err && !had) {
-		tc_detach_prog(ifindex, true);
-		tc_detach_prog(ifindex, false);
+		hook_detach(h, ifindex, true);
+		hook_detach(h, ifindex, false);
 		if (rec.flags & CTACCEL_IFACE_OWN_CLSACT || created)
 			clsact_destroy(ifindex);
 		bpf_map_delete_elem(ifaces, &ifindex);

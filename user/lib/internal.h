@@ -37,6 +37,8 @@
 #define PIN_UDP_CONNECT6   PIN_LINK_PREFIX "udp_connect6"
 #define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
 #define PIN_SK_LINK	   PIN_LINK_PREFIX "sockstate"
+/* A device's tcx link: PIN_TCX_PREFIX "<ifindex>_ingress" (or _egress). */
+#define PIN_TCX_PREFIX PIN_LINK_PREFIX "tcx_"
 
 struct ctaccel {
 	char root[PATH_MAX];
@@ -87,9 +89,11 @@ bool pin_exists(const struct ctaccel *h, const char *name);
 /* Every pin of a state, and the root directory if then empty. */
 void unpin_all(struct ctaccel *h);
 
-/* tc (devices.c) */
-int tc_attach_prog(unsigned int ifindex, bool ingress, int prog_fd, bool *created);
-int tc_detach_prog(unsigned int ifindex, bool ingress);
+/* A device's hooks (devices.c): its tcx link, or a tc filter on clsact. */
+int hook_attach(struct ctaccel *h, unsigned int ifindex, bool ingress, int prog_fd, bool *created);
+int hook_detach(struct ctaccel *h, unsigned int ifindex, bool ingress);
+/* Whether the device's ingress hook is a tcx link of this state. */
+bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex);
 
 /* The trie in use (policy.c): an fd, or -errno. */
 int policy_inner_fd(struct ctaccel *h);

@@ -249,6 +249,7 @@ struct ctaccel_device_status {
 	char name[IF_NAMESIZE]; /* empty when the device is gone */
 	unsigned int ifindex;
 	unsigned int hooks; /* CTACCEL_HOOK_* */
+	bool tcx;	    /* its hooks are tcx links, else tc filters on clsact */
 };
 
 enum ctaccel_prog {

@@ -352,8 +352,8 @@ int ctaccel_discard(struct ctaccel *h)
 	fd = pin_get(h, PIN_IFACES);
 	if (fd >= 0) {
 		while (bpf_map_get_next_key(fd, first ? NULL : &key, &next) == 0) {
-			tc_detach_prog(next, true);
-			tc_detach_prog(next, false);
+			hook_detach(h, next, true);
+			hook_detach(h, next, false);
 			key = next;
 			first = false;
 		}
@@ -378,10 +378,11 @@ static int prog_tag(int fd, __u8 tag[BPF_TAG_SIZE])
 	return 0;
 }
 
-/* tc filters replaced in place (same handle and priority: one RCU pointer
- * swap, so no packet goes untracked), egress first: it reads the ifaces map
- * the same way in both versions. Only the hooks this state uses: `local off`
- * has no egress program to replace. */
+/* Each device's programs replaced in place (its tcx link updated, or a tc
+ * filter replaced with the same handle and priority: one RCU pointer swap
+ * either way, so no packet goes untracked), egress first: it reads the
+ * ifaces map the same way in both versions. Only the hooks this state uses:
+ * `local off` has no egress program to replace. */
 static int swap_filters(struct ctaccel *h, struct tracker *skel)
 {
 	bool egress = ctaccel_wanted_hooks(h) & CTACCEL_HOOK_EGRESS;
@@ -391,11 +392,11 @@ static int swap_filters(struct ctaccel *h, struct tracker *skel)
 
 	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
 		if (egress)
-			err = tc_attach_prog(next, false,
-					     bpf_program__fd(skel->progs.ctaccel_egress), NULL);
+			err = hook_attach(h, next, false,
+					  bpf_program__fd(skel->progs.ctaccel_egress), NULL);
 		err = err
-			      ?: tc_attach_prog(next, true,
-						bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
+			      ?: hook_attach(h, next, true,
+					     bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
 		if (err && err != -ENODEV)
 			return lib_fail(h, err, "replace on ifindex %u", next);
 		key = next;

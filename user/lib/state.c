@@ -3,6 +3,7 @@
  * The handle and the pinned state under its root: pin paths, opening the
  * pins (layout and ABI checked first), the lock, bpffs, capabilities.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -159,10 +160,30 @@ static void link_detach_pinned(const char *path)
 	close(fd);
 }
 
+/* The devices' tcx links: one pin per device and hook, named by ifindex. */
+static void unpin_tcx_links(struct ctaccel *h)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *dir = opendir(h->root);
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir)))
+		if (!strncmp(e->d_name, PIN_TCX_PREFIX, strlen(PIN_TCX_PREFIX)) &&
+		    !ctaccel_pin_file(h, e->d_name, path, sizeof(path))) {
+			link_detach_pinned(path);
+			unlink(path);
+		}
+	closedir(dir);
+}
+
 void unpin_all(struct ctaccel *h)
 {
 	char path[PATH_MAX];
 	size_t i;
+
+	unpin_tcx_links(h);
 
 	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
 		if (ctaccel_pin_file(h, pin_names[i], path, sizeof(path)))

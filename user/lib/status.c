@@ -73,6 +73,7 @@ static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
 		memset(d, 0, sizeof(*d));
 		d->ifindex = next;
 		d->hooks = ctaccel_device_hooks(h, next);
+		d->tcx = device_has_tcx(h, next);
 		if (!if_indextoname(next, d->name)) {
 			d->name[0] = 0;
 			err = problem(s, "device ifindex %u is gone", next);
