@@ -146,8 +146,10 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 	verdict = fib_verdict(bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH));
 	if (verdict != FP_FORWARD)
 		return verdict;
-	/* The family last: where a program can be preempted (PREEMPT_RT), a
-	 * packet of this CPU that reads the slot half-filled finds no match. */
+	/* Packets of one CPU run here one at a time (softirq; on PREEMPT_RT
+	 * the CPU's BH lock), so no other reads the slot while it is filled;
+	 * the family goes last all the same, so a half-filled slot (should
+	 * that ever change) can never match. */
 	r->key.family = 0;
 	barrier();
 	__builtin_memcpy(&r->key, &p->key, offsetof(struct ctaccel_flow_key, family));
