@@ -102,7 +102,10 @@ struct fp_route {
 	__u8 nh_family;
 	__u8 src_is_hi;
 	__u8 tos;
-	__u8 __pad[3];
+	__u8 egress_ok; /* the egress device was attached at the devices generation below */
+	__u8 __pad[2];
+	__u32 devices; /* struct ctaccel_policy_gen.devices when egress_ok was set */
+	__u32 __pad2;
 };
 
 struct {
@@ -111,6 +114,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fp_route);
 } ctaccel_fp_routes SEC(".maps");
+
+/* The devices generation (struct ctaccel_policy_gen.devices). */
+static __always_inline __u32 devices_gen_now(void)
+{
+	__u32 zero = 0;
+	struct ctaccel_policy_gen *g = bpf_map_lookup_elem(&ctaccel_policy_gen, &zero);
+
+	return g ? *(volatile __u32 *)&g->devices : 0;
+}
 
 /* The IPv4 route generation of the netns the packet came in on. */
 static __always_inline __u32 route_gen4(struct __sk_buff *skb)
@@ -163,6 +175,7 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 	r->fits_len = len;
 	r->src_is_hi = p->src_is_hi;
 	r->tos = p->tos;
+	r->egress_ok = 0;
 	barrier();
 	r->key.family = p->key.family;
 	return FP_FORWARD;
@@ -202,7 +215,7 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 	struct bpf_redir_neigh nh = {};
 	struct ctaccel_iface *out;
 	struct fp_route *r;
-	__u32 ifindex, len, gen = 0, slot;
+	__u32 ifindex, len, gen = 0, slot, devices;
 	int verdict;
 
 	if (!skb || !p)
@@ -232,11 +245,19 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 		if (verdict != FP_FORWARD)
 			return verdict;
 	}
-	/* The replies must meet ctaccel at that device's ingress. */
+	/* The replies must meet ctaccel at that device's ingress: asked of
+	 * ctaccel_ifaces again whenever userspace changed it. Read before the
+	 * map, so an answer kept with the current value was read after the
+	 * change. */
 	ifindex = r->out_ifindex;
-	out = bpf_map_lookup_elem(&ctaccel_ifaces, &ifindex);
-	if (!out || !(out->flags & CTACCEL_IFACE_INGRESS))
-		return FP_EGRESS;
+	devices = devices_gen_now();
+	if (!r->egress_ok || r->devices != devices) {
+		out = bpf_map_lookup_elem(&ctaccel_ifaces, &ifindex);
+		if (!out || !(out->flags & CTACCEL_IFACE_INGRESS))
+			return FP_EGRESS;
+		r->devices = devices;
+		r->egress_ok = 1;
+	}
 	nh.nh_family = r->nh_family;
 	__builtin_memcpy(nh.ipv6_nh, r->nh, sizeof(nh.ipv6_nh));
 	verdict = spend_ttl(skb, p);

@@ -358,13 +358,17 @@ struct ctaccel_policy_val {
 #define CTACCEL_POLICY_KEY_BITS 32 /* bits before the address */
 
 /*
- * Value of the one-slot ARRAY `ctaccel_policy_gen`: moved on by userspace (its
- * only writer, under the writers' lock) after every policy change, so that
+ * Value of the one-slot ARRAY `ctaccel_policy_gen`, written by userspace only.
+ * `gen` moves on (under the writers' lock) after every policy change, so that
  * flows re-read their fast-path verdict (struct ctaccel_flow.fastpath).
+ * `devices` takes a new value after every change of ctaccel_ifaces, so that
+ * the fast path checks its egress device again (0 in a state loaded before
+ * it existed). A new random value, not an increment: not every attach holds
+ * the writers' lock, and two increments racing could write the same value.
  */
 struct ctaccel_policy_gen {
 	__u32 gen;
-	__u32 __pad;
+	__u32 devices;
 };
 
 /*

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
@@ -263,6 +264,27 @@ unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
 	return hooks;
 }
 
+/*
+ * After any change of ctaccel_ifaces: the fast path checks its egress device
+ * again (struct ctaccel_policy_gen.devices). Userspace is the value's only
+ * writer; a new random value, never the one before, whoever writes at once.
+ */
+static void devices_changed(struct ctaccel *h)
+{
+	struct ctaccel_policy_gen g = {};
+	int fd = h->fd[CTACCEL_FD_POLICY_GEN];
+	__u32 zero = 0, v;
+
+	if (bpf_map_lookup_elem(fd, &zero, &g))
+		return;
+	do {
+		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+			v = g.devices + 1;
+	} while (!v || v == g.devices);
+	g.devices = v;
+	bpf_map_update_elem(fd, &zero, &g, BPF_ANY);
+}
+
 int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 {
 	char name[IF_NAMESIZE];
@@ -280,6 +302,7 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		hook_detach(h, next, false);
 		if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next))
 			return lib_fail(h, -errno, "forget device ifindex %u", next);
+		devices_changed(h);
 		(*pruned)++;
 		/* The walk restarts: the deleted key cannot lead on. */
 		first = true;
@@ -419,8 +442,10 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
 	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
 		clsact_destroy(ifindex);
-	if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) && errno != ENOENT)
-		return lib_fail(h, -errno, "detach %s", dev_name(ifindex, name));
+	err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) ? -errno : 0;
+	devices_changed(h);
+	if (err && err != -ENOENT)
+		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
 	return 0;
 }
 
@@ -453,5 +478,6 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 			clsact_destroy(ifindex);
 		bpf_map_delete_elem(ifaces, &ifindex);
 	}
+	devices_changed(h);
 	return err ? lib_fail(h, err, "attach %s", dev_name(ifindex, name)) : 0;
 }
