@@ -159,13 +159,8 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 	if (verdict != FP_FORWARD)
 		return verdict;
 	/* Packets of one CPU run here one at a time (softirq; on PREEMPT_RT
-	 * the CPU's BH lock), so no other reads the slot while it is filled;
-	 * the family goes last all the same, so a half-filled slot (should
-	 * that ever change) can never match. */
-	r->key.family = 0;
-	barrier();
-	__builtin_memcpy(&r->key, &p->key, offsetof(struct ctaccel_flow_key, family));
-	r->key.proto = p->key.proto;
+	 * the CPU's BH lock): no other reads the slot while it is filled. */
+	r->key = p->key;
 	r->in_ifindex = skb->ingress_ifindex;
 	r->gen = gen;
 	r->out_ifindex = fib.ifindex;
@@ -176,8 +171,6 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 	r->src_is_hi = p->src_is_hi;
 	r->tos = p->tos;
 	r->egress_ok = 0;
-	barrier();
-	r->key.family = p->key.family;
 	return FP_FORWARD;
 }
 

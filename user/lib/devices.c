@@ -268,21 +268,23 @@ unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
  * After any change of ctaccel_ifaces: the fast path checks its egress device
  * again (struct ctaccel_policy_gen.devices). Userspace is the value's only
  * writer; a new random value, never the one before, whoever writes at once.
+ * A failure is the caller's to report: fast flows might keep a device that
+ * is no longer attached.
  */
-static void devices_changed(struct ctaccel *h)
+static int devices_changed(struct ctaccel *h)
 {
 	struct ctaccel_policy_gen g = {};
 	int fd = h->fd[CTACCEL_FD_POLICY_GEN];
 	__u32 zero = 0, v;
 
 	if (bpf_map_lookup_elem(fd, &zero, &g))
-		return;
-	do {
-		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-			v = g.devices + 1;
-	} while (!v || v == g.devices);
+		return -errno;
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = g.devices;
+	if (v == g.devices || !v)
+		v = g.devices + 1 ?: 1;
 	g.devices = v;
-	bpf_map_update_elem(fd, &zero, &g, BPF_ANY);
+	return bpf_map_update_elem(fd, &zero, &g, BPF_ANY) ? -errno : 0;
 }
 
 int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
@@ -290,6 +292,7 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 	char name[IF_NAMESIZE];
 	__u32 key, next;
 	bool first = true;
+	int err;
 
 	*pruned = 0;
 	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
@@ -300,9 +303,10 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		/* its tcx links went with it; their pins go now */
 		hook_detach(h, next, true);
 		hook_detach(h, next, false);
-		if (bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next))
-			return lib_fail(h, -errno, "forget device ifindex %u", next);
-		devices_changed(h);
+		err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next) ? -errno : 0;
+		err = err ?: devices_changed(h);
+		if (err)
+			return lib_fail(h, err, "forget device ifindex %u", next);
 		(*pruned)++;
 		/* The walk restarts: the deleted key cannot lead on. */
 		first = true;
@@ -443,10 +447,10 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
 		clsact_destroy(ifindex);
 	err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) ? -errno : 0;
-	devices_changed(h);
-	if (err && err != -ENOENT)
-		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
-	return 0;
+	if (err == -ENOENT)
+		err = 0;
+	err = err ?: devices_changed(h);
+	return err ? lib_fail(h, err, "detach %s", dev_name(ifindex, name)) : 0;
 }
 
 int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
@@ -456,7 +460,7 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 	bool had = bpf_map_lookup_elem(ifaces, &ifindex, &rec) == 0;
 	char name[IF_NAMESIZE];
 	bool created = false;
-	int err;
+	int err, gen_err;
 
 	/* Record ingress first: from then on egress skips forwarded packets
 	 * that this device's ingress counts. */
@@ -478,6 +482,8 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 			clsact_destroy(ifindex);
 		bpf_map_delete_elem(ifaces, &ifindex);
 	}
-	devices_changed(h);
+	/* Also after a failure: the record may have been there for a while. */
+	gen_err = devices_changed(h);
+	err = err ?: gen_err;
 	return err ? lib_fail(h, err, "attach %s", dev_name(ifindex, name)) : 0;
 }
