@@ -103,6 +103,21 @@ static __always_inline int flow_ref(struct ctaccel_flow *f, __u32 key_hash)
 }
 
 /*
+ * Take a quiesced entry's flow out of the books: its gauge, its final legs
+ * into the deleted totals, its DESTROY event. The element itself is the
+ * caller's to delete, or to reuse for the tuple's next flow (flow_reopen).
+ */
+static __always_inline void flow_retire(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
+					__u32 state, struct ctaccel_stats *st, __u64 extra_bytes,
+					__u64 extra_packets, __u32 reason, __u64 now)
+{
+	gauge_add(st, state, -1);
+	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
+	CTR_ATOMIC(st, deleted_bytes, f->leg[0].bytes + f->leg[1].bytes + extra_bytes);
+	FLOW_EVENT(key, f, CTACCEL_EV_DESTROY, reason, state, now);
+}
+
+/*
  * Remove an entry whose word this CPU has just swapped to NONE: nobody can
  * move it any more, and once the packets in flight have drained its legs are
  * final. Runs in tc and in the delete program, hence atomics throughout.
@@ -115,10 +130,7 @@ static __always_inline void flow_release(struct ctaccel_flow *f, const struct ct
 	 * once it is deleted. */
 	if (!flow_quiesce(f, key, self))
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
-	gauge_add(st, state, -1);
-	CTR_ATOMIC(st, deleted_packets, f->leg[0].packets + f->leg[1].packets + extra_packets);
-	CTR_ATOMIC(st, deleted_bytes, f->leg[0].bytes + f->leg[1].bytes + extra_bytes);
-	FLOW_EVENT(key, f, CTACCEL_EV_DESTROY, reason, state, now);
+	flow_retire(f, key, state, st, extra_bytes, extra_packets, reason, now);
 	bpf_map_delete_elem(&ctaccel_flows, key);
 }
 

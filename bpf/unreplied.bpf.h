@@ -9,16 +9,30 @@
 #ifndef CTACCEL_UNREPLIED_BPF_H
 #define CTACCEL_UNREPLIED_BPF_H
 
+static __always_inline bool key_equal(const struct ctaccel_flow_key *a,
+				      const struct ctaccel_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*a) / sizeof(__u64)); i++)
+		if (x[i] != y[i])
+			return false;
+	return true;
+}
+
 /*
  * The ring slot for a new flow. Its previous flow, if it still has no reply,
  * is removed now (oldest first): flows without a reply never hold more than
  * unreplied_max entries. A flow that has a reply, is being removed, or is
- * gone is left alone. -1 when there is no ring.
+ * gone is left alone, and so is a flow with the key `own` (the caller's new
+ * flow, reopened in place in an entry whose previous flow may have had this
+ * slot in the same jiffy). -1 when there is no ring.
  *
  * A global function: the verifier walks the removal once, not once per call
  * site of the creating path.
  */
-__noinline int unreplied_slot(struct ctaccel_stats *st)
+__noinline int unreplied_slot(struct ctaccel_stats *st, const struct ctaccel_flow_key *own)
 {
 	struct ctaccel_unreplied_head *head;
 	struct ctaccel_unreplied_slot *slot_p, old;
@@ -44,6 +58,8 @@ __noinline int unreplied_slot(struct ctaccel_stats *st)
 	ct = *(volatile __u64 *)&f->ct;
 	state = ctaccel_ct_state(ct);
 	if (state == CTACCEL_ST_NONE || (ct & CTACCEL_CT_SEEN_REPLY))
+		return slot;
+	if (own && key_equal(&old.key, own))
 		return slot;
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		return slot; /* it moved meanwhile: a reply, or another remover */

@@ -225,14 +225,14 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(ignored, "TCP packets nf_conntrack would let through without a state change")            \
 	X(syn_retransmits, "unanswered SYN retransmits (not accounted, timeout not renewed)")      \
 	X(skipped_egress, "egress packets already tracked at an attached ingress")                 \
-	X(flows_created, "flow entries inserted")                                                  \
+	X(flows_created, "flows started (entries inserted, and closed entries reopened by a SYN)") \
 	X(flows_closed, "TCP flows that reached TIME_WAIT or CLOSE")                               \
 	X(flows_expired, "expired entries removed by a packet of a new flow")                      \
-	X(flows_reopened, "TIME_WAIT/CLOSE entries replaced by a new SYN")                         \
+	X(flows_reopened, "TIME_WAIT/CLOSE flows a new SYN replaced, in the same entry")           \
 	X(flows_killed, "entries removed by a RST before any reply")                               \
 	X(flows_deleted, "entries removed by compare-and-delete (GC, flush)")                      \
-	X(deleted_packets, "packets of removed entries")                                           \
-	X(deleted_bytes, "bytes of removed entries")                                               \
+	X(deleted_packets, "packets of ended flows (entries removed or reopened)")                 \
+	X(deleted_bytes, "bytes of ended flows (entries removed or reopened)")                     \
 	X(transitions, "state moves")                                                              \
 	X(table_full, "new flows not tracked because the table was full")                          \
 	X(insert_failed, "new flows not tracked because the insert failed otherwise")              \

@@ -52,6 +52,54 @@ compare_with_conntrack() {
 	wait
 }
 
+# One client port, one connection after another, the server closing first:
+# each SYN finds the gateway's entry of the connection before in TIME_WAIT
+# and reopens it, in ctaccel and in nf_conntrack alike.
+reuse_port() {
+	in_ns "$C" python3 - "$1" "$2" <<-'PY'
+		import socket, sys, time
+		addr, count = sys.argv[1], int(sys.argv[2])
+		fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+		done = 0
+		deadline = time.monotonic() + 30
+		while done < count and time.monotonic() < deadline:
+		    s = socket.socket(fam, socket.SOCK_STREAM)
+		    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+		    s.settimeout(5)
+		    try:
+		        s.bind(("", 40123))
+		        s.connect((addr, 80))
+		    except OSError:
+		        # the last connection's socket is not closed yet
+		        s.close()
+		        time.sleep(0.05)
+		        continue
+		    s.sendall(b"s")
+		    while s.recv(4096):
+		        pass
+		    s.close()
+		    done += 1
+		print(done)
+		sys.exit(0 if done == count else 1)
+	PY
+}
+
+@test "a reused client port: every reopen equals conntrack's, IPv4 and IPv6" {
+	local before after
+	before=$(ctaccel_g -j stats | jq '.counters.flows_reopened')
+	run reuse_port 198.18.1.2 10
+	[[ $status -eq 0 ]]
+	run reuse_port 2001:db8:1::2 10
+	[[ $status -eq 0 ]]
+	after=$(ctaccel_g -j stats | jq '.counters.flows_reopened')
+	# the first connection of each family finds no entry to reopen
+	[[ $((after - before)) -eq 18 ]]
+	sleep 1
+	compare_with_conntrack
+	ctaccel_flows | grep -q ' 40123 198.18.1.2 80 TIME_WAIT '
+	ctaccel_flows | grep -q ' 40123 2001:db8:1::2 80 TIME_WAIT '
+}
+
 @test "a forwarded packet is counted once" {
 	local tracked deleted sum
 	tracked=$(ctaccel_g -j stats | jq '.counters.tracked_packets')

@@ -1018,6 +1018,20 @@ static void handshake(struct env *e, const struct endpoint *c, const struct endp
 	run_frame(e->ingress_fd, &f, 0);
 }
 
+/* A handshake, then FINs from both sides, the client's first: TIME_WAIT. */
+static void time_wait(struct env *e, const struct endpoint *c, const struct endpoint *s)
+{
+	struct frame f;
+
+	handshake(e, c, s);
+	frame_tcp(&f, c, s, F_FIN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, s, c, F_FIN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, c, s, F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+}
+
 static void hammer_run(struct hammer *h, int n)
 {
 	pthread_t t[8];
@@ -1177,6 +1191,140 @@ static void test_concurrent_state_moves(void **state)
 	env_free(e);
 }
 
+/*
+ * Port reuse under a race: one CPU takes the same tuples through whole lives,
+ * each reopening its closed entry with a SYN, while the other sends data on
+ * them all the while. The reopen reuses the entry in place, so no packet of
+ * the other CPU ever finds the tuple missing (it would start a mid-stream
+ * flow there): every flow after the first of each tuple is a reopen.
+ */
+#define REOPEN_FLOWS 4
+
+struct reopen_race {
+	struct env *e;
+	int rounds;
+	__u64 sent;
+	volatile bool *stop;
+};
+
+static struct endpoint reopen_client(int k)
+{
+	return ep("198.18.0.9", 45100 + k);
+}
+
+static void reopen_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu % sysconf(_SC_NPROCESSORS_ONLN), &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static void *reopen_lives(void *arg)
+{
+	static const struct {
+		enum side from;
+		uint8_t flags;
+	} life[] = {
+		{C, F_SYN},	    {S, F_SYN | F_ACK}, {C, F_ACK},	    {C, F_PSH | F_ACK},
+		{C, F_FIN | F_ACK}, {S, F_ACK},		{S, F_FIN | F_ACK}, {C, F_ACK},
+	};
+	struct reopen_race *r = arg;
+	struct endpoint s = ep("198.18.1.9", 80);
+	int n, k, i;
+
+	reopen_pin(0);
+	for (n = 0; n < r->rounds; n++) {
+		for (k = 0; k < REOPEN_FLOWS; k++) {
+			struct endpoint c = reopen_client(k);
+
+			for (i = 0; i < (int)(sizeof(life) / sizeof(life[0])); i++) {
+				struct frame f;
+
+				frame_tcp(&f, life[i].from == C ? &c : &s,
+					  life[i].from == C ? &s : &c, life[i].flags, 10);
+				run_frame(r->e->ingress_fd, &f, 0);
+				r->sent++;
+			}
+		}
+	}
+	*r->stop = true;
+	return NULL;
+}
+
+static void *reopen_data(void *arg)
+{
+	struct reopen_race *r = arg;
+	struct endpoint s = ep("198.18.1.9", 80);
+	struct frame f[REOPEN_FLOWS];
+	int k;
+
+	reopen_pin(1);
+	for (k = 0; k < REOPEN_FLOWS; k++) {
+		struct endpoint c = reopen_client(k);
+
+		frame_tcp(&f[k], &c, &s, F_PSH | F_ACK, 100);
+	}
+	while (!*r->stop) {
+		for (k = 0; k < REOPEN_FLOWS; k++) {
+			run_frame(r->e->ingress_fd, &f[k], 0);
+			r->sent++;
+		}
+	}
+	return NULL;
+}
+
+static void test_reopen_in_place_races(void **state)
+{
+	struct env *e = env_new(0, NULL);
+	volatile bool stop = false;
+	struct reopen_race lives = {.e = e, .rounds = 3000, .stop = &stop},
+			   data = {.e = e, .stop = &stop};
+	struct endpoint s = ep("198.18.1.9", 80);
+	struct ctaccel_stats st;
+	__u64 accounted;
+	pthread_t t[2];
+	int k;
+
+	(void)state;
+	/* The tuples exist, in TIME_WAIT, before the race: closed by FINs, as
+	 * each life closes them (after a RST, the other CPU's next ACK would
+	 * take away what lets a SYN reopen). */
+	for (k = 0; k < REOPEN_FLOWS; k++) {
+		struct endpoint c = reopen_client(k);
+
+		time_wait(e, &c, &s);
+	}
+	stats_read(e, &st);
+	assert_int_equal(st.flows_in_state[CTACCEL_ST_TIME_WAIT], REOPEN_FLOWS);
+	assert_int_equal(st.flows_created, REOPEN_FLOWS);
+	assert_int_equal(pthread_create(&t[0], NULL, reopen_lives, &lives), 0);
+	assert_int_equal(pthread_create(&t[1], NULL, reopen_data, &data), 0);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+
+	stats_read(e, &st);
+	print_message("    %llu reopened, %llu busy, %llu ignored, %llu invalid\n",
+		      (unsigned long long)st.flows_reopened, (unsigned long long)st.flow_busy,
+		      (unsigned long long)st.ignored, (unsigned long long)st.invalid);
+	assert_int_equal(gauges_match_table(e), REOPEN_FLOWS);
+	conservation_holds(e);
+	accounted = st.tracked_packets + st.ignored + st.invalid + st.syn_retransmits +
+		    st.flow_busy + st.cas_exhausted + st.table_full + st.insert_failed;
+	assert_int_equal(st.packets, 6 * REOPEN_FLOWS + lives.sent + data.sent);
+	assert_int_equal(st.packets, accounted);
+	/* Each round's SYNs reopen, unless one ran out of swaps (counted). */
+	assert_true(st.flows_reopened <= (__u64)lives.rounds * REOPEN_FLOWS);
+	assert_true(st.flows_reopened + st.cas_exhausted >= (__u64)lives.rounds * REOPEN_FLOWS);
+	/* Never deleted, so never created anew: every flow since is a reopen. */
+	assert_int_equal(st.flows_created, REOPEN_FLOWS + st.flows_reopened);
+	assert_int_equal(st.flows_expired + st.flows_killed + st.flows_deleted +
+				 st.unreplied_evicted + st.insert_races,
+			 0);
+	env_free(e);
+}
+
 /* ---- Table full ---- */
 
 static void test_table_full(void **state)
@@ -1273,6 +1421,51 @@ static void test_unreplied_ring(void **state)
 	assert_int_equal(st.table_full, 0);
 	assert_int_equal(st.deleted_packets, 2);
 	assert_int_equal(gauges_match_table(e), 5);
+	conservation_holds(e);
+	env_free(e);
+}
+
+/*
+ * A tuple opened, closed and reopened within one jiffy: its new flow has no
+ * reply yet, and its previous flow's ring slot (same key, same first_seen) is
+ * the one it takes. That slot must not evict the new flow.
+ */
+static void test_unreplied_ring_reopen(void **state)
+{
+	struct endpoint s = ep("198.18.1.1", 80);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_stats st;
+	struct frame f;
+	struct env *e;
+	int k, same_jiffy = 0;
+
+	(void)state;
+	unreplied_slots = 1;
+	e = env_new(16, NULL);
+	unreplied_slots = 0;
+	/* A jiffy may tick in the middle of an attempt: try a few tuples. */
+	for (k = 0; k < 8 && !same_jiffy; k++) {
+		struct endpoint c = ep("198.18.0.3", 46000 + k);
+		__u64 first_seen;
+
+		time_wait(e, &c, &s);
+		assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+		first_seen = ent.val.first_seen;
+		frame_tcp(&f, &c, &s, F_SYN, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
+		assert_int_equal(ctaccel_ct_state(ent.val.ct), CTACCEL_ST_SYN_SENT);
+		same_jiffy = ent.val.first_seen == first_seen;
+		/* Answered: the next tuple's flow takes the slot from this one. */
+		frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+		run_frame(e->ingress_fd, &f, 0);
+	}
+	assert_true(same_jiffy);
+	stats_read(e, &st);
+	assert_int_equal(st.unreplied_evicted, 0);
+	assert_int_equal(st.flows_reopened, k);
+	assert_int_equal(st.flows_created, 2 * k);
+	assert_int_equal(gauges_match_table(e), k);
 	conservation_holds(e);
 	env_free(e);
 }
@@ -1880,8 +2073,10 @@ int main(void)
 		cmocka_unit_test(test_concurrent_one_direction),
 		cmocka_unit_test(test_concurrent_both_directions),
 		cmocka_unit_test(test_concurrent_state_moves),
+		cmocka_unit_test(test_reopen_in_place_races),
 		cmocka_unit_test(test_table_full),
 		cmocka_unit_test(test_unreplied_ring),
+		cmocka_unit_test(test_unreplied_ring_reopen),
 		cmocka_unit_test(test_reused_element_left_alone),
 		cmocka_unit_test(test_reuse_under_removal),
 		cmocka_unit_test(test_delete_compares),
