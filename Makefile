@@ -232,10 +232,11 @@ bench-gateway: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash scripts/bench-gateway.sh
 
-# Where the ingress program's time goes under real traffic (perf; MODE=bypass).
+# Where the ingress program's time goes under real traffic (perf; MODE=bypass,
+# WORKLOAD=crr).
 profile-gateway: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)bash scripts/profile-gateway.sh $(MODE)
+	$(Q)bash scripts/profile-gateway.sh $(or $(MODE),fastpath) 8 $(or $(WORKLOAD),rr)
 
 # Benchmarks, never part of `make test`: every one, then bench/results.{md,json,png}.
 bench: deps

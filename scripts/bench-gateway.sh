@@ -251,6 +251,10 @@ for ((k = 0; k < BUILDS; k++)); do
 		sysctl -qw kernel.bpf_stats_enabled="$STATS"
 		prog_stats | join "$WORK/p0" - | awk '{print $1, $4 - $2, $5 - $3}' >>"$WORK/$wl.prog"
 	done
+	# how the variants' flows began: inserted, or reopened in place
+	for v in "${CTACCEL_VARIANTS[@]}"; do
+		ctl "$v" -j stats | jq -r --arg v "$v" '"\($v) \(.counters.flows_created) \(.counters.flows_reopened)"'
+	done >>"$WORK/flows"
 done
 down
 
@@ -328,3 +332,10 @@ for wl in rr crr; do
 	done
 done
 echo "goal: ingress <= 200 ns/packet"
+echo
+echo "Flows the ctaccel variants started, all workloads and builds (a client port that comes"
+echo "round again within TIME_WAIT reopens its entry):"
+for v in "${CTACCEL_VARIANTS[@]}"; do
+	awk -v v="$v" '$1 == v {c += $2; r += $3}
+		END {printf "  %s: %d flows, %d of them reopened (%.0f %%)\n", v, c, r, c ? 100 * r / c : 0}' "$WORK/flows"
+done
