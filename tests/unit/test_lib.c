@@ -175,6 +175,47 @@ static void test_attach_detach(void **state)
 	unloaded(h);
 }
 
+/*
+ * The caller's choice of tc filters, through the handle's options: a filter on
+ * clsact, no link. The library itself ignores CTACCEL_HOOK; the CLI and the
+ * daemon pass it on.
+ */
+static void test_attach_tc_filters(void **state)
+{
+	struct ctaccel_opts o = {.pin_path = root, .print = record, .print_ctx = &out};
+	struct ctaccel *h, *tc;
+	unsigned int ifx;
+	char cmd[256];
+
+	(void)state;
+	assert_int_equal(setenv("CTACCEL_HOOK", "clsact", 1), 0);
+	assert_true(ctaccel_env_tc_filters());
+	h = loaded();
+	assert_int_equal(ctaccel_ifindex(h, "attach", "ctl0", &ifx), 0);
+	/* the environment reaches no handle that was not given it */
+	assert_int_equal(ctaccel_attach(h, ifx), 0);
+	snprintf(cmd, sizeof(cmd), "test -e %s/link_tcx_%u_ingress", root, ifx);
+	assert_int_equal(sh(cmd), 0);
+	assert_int_equal(ctaccel_detach(h, ifx), 0);
+	assert_int_equal(unsetenv("CTACCEL_HOOK"), 0);
+	assert_false(ctaccel_env_tc_filters());
+
+	o.tc_filters = true;
+	assert_int_equal(ctaccel_new(&o, &tc), 0);
+	assert_int_equal(ctaccel_open(tc), 0);
+	assert_int_equal(ctaccel_attach(tc, ifx), 0);
+	assert_int_equal(ctaccel_device_hooks(tc, ifx), CTACCEL_HOOK_BOTH);
+	assert_int_equal(sh("tc filter show dev ctl0 ingress | grep -q ctaccel"), 0);
+	snprintf(cmd, sizeof(cmd), "ls %s | grep -q link_tcx_", root);
+	assert_int_equal(sh(cmd), 256);
+	assert_int_equal(ctaccel_detach(tc, ifx), 0);
+	assert_int_equal(sh("tc filter show dev ctl0 ingress | grep -q ctaccel"), 256);
+	/* and the qdisc ctaccel made for them */
+	assert_int_equal(sh("tc qdisc show dev ctl0 | grep -q clsact"), 256);
+	ctaccel_free(tc);
+	unloaded(h);
+}
+
 static void test_errors_name_the_verb(void **state)
 {
 	struct ctaccel *h = handle(root);
@@ -361,6 +402,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_load_open_unload, test_setup),
 		cmocka_unit_test_setup(test_attach_detach, test_setup),
+		cmocka_unit_test_setup(test_attach_tc_filters, test_setup),
 		cmocka_unit_test_setup(test_errors_name_the_verb, test_setup),
 		cmocka_unit_test_setup(test_policy_swap, test_setup),
 		cmocka_unit_test_setup(test_status_problems, test_setup),

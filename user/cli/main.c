@@ -103,10 +103,11 @@ static int do_help(struct cli *c, int argc, char **argv)
 }
 
 /* The daemon is its own client of the library; it gets the pin root given
- * to ctaccel as the default for its own settings. */
+ * to ctaccel as the default for its own settings, and the environment's
+ * choice of hook. */
 static int do_daemon(struct cli *c, int argc, char **argv)
 {
-	return daemon_main(c->pin_path, argc, argv);
+	return daemon_main(c->pin_path, ctaccel_env_tc_filters(), argc, argv);
 }
 
 static int parse_options(struct cli *c, int argc, char **argv)
@@ -213,6 +214,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	o.pin_path = c.pin_path;
+	o.tc_filters = ctaccel_env_tc_filters();
 	err = ctaccel_new(&o, &c.h);
 	if (err) {
 		cli_err(&c, "--pin-path %s: %s", c.pin_path, strerror(-err));

@@ -97,7 +97,7 @@ struct daemon {
 extern const char *const daemon_repair_names[REPAIR__MAX];
 
 /* `ctaccel daemon ARGS`; pin_path is ctaccel's --pin-path. An exit code. */
-int daemon_main(const char *pin_path, int argc, char **argv);
+int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv);
 
 /* One line per event on stderr, with a syslog priority under journald. */
 void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

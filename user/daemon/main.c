@@ -324,9 +324,9 @@ static void daemon_free(struct daemon *d)
 	free(d);
 }
 
-int daemon_main(const char *pin_path, int argc, char **argv)
+int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 {
-	struct ctaccel_opts o = {.print = lib_print};
+	struct ctaccel_opts o = {.print = lib_print, .tc_filters = tc_filters};
 	struct daemon *d;
 	char **args;
 	int i, ret = 1;

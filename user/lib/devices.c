@@ -147,8 +147,7 @@ bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex)
 	return pin_exists(h, name);
 }
 
-/* The operator's choice of tc filters where tcx exists (README, "Attaching"). */
-static bool clsact_chosen(void)
+bool ctaccel_env_tc_filters(void)
 {
 	const char *v = getenv("CTACCEL_HOOK");
 
@@ -181,7 +180,7 @@ int hook_attach(struct ctaccel *h, unsigned int ifindex, bool ingress, int prog_
 	}
 	if (tc_prog_id(ifindex, ingress))
 		return tc_attach_prog(ifindex, ingress, prog_fd, NULL);
-	if (clsact_chosen())
+	if (h->tc_filters)
 		return tc_attach_prog(ifindex, ingress, prog_fd, created);
 	fd = bpf_link_create(prog_fd, ifindex, ingress ? TCX_INGRESS : TCX_EGRESS, NULL);
 	if (fd < 0) {

@@ -44,6 +44,7 @@ struct ctaccel {
 	char root[PATH_MAX];
 	ctaccel_print_fn print;
 	void *print_ctx;
+	bool tc_filters;
 	int lock_fd;
 	bool open;
 	int fd[CTACCEL_FD__MAX];

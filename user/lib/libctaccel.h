@@ -33,7 +33,14 @@ struct ctaccel_opts {
 	const char *pin_path; /* NULL: CTACCEL_PIN_DEFAULT */
 	ctaccel_print_fn print;
 	void *print_ctx;
+	/* New hooks as tc filters on clsact even where tcx exists (README,
+	 * "Attaching to devices"). Devices already attached keep their kind. */
+	bool tc_filters;
 };
+
+/* The environment's choice of hook (CTACCEL_HOOK=clsact), for callers that
+ * offer it: the library itself never reads the environment. */
+bool ctaccel_env_tc_filters(void);
 
 struct ctaccel;
 

@@ -68,6 +68,7 @@ int ctaccel_new(const struct ctaccel_opts *opts, struct ctaccel **out)
 	if (opts) {
 		h->print = opts->print;
 		h->print_ctx = opts->print_ctx;
+		h->tc_filters = opts->tc_filters;
 	}
 	h->lock_fd = -1;
 	for (i = 0; i < CTACCEL_FD__MAX; i++)
