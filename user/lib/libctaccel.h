@@ -38,8 +38,9 @@ struct ctaccel_opts {
 	bool tc_filters;
 };
 
-/* The environment's choice of hook (CTACCEL_HOOK=clsact), for callers that
- * offer it: the library itself never reads the environment. */
+/* Whether the environment asks for tc filters (CTACCEL_HOOK=clsact), for the
+ * callers that offer that choice: the library reads the environment nowhere
+ * else, and never on its own. */
 bool ctaccel_env_tc_filters(void);
 
 struct ctaccel;
