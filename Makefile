@@ -145,7 +145,7 @@ $(OUTPUT)/test_tracker: tests/unit/test_tracker.c tests/unit/pkt.c tests/unit/pk
 # libctaccel driven directly, on a private pin root in a private namespace.
 $(OUTPUT)/test_lib: tests/unit/test_lib.c $(LIBCTACCEL) $(SKELS)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit $< $(LIBCTACCEL) -o $@ $(LIB_LIBS) -lcmocka
+	$(Q)$(CC) $(USER_CFLAGS) -I tests/unit $< $(LIBCTACCEL) -o $@ $(LIB_LIBS) -lcmocka -lpthread
 
 $(OUTPUT)/flowfill: tests/bench/flowfill.c tests/unit/pkt.c tests/unit/pkt.h $(LIBCTACCEL) \
 		$(SKELS)

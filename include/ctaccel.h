@@ -361,10 +361,11 @@ struct ctaccel_policy_val {
  * Value of the one-slot ARRAY `ctaccel_policy_gen`, written by userspace only.
  * `gen` moves on (under the writers' lock) after every policy change, so that
  * flows re-read their fast-path verdict (struct ctaccel_flow.fastpath).
- * `devices` takes a new value after every change of ctaccel_ifaces, so that
- * the fast path checks its egress device again (0 in a state loaded before
- * it existed). A new random value, not an increment: not every attach holds
- * the writers' lock, and two increments racing could write the same value.
+ * `devices` moves on after every change of ctaccel_ifaces, so that the fast
+ * path checks its egress device again (0 in a state loaded before it
+ * existed). Both are written back together, so every write holds the
+ * writers' lock: a write of one field cannot put back an old value of the
+ * other.
  */
 struct ctaccel_policy_gen {
 	__u32 gen;

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -216,6 +217,82 @@ static void test_attach_tc_filters(void **state)
 	unloaded(h);
 }
 
+struct attach_job {
+	struct ctaccel *h;
+	unsigned int ifindex;
+	int err;
+	volatile bool done;
+};
+
+static void *attach_thread(void *arg)
+{
+	struct attach_job *j = arg;
+
+	j->err = ctaccel_attach(j->h, j->ifindex);
+	j->done = true;
+	return NULL;
+}
+
+static struct ctaccel_policy_gen policy_gen_read(void)
+{
+	struct ctaccel_policy_gen g;
+	char path[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, PIN_POLICY_GEN);
+	fd = bpf_obj_get(path);
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &g), 0);
+	close(fd);
+	return g;
+}
+
+/*
+ * The policy generation and the devices generation share one map value, and
+ * each write puts back both: an attach by a caller without the writers' lock
+ * waits for it, so that it cannot undo a policy change made meanwhile.
+ */
+static void test_generations_under_the_lock(void **state)
+{
+	struct ctaccel_policy_gen before, after;
+	struct attach_job j = {};
+	struct ctaccel_rule r;
+	struct ctaccel *h;
+	bool done_early;
+	pthread_t t;
+	char err[128];
+	int added;
+
+	(void)state;
+	h = loaded();
+	before = policy_gen_read();
+	j.h = handle(root);
+	assert_int_equal(ctaccel_open(j.h), 0);
+	assert_int_equal(ctaccel_ifindex(j.h, "attach", "ctl0", &j.ifindex), 0);
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(pthread_create(&t, NULL, attach_thread, &j), 0);
+	usleep(300 * 1000);
+	done_early = j.done;
+	added = ctaccel_rule_parse("all", &r, err, sizeof(err)) ?: ctaccel_policy_add(h, &r);
+	/* unlocked and joined before any assertion: a failure must not hang
+	 * the suite on a lock this test holds */
+	ctaccel_unlock(h);
+	pthread_join(t, NULL);
+	assert_false(done_early);
+	assert_int_equal(added, 0);
+	assert_int_equal(j.err, 0);
+	after = policy_gen_read();
+	assert_int_equal(after.gen, before.gen + 1);
+	assert_int_equal(after.devices, before.devices + 1);
+	assert_int_equal(ctaccel_lock(h), 0);
+	assert_int_equal(ctaccel_detach(h, j.ifindex), 0);
+	assert_int_equal(ctaccel_policy_replace(h, NULL, 0), 0);
+	ctaccel_unlock(h);
+	ctaccel_free(j.h);
+	unloaded(h);
+}
+
 static void test_errors_name_the_verb(void **state)
 {
 	struct ctaccel *h = handle(root);
@@ -403,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup(test_load_open_unload, test_setup),
 		cmocka_unit_test_setup(test_attach_detach, test_setup),
 		cmocka_unit_test_setup(test_attach_tc_filters, test_setup),
+		cmocka_unit_test_setup(test_generations_under_the_lock, test_setup),
 		cmocka_unit_test_setup(test_errors_name_the_verb, test_setup),
 		cmocka_unit_test_setup(test_policy_swap, test_setup),
 		cmocka_unit_test_setup(test_status_problems, test_setup),

@@ -12,7 +12,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <bpf/bpf.h>
@@ -263,29 +262,6 @@ unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex)
 	return hooks;
 }
 
-/*
- * After any change of ctaccel_ifaces: the fast path checks its egress device
- * again (struct ctaccel_policy_gen.devices). Userspace is the value's only
- * writer; a new random value, never the one before, whoever writes at once.
- * A failure is the caller's to report: fast flows might keep a device that
- * is no longer attached.
- */
-static int devices_changed(struct ctaccel *h)
-{
-	struct ctaccel_policy_gen g = {};
-	int fd = h->fd[CTACCEL_FD_POLICY_GEN];
-	__u32 zero = 0, v;
-
-	if (bpf_map_lookup_elem(fd, &zero, &g))
-		return -errno;
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = g.devices;
-	if (v == g.devices || !v)
-		v = g.devices + 1 ?: 1;
-	g.devices = v;
-	return bpf_map_update_elem(fd, &zero, &g, BPF_ANY) ? -errno : 0;
-}
-
 int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 {
 	char name[IF_NAMESIZE];
@@ -303,7 +279,7 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		hook_detach(h, next, true);
 		hook_detach(h, next, false);
 		err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next) ? -errno : 0;
-		err = err ?: devices_changed(h);
+		err = err ?: policy_gen_bump(h, true);
 		if (err)
 			return lib_fail(h, err, "forget device ifindex %u", next);
 		(*pruned)++;
@@ -448,7 +424,7 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 	err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) ? -errno : 0;
 	if (err == -ENOENT)
 		err = 0;
-	err = err ?: devices_changed(h);
+	err = err ?: policy_gen_bump(h, true);
 	return err ? lib_fail(h, err, "detach %s", dev_name(ifindex, name)) : 0;
 }
 
@@ -482,7 +458,7 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 		bpf_map_delete_elem(ifaces, &ifindex);
 	}
 	/* Also after a failure: the record may have been there for a while. */
-	gen_err = devices_changed(h);
+	gen_err = policy_gen_bump(h, true);
 	err = err ?: gen_err;
 	return err ? lib_fail(h, err, "attach %s", dev_name(ifindex, name)) : 0;
 }

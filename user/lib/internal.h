@@ -96,6 +96,9 @@ int hook_detach(struct ctaccel *h, unsigned int ifindex, bool ingress);
 /* Whether the device's ingress hook is a tcx link of this state. */
 bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex);
 
+/* Move ctaccel_policy_gen's `devices` (true) or `gen` on, under the writers'
+ * lock (policy.c). */
+int policy_gen_bump(struct ctaccel *h, bool devices);
 /* The trie in use (policy.c): an fd, or -errno. */
 int policy_inner_fd(struct ctaccel *h);
 /* The rules in use, as ctaccel_policy_read(), reporting nothing. */

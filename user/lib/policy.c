@@ -178,20 +178,36 @@ static void rule_of_key(const struct ctaccel_policy_key *k, const struct ctaccel
 }
 
 /*
- * Tell the datapath the policy changed: flows re-read their fast-path
- * verdict at their next packet. Userspace is this value's only writer (under
- * the writers' lock); the datapath only reads it.
+ * Move one of ctaccel_policy_gen's generations on: `gen` after a policy
+ * change (flows re-read their fast-path verdict at their next packet),
+ * `devices` after a change of ctaccel_ifaces (the fast path checks its egress
+ * device again). Userspace is the value's only writer, and its two fields
+ * share one map value: each write-back carries both, so every one happens
+ * under the writers' lock, taken here when this handle does not hold it.
+ * Otherwise a write of one field could put back an old value of the other.
  */
-static int policy_gen_next(struct ctaccel *h)
+int policy_gen_bump(struct ctaccel *h, bool devices)
 {
 	struct ctaccel_policy_gen g = {};
+	bool held = h->lock_fd >= 0;
+	int fd = h->fd[CTACCEL_FD_POLICY_GEN], err;
 	__u32 zero = 0;
-	int fd = h->fd[CTACCEL_FD_POLICY_GEN];
 
-	if (bpf_map_lookup_elem(fd, &zero, &g))
-		return -errno;
-	g.gen++;
-	return bpf_map_update_elem(fd, &zero, &g, BPF_ANY) ? -errno : 0;
+	err = held ? 0 : ctaccel_lock(h);
+	if (err)
+		return err;
+	if (bpf_map_lookup_elem(fd, &zero, &g)) {
+		err = -errno;
+	} else {
+		if (devices)
+			g.devices++;
+		else
+			g.gen++;
+		err = bpf_map_update_elem(fd, &zero, &g, BPF_ANY) ? -errno : 0;
+	}
+	if (!held)
+		ctaccel_unlock(h);
+	return err;
 }
 
 /*
@@ -271,7 +287,7 @@ int ctaccel_policy_sync(struct ctaccel *h)
 		err = bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY) ? -errno
 											 : 1;
 	if (err == 1)
-		err = policy_gen_next(h) ?: 1;
+		err = policy_gen_bump(h, false) ?: 1;
 	close(fd);
 	return err < 0 ? lib_fail(h, err, "finish the interrupted policy update") : err;
 }
@@ -434,7 +450,7 @@ static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool a
 	} else if (!add && missing == n) {
 		err = -ENOENT;
 	}
-	if (!err && (err = policy_gen_next(h)))
+	if (!err && (err = policy_gen_bump(h, false)))
 		lib_fail(h, err, "policy: move the policy generation on");
 out:
 	close(fd);
@@ -485,7 +501,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 		lib_fail(h, err, "policy: pin the new policy");
 	if (!err && bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY))
 		err = lib_fail(h, -errno, "policy: swap the new policy in");
-	if (!err && (err = policy_gen_next(h)))
+	if (!err && (err = policy_gen_bump(h, false)))
 		lib_fail(h, err, "policy: move the policy generation on");
 	close(fd);
 	/* An empty policy marks no new flow: its notrack table goes too. Flows
