@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * Starting a flow (part of tracker.bpf.c): a new entry for a flow's first
+ * packet (flow_create), or the entry of a closed flow that a SYN reopens
+ * (flow_reopen), both filled by flow_init. Needs flow_quiesce/flow_retire
+ * (removal.bpf.h), tcp_step and the policy lookups.
+ * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
+ * flow_update.
+ */
+#ifndef CTACCEL_NEWFLOW_BPF_H
+#define CTACCEL_NEWFLOW_BPF_H
+
+#include "unreplied.bpf.h"
+
+/*
+ * A new flow's entry as its first packet makes it, but for the word and the
+ * reference (the caller settles a UDP flow's bypass, which depends on the
+ * skb). Bypass is decided here once: the flow skips nf_conntrack from its
+ * first packet to its last. The fast-path verdict follows the policy.
+ */
+static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt *p, __u32 index,
+				      __u64 now, struct ctaccel_stats *st)
+{
+	__u32 gen = policy_gen_now(), verdict = policy_verdict(&p->key);
+
+	nf->first_seen = now;
+	nf->last_seen = now;
+	nf->leg[CTACCEL_DIR_ORIG].packets = 1;
+	nf->leg[CTACCEL_DIR_ORIG].bytes = p->ip_len;
+	nf->tcp_flags = p->tcp_flags;
+	nf->orig_is_hi = p->src_is_hi;
+	nf->syn_in = p->ingress && (index == TCPI_SYN || p->key.proto == IPPROTO_UDP);
+	if (index == TCPI_SYN && p->key.proto == IPPROTO_TCP)
+		nf->syn_ns = bpf_ktime_get_ns();
+	nf->bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
+	nf->fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
+	CTR_INC(st, policy_lookups);
+}
+
+/*
+ * A SYN reopens a closed TCP flow (TIME_WAIT or CLOSE) whose word it has
+ * swapped to NONE, still holding its reference (flow_step's FLOW_REOPEN): the
+ * tuple's next flow takes the same element, as nf_conntrack would replace the
+ * entry, with no delete and no insert (port reuse under connection churn does
+ * this for most connections).
+ *
+ * The entry is quiesced as for a removal, which leaves it DEAD: no packet can
+ * take a reference while the fields are rewritten, and those that held one
+ * have finished, so the old legs are final. The old flow is retired exactly
+ * as a removed one; the new one is written, then DEAD is cleared, then the
+ * word is stored. A packet that takes a reference after the swap that clears
+ * DEAD reads every field of the new flow.
+ *
+ * Returns 0 (this packet accounted in the new flow; the caller gives the flow
+ * its ring slot), or FLOW_AGAIN when the entry was removed instead (the wait
+ * timed out). Either way the packet no longer holds a reference.
+ *
+ * A global function called from the program's own frame: the verifier walks
+ * it once, and flow_update's frame is not below it.
+ */
+__noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u32 old, __u64 now,
+			   struct ctaccel_stats *st)
+{
+	__u64 nct = 0, dead;
+
+	if (!f || !p || !st)
+		return 0;
+	CTR_ATOMIC(st, flows_reopened, 1);
+	if (!flow_quiesce(f, &p->key, 1)) {
+		CTR_ATOMIC(st, quiesce_timeouts, 1);
+		flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
+		bpf_map_delete_elem(&ctaccel_flows, &p->key);
+		return FLOW_AGAIN;
+	}
+	flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
+
+	/* Only a SYN reopens (the SYN rows of the transition table), and a
+	 * SYN always opens a flow. */
+	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_cfg, &nct);
+	__builtin_memset(&f->leg, 0, sizeof(*f) - offsetof(struct ctaccel_flow, leg));
+	flow_init(f, p, TCPI_SYN, now, st);
+	p->bypass = f->bypass;
+	FLOW_EVENT(&p->key, f, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
+
+	dead = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT | CTACCEL_REF_DEAD;
+	__sync_val_compare_and_swap(&f->ref, dead, dead - CTACCEL_REF_DEAD);
+	*(volatile __u64 *)&f->ct = nct;
+
+	gauge_add(st, ctaccel_ct_state(nct), 1);
+	CTR_INC(st, flows_created);
+	CTR_INC(st, tracked_packets);
+	CTR_ADD(st, tracked_bytes, p->ip_len);
+	return 0;
+}
+
+/* Returns -EEXIST when another CPU inserted the flow first. */
+__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p);
+
+static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __u64 now,
+				       struct ctaccel_stats *st)
+{
+	struct ctaccel_flow nf = {};
+	__u64 nct = 0;
+	long err;
+	int slot;
+
+	if (p->key.proto == IPPROTO_UDP) {
+		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, &ctaccel_cfg);
+	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
+		/* Only a SYN or a mid-stream ACK may start a flow. */
+		CTR_INC(st, invalid);
+		return 0;
+	}
+	nf.ct = nct;
+	nf.ref = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT;
+	flow_init(&nf, p, index, now, st);
+	/* A UDP flow is bypassed only where both directions carry the mark:
+	 * one from a local socket only if that socket had it (ctaccel_udp_*:
+	 * nf_conntrack's output hook runs before tc egress), one to a local
+	 * socket only if that socket has it. nf_conntrack tracks the others
+	 * whole. */
+	if (!p->ingress && p->key.proto == IPPROTO_UDP &&
+	    (skb->mark & ctaccel_cfg.mark_mask) != ctaccel_cfg.mark)
+		nf.bypass = 0;
+	if (nf.bypass && p->ingress && p->key.proto == IPPROTO_UDP && !udp_replies_marked(skb, p))
+		nf.bypass = 0;
+	p->bypass = nf.bypass;
+
+	/* Room first: the slot's old flow may be what frees an entry. */
+	slot = unreplied_slot(st, NULL);
+	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
+	unreplied_set(slot, err ? NULL : &p->key, now);
+	if (err == -EEXIST)
+		return -EEXIST;
+	if (err == -E2BIG) {
+		CTR_INC(st, table_full);
+		return 0;
+	}
+	if (err) {
+		CTR_INC(st, insert_failed);
+		return 0;
+	}
+	gauge_add(st, ctaccel_ct_state(nct), 1);
+	CTR_INC(st, flows_created);
+	FLOW_EVENT(&p->key, &nf, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
+	CTR_INC(st, tracked_packets);
+	CTR_ADD(st, tracked_bytes, p->ip_len);
+	return 0;
+}
+
+#endif /* CTACCEL_NEWFLOW_BPF_H */
