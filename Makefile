@@ -45,7 +45,7 @@ UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen $(OUTPUT)/tcxprogs
 UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr \
-	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach
+	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach $(OUTPUT)/memfloor
 
 # Fuzz targets (libFuzzer) over the same userspace sources, built with
 # ASan and UBSan; `make test` runs each for seconds, `make fuzz` for longer.
@@ -162,6 +162,10 @@ $(OUTPUT)/gwcost: tests/bench/gwcost.c | $(OUTPUT)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lm
 
 $(OUTPUT)/tcxattach: tests/bench/tcxattach.c | $(OUTPUT)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(LIBS)
+
+$(OUTPUT)/memfloor: tests/bench/memfloor.c include/ctaccel.h | $(OUTPUT)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ $(LIBS)
 

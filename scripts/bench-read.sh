@@ -3,7 +3,8 @@
 # Reading a full table: 1,000,000 flows in a pinned ctaccel (filled through the
 # pinned ingress program), read with ctaccel's batch lookups, with bpftool, and
 # with a get_next_key + lookup loop; alternating rounds, medians. Also the
-# memory per tracked flow, beside nf_conntrack's object size.
+# memory per tracked flow, beside nf_conntrack's object size, and what the
+# kernel charges any hash map layout per element (memfloor).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FLOWS=${FLOWS:-1000000}
@@ -52,6 +53,11 @@ echo "counts: ctaccel $n_count, loop $n_loop (expected $FLOWS)"
 echo
 echo "Memory: flow table memlock $memlock bytes for $FLOWS flows = $((memlock / FLOWS)) B per flow" \
 	"(key 40 + value 96 + hash element and allocator overhead)"
+# The floor of any hash map layout, asked of the kernel: is the goal (<= 128 B
+# per IPv4 flow) within reach of the fields that exact accounting needs?
+echo
+"$OUT/memfloor" "$FLOWS"
+echo "goal (cost issue): <= 128 B per tracked IPv4 flow at 1 M flows (memlock)"
 if [[ -n $ct_obj ]]; then
 	# Both tuple directions live inside the one object; the table's hash is
 	# one 8-byte hlist_nulls_head per bucket, sized by nf_conntrack_buckets.

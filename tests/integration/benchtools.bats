@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # The gateway benchmark's own tool (tests/bench/gwcost.c): its arithmetic on
 # rows whose answer is known, and its client and server on a namespace's
-# loopback. The benchmark itself is never part of make test.
+# loopback. The memory floor's tool (tests/bench/memfloor.c) against a loaded
+# ctaccel's table. The benchmarks themselves are never part of make test.
 
 load lib
 
@@ -10,11 +11,14 @@ load lib
 # of their own, with a $$ of their own.
 setup_file() {
 	export NS=ctacc-bt$$
+	export PIN=/sys/fs/bpf/ctaccel-test-bt$$
 }
 
 teardown_file() {
 	ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
 	ip netns del "$NS" 2>/dev/null || true
+	"$CTACCEL" --pin-path "$PIN" unload force >/dev/null 2>&1 || true
+	rm -rf "$PIN"
 }
 
 # Rows of 9 cycles in which the machine runs at speed 1, 2 or 4 (every path's
@@ -95,4 +99,32 @@ rows() {
 	run ip netns exec "$NS" "$OUT/gwcost" rr 91 20 1 1 direct=198.18.0.1 other=198.18.0.2
 	[[ $status -ne 0 ]]
 	[[ $output == *"gwcost: direct: connect"* ]]
+}
+
+# The row named $1 of memfloor's output $2: key and value bytes, then the
+# figures without and with preallocation.
+floor_row() {
+	awk -F'|' -v l="$1" '{n = $2; gsub(/^ +| +$/, "", n)} n == l {print $3 + 0, $4 + 0, $5 + 0, $6 + 0}' <<<"$2"
+}
+
+@test "memfloor: ctaccel's layout costs what a loaded ctaccel table with as many flows costs" {
+	local flows=20000 mem ours t e
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	# sized as memfloor sizes its maps: the flows and 1,024 more
+	"$CTACCEL" --pin-path "$PIN" load max-flows $((flows + 1024)) unreplied-max $((flows + 1024)) >/dev/null
+	"$OUT/flowfill" fill "$PIN" "$flows"
+	[[ $("$CTACCEL" --pin-path "$PIN" -j flow count | jq .flows) -eq $flows ]]
+	mem=$(bpftool -j map show pinned "$PIN/ctaccel_flows" | jq .bytes_memlock)
+	ours=$(awk -v m="$mem" -v n="$flows" 'BEGIN {printf "%.1f", m / n}')
+	run "$OUT/memfloor" "$flows"
+	echo "$output"
+	[[ $status -eq 0 ]]
+	read -ra t <<<"$(floor_row "ctaccel's flow table today" "$output")"
+	read -ra e <<<"$(floor_row "IPv4 key, the fields exact accounting needs" "$output")"
+	echo "loaded table: $ours B per flow; memfloor: today ${t[*]}, IPv4 exact ${e[*]}"
+	[[ ${t[2]} == "$ours" ]]
+	# same element count and buckets: the rows differ by their key and
+	# value bytes alone
+	[[ $(awk -v a="${t[2]}" -v b="${e[2]}" 'BEGIN {print a - b}') -eq \
+		$((t[0] + t[1] - e[0] - e[1])) ]]
 }
