@@ -4,7 +4,7 @@
  * so that ctaccel and nf_conntrack can be compared flow by flow.
  *
  *   tcpgen server ADDR PORT
- *   tcpgen client ADDR PORT MODE COUNT [HOLD_SECONDS]
+ *   tcpgen client ADDR PORT MODE COUNT [HOLD_SECONDS [SOURCE_PORT]]
  *
  * MODE (sent to the server as the first byte):
  *   c  client closes first        s  server closes first
@@ -13,6 +13,12 @@
  *   r  server resets              R  client resets
  *   e  echo until the client closes (the server side of tests/bench/rr.c)
  *   x  connect only (refused or unanswered: no server byte expected)
+ *
+ * With SOURCE_PORT, connection i is made from port SOURCE_PORT + i: where the
+ * server closes first, the client keeps nothing of a connection, and the
+ * kernel's connect() may pick one of its ports again, whose SYN then ends the
+ * server's TIME_WAIT socket of that port's last connection. A caller that
+ * counts those sockets gives ports outside ip_local_port_range.
  *
  * Prints "ok N fail M" on stdout; every loop is bounded in count and time.
  */
@@ -211,14 +217,30 @@ static void first_failure(const char *what)
 		fprintf(stderr, "tcpgen: first failure: %s: %s\n", what, strerror(errno));
 }
 
+/* Bind fd to `port` on the wildcard address of its family. */
+static int bind_port(int fd, int fam, int port)
+{
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+
+	if (fam == AF_INET)
+		return bind(fd, (void *)&a4, sizeof(a4));
+	return bind(fd, (void *)&a6, sizeof(a6));
+}
+
 static int one_connection(int fam, const struct sockaddr_storage *ss, socklen_t len, char mode,
-			  int *held)
+			  int sport, int *held)
 {
 	char buf[4096];
 	int fd = socket(fam, SOCK_STREAM, 0);
 
 	if (fd < 0)
 		return -1;
+	if (sport && bind_port(fd, fam, sport)) {
+		first_failure("bind");
+		close(fd);
+		return -1;
+	}
 	if (mode == 'x') {
 		int r = connect_bounded(fd, ss, len, 2500);
 
@@ -275,7 +297,7 @@ fail:
 	return -1;
 }
 
-static int client(const char *addr, int port, char mode, int count, int hold)
+static int client(const char *addr, int port, char mode, int count, int hold, int sport)
 {
 	static int held[MAX_COUNT];
 	struct sockaddr_storage ss;
@@ -283,12 +305,13 @@ static int client(const char *addr, int port, char mode, int count, int hold)
 	socklen_t len;
 
 	fam = addr_parse(addr, port, &ss, &len);
-	if (fam < 0 || count < 1 || count > MAX_COUNT || !strchr("cshborRx", mode))
+	if (fam < 0 || count < 1 || count > MAX_COUNT || !strchr("cshborRx", mode) || sport < 0 ||
+	    (sport && sport + count > 65536))
 		return 2;
 	for (i = 0; i < count; i++) {
 		int h = -1;
 
-		if (one_connection(fam, &ss, len, mode, &h))
+		if (one_connection(fam, &ss, len, mode, sport ? sport + i : 0, &h))
 			fail++;
 		else
 			ok++;
@@ -311,9 +334,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (argc == 4 && !strcmp(argv[1], "server"))
 		return server(argv[2], atoi(argv[3]));
-	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "client"))
+	if (argc >= 6 && argc <= 8 && !strcmp(argv[1], "client"))
 		return client(argv[2], atoi(argv[3]), argv[4][0], atoi(argv[5]),
-			      argc == 7 ? atoi(argv[6]) : 0);
-	fprintf(stderr, "usage: tcpgen server ADDR PORT | client ADDR PORT MODE COUNT [HOLD]\n");
+			      argc >= 7 ? atoi(argv[6]) : 0, argc == 8 ? atoi(argv[7]) : 0);
+	fprintf(stderr, "usage: tcpgen server ADDR PORT | client ADDR PORT MODE COUNT [HOLD "
+			"[SOURCE_PORT]]\n");
 	return 2;
 }
