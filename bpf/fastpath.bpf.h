@@ -135,14 +135,9 @@ static __always_inline __u32 route_gen4(struct __sk_buff *skb)
 static __always_inline bool route_answers(const struct fp_route *r, struct __sk_buff *skb,
 					  const struct pkt *p, __u32 gen, __u32 len)
 {
-	const __u32 *a = (const __u32 *)&r->key, *b = (const __u32 *)&p->key;
-	__u32 diff = 0;
-	int i;
-
-	for (i = 0; i < (int)(sizeof(r->key) / 4); i++)
-		diff |= a[i] ^ b[i];
-	return !diff && r->gen == gen && r->in_ifindex == skb->ingress_ifindex &&
-	       r->src_is_hi == p->src_is_hi && r->tos == p->tos && len <= r->fits_len;
+	return key_equal(&r->key, &p->key) && r->gen == gen &&
+	       r->in_ifindex == skb->ingress_ifindex && r->src_is_hi == p->src_is_hi &&
+	       r->tos == p->tos && len <= r->fits_len;
 }
 
 /* Ask the FIB (the neighbour left to the redirect) and keep its answer in r. */

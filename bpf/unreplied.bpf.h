@@ -9,18 +9,6 @@
 #ifndef CTACCEL_UNREPLIED_BPF_H
 #define CTACCEL_UNREPLIED_BPF_H
 
-static __always_inline bool key_equal(const struct ctaccel_flow_key *a,
-				      const struct ctaccel_flow_key *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-	int i;
-
-	for (i = 0; i < (int)(sizeof(*a) / sizeof(__u64)); i++)
-		if (x[i] != y[i])
-			return false;
-	return true;
-}
-
 /*
  * The ring slot for a new flow. Its previous flow, if it still has no reply,
  * is removed now (oldest first): flows without a reply never hold more than
