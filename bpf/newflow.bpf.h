@@ -62,17 +62,20 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u32 old, __u
 			   struct ctaccel_stats *st)
 {
 	__u64 nct = 0, dead;
+	bool quiet;
 
 	if (!f || !p || !st)
 		return 0;
 	CTR_ATOMIC(st, flows_reopened, 1);
-	if (!flow_quiesce(f, &p->key, 1)) {
+	quiet = flow_quiesce(f, &p->key, 1);
+	if (!quiet)
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
-		flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
+	flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
+	if (!quiet) {
+		/* a packet may still be in flight on it: not reused */
 		bpf_map_delete_elem(&ctaccel_flows, &p->key);
 		return FLOW_AGAIN;
 	}
-	flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
 
 	/* Only a SYN reopens (the SYN rows of the transition table), and a
 	 * SYN always opens a flow. */
