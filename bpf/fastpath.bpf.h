@@ -75,37 +75,44 @@ static __always_inline int fib_verdict(long rc)
 
 /*
  * The fast path's memo of IPv4 route lookups: what bpf_fib_lookup() answered
- * for one direction of one flow (the lookup's whole question: device in,
- * addresses, ports, protocol, TOS), per CPU and direct-mapped by the flow's
- * hash. An answer stands while the netns's IPv4 route generation (rt_genid)
- * stays where it was: the kernel moves it on every route added, on the
- * deletion of a route a lookup has used, on a device going down or up, a
- * carrier or MTU change, and forwarding switched on or off, and checks its own
- * cached IPv4 routes against it the same way. IPv6 has no such generation (a
- * deleted IPv6 route is marked, not counted), so IPv6 packets ask the FIB
- * every time. Neighbours are never memoised: bpf_redirect_neigh() resolves
- * the next hop per packet in the kernel's neighbour layer, which runs its
- * state machine (probes a stale entry, queues behind an unresolved one) as
- * the kernel's own forwarding does. Not pinned: a cache private to one
+ * for one question (device in, source and destination, TOS; and the ports and
+ * protocol where the answer may depend on them), per CPU and direct-mapped by
+ * a hash of the question. The question leaves the ports and protocol out
+ * while the netns has no policy rule of its own and multipath routes hash on
+ * addresses only (net->ipv4.fib_has_custom_rules, which is never cleared,
+ * and sysctl_fib_multipath_hash_policy 0): then the kernel's lookup does not
+ * read them, and all flows between two hosts share one answer, as they do in
+ * the kernel's FIB. An answer stands while the netns's IPv4 route generation
+ * (rt_genid) stays where it was: the kernel moves it on every route or rule
+ * added, on the deletion of a route a lookup has used, on a device going down
+ * or up, a carrier or MTU change, and forwarding switched on or off, and
+ * checks its own cached IPv4 routes against it the same way. IPv6 has no such
+ * generation (a deleted IPv6 route is marked, not counted), so IPv6 packets
+ * ask the FIB every time. Neighbours are never memoised: bpf_redirect_neigh()
+ * resolves the next hop per packet in the kernel's neighbour layer, which
+ * runs its state machine (probes a stale entry, queues behind an unresolved
+ * one) as the kernel's own forwarding does. Not pinned: a cache private to one
  * program version (a live upgrade starts the next one empty); bpftool reads
  * it by name.
  */
 #define FP_ROUTES 1024
 
 struct fp_route {
-	struct ctaccel_flow_key key;
+	/* The question: the flow's key, its ports and protocol zeroed where
+	 * the answer does not depend on them. */
+	struct ctaccel_flow_key q;
 	__u32 in_ifindex;
 	__u32 gen;
 	__u32 out_ifindex;
-	__u32 nh[4];	/* the next hop: the gateway, or the destination itself */
+	/* The next hop, the gateway or the destination itself, as the redirect
+	 * takes it (from here: not copied to the stack). */
+	struct bpf_redir_neigh nh;
 	__u16 fits_len; /* the longest packet the lookup let through: longer ones ask again */
-	__u8 nh_family;
 	__u8 src_is_hi;
 	__u8 tos;
 	__u8 egress_ok; /* the egress device was attached at the devices generation below */
-	__u8 __pad[2];
+	__u8 __pad[3];
 	__u32 devices; /* struct ctaccel_policy_gen.devices when egress_ok was set */
-	__u32 __pad2;
 };
 
 struct {
@@ -124,25 +131,59 @@ static __always_inline __u32 devices_gen_now(void)
 	return g ? *(volatile __u32 *)&g->devices : 0;
 }
 
-/* The IPv4 route generation of the netns the packet came in on. */
-static __always_inline __u32 route_gen4(struct __sk_buff *skb)
+/*
+ * The IPv4 route generation of the netns the packet came in on, and whether
+ * that netns's lookups may read the ports and protocol: a policy rule of its
+ * own (any rule can match them), or a multipath hash over more than the
+ * addresses. A kernel without multipath routing has no hash policy.
+ */
+static __always_inline __u32 route_gen4(struct __sk_buff *skb, bool *ports_matter)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	struct net *net = kskb->dev->nd_net.net;
+	bool matter = net->ipv4.fib_has_custom_rules;
 
-	return kskb->dev->nd_net.net->ipv4.rt_genid.counter;
+	/* A direct load, as every field here (no probe-read helper per
+	 * packet); the branch is gone where the field is. */
+	if (bpf_core_field_exists(net->ipv4.sysctl_fib_multipath_hash_policy))
+		matter |= net->ipv4.sysctl_fib_multipath_hash_policy != 0;
+	*ports_matter = matter;
+	return net->ipv4.rt_genid.counter;
 }
 
-static __always_inline bool route_answers(const struct fp_route *r, struct __sk_buff *skb,
-					  const struct pkt *p, __u32 gen, __u32 len)
+/* The memo slot of an IPv4 packet's question. */
+static __always_inline __u32 route_slot(const struct pkt *p, bool ports_matter)
 {
-	return key_equal(&r->key, &p->key) && r->gen == gen &&
-	       r->in_ifindex == skb->ingress_ifindex && r->src_is_hi == p->src_is_hi &&
-	       r->tos == p->tos && len <= r->fits_len;
+	const struct ctaccel_flow_key *k = &p->key;
+	__u32 h = (k->addr_lo[0] ^ k->addr_hi[0] * 0x9e3779b1 ^ p->src_is_hi) * 0x85ebca6b;
+
+	if (ports_matter)
+		h ^= (__u32)k->port_lo << 16 | k->port_hi;
+	return (h * 0x9e3779b1 >> 22) & (FP_ROUTES - 1);
+}
+
+/* Whether the slot holds this packet's whole question: every word, without a
+ * branch per word (asked on every fast packet). */
+static __always_inline bool route_answers(const struct fp_route *r, struct __sk_buff *skb,
+					  const struct pkt *p, bool ports_matter, __u32 gen,
+					  __u32 len)
+{
+	const __u32 *x = (const __u32 *)&r->q, *y = (const __u32 *)&p->key;
+	__u16 m16 = ports_matter ? 0xffff : 0;
+	__u32 diff = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		diff |= x[i] ^ y[i];
+	diff |= (r->q.port_lo ^ (p->key.port_lo & m16)) | (r->q.port_hi ^ (p->key.port_hi & m16));
+	diff |= (r->q.proto ^ (p->key.proto & (__u8)m16)) | (r->q.family ^ p->key.family);
+	return !diff && r->gen == gen && r->in_ifindex == skb->ingress_ifindex &&
+	       r->src_is_hi == p->src_is_hi && r->tos == p->tos && len <= r->fits_len;
 }
 
 /* Ask the FIB (the neighbour left to the redirect) and keep its answer in r. */
 static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt *p, __u32 len,
-					struct fp_route *r, __u32 gen)
+					struct fp_route *r, bool ports_matter, __u32 gen)
 {
 	struct bpf_fib_lookup fib = {};
 	int verdict;
@@ -155,13 +196,18 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 		return verdict;
 	/* Packets of one CPU run here one at a time (softirq; on PREEMPT_RT
 	 * the CPU's BH lock): no other reads the slot while it is filled. */
-	r->key = p->key;
+	r->q = p->key;
+	if (!ports_matter) {
+		r->q.port_lo = 0;
+		r->q.port_hi = 0;
+		r->q.proto = 0;
+	}
 	r->in_ifindex = skb->ingress_ifindex;
 	r->gen = gen;
 	r->out_ifindex = fib.ifindex;
 	/* The gateway, or the destination: an IPv4 route may have an IPv6 gateway. */
-	r->nh_family = fib.family;
-	__builtin_memcpy(r->nh, fib.ipv6_dst, sizeof(r->nh));
+	r->nh.nh_family = fib.family;
+	__builtin_memcpy(r->nh.ipv6_nh, fib.ipv6_dst, sizeof(r->nh.ipv6_nh));
 	r->fits_len = len;
 	r->src_is_hi = p->src_is_hi;
 	r->tos = p->tos;
@@ -200,8 +246,8 @@ static __always_inline int spend_ttl(struct __sk_buff *skb, const struct pkt *p)
  */
 __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 {
-	struct bpf_redir_neigh nh = {};
 	struct ctaccel_iface *out;
+	bool ports_matter = true;
 	struct fp_route *r;
 	__u32 ifindex, len, gen = 0, slot, devices;
 	int verdict;
@@ -221,15 +267,18 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 	if (p->ttl <= 1)
 		return FP_OTHER; /* not tracked at all when it expires here */
 	len = seg_len(skb, p);
-	slot = (p->key_hash ^ p->src_is_hi) & (FP_ROUTES - 1);
+	if (p->key.family == AF_INET) {
+		gen = route_gen4(skb, &ports_matter);
+		slot = route_slot(p, ports_matter);
+	} else {
+		/* IPv6: a lookup for every packet (the slot is its scratch space). */
+		slot = p->key_hash & (FP_ROUTES - 1);
+	}
 	r = bpf_map_lookup_elem(&ctaccel_fp_routes, &slot);
 	if (!r)
 		return FP_OTHER;
-	if (p->key.family == AF_INET)
-		gen = route_gen4(skb);
-	/* IPv6: a lookup for every packet (the slot is its scratch space). */
-	if (p->key.family != AF_INET || !route_answers(r, skb, p, gen, len)) {
-		verdict = route_lookup(skb, p, len, r, gen);
+	if (p->key.family != AF_INET || !route_answers(r, skb, p, ports_matter, gen, len)) {
+		verdict = route_lookup(skb, p, len, r, ports_matter, gen);
 		if (verdict != FP_FORWARD)
 			return verdict;
 	}
@@ -246,13 +295,11 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 		r->devices = devices;
 		r->egress_ok = 1;
 	}
-	nh.nh_family = r->nh_family;
-	__builtin_memcpy(nh.ipv6_nh, r->nh, sizeof(nh.ipv6_nh));
 	verdict = spend_ttl(skb, p);
 	if (verdict != FP_FORWARD)
 		return verdict;
 	/* Fails only for bad arguments, which these are not. */
-	bpf_redirect_neigh(ifindex, &nh, sizeof(nh), 0);
+	bpf_redirect_neigh(ifindex, &r->nh, sizeof(r->nh), 0);
 	return FP_FORWARD;
 }
 

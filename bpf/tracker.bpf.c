@@ -448,7 +448,9 @@ mark:
 		skb->mark = (skb->mark & ~ctaccel_cfg.mark_mask) | ctaccel_cfg.mark;
 		CTR_INC(st, bypassed_packets);
 	}
-	if (p.fast)
+	/* Only an ingress packet is ever fast (fast_decide): egress does not
+	 * carry the fast path's frame. */
+	if (p.fast && !egress)
 		return fastpath(skb, &p, st);
 	return TC_ACT_UNSPEC;
 }

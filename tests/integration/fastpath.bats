@@ -60,6 +60,8 @@ teardown() {
 	in_ns "$G" ip route del blackhole 198.18.1.2/32 2>/dev/null || true
 	in_ns "$G" ip route del blackhole 198.18.1.2/31 2>/dev/null || true
 	in_ns "$G" ip route del 198.18.1.2/32 dev vgs 2>/dev/null || true
+	in_ns "$G" ip rule del pref 100 2>/dev/null || true
+	in_ns "$G" ip route flush table 100 2>/dev/null || true
 	in_ns "$G" ip neigh replace 198.18.1.2 dev vgs lladdr "$(in_ns "$S" cat /sys/class/net/vs/address)" nud reachable
 	in_ns "$G" sysctl -qw net.ipv4.conf.vgc.forwarding=1
 	in_ns "$C" ip route change default via 198.18.0.1 2>/dev/null || true
@@ -350,4 +352,30 @@ exact_against_ends() {
 	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --check-config \
 		--policy '198.18.1.0/24 fast'
 	[[ $status -ne 0 && $output == *"[fastpath]"* ]]
+}
+
+# Flows between two hosts share one memoised route answer while the gateway's
+# netns has no policy rule (its lookups then read addresses only). A rule may
+# match ports: from the first one on, each flow asks for its own. Here flows
+# to port 81 take a table whose route has a smaller MTU; a port-80 flow's
+# answer (MTU 1500) filled first must not carry them past it. Last in the
+# file: the kernel never forgets that the netns had a rule.
+@test "routes: a policy rule by port gives that port's flows their own answer" {
+	local f server
+	fast_setup off
+	ip netns exec "$S" "$TCPGEN" server 198.18.1.2 81 >/dev/null 2>&1 3>&- &
+	server=$!
+	in_ns "$G" ip route add 198.18.1.0/24 dev vgs mtu lock 1300 table 100
+	in_ns "$G" ip rule add ipproto tcp dport 81 lookup 100 pref 100
+	# a port-80 flow of 1400-byte requests: fast, no MTU in its way
+	rr_background 4 1400
+	f=$(counter fastpath_packets)
+	sleep 0.5
+	(($(counter fastpath_packets) > f))
+	# a port-81 flow of the same size meets the rule's MTU
+	in_ns "$C" "$OUT/rr" 198.18.1.2 81 2 1 1400 | rr_good
+	rr_wait
+	kill "$server" 2>/dev/null || true
+	(($(counter slow_mtu) > 0))
+	in_ns "$C" ip route get 198.18.1.2 | grep -q "mtu 1300"
 }
