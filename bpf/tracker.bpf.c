@@ -303,14 +303,42 @@ static __always_inline bool csum_settle(struct __sk_buff *skb, struct pkt *p,
 	return true;
 }
 
+/*
+ * Settle the checksums before the flow is looked up where that costs little
+ * (the kernel vouches for the segment: only the IPv4 header is summed, in
+ * place) or will be needed anyway (a SYN, FIN or RST opens, moves or ends a
+ * flow): otherwise such a packet finds its flow, learns that its move needs
+ * the check, and looks the flow up again. Data and bare ACKs of other skbs
+ * stay lazy (csum_matters). False (counted) when they are bad.
+ */
+static __always_inline bool csum_early(struct __sk_buff *skb, struct pkt *p,
+				       struct ctaccel_stats *st)
+{
+	if (p->csum != CSUM_UNKNOWN)
+		return true;
+	if (csum_trusted(skb)) {
+		if (p->key.family != AF_INET || ip_csum_inplace(skb, p) == 1) {
+			p->csum = CSUM_GOOD;
+			return true;
+		}
+		return csum_settle(skb, p, st);
+	}
+	if (p->tcp_flags & (TCPF_SYN | TCPF_FIN | TCPF_RST))
+		return csum_settle(skb, p, st);
+	return true;
+}
+
 static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
 {
 	/* UDP has no flags: its datagrams take the class no TCP segment can. */
 	__u32 index = p->key.proto == IPPROTO_TCP ? tcp_index_of(p->tcp_flags) : TCPI_NONE;
 	__u64 now = bpf_jiffies64();
 	struct ctaccel_flow *f;
-	int i, ret;
+	long ret;
+	int i;
 
+	if (!csum_early(skb, p, st))
+		return;
 	/* Each round either finishes, verified the checksum, removed a dead
 	 * entry or lost an insert race, after which the next lookup sees the
 	 * other CPU's work. */
