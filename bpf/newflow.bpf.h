@@ -10,8 +10,6 @@
 #ifndef CTACCEL_NEWFLOW_BPF_H
 #define CTACCEL_NEWFLOW_BPF_H
 
-#include "unreplied.bpf.h"
-
 /*
  * A new flow's entry as its first packet makes it, but for the word and the
  * reference (the caller settles a UDP flow's bypass, which depends on the
@@ -19,7 +17,7 @@
  * first packet to its last. The fast-path verdict follows the policy.
  */
 static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt *p, __u32 index,
-				      __u64 now, struct ctaccel_stats *st)
+				      __u64 now, __u32 claim, struct ctaccel_stats *st)
 {
 	__u32 gen = policy_gen_now(), verdict = policy_verdict(&p->key);
 
@@ -34,6 +32,7 @@ static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt 
 		nf->syn_ns = bpf_ktime_get_ns();
 	nf->bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
 	nf->fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
+	nf->unreplied_claim = claim;
 	CTR_INC(st, policy_lookups);
 }
 
@@ -51,16 +50,21 @@ static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt 
  * word is stored. A packet that takes a reference after the swap that clears
  * DEAD reads every field of the new flow.
  *
- * Returns 0 (this packet accounted in the new flow; the caller gives the flow
- * its ring slot), or FLOW_AGAIN when the entry was removed instead (the wait
- * timed out). Either way the packet no longer holds a reference.
+ * The caller took the new flow's ring slot before (unreplied_take: its claim
+ * comes in bits 8-39 of `old_claim`, the old state in bits 0-7, as a global
+ * function has five arguments), so that the flow keeps its claim from its
+ * first moment.
+ * Returns 0 (this packet accounted in the new flow), or FLOW_AGAIN when the
+ * entry was removed instead (the wait timed out). Either way the packet no
+ * longer holds a reference.
  *
  * A global function called from the program's own frame: the verifier walks
  * it once, and flow_update's frame is not below it.
  */
-__noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u32 old, __u64 now,
+__noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_claim, __u64 now,
 			   struct ctaccel_stats *st)
 {
+	__u32 old = old_claim & 0xff, claim = old_claim >> 8;
 	__u64 nct = 0, dead;
 	bool quiet;
 
@@ -74,6 +78,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u32 old, __u
 	if (!quiet) {
 		/* a packet may still be in flight on it: not reused */
 		bpf_map_delete_elem(&ctaccel_flows, &p->key);
+		unreplied_clear(claim);
 		return FLOW_AGAIN;
 	}
 
@@ -81,7 +86,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u32 old, __u
 	 * SYN always opens a flow. */
 	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_cfg, &nct);
 	__builtin_memset(&f->leg, 0, sizeof(*f) - offsetof(struct ctaccel_flow, leg));
-	flow_init(f, p, TCPI_SYN, now, st);
+	flow_init(f, p, TCPI_SYN, now, claim, st);
 	p->bypass = f->bypass;
 	FLOW_EVENT(&p->key, f, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
 
@@ -105,7 +110,6 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	struct ctaccel_flow nf = {};
 	__u64 nct = 0;
 	long err;
-	int slot;
 
 	if (p->key.proto == IPPROTO_UDP) {
 		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, &ctaccel_cfg);
@@ -116,7 +120,7 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	}
 	nf.ct = nct;
 	nf.ref = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT;
-	flow_init(&nf, p, index, now, st);
+	flow_init(&nf, p, index, now, 0, st);
 	/* A UDP flow is bypassed only where both directions carry the mark:
 	 * one from a local socket only if that socket had it (ctaccel_udp_*:
 	 * nf_conntrack's output hook runs before tc egress), one to a local
@@ -130,9 +134,10 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	p->bypass = nf.bypass;
 
 	/* Room first: the slot's old flow may be what frees an entry. */
-	slot = unreplied_slot(st, NULL);
+	nf.unreplied_claim = unreplied_take(st, &p->key, 0);
 	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
-	unreplied_set(slot, err ? NULL : &p->key, now);
+	if (err)
+		unreplied_clear(nf.unreplied_claim);
 	if (err == -EEXIST)
 		return -EEXIST;
 	if (err == -E2BIG) {

@@ -120,6 +120,7 @@ static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s
 #include "latency.bpf.h"
 
 #include "removal.bpf.h"
+#include "unreplied.bpf.h"
 
 static __always_inline void flow_account(struct ctaccel_flow *f, __u32 dir, const struct pkt *p,
 					 __u64 now, struct ctaccel_stats *st)
@@ -169,7 +170,7 @@ static __always_inline bool csum_matters(__u64 ct, __u64 nct, __u32 index, enum 
 static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u32 index, __u64 now,
 				     struct ctaccel_stats *st)
 {
-	__u32 dir = p->src_is_hi == f->orig_is_hi ? CTACCEL_DIR_ORIG : CTACCEL_DIR_REPLY;
+	__u32 dir = p->src_is_hi == f->orig_is_hi ? CTACCEL_DIR_ORIG : CTACCEL_DIR_REPLY, claim;
 	int i;
 
 	for (i = 0; i < CAS_TRIES; i++) {
@@ -221,8 +222,12 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 				     now);
 			return FLOW_GONE;
 		}
+		/* Read before the move: the claim of the flow the move is made on. */
+		claim = (nct & ~ct) & CTACCEL_CT_SEEN_REPLY ? *(volatile __u32 *)&f->unreplied_claim
+							    : 0;
 		if (nct != ct && __sync_val_compare_and_swap(&f->ct, ct, nct) != ct)
 			continue;
+		unreplied_answered(claim);
 
 		new = ctaccel_ct_state(nct);
 		if (new != old) {
@@ -349,9 +354,11 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 			if (ret == FLOW_CSUM && csum_settle(skb, p, st))
 				continue;
 			if ((ret & 0xff) == FLOW_REOPEN) {
-				if (flow_reopen(f, p, ret >> 8, now, st) == FLOW_AGAIN)
+				/* the old state and the new flow's claim in one word */
+				ret = ret >> 8 & 0xff;
+				ret |= (long)unreplied_take(st, &p->key, 1) << 8;
+				if (flow_reopen(f, p, ret, now, st) == FLOW_AGAIN)
 					continue;
-				unreplied_set(unreplied_slot(st, &p->key), &p->key, now);
 				return;
 			}
 			if (ret != FLOW_AGAIN)

@@ -9,71 +9,103 @@
 #ifndef CTACCEL_UNREPLIED_BPF_H
 #define CTACCEL_UNREPLIED_BPF_H
 
+/* The slot of a claim; cap is not 0. */
+static __always_inline __u32 unreplied_slot_of(__u32 claim, __u32 cap)
+{
+	return (claim - 1) % cap;
+}
+
 /*
- * The ring slot for a new flow. Its previous flow, if it still has no reply,
- * is removed now (oldest first): flows without a reply never hold more than
- * unreplied_max entries. A flow that has a reply, is being removed, or is
- * gone is left alone, and so is a flow with the key `own` (the caller's new
- * flow, reopened in place in an entry whose previous flow may have had this
- * slot in the same jiffy). -1 when there is no ring.
+ * Take the ring's next slot for a new flow of `key` and record the flow there:
+ * the claim (what the flow keeps), or 0 when there is no ring. The slot's
+ * previous flow, if it still has no reply, is removed now (oldest first):
+ * flows without a reply never hold more than unreplied_max entries. A slot
+ * whose flow has been answered says so (claim 0), and costs no lookup.
+ * Otherwise a flow that has a reply, is being removed, or is gone is left
+ * alone, and so is a flow that does not keep the slot's claim (a later flow
+ * of the tuple) or, when the caller `reopens` an entry of `key`, has that key
+ * (the caller holds its word at NONE).
+ *
+ * The new flow is recorded before it is in the table: until a flow keeps the
+ * claim in its entry, no reply can be taken for it. The claim is stored by an
+ * atomic swap, after the key.
  *
  * A global function: the verifier walks the removal once, not once per call
  * site of the creating path.
  */
-__noinline int unreplied_slot(struct ctaccel_stats *st, const struct ctaccel_flow_key *own)
+__noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_flow_key *key,
+				int reopens)
 {
 	struct ctaccel_unreplied_head *head;
 	struct ctaccel_unreplied_slot *slot_p, old;
-	__u32 zero = 0, slot, cap = ctaccel_cfg.unreplied_max, state;
+	__u32 zero = 0, slot, cap = ctaccel_cfg.unreplied_max, state, claim;
 	struct ctaccel_flow *f;
 	__u64 ct;
 
 	head = bpf_map_lookup_elem(&ctaccel_unreplied_head, &zero);
-	if (!st || !head || !cap)
-		return -1;
-	slot = __sync_fetch_and_add(&head->next, 1) % cap;
+	if (!st || !key || !head || !cap)
+		return 0;
+	claim = __sync_fetch_and_add(&head->next, 1) % (cap * (0xffffffffU / cap)) + 1;
+	slot = unreplied_slot_of(claim, cap);
 	slot_p = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
 	if (!slot_p)
-		return -1;
+		return 0;
 	/* A copy: the slot comes round again only after cap more new flows. */
 	__builtin_memcpy(&old, slot_p, sizeof(old));
-	if (!old.key.family)
-		return slot;
+	__builtin_memcpy(&slot_p->key, key, sizeof(slot_p->key));
+	__sync_lock_test_and_set(&slot_p->claim, claim);
+	if (!old.key.family || !old.claim)
+		return claim;
 	f = bpf_map_lookup_elem(&ctaccel_flows, &old.key);
-	/* Gone, or a later flow of the same tuple (it has its own slot). */
-	if (!f || f->first_seen != old.first_seen)
-		return slot;
+	if (!f || f->unreplied_claim != old.claim)
+		return claim;
 	ct = *(volatile __u64 *)&f->ct;
 	state = ctaccel_ct_state(ct);
 	if (state == CTACCEL_ST_NONE || (ct & CTACCEL_CT_SEEN_REPLY))
-		return slot;
-	if (own && key_equal(&old.key, own))
-		return slot;
+		return claim;
+	if (reopens && key_equal(&old.key, key))
+		return claim;
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
-		return slot; /* it moved meanwhile: a reply, or another remover */
+		return claim; /* it moved meanwhile: a reply, or another remover */
 	CTR_INC(st, unreplied_evicted);
 	flow_release(f, &old.key, state, st, 0, 0, 0, CTACCEL_GONE_evicted, bpf_jiffies64());
-	return slot;
+	return claim;
 }
 
-/* Record a new flow in its ring slot (or clear the slot: key NULL). */
-static __always_inline void unreplied_set(int slot, const struct ctaccel_flow_key *key,
-					  __u64 first_seen)
+/* Empty the slot of a claim whose flow did not make it into the table. A
+ * global function: its frame is not the program's. */
+__noinline int unreplied_clear(__u32 claim)
 {
+	__u32 cap = ctaccel_cfg.unreplied_max, slot;
 	struct ctaccel_unreplied_slot *s;
-	__u32 i = slot;
 
-	if (slot < 0)
+	if (!claim || !cap)
+		return 0;
+	slot = unreplied_slot_of(claim, cap);
+	s = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
+	/* only if no later flow took it meanwhile */
+	if (s)
+		__sync_val_compare_and_swap(&s->claim, claim, 0);
+	return 0;
+}
+
+/*
+ * A flow's first reply: its slot no longer holds a flow to remove. `claim`
+ * is the flow's, read before the packet moved the word (a reopen of the entry
+ * stores a new claim only after it swapped the word to NONE, which fails that
+ * move): the swap happens only while the slot holds this very flow.
+ */
+static __always_inline void unreplied_answered(__u32 claim)
+{
+	__u32 cap = ctaccel_cfg.unreplied_max, slot;
+	struct ctaccel_unreplied_slot *s;
+
+	if (!claim || !cap)
 		return;
-	s = bpf_map_lookup_elem(&ctaccel_unreplied, &i);
-	if (!s)
-		return;
-	if (key) {
-		__builtin_memcpy(&s->key, key, sizeof(s->key));
-		s->first_seen = first_seen;
-	} else {
-		__builtin_memset(s, 0, sizeof(*s));
-	}
+	slot = unreplied_slot_of(claim, cap);
+	s = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
+	if (s)
+		__sync_val_compare_and_swap(&s->claim, claim, 0);
 }
 
 #endif /* CTACCEL_UNREPLIED_BPF_H */

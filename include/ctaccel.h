@@ -23,7 +23,7 @@
  * pinned configuration (struct ctaccel_config.abi) and every open compares it:
  * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 5
+#define CTACCEL_ABI_VERSION 6
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
@@ -142,7 +142,9 @@ struct ctaccel_flow {
 	/* ICMP errors about this flow seen at an attached ingress (nf_conntrack
 	 * relates them to the flow and accounts them nowhere). */
 	__u32 icmp_errors;
-	__u32 __pad2;
+	/* The claim of the unreplied ring's slot this flow took when it began
+	 * (struct ctaccel_unreplied_slot); 0: none. */
+	__u32 unreplied_claim;
 };
 
 /* Layout of ctaccel_flow.ref. */
@@ -384,11 +386,18 @@ struct ctaccel_unreplied_head {
 	__u64 next; /* changed with atomic adds only */
 };
 
-/* A ring slot: the flow, and its creation time to tell it from a later flow
- * of the same tuple. */
+/*
+ * A ring slot: the flow's key, and its claim, which the flow keeps too. A
+ * claim is the ring position modulo the largest multiple of the ring's size
+ * below 2^32, + 1: its slot is (claim - 1) % size, and a slot sees the same
+ * claim again only after 2^31 or more new flows. The flow's first reply swaps
+ * the slot's claim to 0, so that the slot's next taker knows without a lookup
+ * that there is nothing to remove.
+ */
 struct ctaccel_unreplied_slot {
 	struct ctaccel_flow_key key;
-	__u64 first_seen;
+	__u32 claim;
+	__u32 __pad;
 };
 
 #define CTACCEL_UNREPLIED_MIN 64 /* never fewer slots (unless max-flows is smaller) */

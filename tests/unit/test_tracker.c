@@ -1435,10 +1435,85 @@ static void test_unreplied_ring(void **state)
 	env_free(e);
 }
 
+/* One slot of the unreplied ring, as the datapath left it. */
+static struct ctaccel_unreplied_slot ring_slot(struct env *e, __u32 i)
+{
+	struct ctaccel_unreplied_slot slot = {};
+
+	assert_int_equal(
+		bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.ctaccel_unreplied), &i, &slot), 0);
+	return slot;
+}
+
+/*
+ * A flow keeps its ring slot; its first reply marks the slot answered (claim
+ * 0), so the slot's next taker knows without a lookup that it holds nothing
+ * to remove. A slot without a reply keeps its claim, the ring position + 1.
+ */
+static void test_unreplied_answered(void **state)
+{
+	struct endpoint s = ep("198.18.1.1", 80), a = ep("198.18.0.1", 44100),
+			b = ep("198.18.0.1", 44101), u = ep("198.18.0.4", 5353);
+	struct ctaccel_flow_entry ent;
+	struct ctaccel_unreplied_slot slot;
+	struct ctaccel_stats st;
+	struct frame f;
+	struct env *e;
+	int i;
+
+	(void)state;
+	unreplied_slots = 3;
+	e = env_new(16, NULL);
+	unreplied_slots = 0;
+	frame_tcp(&f, &a, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, &b, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(e, &a, &s, &ent, NULL), 1);
+	assert_int_equal(ent.val.unreplied_claim, 1);
+	slot = ring_slot(e, 0);
+	assert_int_equal(slot.claim, 1);
+	assert_int_equal(flow_find(e, &b, &s, &ent, NULL), 1);
+	assert_int_equal(ent.val.unreplied_claim, 2);
+	assert_int_equal(ring_slot(e, 1).claim, 2);
+	/* a's reply (a SYN-ACK), then b's retransmitted SYN: only a's is answered */
+	frame_tcp(&f, &s, &a, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, &b, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	slot = ring_slot(e, 0);
+	assert_int_equal(slot.claim, 0);
+	assert_int_equal(slot.key.port_lo == htons(44100) || slot.key.port_hi == htons(44100), 1);
+	assert_int_equal(ring_slot(e, 1).claim, 2);
+	/* UDP: the reply marks it too */
+	frame_udp(&f, &u, &s, 20);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(ring_slot(e, 2).claim, 3);
+	frame_udp(&f, &s, &u, 20);
+	run_frame(e->ingress_fd, &f, 0);
+	assert_int_equal(ring_slot(e, 2).claim, 0);
+	/* the ring comes round: slot 0 (answered) and slot 2 (answered) are
+	 * taken without removing their flows, slot 1's flow goes */
+	for (i = 0; i < 3; i++) {
+		struct endpoint c = ep("198.18.0.2", 45100 + i);
+
+		frame_tcp(&f, &c, &s, F_SYN, 0);
+		run_frame(e->ingress_fd, &f, 0);
+		assert_int_equal(ring_slot(e, i).claim, 4 + i);
+	}
+	assert_int_equal(flow_find(e, &a, &s, NULL, NULL), 1);
+	assert_int_equal(flow_find(e, &b, &s, NULL, NULL), 0);
+	assert_int_equal(flow_find(e, &u, &s, NULL, NULL), 1);
+	stats_read(e, &st);
+	assert_int_equal(st.unreplied_evicted, 1);
+	conservation_holds(e);
+	env_free(e);
+}
+
 /*
  * A tuple opened, closed and reopened within one jiffy: its new flow has no
- * reply yet, and its previous flow's ring slot (same key, same first_seen) is
- * the one it takes. That slot must not evict the new flow.
+ * reply yet, and its previous flow's ring slot (the same key) is the one it
+ * takes. That slot must not evict the new flow.
  */
 static void test_unreplied_ring_reopen(void **state)
 {
@@ -2087,6 +2162,7 @@ int main(void)
 		cmocka_unit_test(test_table_full),
 		cmocka_unit_test(test_unreplied_ring),
 		cmocka_unit_test(test_unreplied_ring_reopen),
+		cmocka_unit_test(test_unreplied_answered),
 		cmocka_unit_test(test_reused_element_left_alone),
 		cmocka_unit_test(test_reuse_under_removal),
 		cmocka_unit_test(test_delete_compares),
