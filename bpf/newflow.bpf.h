@@ -17,7 +17,7 @@
  * first packet to its last. The fast-path verdict follows the policy.
  */
 static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt *p, __u32 index,
-				      __u64 now, __u32 claim, struct ctaccel_stats *st)
+				      __u64 now, struct ctaccel_stats *st)
 {
 	__u32 gen = policy_gen_now(), verdict = policy_verdict(&p->key);
 
@@ -32,7 +32,6 @@ static __always_inline void flow_init(struct ctaccel_flow *nf, const struct pkt 
 		nf->syn_ns = bpf_ktime_get_ns();
 	nf->bypass = !!(verdict & CTACCEL_POLICY_BYPASS);
 	nf->fastpath = gen | !!(verdict & CTACCEL_POLICY_FASTPATH);
-	nf->unreplied_claim = claim;
 	CTR_INC(st, policy_lookups);
 }
 
@@ -78,7 +77,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	if (!quiet) {
 		/* a packet may still be in flight on it: not reused */
 		bpf_map_delete_elem(&ctaccel_flows, &p->key);
-		unreplied_clear(claim);
+		unreplied_release(claim);
 		return FLOW_AGAIN;
 	}
 
@@ -86,7 +85,8 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	 * SYN always opens a flow. */
 	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_cfg, &nct);
 	__builtin_memset(&f->leg, 0, sizeof(*f) - offsetof(struct ctaccel_flow, leg));
-	flow_init(f, p, TCPI_SYN, now, claim, st);
+	flow_init(f, p, TCPI_SYN, now, st);
+	f->unreplied_claim = claim;
 	p->bypass = f->bypass;
 	FLOW_EVENT(&p->key, f, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
 
@@ -120,7 +120,7 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	}
 	nf.ct = nct;
 	nf.ref = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT;
-	flow_init(&nf, p, index, now, 0, st);
+	flow_init(&nf, p, index, now, st);
 	/* A UDP flow is bypassed only where both directions carry the mark:
 	 * one from a local socket only if that socket had it (ctaccel_udp_*:
 	 * nf_conntrack's output hook runs before tc egress), one to a local
@@ -134,10 +134,10 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	p->bypass = nf.bypass;
 
 	/* Room first: the slot's old flow may be what frees an entry. */
-	nf.unreplied_claim = unreplied_take(st, &p->key, 0);
+	nf.unreplied_claim = unreplied_take(st, &p->key);
 	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
 	if (err)
-		unreplied_clear(nf.unreplied_claim);
+		unreplied_release(nf.unreplied_claim);
 	if (err == -EEXIST)
 		return -EEXIST;
 	if (err == -E2BIG) {

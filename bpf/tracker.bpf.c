@@ -227,7 +227,8 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 							    : 0;
 		if (nct != ct && __sync_val_compare_and_swap(&f->ct, ct, nct) != ct)
 			continue;
-		unreplied_answered(claim);
+		if (claim)
+			unreplied_release(claim);
 
 		new = ctaccel_ct_state(nct);
 		if (new != old) {
@@ -356,7 +357,7 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 			if ((ret & 0xff) == FLOW_REOPEN) {
 				/* the old state and the new flow's claim in one word */
 				ret = ret >> 8 & 0xff;
-				ret |= (long)unreplied_take(st, &p->key, 1) << 8;
+				ret |= (long)unreplied_take(st, &p->key) << 8;
 				if (flow_reopen(f, p, ret, now, st) == FLOW_AGAIN)
 					continue;
 				return;

@@ -77,20 +77,6 @@ struct pkt {
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 
-/* Whether two flow keys are the same flow: every word, without a branch per
- * word (the fast path asks on every packet). */
-static __always_inline bool key_equal(const struct ctaccel_flow_key *a,
-				      const struct ctaccel_flow_key *b)
-{
-	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
-	__u32 diff = 0;
-	int i;
-
-	for (i = 0; i < (int)(sizeof(*a) / sizeof(__u32)); i++)
-		diff |= x[i] ^ y[i];
-	return !diff;
-}
-
 /*
  * nf_conntrack's packet classes (enum tcp_bit_set), in its order, as the
  * second index of the transition table.

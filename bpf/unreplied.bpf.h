@@ -21,10 +21,9 @@ static __always_inline __u32 unreplied_slot_of(__u32 claim, __u32 cap)
  * previous flow, if it still has no reply, is removed now (oldest first):
  * flows without a reply never hold more than unreplied_max entries. A slot
  * whose flow has been answered says so (claim 0), and costs no lookup.
- * Otherwise a flow that has a reply, is being removed, or is gone is left
- * alone, and so is a flow that does not keep the slot's claim (a later flow
- * of the tuple) or, when the caller `reopens` an entry of `key`, has that key
- * (the caller holds its word at NONE).
+ * Otherwise a flow that has a reply, is being removed (a reopen holds its
+ * word at NONE while it takes the slot), or is gone is left alone, and so is
+ * a flow that does not keep the slot's claim (a later flow of the tuple).
  *
  * The new flow is recorded before it is in the table: until a flow keeps the
  * claim in its entry, no reply can be taken for it. The claim is stored by an
@@ -33,8 +32,7 @@ static __always_inline __u32 unreplied_slot_of(__u32 claim, __u32 cap)
  * A global function: the verifier walks the removal once, not once per call
  * site of the creating path.
  */
-__noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_flow_key *key,
-				int reopens)
+__noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_flow_key *key)
 {
 	struct ctaccel_unreplied_head *head;
 	struct ctaccel_unreplied_slot *slot_p, old;
@@ -63,8 +61,6 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 	state = ctaccel_ct_state(ct);
 	if (state == CTACCEL_ST_NONE || (ct & CTACCEL_CT_SEEN_REPLY))
 		return claim;
-	if (reopens && key_equal(&old.key, key))
-		return claim;
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		return claim; /* it moved meanwhile: a reply, or another remover */
 	CTR_INC(st, unreplied_evicted);
@@ -72,9 +68,15 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 	return claim;
 }
 
-/* Empty the slot of a claim whose flow did not make it into the table. A
- * global function: its frame is not the program's. */
-__noinline int unreplied_clear(__u32 claim)
+/*
+ * The slot of a claim holds no flow to remove any more: the flow was answered
+ * (its first reply), or never made it into the table. The swap expects the
+ * claim, so a slot taken since by a later flow is left as it is. A reply
+ * passes its flow's claim as read before the packet moved the word: a reopen
+ * of the entry stores a new claim only after it swapped the word to NONE,
+ * which fails that move. A global function: its frame is not its caller's.
+ */
+__noinline int unreplied_release(__u32 claim)
 {
 	__u32 cap = ctaccel_cfg.unreplied_max, slot;
 	struct ctaccel_unreplied_slot *s;
@@ -83,29 +85,9 @@ __noinline int unreplied_clear(__u32 claim)
 		return 0;
 	slot = unreplied_slot_of(claim, cap);
 	s = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
-	/* only if no later flow took it meanwhile */
 	if (s)
 		__sync_val_compare_and_swap(&s->claim, claim, 0);
 	return 0;
-}
-
-/*
- * A flow's first reply: its slot no longer holds a flow to remove. `claim`
- * is the flow's, read before the packet moved the word (a reopen of the entry
- * stores a new claim only after it swapped the word to NONE, which fails that
- * move): the swap happens only while the slot holds this very flow.
- */
-static __always_inline void unreplied_answered(__u32 claim)
-{
-	__u32 cap = ctaccel_cfg.unreplied_max, slot;
-	struct ctaccel_unreplied_slot *s;
-
-	if (!claim || !cap)
-		return;
-	slot = unreplied_slot_of(claim, cap);
-	s = bpf_map_lookup_elem(&ctaccel_unreplied, &slot);
-	if (s)
-		__sync_val_compare_and_swap(&s->claim, claim, 0);
 }
 
 #endif /* CTACCEL_UNREPLIED_BPF_H */
