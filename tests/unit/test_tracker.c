@@ -88,6 +88,17 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 	return e;
 }
 
+/* A 16-entry table with an unreplied ring of `slots` slots. */
+static struct env *env_ring(__u32 slots)
+{
+	struct env *e;
+
+	unreplied_slots = slots;
+	e = env_new(16, NULL);
+	unreplied_slots = 0;
+	return e;
+}
+
 static void env_free(struct env *e)
 {
 	tracker__destroy(e->skel);
@@ -1402,9 +1413,7 @@ static void test_unreplied_ring(void **state)
 	int i;
 
 	(void)state;
-	unreplied_slots = 4;
-	e = env_new(16, NULL);
-	unreplied_slots = 0;
+	e = env_ring(4);
 	/* slot 0: a flow that gets its reply */
 	frame_tcp(&f, &a, &s, F_SYN, 0);
 	run_frame(e->ingress_fd, &f, 0);
@@ -1462,9 +1471,7 @@ static void test_unreplied_answered(void **state)
 	int i;
 
 	(void)state;
-	unreplied_slots = 3;
-	e = env_new(16, NULL);
-	unreplied_slots = 0;
+	e = env_ring(3);
 	frame_tcp(&f, &a, &s, F_SYN, 0);
 	run_frame(e->ingress_fd, &f, 0);
 	frame_tcp(&f, &b, &s, F_SYN, 0);
@@ -1525,9 +1532,7 @@ static void test_unreplied_ring_reopen(void **state)
 	int k, same_jiffy = 0;
 
 	(void)state;
-	unreplied_slots = 1;
-	e = env_new(16, NULL);
-	unreplied_slots = 0;
+	e = env_ring(1);
 	/* A jiffy may tick in the middle of an attempt: try a few tuples. */
 	for (k = 0; k < 8 && !same_jiffy; k++) {
 		struct endpoint c = ep("198.18.0.3", 46000 + k);
