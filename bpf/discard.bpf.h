@@ -2,37 +2,25 @@
 /*
  * What the kernel discards before (or at) its own connection tracking:
  * frames for another host, bad IP, TCP or UDP checksums, forwarded packets
- * whose TTL expires here.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * its maps and counter macros.
+ * whose TTL expires here; and the route lookup's question for a packet,
+ * which the fast path and the UDP bypass check ask too.
  */
 #ifndef CTACCEL_DISCARD_BPF_H
 #define CTACCEL_DISCARD_BPF_H
 
-/* Room to checksum a segment: the pseudo-header, up to CSUM_L4_MAX bytes of
- * TCP, padding; bpf_csum_diff takes it CSUM_CHUNK bytes at a time. */
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+
+/* A segment's checksum is summed in a csum_buf (maps.bpf.h): the
+ * pseudo-header, up to CSUM_L4_MAX bytes of TCP, padding; bpf_csum_diff
+ * takes it CSUM_CHUNK bytes at a time. */
 #define CSUM_PSEUDO 40
 #define CSUM_L4_MAX 1500
 #define CSUM_CHUNK  512
-#define CSUM_BUF    2048
 
-struct csum_buf {
-	__u8 b[CSUM_BUF];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct csum_buf);
-} csum_scratch SEC(".maps");
-
-/*
- * What the kernel discards before (or at) its own connection tracking must
- * neither create, change nor remove a flow: frames for another host, segments
- * with a bad checksum, and forwarded packets whose TTL expires here.
- */
-#define PACKET_OTHERHOST     3
+/* What the kernel discards there must neither create, change nor remove a
+ * flow. skb->ip_summed: */
 #define CHECKSUM_UNNECESSARY 1
 #define CHECKSUM_PARTIAL     3
 

@@ -2,11 +2,12 @@
 /*
  * Flow events for `ctaccel monitor`: written to the ring only while a monitor
  * holds its lease.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * its maps and counters.
  */
 #ifndef CTACCEL_EVENTS_BPF_H
 #define CTACCEL_EVENTS_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
 
 /* Whether a monitor listens: it keeps pushing `until` into the future. */
 static __always_inline bool monitored(__u64 now)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Expiry in the kernel (part of tracker.bpf.c), with no userspace process: a
- * bpf_timer, started by `ctaccel load` and `replace` and kept alive by the
- * pinned map, hands each tick to a BPF workqueue. A tick walks the flow table
+ * Expiry in the kernel, with no userspace process: a bpf_timer, started by
+ * `ctaccel load` and `replace` and kept alive by the pinned map
+ * (ctaccel_expiry), hands each tick to a BPF workqueue. A tick walks the flow table
  * only when an entry may be due (expiry_due(): what the last walk left, and
  * the timeouts of the states that hold entries), removes expired entries
  * through flow_remove() (compare-and-delete) and sets the timer for the next
@@ -15,22 +15,12 @@
  * (a cache miss each), which made 14 slices over 900,000 entries cost 715 ms
  * against 60 to 90 ms for one walk. A worker does not hold off packets.
  */
+#ifndef CTACCEL_EXPIRY_BPF_H
+#define CTACCEL_EXPIRY_BPF_H
 
-struct expiry_slot {
-	struct bpf_timer timer;
-	struct bpf_wq wq;
-	struct ctaccel_expiry e;
-};
-
-_Static_assert(sizeof(struct bpf_timer) + sizeof(struct bpf_wq) == CTACCEL_EXPIRY_HANDLES_SIZE,
-	       "expiry handles size");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct expiry_slot);
-} ctaccel_expiry SEC(".maps");
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "removal.bpf.h"
 
 struct expiry_walk {
 	__u64 now;
@@ -221,11 +211,11 @@ static int expiry_tick(void *map, __u32 *slot_key, struct expiry_slot *slot)
 /*
  * Start the expiry timer, or take it over after a replace (the callback
  * becomes this object's, so the timer holds these programs; the first slice
- * runs at once), or stop it (CTACCEL_EXPIRY_STOP). Run through
- * BPF_PROG_TEST_RUN by the loader and the daemon's supervisor.
+ * runs at once), or stop it (CTACCEL_EXPIRY_STOP): the ctaccel_expiry_ctl
+ * program, run through BPF_PROG_TEST_RUN by the loader and the daemon's
+ * supervisor.
  */
-SEC("syscall")
-int ctaccel_expiry_ctl(struct ctaccel_expiry_args *args)
+static __always_inline int expiry_control(struct ctaccel_expiry_args *args)
 {
 	struct expiry_slot *slot;
 	__u32 zero = 0;
@@ -260,12 +250,11 @@ out:
 }
 
 /*
- * A whole pass at once, for `ctaccel gc` and the daemon's POST /v1/gc: run
- * through BPF_PROG_TEST_RUN, in the caller's time, beside the timer's passes
- * (both remove through compare-and-delete).
+ * A whole pass at once, for `ctaccel gc` and the daemon's POST /v1/gc (the
+ * ctaccel_expire program, run through BPF_PROG_TEST_RUN, in the caller's
+ * time), beside the timer's passes: both remove through compare-and-delete.
  */
-SEC("syscall")
-int ctaccel_expire(struct ctaccel_expiry_args *args)
+static __always_inline int expiry_pass_now(struct ctaccel_expiry_args *args)
 {
 	struct expiry_walk w = {.now = bpf_jiffies64()};
 
@@ -274,3 +263,5 @@ int ctaccel_expire(struct ctaccel_expiry_args *args)
 	args->removed = w.removed;
 	return 0;
 }
+
+#endif /* CTACCEL_EXPIRY_BPF_H */

@@ -3,13 +3,15 @@
  * The fast path: packets of established, opted-in flows are forwarded from tc
  * ingress (route lookup, TTL or hop limit, redirect to the next hop's
  * neighbour), skipping the IP stack and netfilter. Whatever the kernel must
- * decide itself goes the slow way, counted by reason. Part of the tc tracker's
- * object: included once, by bpf/tracker.bpf.c, after its maps and counters.
+ * decide itself goes the slow way, counted by reason.
  */
 #ifndef CTACCEL_FASTPATH_BPF_H
 #define CTACCEL_FASTPATH_BPF_H
 
-#define PACKET_HOST 0
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "discard.bpf.h"
 
 /* Results of fastpath_route(): FP_FORWARD or the reason for the slow path. */
 enum fp_result {
@@ -91,36 +93,9 @@ static __always_inline int fib_verdict(long rc)
  * ask the FIB every time. Neighbours are never memoised: bpf_redirect_neigh()
  * resolves the next hop per packet in the kernel's neighbour layer, which
  * runs its state machine (probes a stale entry, queues behind an unresolved
- * one) as the kernel's own forwarding does. Not pinned: a cache private to one
- * program version (a live upgrade starts the next one empty); bpftool reads
- * it by name.
+ * one) as the kernel's own forwarding does. The memo is ctaccel_fp_routes
+ * (maps.bpf.h).
  */
-#define FP_ROUTES 1024
-
-struct fp_route {
-	/* The question: the flow's key, its ports and protocol zeroed where
-	 * the answer does not depend on them. */
-	struct ctaccel_flow_key q;
-	__u32 in_ifindex;
-	__u32 gen;
-	__u32 out_ifindex;
-	/* The next hop, the gateway or the destination itself, as the redirect
-	 * takes it (from here: not copied to the stack). */
-	struct bpf_redir_neigh nh;
-	__u16 fits_len; /* the longest packet the lookup let through: longer ones ask again */
-	__u8 src_is_hi;
-	__u8 tos;
-	__u8 egress_ok; /* the egress device was attached at the devices generation below */
-	__u8 __pad[3];
-	__u32 devices; /* struct ctaccel_policy_gen.devices when egress_ok was set */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, FP_ROUTES);
-	__type(key, __u32);
-	__type(value, struct fp_route);
-} ctaccel_fp_routes SEC(".maps");
 
 /* The devices generation (struct ctaccel_policy_gen.devices). */
 static __always_inline __u32 devices_gen_now(void)

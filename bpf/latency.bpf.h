@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Handshake latency per server endpoint (part of tracker.bpf.c): the moves of
- * the handshake stamp the flow and add the gap to the endpoint's histogram
- * and to the sum of all. Only handshake packets pay for it.
+ * Handshake latency per server endpoint: the moves of the handshake stamp the
+ * flow and add the gap to the endpoint's histogram (ctaccel_latency) and to
+ * the sum of all. Only handshake packets pay for it.
  */
+#ifndef CTACCEL_LATENCY_BPF_H
+#define CTACCEL_LATENCY_BPF_H
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, CTACCEL_LAT_ENDPOINTS + 1);
-	__type(key, struct ctaccel_latency_key);
-	__type(value, struct ctaccel_latency);
-} ctaccel_latency SEC(".maps");
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
 
 /* What a new endpoint starts from (larger than a BPF stack). */
 static const struct ctaccel_latency latency_zero;
@@ -139,3 +138,5 @@ static __always_inline void latency_move(struct ctaccel_flow *f, const struct pk
 		latency_add(p, false, CTACCEL_LEG_CLIENT, t - since, st);
 	}
 }
+
+#endif /* CTACCEL_LATENCY_BPF_H */

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Starting a flow (part of tracker.bpf.c): a new entry for a flow's first
- * packet (flow_create), or the entry of a closed flow that a SYN reopens
- * (flow_reopen), both filled by flow_init. Needs flow_quiesce/flow_retire
- * (removal.bpf.h), tcp_step and the policy lookups.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * flow_update.
+ * Starting a flow: a new entry for a flow's first packet (flow_create), or
+ * the entry of a closed flow that a SYN reopens (flow_reopen), both filled by
+ * flow_init, with the policy's verdict taken once.
  */
 #ifndef CTACCEL_NEWFLOW_BPF_H
 #define CTACCEL_NEWFLOW_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+#include "discard.bpf.h"
+#include "states.bpf.h"
+#include "events.bpf.h"
+#include "policy.bpf.h"
+#include "removal.bpf.h"
+#include "unreplied.bpf.h"
 
 /*
  * A new flow's entry as its first packet makes it, but for the word and the
@@ -101,9 +108,51 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	return 0;
 }
 
-/* Returns -EEXIST when another CPU inserted the flow first. */
-__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p);
+/*
+ * Whether a new UDP flow arriving at ingress may be bypassed: its replies
+ * must carry the mark too. They do when the flow is forwarded (marked at the
+ * other ingress), or when the local socket it reaches has the mark; a local
+ * socket without it (bound to the wildcard address, say, which a rule for a
+ * prefix cannot cover at bind) would send its replies through nf_conntrack's
+ * output hook, which would take them for new flows. Only new UDP flows the
+ * policy bypasses pay for the route and socket lookups. A global function:
+ * the verifier walks it once.
+ */
+__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
+{
+	struct bpf_fib_lookup fib = {};
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 mark, len;
 
+	if (!skb || !p)
+		return true;
+	fib_params(skb, p, &fib);
+	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_NOT_FWDED)
+		return true; /* forwarded, or dropped: no local socket answers */
+	/* the lookup's question holds the packet's ends already */
+	if (p->key.family == AF_INET) {
+		t.ipv4.saddr = fib.ipv4_src;
+		t.ipv4.daddr = fib.ipv4_dst;
+		t.ipv4.sport = fib.sport;
+		t.ipv4.dport = fib.dport;
+		len = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, fib.ipv6_src, 16);
+		__builtin_memcpy(t.ipv6.daddr, fib.ipv6_dst, 16);
+		t.ipv6.sport = fib.sport;
+		t.ipv6.dport = fib.dport;
+		len = sizeof(t.ipv6);
+	}
+	sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return true; /* nobody listens: the kernel answers with an ICMP error */
+	mark = sk->mark;
+	bpf_sk_release(sk);
+	return (mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
+}
+
+/* Returns -EEXIST when another CPU inserted the flow first. */
 static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __u64 now,
 				       struct ctaccel_stats *st)
 {

@@ -1,13 +1,55 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * The tc tracker's packet parser: Ethernet, IPv4/IPv6, and TCP or UDP headers
- * into a normalised flow key (struct pkt), read in place or copied, never
+ * The tc tracker's packet parser: Ethernet, IPv4/IPv6, and TCP, UDP or a
+ * quoting ICMP error's headers into a normalised flow key and what the
+ * tracker needs of the headers (struct pkt), read in place or copied, never
  * pulled.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * its maps and counter macros.
  */
 #ifndef CTACCEL_PARSE_BPF_H
 #define CTACCEL_PARSE_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+
+/* What the parser found; anything but PKT_TCP and PKT_UDP is counted and
+ * passed on. */
+enum pkt_kind {
+	PKT_TCP,
+	PKT_UDP,
+	PKT_UDP_INVALID, /* length field inconsistent: nf_conntrack's udp_error() */
+	PKT_ICMP_ERROR,	 /* an ICMP error: key is the flow of the packet it quotes */
+	PKT_NON_IP,
+	PKT_NON_TCP,
+	PKT_FRAGMENT,
+	PKT_UNPARSED,
+	PKT_MALFORMED,
+};
+
+/* Whether a packet's IP and TCP checksums are known good. */
+enum pkt_csum {
+	CSUM_UNKNOWN, /* not verified yet: done only when the packet would change a flow */
+	CSUM_GOOD,    /* verified, or the kernel vouches for it (see csum_trusted()) */
+};
+
+struct pkt {
+	struct ctaccel_flow_key key;
+	__u32 ip_len; /* IP packet length: what nf_conntrack accounts */
+	__u16 l4_off; /* offset of the TCP or UDP header in the frame */
+	__u16 l4_len; /* TCP or UDP header and payload */
+	__u8 tcp_flags;
+	__u8 src_is_hi; /* the sender is the key's hi side */
+	__u8 bypass;	/* out: the packet's flow skips nf_conntrack */
+	__u8 ttl;	/* IPv4 TTL or IPv6 hop limit */
+	__u8 tos;	/* IPv4 TOS, for the FIB lookup */
+	__u8 csum;	/* enum pkt_csum */
+	__u8 l4_hlen;	/* TCP or UDP header length */
+	__u8 ingress;	/* seen at tc ingress */
+	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
+	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
+	__u8 __pad;
+	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
+	__u32 key_hash; /* ctaccel_key_hash() of key */
+};
 
 static __always_inline int addr_cmp(const __u32 *a, const __u32 *b)
 {
@@ -46,11 +88,6 @@ static __always_inline void key_set(struct pkt *p, const __u32 *saddr, const __u
 	k->proto = proto;
 	p->key_hash = ctaccel_key_hash(k);
 }
-
-/* Set only by the unit tests, before load: BPF_PROG_TEST_RUN frames are all
- * linear, and this makes them take the copying path. The verifier drops the
- * test when it is false. */
-const volatile bool parse_copy_always;
 
 /*
  * `len` header bytes at `off`: in place when the linear area holds them, else

@@ -2,11 +2,13 @@
 /*
  * The bypass and fast-path policy as the datapath reads it: the trie, the
  * generation, and the verdict cached in each flow.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * its maps and counters.
  */
 #ifndef CTACCEL_POLICY_BPF_H
 #define CTACCEL_POLICY_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
 
 /* The action of the policy rule for this endpoint (port: network order), or 0. */
 static __always_inline __u32 policy_endpoint(void *trie, __u8 family, __u8 proto, const __u32 *addr,
@@ -87,5 +89,16 @@ static __always_inline void fast_decide(struct ctaccel_flow *f, struct pkt *p, _
 	}
 	p->fast = cached & 1;
 }
+
+/* A local socket's endpoints, as the policy reads them (sockops.bpf.h and
+ * udpsock.bpf.h fill them in field by field: the verifier wants constant
+ * context offsets). */
+struct sock_ends {
+	__u32 family;
+	__u32 laddr[4];
+	__u32 raddr[4];
+	__u16 lport; /* network byte order */
+	__u16 rport; /* network byte order */
+};
 
 #endif /* CTACCEL_POLICY_BPF_H */

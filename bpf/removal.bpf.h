@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Removing an entry (part of tracker.bpf.c): the reference word that keeps
- * packets in flight from being lost with a removed entry, flow_release(),
+ * Removing an entry: the reference word that keeps packets in flight from
+ * being lost with a removed entry (flow_ref, flow_quiesce), flow_release(),
  * the compare-and-delete flow_remove() that every removal outside the packet
- * path goes through, and the delete program that runs it for userspace.
+ * path goes through, and the body of the delete program that runs it for
+ * userspace.
  */
 #ifndef CTACCEL_REMOVAL_BPF_H
 #define CTACCEL_REMOVAL_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "events.bpf.h"
 
 #define QUIESCE_SPINS (1 << 16)
 
@@ -68,14 +73,9 @@ static __always_inline bool flow_quiesce(struct ctaccel_flow *f, const struct ct
 	return q.done;
 }
 
-/* flow_ref() results. */
-#define REF_TAKEN 0
-#define REF_OTHER 1 /* the element now holds another flow: look up again */
-#define REF_DEAD  2 /* the entry is being deleted */
-#define REF_BUSY  3 /* the swap kept losing */
-
 /*
- * Take a reference on the entry the packet looked up, if it is still its own.
+ * Take a reference on the entry the packet looked up, if it is still its own
+ * (REF_TAKEN; else why not: the REF_* of common.bpf.h).
  * Every packet of the flow on every CPU moves this word twice, so a swap
  * loses whenever another CPU's packet lands between the read and the swap: a
  * lost swap retries at once with the value it found, and the bound is high,
@@ -194,11 +194,11 @@ skip:
 }
 
 /*
- * Compare-and-delete, run through BPF_PROG_TEST_RUN: the one removal path for
- * GC, flush and unload, so that gauges and counters move where they live.
+ * Compare-and-delete of userspace's requests (the ctaccel_delete program,
+ * run through BPF_PROG_TEST_RUN): the one removal path for GC, flush and
+ * unload, so that gauges and counters move where they live.
  */
-SEC("syscall")
-int ctaccel_delete(struct ctaccel_del_args *args)
+static __always_inline int delete_requests(struct ctaccel_del_args *args)
 {
 	struct del_loop l = {
 		.reqs = args->reqs,

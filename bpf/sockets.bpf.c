@@ -7,18 +7,14 @@
  * Each `ctaccel sockets`/`ctaccel tw` loads its own copy of this object, so the
  * aggregates in .bss and tw_remote belong to one run of the iterator and no
  * other reader can mix into them. The daemon keeps one copy and resets the
- * counts it reads before every run.
+ * counts it reads before every run. One file: its globals and maps are at its
+ * top, as the tracker object's are in maps.bpf.h.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
+#include "common.bpf.h"
 #include <bpf/bpf_tracing.h>
-#include "ctaccel.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define AF_INET	     2
-#define AF_INET6     10
 #define RCV_SHUTDOWN 1
 
 /* Sockets of this network namespace are counted by the tracepoint. */

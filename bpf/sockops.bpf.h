@@ -1,23 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * The sock_ops program: the bypass mark for local sockets, decided by the same
- * policy trie as the tc programs. Part of the tc tracker's object (it shares
- * the policy and configuration): included once, by bpf/tracker.bpf.c.
+ * The bypass mark for local TCP sockets (the sock_ops program's body),
+ * decided by the same policy trie as the tc programs: the output hook runs
+ * before tc egress, so packets of local sockets get the bypass mark from
+ * their socket.
  */
 #ifndef CTACCEL_SOCKOPS_BPF_H
 #define CTACCEL_SOCKOPS_BPF_H
 
-#define SOL_SOCKET 1
-#define SO_MARK	   36
-
-/* The socket's endpoints, read field by field (the verifier wants constant ctx offsets). */
-struct sock_ends {
-	__u32 family;
-	__u32 laddr[4];
-	__u32 raddr[4];
-	__u16 lport; /* network byte order */
-	__u16 rport; /* network byte order */
-};
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "policy.bpf.h"
 
 /*
  * A load from the sock_ops context at a constant offset. Plain field reads let
@@ -67,13 +60,12 @@ static __always_inline bool sockops_match(const struct sock_ends *e, bool local_
 }
 
 /*
- * Local flows: the output hook runs before tc egress, so packets of local
- * sockets get the bypass mark from their socket. Connecting sockets and
+ * Mark a local socket whose flows the policy bypasses. Connecting sockets and
  * accepted ones are decided by both endpoints; listeners by their own
- * address and port, which covers their SYN-ACKs.
+ * address and port, which covers their SYN-ACKs. Always 1 (sock_ops' "go
+ * on").
  */
-SEC("sockops")
-int ctaccel_sockops(struct bpf_sock_ops *ops)
+static __always_inline int sockops_mark(struct bpf_sock_ops *ops)
 {
 	struct sock_ends e = {};
 	struct ctaccel_stats *st;

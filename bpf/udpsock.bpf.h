@@ -10,12 +10,15 @@
  * covers keeps no mark: the mark is read before the sendmsg hook runs, so it
  * could only follow the previous datagram's peer. Its flows are not bypassed
  * (tc egress follows the mark, see flow_create()), so nf_conntrack tracks
- * them whole, as before.
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * the sock_ops program.
+ * them whole, as before. The cgroup programs of tracker.bpf.c call
+ * udp_sock_hook().
  */
 #ifndef CTACCEL_UDPSOCK_BPF_H
 #define CTACCEL_UDPSOCK_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "policy.bpf.h"
 
 #define SOCK_DGRAM_TYPE 2
 
@@ -86,74 +89,6 @@ static __always_inline int udp_sock_hook(struct bpf_sock_addr *ctx, bool v6, boo
 	    (!bind && e.lport && policy_endpoint(trie, e.family, IPPROTO_UDP, e.laddr, e.lport)))
 		udp_sock_mark(ctx);
 	return 1;
-}
-
-/*
- * Whether a new UDP flow arriving at ingress may be bypassed: its replies
- * must carry the mark too. They do when the flow is forwarded (marked at the
- * other ingress), or when the local socket it reaches has the mark; a local
- * socket without it (bound to the wildcard address, say, which a rule for a
- * prefix cannot cover at bind) would send its replies through nf_conntrack's
- * output hook, which would take them for new flows. Only new UDP flows the
- * policy bypasses pay for the route and socket lookups. A global function:
- * the verifier walks it once.
- */
-__noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
-{
-	struct bpf_fib_lookup fib = {};
-	struct bpf_sock_tuple t = {};
-	struct bpf_sock *sk;
-	__u32 mark, len;
-
-	if (!skb || !p)
-		return true;
-	fib_params(skb, p, &fib);
-	if (bpf_fib_lookup(skb, &fib, sizeof(fib), 0) != BPF_FIB_LKUP_RET_NOT_FWDED)
-		return true; /* forwarded, or dropped: no local socket answers */
-	/* the lookup's question holds the packet's ends already */
-	if (p->key.family == AF_INET) {
-		t.ipv4.saddr = fib.ipv4_src;
-		t.ipv4.daddr = fib.ipv4_dst;
-		t.ipv4.sport = fib.sport;
-		t.ipv4.dport = fib.dport;
-		len = sizeof(t.ipv4);
-	} else {
-		__builtin_memcpy(t.ipv6.saddr, fib.ipv6_src, 16);
-		__builtin_memcpy(t.ipv6.daddr, fib.ipv6_dst, 16);
-		t.ipv6.sport = fib.sport;
-		t.ipv6.dport = fib.dport;
-		len = sizeof(t.ipv6);
-	}
-	sk = bpf_sk_lookup_udp(skb, &t, len, BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return true; /* nobody listens: the kernel answers with an ICMP error */
-	mark = sk->mark;
-	bpf_sk_release(sk);
-	return (mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
-}
-
-SEC("cgroup/bind4")
-int ctaccel_udp_bind4(struct bpf_sock_addr *ctx)
-{
-	return udp_sock_hook(ctx, false, true);
-}
-
-SEC("cgroup/bind6")
-int ctaccel_udp_bind6(struct bpf_sock_addr *ctx)
-{
-	return udp_sock_hook(ctx, true, true);
-}
-
-SEC("cgroup/connect4")
-int ctaccel_udp_connect4(struct bpf_sock_addr *ctx)
-{
-	return udp_sock_hook(ctx, false, false);
-}
-
-SEC("cgroup/connect6")
-int ctaccel_udp_connect6(struct bpf_sock_addr *ctx)
-{
-	return udp_sock_hook(ctx, true, false);
 }
 
 #endif /* CTACCEL_UDPSOCK_BPF_H */

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * The ring of flows without a reply: a new flow takes the next slot and
- * removes the slot's previous flow if that one still has no reply. Needs
- * flow_release().
- * Part of the tc tracker's object: included once, by bpf/tracker.bpf.c, after
- * its maps and counters.
+ * removes the slot's previous flow if that one still has no reply.
  */
 #ifndef CTACCEL_UNREPLIED_BPF_H
 #define CTACCEL_UNREPLIED_BPF_H
+
+#include "common.bpf.h"
+#include "maps.bpf.h"
+#include "removal.bpf.h"
 
 /* The slot of a claim; cap is not 0. */
 static __always_inline __u32 unreplied_slot_of(__u32 claim, __u32 cap)

@@ -76,7 +76,7 @@ for tool in spatch scan-build bpftool readelf; do
 	fi
 done
 
-echo "1..10"
+echo "1..12"
 # The datapath as the kernel gets it (BTF of the built objects).
 facts "$WORK/facts" "$OUT/tracker.bpf.o" "$OUT/sockets.bpf.o"
 mapfile -t BPF_SRC < <(stage bpf/*.bpf.c bpf/*.bpf.h)
@@ -103,6 +103,29 @@ bpf_rule() { # bpf_rule RULE-NAME FILE-STEM DESCRIPTION
 		result FAIL "$name: reports every marked line of $bad, and only those" "$WORK/$stem.bad.why"
 	fi
 }
+
+# bpf-layout: every module of bpf/ stands on its own (bpf_layout.py).
+python3 "$CHK/bpf_layout.py" bpf "${BPF_CFLAGS[@]}" >"$WORK/layout.product" 2>&1
+if [[ -s $WORK/layout.product ]]; then
+	result FAIL "bpf-layout: bpf/'s modules stand alone, includes at the top, maps in maps.bpf.h" \
+		"$WORK/layout.product"
+else
+	result OK "bpf-layout: bpf/'s modules stand alone, includes at the top, maps in maps.bpf.h ($(ls bpf/*.bpf.h | wc -l) modules)"
+fi
+python3 "$CHK/bpf_layout.py" tests/check/bad_layout "${BPF_CFLAGS[@]}" >"$WORK/layout.bad" 2>&1
+layout_ok=true
+for bad in tests/check/bad_layout/*; do
+	expect_exactly bpf-layout "$bad" "$WORK/layout.bad" || {
+		layout_ok=false
+		cat "$WORK/layout.bad.why" >>"$WORK/layout.why"
+	}
+done
+if $layout_ok; then
+	result OK "bpf-layout: reports every marked line of tests/check/bad_layout/, and only those"
+else
+	result FAIL "bpf-layout: reports every marked line of tests/check/bad_layout/, and only those" \
+		"$WORK/layout.why"
+fi
 
 bpf_rule shared-rmw shared_rmw "read-modify-write of values every CPU shares"
 bpf_rule stale-value stale_value "value pointers after a delete or through bpf_loop"

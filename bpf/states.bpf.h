@@ -1,81 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * BPF-side helpers of the tc tracker: packet parsing into a normalised flow
- * key, and nf_conntrack's TCP state machine expressed on the packed tracking
- * word of include/ctaccel.h.
+ * nf_conntrack's state machines on the packed tracking word of
+ * include/ctaccel.h: TCP's transition table and the checks of
+ * nf_conntrack_tcp_packet() (tcp_step), UDP's three classes
+ * (udp_step). Pure functions of the word, the packet's class and direction,
+ * the clock and the settings: they read no map and no packet.
  */
-#ifndef CTACCEL_TRACKER_BPF_H
-#define CTACCEL_TRACKER_BPF_H
+#ifndef CTACCEL_STATES_BPF_H
+#define CTACCEL_STATES_BPF_H
 
-#include "ctaccel.h"
-
-#define ETH_HLEN	14
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define ETH_P_8021Q	0x8100
-#define ETH_P_8021AD	0x88A8
-#define AF_INET		2
-#define AF_INET6	10
-#define TC_ACT_UNSPEC	(-1)
-#define TC_ACT_REDIRECT 7
-#define EEXIST		17
-#define ENOENT		2
-#define E2BIG		7
-#define EBUSY		16
-#define CLOCK_MONOTONIC 1
-#define IPPROTO_ICMPV6	58
-
-#define IP_MF	  0x2000
-#define IP_OFFSET 0x1FFF
-
-#define TCPF_FIN 0x01
-#define TCPF_SYN 0x02
-#define TCPF_RST 0x04
-#define TCPF_PSH 0x08
-#define TCPF_ACK 0x10
-#define TCPF_URG 0x20
-#define TCPF_ECE 0x40
-#define TCPF_CWR 0x80
-
-/* What the parser found; anything but PKT_TCP and PKT_UDP is counted and
- * passed on. */
-enum pkt_kind {
-	PKT_TCP,
-	PKT_UDP,
-	PKT_UDP_INVALID, /* length field inconsistent: nf_conntrack's udp_error() */
-	PKT_ICMP_ERROR,	 /* an ICMP error: key is the flow of the packet it quotes */
-	PKT_NON_IP,
-	PKT_NON_TCP,
-	PKT_FRAGMENT,
-	PKT_UNPARSED,
-	PKT_MALFORMED,
-};
-
-/* Whether a packet's IP and TCP checksums are known good. */
-enum pkt_csum {
-	CSUM_UNKNOWN, /* not verified yet: done only when the packet would change a flow */
-	CSUM_GOOD,    /* verified, or the kernel vouches for it (see csum_trusted()) */
-};
-
-struct pkt {
-	struct ctaccel_flow_key key;
-	__u32 ip_len; /* IP packet length: what nf_conntrack accounts */
-	__u16 l4_off; /* offset of the TCP or UDP header in the frame */
-	__u16 l4_len; /* TCP or UDP header and payload */
-	__u8 tcp_flags;
-	__u8 src_is_hi; /* the sender is the key's hi side */
-	__u8 bypass;	/* out: the packet's flow skips nf_conntrack */
-	__u8 ttl;	/* IPv4 TTL or IPv6 hop limit */
-	__u8 tos;	/* IPv4 TOS, for the FIB lookup */
-	__u8 csum;	/* enum pkt_csum */
-	__u8 l4_hlen;	/* TCP or UDP header length */
-	__u8 ingress;	/* seen at tc ingress */
-	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
-	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
-	__u8 __pad;
-	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
-	__u32 key_hash; /* ctaccel_key_hash() of key */
-};
+#include "common.bpf.h"
 
 /*
  * nf_conntrack's packet classes (enum tcp_bit_set), in its order, as the
@@ -337,4 +271,4 @@ static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 firs
 	return ctaccel_ct_with_expiry(flags | next, now + cfg->timeout[next]);
 }
 
-#endif /* CTACCEL_TRACKER_BPF_H */
+#endif /* CTACCEL_STATES_BPF_H */
