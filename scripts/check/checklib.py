@@ -95,15 +95,13 @@ def process_context(section):
 
 
 def user_map_names(lib_dir):
-    """libctaccel's names for the pinned maps: the CTACCEL_FD_* slots and the
-    PIN_* macros, to the map name each stands for."""
-    import glob
-    pins, fds = {}, {}
-    for path in glob.glob(os.path.join(lib_dir, "*.[ch]")):
-        with open(path) as f:
-            text = f.read()
-        for m in re.finditer(r'#define\s+(PIN_\w+)\s+"([^"]+)"', text):
-            pins[m.group(1)] = m.group(2)
-        for m in re.finditer(r"\[(CTACCEL_FD_\w+)\]\s*=\s*(PIN_\w+)", text):
-            fds[m.group(1)] = m.group(2)
-    return pins, {fd: pins.get(pin) for fd, pin in fds.items()}
+    """libctaccel's names for the pinned maps: each row of the pin registry
+    (pins.h: X(ID, FILE, MAP, OBJECT, MEMBER, LIFE)) makes PIN_ID, which is
+    both the pin's id and the handle's descriptor slot, stand for the map
+    MEMBER of the BPF object."""
+    pins = {}
+    with open(os.path.join(lib_dir, "pins.h")) as f:
+        text = f.read()
+    for m in re.finditer(r"\bX\(\s*(\w+)\s*,\s*(?:\"[^\"]*\"|NULL)\s*,\s*MAP\s*,\s*\w+\s*,\s*(\w+)\s*,", text):
+        pins["PIN_" + m.group(1)] = m.group(2)
+    return pins, pins

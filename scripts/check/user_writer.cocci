@@ -3,8 +3,9 @@
 // writes. A write-back of a value erases the kernel's concurrent updates,
 // and a delete bypasses the gauges and the reference protocol; the datapath's
 // own programs (the delete program, for removal) are the only change paths.
-// A call is caught by the map it names (libctaccel's CTACCEL_FD_* slots,
-// PIN_* names, skeleton maps, through one local variable or struct field) or
+// A call is caught by the map it names (libctaccel's pin registry: a PIN_*
+// id, as a descriptor slot or a pin, skeleton maps, through one local
+// variable or struct field) or
 // by its key or value type, which only that map uses.
 
 @initialize:python@
@@ -21,7 +22,7 @@ calls = []     # (pos, function called, map argument, key/value types)
 
 def name_of(text, func, depth=0):
 	text = text.strip()
-	m = re.search(r"fd\[\s*(CTACCEL_FD_\w+)\s*\]", text)
+	m = re.search(r"fd\[\s*(PIN_\w+)\s*\]", text)
 	if m:
 		return FD_MAPS.get(m.group(1))
 	m = re.search(r"\b(PIN_\w+)\b", text)

@@ -25,8 +25,9 @@
 #include <bpf/libbpf.h>
 
 #include "libctaccel.h"
-#include "internal.h" /* pin names, for crafting foreign state */
+#include "internal.h" /* the pin registry and the handle's descriptors */
 #include "tracker.skel.h"
+#include "sockets.skel.h"
 
 struct printed {
 	int warnings;
@@ -240,7 +241,7 @@ static struct ctaccel_policy_gen policy_gen_read(void)
 	__u32 zero = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", root, PIN_POLICY_GEN);
+	snprintf(path, sizeof(path), "%s/%s", root, pin_name(PIN_POLICY_GEN));
 	fd = bpf_obj_get(path);
 	assert_true(fd >= 0);
 	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &g), 0);
@@ -385,7 +386,7 @@ static void test_abi_mismatch_refused(void **state)
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	bpf_map__set_max_entries(skel->maps.ctaccel_flows, 16);
 	assert_int_equal(tracker__load(skel), 0);
-	assert_int_equal(ctaccel_pin_file(h, PIN_CONFIG, path, sizeof(path)), 0);
+	assert_int_equal(ctaccel_pin_file(h, pin_name(PIN_CONFIG), path, sizeof(path)), 0);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(bpf_obj_pin(bpf_map__fd(skel->maps.rodata), path), 0);
 	tracker__destroy(skel);
@@ -413,15 +414,164 @@ static void test_replace_keeps_maps(void **state)
 
 	(void)state;
 	h = loaded();
-	assert_int_equal(bpf_obj_get_info_by_fd(ctaccel_fd(h, CTACCEL_FD_FLOWS), &before, &len), 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(h->fd[PIN_FLOWS], &before, &len), 0);
 	assert_int_equal(ctaccel_replace(h, false, &replaced), 0);
 	assert_false(replaced); /* same build */
 	assert_int_equal(ctaccel_replace(h, true, &replaced), 0);
 	assert_true(replaced);
 	len = sizeof(after);
-	assert_int_equal(bpf_obj_get_info_by_fd(ctaccel_fd(h, CTACCEL_FD_FLOWS), &after, &len), 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(h->fd[PIN_FLOWS], &after, &len), 0);
 	assert_int_equal(before.id, after.id);
 	unloaded(h);
+}
+
+/* Whether a cgroup v2 hierarchy is mounted: load attaches the CGROUP rows there. */
+static bool cgroup2_mounted(void)
+{
+	char line[1024], type[64];
+	bool found = false;
+	FILE *f = fopen("/proc/self/mounts", "r");
+
+	assert_non_null(f);
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %63s", type) == 1 && !strcmp(type, "cgroup2");
+	fclose(f);
+	return found;
+}
+
+/* The id of what is pinned as `file`, 0 when nothing is; a link's program
+ * id in *prog. */
+static __u32 pinned_id(const char *file, enum pin_kind kind, __u32 *prog)
+{
+	char path[PATH_MAX];
+	union {
+		struct bpf_map_info map;
+		struct bpf_prog_info prog;
+		struct bpf_link_info link;
+	} info;
+	__u32 len = sizeof(info), id;
+	int fd;
+
+	*prog = 0;
+	snprintf(path, sizeof(path), "%s/%s", root, file);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	close(fd);
+	id = kind == PIN_KIND_MAP    ? info.map.id
+	     : kind == PIN_KIND_PROG ? info.prog.id
+				     : info.link.id;
+	if (kind == PIN_KIND_LINK)
+		*prog = info.link.prog_id;
+	return id;
+}
+
+/* The id behind one of the handle's descriptors. */
+static __u32 fd_id(int fd, enum pin_kind kind)
+{
+	struct bpf_map_info map = {};
+	struct bpf_prog_info prog = {};
+	__u32 len;
+
+	if (kind == PIN_KIND_MAP) {
+		len = sizeof(map);
+		assert_int_equal(bpf_obj_get_info_by_fd(fd, &map, &len), 0);
+		return map.id;
+	}
+	len = sizeof(prog);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &prog, &len), 0);
+	return prog.id;
+}
+
+/* Every map and program of an object has its row in the registry. */
+static void registry_covers(const void *skel, struct bpf_object *obj, enum pin_object which)
+{
+	struct bpf_program *p;
+	struct bpf_map *m;
+	int i, rows;
+
+	bpf_object__for_each_map (m, obj) {
+		for (i = 0, rows = 0; i < PIN__COUNT; i++)
+			rows += pin_defs[i].obj == which && pin_map(skel, i) == m;
+		if (!rows)
+			fail_msg("map %s has no row in pins.h", bpf_map__name(m));
+	}
+	bpf_object__for_each_program (p, obj) {
+		for (i = 0, rows = 0; i < PIN__COUNT; i++)
+			rows += pin_defs[i].obj == which && pin_prog(skel, i) == p;
+		if (!rows)
+			fail_msg("program %s has no row in pins.h", bpf_program__name(p));
+	}
+}
+
+/*
+ * The pin registry (pins.h) drives load, open, a live upgrade and unload:
+ * walked here row by row, nothing listed by hand. Load pins every row its
+ * life says (CGROUP rows where a cgroup v2 hierarchy is mounted), open holds
+ * a descriptor of every KEEP and SWAP row, replace keeps the KEEP, ONCE and
+ * LOCAL rows' objects, pins new SWAP objects, and gives the CGROUP links new
+ * programs; unload removes every pin.
+ */
+static void test_pin_registry(void **state)
+{
+	__u32 id[PIN__COUNT], prog[PIN__COUNT], now, now_prog;
+	bool cgroup = cgroup2_mounted(), want, replaced;
+	struct tracker *tskel = tracker__open();
+	struct sockets *sskel = sockets__open();
+	struct ctaccel *h;
+	char path[PATH_MAX];
+	int i;
+
+	(void)state;
+	assert_non_null(tskel);
+	assert_non_null(sskel);
+	registry_covers(tskel, tskel->obj, PIN_OBJ_tracker);
+	registry_covers(sskel, sskel->obj, PIN_OBJ_sockets);
+	tracker__destroy(tskel);
+	sockets__destroy(sskel);
+
+	h = loaded();
+	for (i = 0; i < PIN__COUNT; i++) {
+		enum pin_life life = pin_defs[i].life;
+
+		want = life == PIN_LIFE_KEEP || life == PIN_LIFE_SWAP || life == PIN_LIFE_ONCE ||
+		       life == PIN_LIFE_LOCAL || (life == PIN_LIFE_CGROUP && cgroup);
+		id[i] = pin_name(i) ? pinned_id(pin_name(i), pin_defs[i].kind, &prog[i]) : 0;
+		if (want != (id[i] != 0))
+			fail_msg("row %s: pinned %d after load, expected %d", pin_defs[i].member,
+				 id[i] != 0, want);
+		if (pin_opened(i) != (h->fd[i] >= 0))
+			fail_msg("row %s: descriptor %d after open", pin_defs[i].member, h->fd[i]);
+		if (pin_opened(i))
+			assert_int_equal(fd_id(h->fd[i], pin_defs[i].kind), id[i]);
+	}
+
+	assert_int_equal(ctaccel_replace(h, true, &replaced), 0);
+	assert_true(replaced);
+	for (i = 0; i < PIN__COUNT; i++) {
+		if (!id[i])
+			continue;
+		now = pinned_id(pin_name(i), pin_defs[i].kind, &now_prog);
+		assert_true(now != 0);
+		if ((pin_defs[i].life == PIN_LIFE_SWAP) == (now == id[i]))
+			fail_msg("row %s: id %u before replace, %u after", pin_defs[i].member,
+				 id[i], now);
+		if (pin_defs[i].life == PIN_LIFE_CGROUP && now_prog == prog[i])
+			fail_msg("row %s: the link kept program %u", pin_defs[i].member, now_prog);
+		if (pin_opened(i))
+			assert_int_equal(fd_id(h->fd[i], pin_defs[i].kind), now);
+	}
+
+	unloaded(h);
+	for (i = 0; i < PIN__COUNT; i++) {
+		if (!pin_name(i))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, pin_name(i));
+		if (access(path, F_OK) == 0)
+			fail_msg("row %s: still pinned after unload", pin_defs[i].member);
+	}
 }
 
 static void on_alarm(int sig)
@@ -486,6 +636,7 @@ int main(void)
 		cmocka_unit_test_setup(test_status_problems, test_setup),
 		cmocka_unit_test_setup(test_abi_mismatch_refused, test_setup),
 		cmocka_unit_test_setup(test_replace_keeps_maps, test_setup),
+		cmocka_unit_test_setup(test_pin_registry, test_setup),
 		cmocka_unit_test_setup(test_lock_per_root, test_setup),
 		cmocka_unit_test_setup(test_rule_text, test_setup),
 	};

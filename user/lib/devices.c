@@ -129,7 +129,7 @@ static __u32 hook_prog_id(const struct ctaccel *h, unsigned int ifindex, bool in
 	int fd;
 
 	tcx_pin_name(name, sizeof(name), ifindex, ingress);
-	fd = pin_get(h, name);
+	fd = pin_get_file(h, name);
 	if (fd < 0)
 		return tc_prog_id(ifindex, ingress);
 	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.ifindex != ifindex)
@@ -167,7 +167,7 @@ int hook_attach(struct ctaccel *h, unsigned int ifindex, bool ingress, int prog_
 	int fd, err;
 
 	tcx_pin_name(name, sizeof(name), ifindex, ingress);
-	fd = pin_get(h, name);
+	fd = pin_get_file(h, name);
 	if (fd >= 0) {
 		err = bpf_link_update(fd, prog_fd, NULL) ? -errno : 0;
 		close(fd);
@@ -203,7 +203,7 @@ int hook_detach(struct ctaccel *h, unsigned int ifindex, bool ingress)
 	int fd;
 
 	tcx_pin_name(name, sizeof(name), ifindex, ingress);
-	fd = pin_get(h, name);
+	fd = pin_get_file(h, name);
 	if (fd >= 0) {
 		/* A gone device's link is defunct already: nothing to undo. */
 		bpf_link_detach(fd);
@@ -241,7 +241,7 @@ static bool hook_is_ours(const struct ctaccel *h, unsigned int ifindex, bool ing
 
 	if (!id)
 		return false;
-	if (id == prog_id_of(h->fd[ingress ? CTACCEL_FD_INGRESS : CTACCEL_FD_EGRESS]))
+	if (id == prog_id_of(h->fd[ingress ? PIN_INGRESS : PIN_EGRESS]))
 		return true;
 	fd = pin_get(h, ingress ? PIN_INGRESS : PIN_EGRESS);
 	if (fd < 0)
@@ -270,7 +270,7 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 	int err;
 
 	*pruned = 0;
-	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+	while (bpf_map_get_next_key(h->fd[PIN_IFACES], first ? NULL : &key, &next) == 0) {
 		first = false;
 		key = next;
 		if (if_indextoname(next, name) || errno != ENXIO)
@@ -278,7 +278,7 @@ int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned)
 		/* its tcx links went with it; their pins go now */
 		hook_detach(h, next, true);
 		hook_detach(h, next, false);
-		err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &next) ? -errno : 0;
+		err = bpf_map_delete_elem(h->fd[PIN_IFACES], &next) ? -errno : 0;
 		err = err ?: policy_gen_bump(h, true);
 		if (err)
 			return lib_fail(h, err, "forget device ifindex %u", next);
@@ -414,14 +414,14 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 	char name[IF_NAMESIZE];
 	int err;
 
-	bpf_map_lookup_elem(h->fd[CTACCEL_FD_IFACES], &ifindex, &rec);
+	bpf_map_lookup_elem(h->fd[PIN_IFACES], &ifindex, &rec);
 	err = hook_detach(h, ifindex, true);
 	err = err ?: hook_detach(h, ifindex, false);
 	if (err)
 		return lib_fail(h, err, "detach %s", dev_name(ifindex, name));
 	if (rec.flags & CTACCEL_IFACE_OWN_CLSACT)
 		clsact_destroy(ifindex);
-	err = bpf_map_delete_elem(h->fd[CTACCEL_FD_IFACES], &ifindex) ? -errno : 0;
+	err = bpf_map_delete_elem(h->fd[PIN_IFACES], &ifindex) ? -errno : 0;
 	if (err == -ENOENT)
 		err = 0;
 	err = err ?: policy_gen_bump(h, true);
@@ -430,7 +430,7 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex)
 
 int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 {
-	int ifaces = h->fd[CTACCEL_FD_IFACES];
+	int ifaces = h->fd[PIN_IFACES];
 	struct ctaccel_iface rec = {};
 	bool had = bpf_map_lookup_elem(ifaces, &ifindex, &rec) == 0;
 	char name[IF_NAMESIZE];
@@ -442,12 +442,12 @@ int ctaccel_attach(struct ctaccel *h, unsigned int ifindex)
 	rec.flags |= CTACCEL_IFACE_INGRESS;
 	if (bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
 		return lib_fail(h, -errno, "attach %s", dev_name(ifindex, name));
-	err = hook_attach(h, ifindex, true, h->fd[CTACCEL_FD_INGRESS], &created);
+	err = hook_attach(h, ifindex, true, h->fd[PIN_INGRESS], &created);
 	if (!err && created && !had)
 		rec.flags |= CTACCEL_IFACE_OWN_CLSACT;
 	/* A gateway's forwarded packets are all counted at ingress. */
 	if (!err && ctaccel_wanted_hooks(h) & CTACCEL_HOOK_EGRESS)
-		err = hook_attach(h, ifindex, false, h->fd[CTACCEL_FD_EGRESS], NULL);
+		err = hook_attach(h, ifindex, false, h->fd[PIN_EGRESS], NULL);
 	if (!err && bpf_map_update_elem(ifaces, &ifindex, &rec, BPF_ANY))
 		err = -errno;
 	if (err && !had) {

@@ -116,7 +116,7 @@ int ctaccel_monitor_new(struct ctaccel *h, ctaccel_event_fn fn, void *ctx,
 	fd = pin_get(h, PIN_EVENTS);
 	if (m->monitor_fd < 0 || fd < 0) {
 		err = m->monitor_fd < 0 ? m->monitor_fd : fd;
-		lib_fail(h, err, "monitor: open %s/%s", h->root, PIN_EVENTS);
+		lib_fail(h, err, "monitor: open %s/%s", h->root, pin_name(PIN_EVENTS));
 		goto fail;
 	}
 	m->rb = ring_buffer__new(fd, on_event, m, NULL);

@@ -63,8 +63,8 @@ int ctaccel_expiry_status(struct ctaccel *h, struct ctaccel_expiry_status *s)
 	memset(s, 0, sizeof(*s));
 	if (!h->open)
 		return lib_fail(h, -EBADF, "expiry: read %s", h->root);
-	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_EXPIRY], &zero, buf))
-		return lib_fail(h, -errno, "expiry: read %s/%s", h->root, PIN_EXPIRY);
+	if (bpf_map_lookup_elem(h->fd[PIN_EXPIRY], &zero, buf))
+		return lib_fail(h, -errno, "expiry: read %s/%s", h->root, pin_name(PIN_EXPIRY));
 	memcpy(&s->e, buf + CTACCEL_EXPIRY_HANDLES_SIZE, sizeof(s->e));
 	now = mono_ns();
 	/* a check comes within the pause the last one set (a walk's, after a
@@ -87,7 +87,7 @@ int ctaccel_expiry_restart(struct ctaccel *h)
 	err = ctaccel_expiry_status(h, &s);
 	if (err)
 		return err;
-	err = expiry_ctl(h->fd[CTACCEL_FD_EXPIRY_CTL], s.e.interval_ms, 0);
+	err = expiry_ctl(h->fd[PIN_EXPIRY_CTL], s.e.interval_ms, 0);
 	return err ? lib_fail(h, err, "expiry: start the timer") : 0;
 }
 
@@ -97,7 +97,7 @@ int ctaccel_expiry_stop(struct ctaccel *h)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "expiry: stop in %s", h->root);
-	err = expiry_ctl(h->fd[CTACCEL_FD_EXPIRY_CTL], 0, CTACCEL_EXPIRY_STOP);
+	err = expiry_ctl(h->fd[PIN_EXPIRY_CTL], 0, CTACCEL_EXPIRY_STOP);
 	return err ? lib_fail(h, err, "expiry: stop the timer") : 0;
 }
 
@@ -107,6 +107,6 @@ int ctaccel_expiry_set(struct ctaccel *h, uint32_t interval_ms)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "expiry: set in %s", h->root);
-	err = expiry_ctl(h->fd[CTACCEL_FD_EXPIRY_CTL], interval_ms, 0);
+	err = expiry_ctl(h->fd[PIN_EXPIRY_CTL], interval_ms, 0);
 	return err ? lib_fail(h, err, "expiry: start the timer") : 0;
 }

@@ -326,8 +326,8 @@ int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "flow: read %s", h->root);
-	err = ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], fn, ctx);
-	return err ? lib_fail(h, err, "flow: read %s/%s", h->root, PIN_FLOWS) : 0;
+	err = ctaccel_flows_walk(h->fd[PIN_FLOWS], fn, ctx);
+	return err ? lib_fail(h, err, "flow: read %s/%s", h->root, pin_name(PIN_FLOWS)) : 0;
 }
 
 int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies)
@@ -336,7 +336,7 @@ int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "clock of %s", h->root);
-	err = ctaccel_clock_now(h->fd[CTACCEL_FD_CLOCK], jiffies);
+	err = ctaccel_clock_now(h->fd[PIN_CLOCK], jiffies);
 	return err ? lib_fail(h, err, "read the datapath's clock") : 0;
 }
 
@@ -366,7 +366,7 @@ static int flush_batch(const struct ctaccel_flow_key *keys, const struct ctaccel
 /* Remove every flow through compare-and-delete, so that counters stay exact. */
 int flows_flush(struct ctaccel *h, size_t *deleted)
 {
-	struct flush_walk w = {.del_prog_fd = h->fd[CTACCEL_FD_DELETE], .deleted = deleted};
+	struct flush_walk w = {.del_prog_fd = h->fd[PIN_DELETE], .deleted = deleted};
 
-	return ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], flush_batch, &w);
+	return ctaccel_flows_walk(h->fd[PIN_FLOWS], flush_batch, &w);
 }

@@ -1,44 +1,12 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
-/* libctaccel's insides: the handle, pin names and the report helpers. */
+/* libctaccel's insides: the handle, pins and the report helpers. */
 #ifndef LIBCTACCEL_INTERNAL_H
 #define LIBCTACCEL_INTERNAL_H
 
 #include <errno.h>
 #include <limits.h>
 #include "libctaccel.h"
-
-/* File names of the pins below the root. bpffs refuses names with dots. */
-#define PIN_FLOWS	   "ctaccel_flows"
-#define PIN_STATS	   "ctaccel_stats"
-#define PIN_IFACES	   "ctaccel_ifaces"
-#define PIN_CONFIG	   "ctaccel_config"
-#define PIN_INGRESS	   "prog_ingress"
-#define PIN_EGRESS	   "prog_egress"
-#define PIN_DELETE	   "prog_delete"
-#define PIN_CLOCK	   "prog_clock"
-#define PIN_POLICY	   "ctaccel_policy"
-#define PIN_POLICY_RULES   "ctaccel_policy_rules"     /* the trie in ctaccel_policy's slot */
-#define PIN_POLICY_NEXT	   "ctaccel_policy_rules_new" /* a new trie before its rename */
-#define PIN_POLICY_GEN	   "ctaccel_policy_gen"
-#define PIN_UNREPLIED	   "ctaccel_unreplied"
-#define PIN_UNREPLIED_HEAD "ctaccel_unreplied_head"
-#define PIN_EVENTS	   "ctaccel_events"
-#define PIN_MONITOR	   "ctaccel_monitor"
-#define PIN_EXPIRY	   "ctaccel_expiry"
-#define PIN_EXPIRY_CTL	   "prog_expiry_ctl"
-#define PIN_EXPIRE	   "prog_expire"
-#define PIN_LATENCY	   "ctaccel_latency"
-/* Pins of links: unpin_all() detaches them before it unlinks them. */
-#define PIN_LINK_PREFIX	   "link_"
-#define PIN_SOCKOPS	   PIN_LINK_PREFIX "sockops"
-#define PIN_UDP_BIND4	   PIN_LINK_PREFIX "udp_bind4"
-#define PIN_UDP_BIND6	   PIN_LINK_PREFIX "udp_bind6"
-#define PIN_UDP_CONNECT4   PIN_LINK_PREFIX "udp_connect4"
-#define PIN_UDP_CONNECT6   PIN_LINK_PREFIX "udp_connect6"
-#define PIN_SK_TRANSITIONS "ctaccel_sk_transitions"
-#define PIN_SK_LINK	   PIN_LINK_PREFIX "sockstate"
-/* A device's tcx link: PIN_TCX_PREFIX "<ifindex>_ingress" (or _egress). */
-#define PIN_TCX_PREFIX PIN_LINK_PREFIX "tcx_"
+#include "pins.h"
 
 struct ctaccel {
 	char root[PATH_MAX];
@@ -47,7 +15,7 @@ struct ctaccel {
 	bool tc_filters;
 	int lock_fd;
 	bool open;
-	int fd[CTACCEL_FD__MAX];
+	int fd[PIN__COUNT]; /* the rows pin_opened() names (pins.h), else -1 */
 	struct ctaccel_config cfg;
 	uint32_t max_flows;
 };
@@ -82,8 +50,10 @@ int expiry_ctl(int ctl_prog_fd, uint32_t interval_ms, uint32_t flags);
 int pin_fd(struct ctaccel *h, int fd, const char *name);
 /* Pin again under the same name (bpffs refuses rename over a pin). */
 int repin_fd(struct ctaccel *h, int fd, const char *name);
-/* An fd of the pin `name`, or -errno. */
-int pin_get(const struct ctaccel *h, const char *name);
+/* An fd of the registry's pin `id`, or -errno. */
+int pin_get(const struct ctaccel *h, enum pin_id id);
+/* An fd of the pin `name` (a name made at run time: tcx links), or -errno. */
+int pin_get_file(const struct ctaccel *h, const char *name);
 /* A program's id, 0 when fd is not one. */
 __u32 prog_id_of(int fd);
 bool pin_exists(const struct ctaccel *h, const char *name);

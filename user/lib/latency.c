@@ -47,7 +47,7 @@ int ctaccel_latency_read(struct ctaccel *h, struct ctaccel_latency_report *r)
 		return lib_fail(h, -EBADF, "latency: read %s", h->root);
 	if (ncpus <= 0)
 		return lib_fail(h, ncpus ? ncpus : -EINVAL, "latency: count CPUs");
-	fd = h->fd[CTACCEL_FD_LATENCY];
+	fd = h->fd[PIN_LATENCY];
 	pc = calloc(ncpus, sizeof(*pc));
 	r->endpoints = calloc(CTACCEL_LAT_ENDPOINTS + 1, sizeof(*r->endpoints));
 	if (!pc || !r->endpoints) {
@@ -82,7 +82,7 @@ out:
 	free(pc);
 	if (err) {
 		ctaccel_latency_free(r);
-		return lib_fail(h, err, "latency: read %s/%s", h->root, PIN_LATENCY);
+		return lib_fail(h, err, "latency: read %s/%s", h->root, pin_name(PIN_LATENCY));
 	}
 	return 0;
 }
@@ -140,9 +140,9 @@ int ctaccel_latency_total(struct ctaccel *h, struct ctaccel_latency *sum)
 	pc = calloc(ncpus, sizeof(*pc));
 	if (!pc)
 		return lib_fail(h, -ENOMEM, "latency: read %s", h->root);
-	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_LATENCY], &all, pc)) {
+	if (bpf_map_lookup_elem(h->fd[PIN_LATENCY], &all, pc)) {
 		if (errno != ENOENT) /* no handshake yet */
-			err = lib_fail(h, -errno, "latency: read %s/%s", h->root, PIN_LATENCY);
+			err = lib_fail(h, -errno, "latency: read %s/%s", h->root, pin_name(PIN_LATENCY));
 	} else {
 		for (cpu = 0; cpu < ncpus; cpu++)
 			add_latency(sum, &pc[cpu]);

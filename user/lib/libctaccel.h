@@ -83,26 +83,6 @@ bool ctaccel_is_open(const struct ctaccel *h);
 const struct ctaccel_config *ctaccel_config(const struct ctaccel *h);
 uint32_t ctaccel_max_flows(const struct ctaccel *h);
 
-enum ctaccel_fd {
-	CTACCEL_FD_FLOWS,
-	CTACCEL_FD_STATS,
-	CTACCEL_FD_IFACES,
-	CTACCEL_FD_CONFIG,
-	CTACCEL_FD_INGRESS,
-	CTACCEL_FD_EGRESS,
-	CTACCEL_FD_DELETE,
-	CTACCEL_FD_CLOCK,
-	CTACCEL_FD_POLICY,
-	CTACCEL_FD_POLICY_GEN,
-	CTACCEL_FD_EXPIRY,
-	CTACCEL_FD_EXPIRY_CTL,
-	CTACCEL_FD_EXPIRE,
-	CTACCEL_FD_LATENCY,
-	CTACCEL_FD__MAX,
-};
-/* An fd of the open state (owned by the handle), or -EBADF. */
-int ctaccel_fd(const struct ctaccel *h, enum ctaccel_fd which);
-
 /*
  * `ip netns exec` runs a command in a private mount namespace whose /sys is
  * remounted for the network namespace, hiding the host's bpffs and cgroup2.

@@ -72,27 +72,10 @@ static int pin_link(struct ctaccel *h, struct bpf_link *link, const char *name)
 	return err ? lib_fail(h, err, "pin %s", path) : 0;
 }
 
-/* The programs on the cgroup v2 root and their links' pins: sock_ops for TCP,
- * the address hooks for UDP (bpf/udpsock.bpf.h). */
-static const struct cgroup_prog {
-	const char *pin;
-	size_t off; /* of the program in struct tracker's progs */
-} cgroup_progs[] = {
-#define CG_PROG(pin, prog)                                                                         \
-	{                                                                                          \
-		pin, offsetof(struct tracker, progs.prog)                                          \
-	}
-	CG_PROG(PIN_SOCKOPS, ctaccel_sockops),
-	CG_PROG(PIN_UDP_BIND4, ctaccel_udp_bind4),
-	CG_PROG(PIN_UDP_BIND6, ctaccel_udp_bind6),
-	CG_PROG(PIN_UDP_CONNECT4, ctaccel_udp_connect4),
-	CG_PROG(PIN_UDP_CONNECT6, ctaccel_udp_connect6),
-#undef CG_PROG
-};
-
-static struct bpf_program *cgroup_prog_of(struct tracker *skel, const struct cgroup_prog *p)
+/* A row's program in an open skeleton of its object, for pins.h's rows. */
+static int pin_prog_fd(const void *skel, enum pin_id id)
 {
-	return *(struct bpf_program **)((char *)skel + p->off);
+	return bpf_program__fd(pin_prog(skel, id));
 }
 
 static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *where)
@@ -100,8 +83,7 @@ static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *w
 	char cg[512];
 	struct bpf_link *link;
 	struct statfs st;
-	size_t i;
-	int fd, err;
+	int i, fd, err;
 
 	if (where[0]) {
 		/* Asked for: it must be a cgroup v2 hierarchy, or load fails. */
@@ -119,25 +101,30 @@ static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *w
 	fd = open(cg, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return lib_fail(h, -errno, "open %s", cg);
-	for (i = 0, err = 0; i < sizeof(cgroup_progs) / sizeof(cgroup_progs[0]) && !err; i++) {
-		link = bpf_program__attach_cgroup(cgroup_prog_of(skel, &cgroup_progs[i]), fd);
+	/* The programs on the cgroup v2 root (pins.h's CGROUP rows): sock_ops
+	 * for TCP, the address hooks for UDP (bpf/udpsock.bpf.h). */
+	for (i = 0, err = 0; i < PIN__COUNT && !err; i++) {
+		if (pin_defs[i].life != PIN_LIFE_CGROUP)
+			continue;
+		link = bpf_program__attach_cgroup(pin_prog(skel, i), fd);
 		if (!link) {
-			err = lib_fail(h, -errno, "attach %s to %s", cgroup_progs[i].pin, cg);
+			err = lib_fail(h, -errno, "attach %s to %s", pin_name(i), cg);
 			break;
 		}
-		err = pin_link(h, link, cgroup_progs[i].pin);
+		err = pin_link(h, link, pin_name(i));
 		bpf_link__destroy(link); /* the pin keeps it attached */
 	}
 	close(fd);
 	return err;
 }
 
-/* Host socket transitions: the tracepoint program, counting from load on. */
+/* Host socket transitions: the host-socket object's LOCAL rows, its map
+ * pinned and its tracepoint program attached, counting from load on. */
 static int attach_sockstate(struct ctaccel *h, __u64 cookie)
 {
-	struct bpf_link *link = NULL;
+	struct bpf_link *link;
 	struct sockets *skel;
-	int err;
+	int i, err;
 
 	skel = sockets__open();
 	if (!skel)
@@ -148,44 +135,41 @@ static int attach_sockstate(struct ctaccel *h, __u64 cookie)
 		lib_fail(h, err, "load the host socket programs");
 		goto out;
 	}
-	err = pin_fd(h, bpf_map__fd(skel->maps.ctaccel_sk_transitions), PIN_SK_TRANSITIONS);
-	if (err)
-		goto out;
-	link = bpf_program__attach(skel->progs.ctaccel_sock_state);
-	if (!link) {
-		err = lib_fail(h, -errno, "attach tp_btf/inet_sock_set_state");
-		goto out;
+	for (i = 0; i < PIN__COUNT && !err; i++) {
+		if (pin_defs[i].obj != PIN_OBJ_sockets || pin_defs[i].life != PIN_LIFE_LOCAL)
+			continue;
+		if (pin_defs[i].kind == PIN_KIND_MAP) {
+			err = pin_fd(h, bpf_map__fd(pin_map(skel, i)), pin_name(i));
+			continue;
+		}
+		link = bpf_program__attach(pin_prog(skel, i));
+		if (!link) {
+			err = lib_fail(h, -errno, "attach %s", pin_defs[i].member);
+			break;
+		}
+		err = pin_link(h, link, pin_name(i));
+		bpf_link__destroy(link); /* the pin keeps it attached */
 	}
-	err = pin_link(h, link, PIN_SK_LINK);
 out:
-	bpf_link__destroy(link);
 	sockets__destroy(skel);
 	return err;
 }
 
+/* Every map and program of the tracker the state pins at load. */
 static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 {
-	int err;
+	int i, err = 0;
 
-	err = pin_fd(h, bpf_map__fd(skel->maps.ctaccel_flows), PIN_FLOWS);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_stats), PIN_STATS);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_ifaces), PIN_IFACES);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy), PIN_POLICY);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_initial), PIN_POLICY_RULES);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_policy_gen), PIN_POLICY_GEN);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied), PIN_UNREPLIED);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_unreplied_head), PIN_UNREPLIED_HEAD);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_events), PIN_EVENTS);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_monitor), PIN_MONITOR);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_expiry), PIN_EXPIRY);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expiry_ctl), PIN_EXPIRY_CTL);
-	err = err ?: pin_fd(h, bpf_program__fd(skel->progs.ctaccel_expire), PIN_EXPIRE);
-	err = err ?: pin_fd(h, bpf_map__fd(skel->maps.ctaccel_latency), PIN_LATENCY);
+	for (i = 0; i < PIN__COUNT && !err; i++) {
+		if (pin_defs[i].obj != PIN_OBJ_tracker ||
+		    (pin_defs[i].life != PIN_LIFE_KEEP && pin_defs[i].life != PIN_LIFE_SWAP &&
+		     pin_defs[i].life != PIN_LIFE_ONCE))
+			continue;
+		err = pin_fd(h,
+			     pin_defs[i].kind == PIN_KIND_MAP ? bpf_map__fd(pin_map(skel, i))
+							      : pin_prog_fd(skel, i),
+			     pin_name(i));
+	}
 	return err;
 }
 
@@ -228,8 +212,7 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 	err = pin_tracker(h, skel);
 	/* Expiry needs no process from here on: the pinned map holds the timer. */
 	if (!err) {
-		err = expiry_ctl(bpf_program__fd(skel->progs.ctaccel_expiry_ctl),
-				 o->expiry_interval_ms, 0);
+		err = expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), o->expiry_interval_ms, 0);
 		if (err)
 			lib_fail(h, err, "start kernel expiry");
 	}
@@ -318,7 +301,7 @@ int ctaccel_unload(struct ctaccel *h, bool force)
 		unpin_all(h);
 		return 0;
 	}
-	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+	while (bpf_map_get_next_key(h->fd[PIN_IFACES], first ? NULL : &key, &next) == 0) {
 		err = ctaccel_detach(h, next);
 		if (err) {
 			ret = err; /* reported; the next device still comes off */
@@ -390,13 +373,10 @@ static int swap_filters(struct ctaccel *h, struct tracker *skel)
 	bool first = true;
 	int err = 0;
 
-	while (bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+	while (bpf_map_get_next_key(h->fd[PIN_IFACES], first ? NULL : &key, &next) == 0) {
 		if (egress)
-			err = hook_attach(h, next, false,
-					  bpf_program__fd(skel->progs.ctaccel_egress), NULL);
-		err = err
-			      ?: hook_attach(h, next, true,
-					     bpf_program__fd(skel->progs.ctaccel_ingress), NULL);
+			err = hook_attach(h, next, false, pin_prog_fd(skel, PIN_EGRESS), NULL);
+		err = err ?: hook_attach(h, next, true, pin_prog_fd(skel, PIN_INGRESS), NULL);
 		if (err && err != -ENODEV)
 			return lib_fail(h, err, "replace on ifindex %u", next);
 		key = next;
@@ -405,21 +385,50 @@ static int swap_filters(struct ctaccel *h, struct tracker *skel)
 	return 0;
 }
 
+/* The cgroup links take the new programs. */
 static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 {
-	size_t i;
-	int err = 0;
+	int i, link_fd, err = 0;
 
-	for (i = 0; i < sizeof(cgroup_progs) / sizeof(cgroup_progs[0]) && !err; i++) {
-		int link_fd = pin_get(h, cgroup_progs[i].pin);
-
+	for (i = 0; i < PIN__COUNT && !err; i++) {
+		if (pin_defs[i].life != PIN_LIFE_CGROUP)
+			continue;
+		link_fd = pin_get(h, i);
 		/* none: local off, no cgroup v2, or pinned by an older ctaccel */
 		if (link_fd < 0)
 			continue;
-		if (bpf_link_update(link_fd,
-				    bpf_program__fd(cgroup_prog_of(skel, &cgroup_progs[i])), NULL))
-			err = lib_fail(h, -errno, "update the %s link", cgroup_progs[i].pin);
+		if (bpf_link_update(link_fd, pin_prog_fd(skel, i), NULL))
+			err = lib_fail(h, -errno, "update the %s link", pin_name(i));
 		close(link_fd);
+	}
+	return err;
+}
+
+/* The maps the state keeps, in the new object (pins.h's KEEP rows). */
+static int reuse_maps(struct ctaccel *h, struct tracker *skel)
+{
+	int i, err = 0;
+
+	for (i = 0; i < PIN__COUNT && !err; i++)
+		if (pin_defs[i].obj == PIN_OBJ_tracker && pin_defs[i].life == PIN_LIFE_KEEP)
+			err = bpf_map__reuse_fd(pin_map(skel, i), h->fd[i]);
+	return err;
+}
+
+/* The new object's programs and settings under the old names (SWAP rows).
+ * bpffs refuses rename, so each old pin goes first; ctaccel's own writers
+ * hold the lock meanwhile, and attached programs need no pin. */
+static int repin_swapped(struct ctaccel *h, struct tracker *skel)
+{
+	int i, err = 0;
+
+	for (i = 0; i < PIN__COUNT && !err; i++) {
+		if (pin_defs[i].obj != PIN_OBJ_tracker || pin_defs[i].life != PIN_LIFE_SWAP)
+			continue;
+		err = repin_fd(h,
+			       pin_defs[i].kind == PIN_KIND_MAP ? bpf_map__fd(pin_map(skel, i))
+								: pin_prog_fd(skel, i),
+			       pin_name(i));
 	}
 	return err;
 }
@@ -435,9 +444,9 @@ static int swap_sockops(struct ctaccel *h, struct tracker *skel)
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
-	int ring = -1, ring_head = -1, events = -1, monitor = -1, err;
 	struct ctaccel_expiry_status exp;
 	struct tracker *skel;
+	int err;
 
 	*replaced = false;
 	if (!h->open)
@@ -446,54 +455,25 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	if (!skel)
 		return lib_fail(h, -errno, "open BPF object");
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &h->cfg, sizeof(h->cfg));
-	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, h->max_flows);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_flows, h->fd[CTACCEL_FD_FLOWS]);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_stats, h->fd[CTACCEL_FD_STATS]);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_ifaces, h->fd[CTACCEL_FD_IFACES]);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy, h->fd[CTACCEL_FD_POLICY]);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_policy_gen, h->fd[CTACCEL_FD_POLICY_GEN]);
-	if (!err) {
-		ring = pin_get(h, PIN_UNREPLIED);
-		ring_head = pin_get(h, PIN_UNREPLIED_HEAD);
-		events = pin_get(h, PIN_EVENTS);
-		monitor = pin_get(h, PIN_MONITOR);
-		err = ring < 0 ? ring : ring_head < 0 ? ring_head : events < 0 ? events : monitor;
-		err = err < 0 ? err : 0;
-	}
-	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, h->cfg.unreplied_max);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied, ring);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_unreplied_head, ring_head);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_events, events);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_monitor, monitor);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_expiry, h->fd[CTACCEL_FD_EXPIRY]);
-	err = err ?: bpf_map__reuse_fd(skel->maps.ctaccel_latency, h->fd[CTACCEL_FD_LATENCY]);
+	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
+	err = reuse_maps(h, skel);
 	err = err ?: ctaccel_expiry_status(h, &exp);
 	err = err ?: tracker__load(skel);
 	if (err) {
 		lib_fail(h, err, "load this ctaccel's programs over the pinned maps");
 		goto out;
 	}
-	err = prog_tag(h->fd[CTACCEL_FD_INGRESS], old_tag);
-	err = err ?: prog_tag(bpf_program__fd(skel->progs.ctaccel_ingress), new_tag);
+	err = prog_tag(h->fd[PIN_INGRESS], old_tag);
+	err = err ?: prog_tag(pin_prog_fd(skel, PIN_INGRESS), new_tag);
 	if (err) {
 		lib_fail(h, err, "read the programs' tags");
 		goto out;
 	}
 	if (!force && !memcmp(old_tag, new_tag, sizeof(old_tag)))
 		goto out; /* same programs: keep them */
-	/* bpffs refuses rename, so each old pin goes first; ctaccel's own
-	 * writers hold the lock meanwhile, and attached programs need no pin. */
-	err = repin_fd(h, bpf_program__fd(skel->progs.ctaccel_ingress), PIN_INGRESS);
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_egress), PIN_EGRESS);
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_delete), PIN_DELETE);
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_clock), PIN_CLOCK);
-	err = err ?: repin_fd(h, bpf_map__fd(skel->maps.rodata), PIN_CONFIG);
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_expiry_ctl), PIN_EXPIRY_CTL);
-	err = err ?: repin_fd(h, bpf_program__fd(skel->progs.ctaccel_expire), PIN_EXPIRE);
+	err = repin_swapped(h, skel);
 	/* The timer's callback becomes the new object's, with the same settings. */
-	err = err
-		      ?: expiry_ctl(bpf_program__fd(skel->progs.ctaccel_expiry_ctl),
-				    exp.e.interval_ms, 0);
+	err = err ?: expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), exp.e.interval_ms, 0);
 	err = err ?: swap_filters(h, skel);
 	err = err ?: swap_sockops(h, skel);
 	if (!err) {
@@ -501,14 +481,6 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 		err = ctaccel_open(h);
 	}
 out:
-	if (ring >= 0)
-		close(ring);
-	if (ring_head >= 0)
-		close(ring_head);
-	if (events >= 0)
-		close(events);
-	if (monitor >= 0)
-		close(monitor);
 	tracker__destroy(skel);
 	return err;
 }
@@ -519,6 +491,6 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "gc %s", h->root);
-	err = ctaccel_expire_pass(h->fd[CTACCEL_FD_EXPIRE], res);
+	err = ctaccel_expire_pass(h->fd[PIN_EXPIRE], res);
 	return err ? lib_fail(h, err, "gc") : 0;
 }

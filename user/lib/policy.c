@@ -190,7 +190,7 @@ int policy_gen_bump(struct ctaccel *h, bool devices)
 {
 	struct ctaccel_policy_gen g = {};
 	bool held = h->lock_fd >= 0;
-	int fd = h->fd[CTACCEL_FD_POLICY_GEN], err;
+	int fd = h->fd[PIN_POLICY_GEN], err;
 	__u32 zero = 0;
 
 	err = held ? 0 : ctaccel_lock(h);
@@ -222,7 +222,7 @@ static int slot_and_pin(struct ctaccel *h, __u32 *slot_id, int *pin, __u32 *pin_
 	*slot_id = 0;
 	*pin = -1;
 	*pin_id = 0;
-	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_POLICY], &zero, slot_id))
+	if (bpf_map_lookup_elem(h->fd[PIN_POLICY], &zero, slot_id))
 		return errno == ENOENT ? -EIO : -errno;
 	*pin = pin_get(h, PIN_POLICY_RULES);
 	if (*pin < 0)
@@ -284,7 +284,7 @@ int ctaccel_policy_sync(struct ctaccel *h)
 	if (err)
 		return lib_fail(h, err, "read the policy in %s", h->root);
 	if (slot_id != pin_id)
-		err = bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY) ? -errno
+		err = bpf_map_update_elem(h->fd[PIN_POLICY], &zero, &fd, BPF_ANY) ? -errno
 											 : 1;
 	if (err == 1)
 		err = policy_gen_bump(h, false) ?: 1;
@@ -388,8 +388,8 @@ static int policy_pin(struct ctaccel *h, int fd)
 	char path[PATH_MAX], tmp[PATH_MAX];
 	int err;
 
-	err = ctaccel_pin_file(h, PIN_POLICY_RULES, path, sizeof(path));
-	err = err ?: ctaccel_pin_file(h, PIN_POLICY_NEXT, tmp, sizeof(tmp));
+	err = ctaccel_pin_file(h, pin_name(PIN_POLICY_RULES), path, sizeof(path));
+	err = err ?: ctaccel_pin_file(h, pin_name(PIN_POLICY_NEXT), tmp, sizeof(tmp));
 	if (err)
 		return err;
 	unlink(tmp);
@@ -499,7 +499,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 	 * datapath is about to use. */
 	if (!err && (err = policy_pin(h, fd)))
 		lib_fail(h, err, "policy: pin the new policy");
-	if (!err && bpf_map_update_elem(h->fd[CTACCEL_FD_POLICY], &zero, &fd, BPF_ANY))
+	if (!err && bpf_map_update_elem(h->fd[PIN_POLICY], &zero, &fd, BPF_ANY))
 		err = lib_fail(h, -errno, "policy: swap the new policy in");
 	if (!err && (err = policy_gen_bump(h, false)))
 		lib_fail(h, err, "policy: move the policy generation on");

@@ -157,7 +157,7 @@ int ctaccel_sk_transitions(struct ctaccel *h, struct ctaccel_sk_transitions *sum
 	}
 	memset(sum, 0, sizeof(*sum));
 	if (bpf_map_lookup_elem(fd, &zero, pc)) {
-		err = lib_fail(h, -errno, "read %s/%s", h->root, PIN_SK_TRANSITIONS);
+		err = lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_SK_TRANSITIONS));
 		goto out;
 	}
 	for (cpu = 0; cpu < ncpus; cpu++) {

@@ -71,7 +71,7 @@ int ctaccel_new(const struct ctaccel_opts *opts, struct ctaccel **out)
 		h->tc_filters = opts->tc_filters;
 	}
 	h->lock_fd = -1;
-	for (i = 0; i < CTACCEL_FD__MAX; i++)
+	for (i = 0; i < PIN__COUNT; i++)
 		h->fd[i] = -1;
 	*out = h;
 	return 0;
@@ -98,7 +98,7 @@ int ctaccel_pin_file(const struct ctaccel *h, const char *name, char *buf, size_
 	return 0;
 }
 
-int pin_get(const struct ctaccel *h, const char *name)
+int pin_get_file(const struct ctaccel *h, const char *name)
 {
 	char path[PATH_MAX];
 	int fd;
@@ -107,6 +107,11 @@ int pin_get(const struct ctaccel *h, const char *name)
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+int pin_get(const struct ctaccel *h, enum pin_id id)
+{
+	return pin_name(id) ? pin_get_file(h, pin_name(id)) : -ENOENT;
 }
 
 bool pin_exists(const struct ctaccel *h, const char *name)
@@ -135,15 +140,6 @@ int repin_fd(struct ctaccel *h, int fd, const char *name)
 		unlink(path);
 	return pin_fd(h, fd, name);
 }
-
-static const char *const pin_names[] = {
-	PIN_SOCKOPS,	  PIN_SK_LINK,	      PIN_SK_TRANSITIONS, PIN_FLOWS,	   PIN_STATS,
-	PIN_IFACES,	  PIN_CONFIG,	      PIN_INGRESS,	  PIN_EGRESS,	   PIN_DELETE,
-	PIN_CLOCK,	  PIN_POLICY,	      PIN_POLICY_RULES,	  PIN_POLICY_NEXT, PIN_POLICY_GEN,
-	PIN_UNREPLIED,	  PIN_UNREPLIED_HEAD, PIN_EVENTS,	  PIN_MONITOR,	   PIN_EXPIRY,
-	PIN_EXPIRY_CTL,	  PIN_EXPIRE,	      PIN_LATENCY,	  PIN_UDP_BIND4,   PIN_UDP_BIND6,
-	PIN_UDP_CONNECT4, PIN_UDP_CONNECT6,
-};
 
 /*
  * A link whose last pin goes is released later, from an RCU callback and a
@@ -182,14 +178,13 @@ static void unpin_tcx_links(struct ctaccel *h)
 void unpin_all(struct ctaccel *h)
 {
 	char path[PATH_MAX];
-	size_t i;
+	int i;
 
 	unpin_tcx_links(h);
-
-	for (i = 0; i < sizeof(pin_names) / sizeof(pin_names[0]); i++) {
-		if (ctaccel_pin_file(h, pin_names[i], path, sizeof(path)))
+	for (i = 0; i < PIN__COUNT; i++) {
+		if (!pin_name(i) || ctaccel_pin_file(h, pin_name(i), path, sizeof(path)))
 			continue;
-		if (!strncmp(pin_names[i], PIN_LINK_PREFIX, strlen(PIN_LINK_PREFIX)))
+		if (pin_defs[i].kind == PIN_KIND_LINK)
 			link_detach_pinned(path);
 		unlink(path);
 	}
@@ -203,7 +198,7 @@ void unpin_all(struct ctaccel *h)
 
 bool ctaccel_is_loaded(const struct ctaccel *h)
 {
-	return pin_exists(h, PIN_FLOWS);
+	return pin_exists(h, pin_name(PIN_FLOWS));
 }
 
 int ctaccel_bpffs_ensure(struct ctaccel *h)
@@ -374,8 +369,8 @@ static int layout_check(struct ctaccel *h)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 
-	if (bpf_obj_get_info_by_fd(h->fd[CTACCEL_FD_FLOWS], &info, &len))
-		return lib_fail(h, -errno, "read %s/%s", h->root, PIN_FLOWS);
+	if (bpf_obj_get_info_by_fd(h->fd[PIN_FLOWS], &info, &len))
+		return lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_FLOWS));
 	if (info.key_size != sizeof(struct ctaccel_flow_key) ||
 	    info.value_size != sizeof(struct ctaccel_flow)) {
 		pr_warn(h,
@@ -401,8 +396,8 @@ static int config_read(struct ctaccel *h)
 	err = config_layout(&off, &vsize);
 	if (err)
 		return lib_fail(h, err, "open the BPF object");
-	if (bpf_obj_get_info_by_fd(h->fd[CTACCEL_FD_CONFIG], &info, &len))
-		return lib_fail(h, -errno, "read %s/%s", h->root, PIN_CONFIG);
+	if (bpf_obj_get_info_by_fd(h->fd[PIN_CONFIG], &info, &len))
+		return lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_CONFIG));
 	if (info.value_size != vsize) {
 		pr_warn(h,
 			"pinned configuration in %s has an incompatible layout (%u bytes; this "
@@ -412,9 +407,9 @@ static int config_read(struct ctaccel *h)
 	}
 	buf = calloc(1, vsize);
 	if (!buf)
-		return lib_fail(h, -ENOMEM, "read %s/%s", h->root, PIN_CONFIG);
-	if (bpf_map_lookup_elem(h->fd[CTACCEL_FD_CONFIG], &zero, buf))
-		err = lib_fail(h, -errno, "read %s/%s", h->root, PIN_CONFIG);
+		return lib_fail(h, -ENOMEM, "read %s/%s", h->root, pin_name(PIN_CONFIG));
+	if (bpf_map_lookup_elem(h->fd[PIN_CONFIG], &zero, buf))
+		err = lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_CONFIG));
 	else
 		memcpy(&h->cfg, buf + off, sizeof(h->cfg));
 	free(buf);
@@ -428,16 +423,6 @@ static int config_read(struct ctaccel *h)
 	return err;
 }
 
-static const char *const fd_pins[CTACCEL_FD__MAX] = {
-	[CTACCEL_FD_FLOWS] = PIN_FLOWS,	    [CTACCEL_FD_STATS] = PIN_STATS,
-	[CTACCEL_FD_IFACES] = PIN_IFACES,   [CTACCEL_FD_CONFIG] = PIN_CONFIG,
-	[CTACCEL_FD_INGRESS] = PIN_INGRESS, [CTACCEL_FD_EGRESS] = PIN_EGRESS,
-	[CTACCEL_FD_DELETE] = PIN_DELETE,   [CTACCEL_FD_CLOCK] = PIN_CLOCK,
-	[CTACCEL_FD_POLICY] = PIN_POLICY,   [CTACCEL_FD_POLICY_GEN] = PIN_POLICY_GEN,
-	[CTACCEL_FD_EXPIRY] = PIN_EXPIRY,   [CTACCEL_FD_EXPIRY_CTL] = PIN_EXPIRY_CTL,
-	[CTACCEL_FD_EXPIRE] = PIN_EXPIRE,   [CTACCEL_FD_LATENCY] = PIN_LATENCY,
-};
-
 int ctaccel_open(struct ctaccel *h)
 {
 	int i, err;
@@ -449,27 +434,27 @@ int ctaccel_open(struct ctaccel *h)
 	}
 	/* Layout and ABI word first: state of another layout is refused
 	 * before anything else, missing pins of a newer layout included. */
-	h->fd[CTACCEL_FD_FLOWS] = pin_get(h, PIN_FLOWS);
-	if (h->fd[CTACCEL_FD_FLOWS] >= 0) {
+	h->fd[PIN_FLOWS] = pin_get(h, PIN_FLOWS);
+	if (h->fd[PIN_FLOWS] >= 0) {
 		err = layout_check(h);
 		if (err)
 			goto fail;
 	}
-	h->fd[CTACCEL_FD_CONFIG] = pin_get(h, PIN_CONFIG);
-	if (h->fd[CTACCEL_FD_CONFIG] >= 0) {
+	h->fd[PIN_CONFIG] = pin_get(h, PIN_CONFIG);
+	if (h->fd[PIN_CONFIG] >= 0) {
 		err = config_read(h);
 		if (err)
 			goto fail;
 	}
-	for (i = 0; i < CTACCEL_FD__MAX; i++) {
-		if (h->fd[i] < 0)
-			h->fd[i] = pin_get(h, fd_pins[i]);
-		if (h->fd[i] < 0) {
+	for (i = 0; i < PIN__COUNT; i++) {
+		if (pin_opened(i) && h->fd[i] < 0)
+			h->fd[i] = pin_get(h, i);
+		if (pin_opened(i) && h->fd[i] < 0) {
 			err = h->fd[i];
 			pr_warn(h,
-				"open pins in %s: %s (incomplete state: 'ctaccel unload' removes "
-				"it)",
-				h->root, strerror(-err));
+				"open pins in %s: %s: %s (incomplete state: 'ctaccel unload' "
+				"removes it)",
+				h->root, pin_name(i), strerror(-err));
 			goto fail;
 		}
 	}
@@ -496,19 +481,21 @@ __u32 prog_id_of(int fd)
  */
 static int reopen_in_place(struct ctaccel *h)
 {
-	int fresh[CTACCEL_FD__MAX], i, err = 0;
+	int fresh[PIN__COUNT], i, err = 0;
 
-	for (i = 0; i < CTACCEL_FD__MAX; i++)
+	for (i = 0; i < PIN__COUNT; i++)
 		fresh[i] = -1;
-	for (i = 0; i < CTACCEL_FD__MAX && !err; i++) {
-		fresh[i] = pin_get(h, fd_pins[i]);
+	for (i = 0; i < PIN__COUNT && !err; i++) {
+		if (!pin_opened(i))
+			continue;
+		fresh[i] = pin_get(h, i);
 		if (fresh[i] < 0)
-			err = lib_fail(h, fresh[i], "open %s/%s", h->root, fd_pins[i]);
+			err = lib_fail(h, fresh[i], "open %s/%s", h->root, pin_name(i));
 	}
-	for (i = 0; i < CTACCEL_FD__MAX && !err; i++)
-		if (dup2(fresh[i], h->fd[i]) < 0)
-			err = lib_fail(h, -errno, "reopen %s/%s", h->root, fd_pins[i]);
-	for (i = 0; i < CTACCEL_FD__MAX; i++)
+	for (i = 0; i < PIN__COUNT && !err; i++)
+		if (fresh[i] >= 0 && dup2(fresh[i], h->fd[i]) < 0)
+			err = lib_fail(h, -errno, "reopen %s/%s", h->root, pin_name(i));
+	for (i = 0; i < PIN__COUNT; i++)
 		if (fresh[i] >= 0)
 			close(fresh[i]);
 	return err ?: config_read(h);
@@ -523,8 +510,8 @@ int ctaccel_refresh(struct ctaccel *h)
 		return ctaccel_open(h) ?: 1;
 	fd = pin_get(h, PIN_INGRESS);
 	if (fd < 0)
-		return lib_fail(h, fd, "open %s/%s", h->root, PIN_INGRESS);
-	same = prog_id_of(fd) == prog_id_of(h->fd[CTACCEL_FD_INGRESS]);
+		return lib_fail(h, fd, "open %s/%s", h->root, pin_name(PIN_INGRESS));
+	same = prog_id_of(fd) == prog_id_of(h->fd[PIN_INGRESS]);
 	close(fd);
 	if (same)
 		return 0;
@@ -536,7 +523,7 @@ void ctaccel_close(struct ctaccel *h)
 {
 	int i;
 
-	for (i = 0; i < CTACCEL_FD__MAX; i++) {
+	for (i = 0; i < PIN__COUNT; i++) {
 		if (h->fd[i] >= 0)
 			close(h->fd[i]);
 		h->fd[i] = -1;
@@ -557,13 +544,6 @@ const struct ctaccel_config *ctaccel_config(const struct ctaccel *h)
 uint32_t ctaccel_max_flows(const struct ctaccel *h)
 {
 	return h->max_flows;
-}
-
-int ctaccel_fd(const struct ctaccel *h, enum ctaccel_fd which)
-{
-	if (!h->open || which >= CTACCEL_FD__MAX)
-		return -EBADF;
-	return h->fd[which];
 }
 
 /*

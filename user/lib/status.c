@@ -36,8 +36,8 @@ int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum)
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "stats: read %s", h->root);
-	err = ctaccel_stats_read(h->fd[CTACCEL_FD_STATS], sum);
-	return err ? lib_fail(h, err, "stats: read %s/%s", h->root, PIN_STATS) : 0;
+	err = ctaccel_stats_read(h->fd[PIN_STATS], sum);
+	return err ? lib_fail(h, err, "stats: read %s/%s", h->root, pin_name(PIN_STATS)) : 0;
 }
 
 static int problem(struct ctaccel_status *s, const char *fmt, ...)
@@ -63,8 +63,7 @@ static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
 	bool first = true;
 	int err = 0;
 
-	while (!err &&
-	       bpf_map_get_next_key(h->fd[CTACCEL_FD_IFACES], first ? NULL : &key, &next) == 0) {
+	while (!err && bpf_map_get_next_key(h->fd[PIN_IFACES], first ? NULL : &key, &next) == 0) {
 		d = realloc(s->devices, (s->ndevices + 1) * sizeof(*d));
 		if (!d)
 			return -ENOMEM;
@@ -100,8 +99,8 @@ static int policy_count(struct ctaccel *h, unsigned int *rules)
 
 static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
 {
-	static const enum ctaccel_fd fds[CTACCEL_PROG__MAX] = {
-		CTACCEL_FD_INGRESS, CTACCEL_FD_EGRESS, CTACCEL_FD_DELETE, CTACCEL_FD_CLOCK};
+	static const enum pin_id fds[CTACCEL_PROG__MAX] = {PIN_INGRESS, PIN_EGRESS, PIN_DELETE,
+							   PIN_CLOCK};
 	struct bpf_prog_info info;
 	__u32 len;
 	int i;
@@ -123,7 +122,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	memset(s, 0, sizeof(*s));
 	if (!h->open)
 		return lib_fail(h, -EBADF, "status of %s", h->root);
-	if (ctaccel_stats_read(h->fd[CTACCEL_FD_STATS], &st) == 0)
+	if (ctaccel_stats_read(h->fd[PIN_STATS], &st) == 0)
 		s->flows = ctaccel_stats_flows(&st);
 	s->max_flows = h->max_flows;
 	s->unreplied_max = h->cfg.unreplied_max;
@@ -148,9 +147,11 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	if (!err && ctaccel_policy_in_step(h) == 0)
 		err = problem(s, "the pinned policy is not the one in use (an update was "
 				 "interrupted)");
-	s->sockops = pin_exists(h, PIN_SOCKOPS);
-	s->udp_hooks = pin_exists(h, PIN_UDP_BIND4) && pin_exists(h, PIN_UDP_BIND6) &&
-		       pin_exists(h, PIN_UDP_CONNECT4) && pin_exists(h, PIN_UDP_CONNECT6);
+	s->sockops = pin_exists(h, pin_name(PIN_SOCKOPS));
+	s->udp_hooks = true; /* the other cgroup links: UDP's bind and connect */
+	for (i = 0; i < PIN__COUNT; i++)
+		if (pin_defs[i].life == PIN_LIFE_CGROUP && i != PIN_SOCKOPS)
+			s->udp_hooks &= pin_exists(h, pin_name(i));
 	if (!err)
 		err = ctaccel_expiry_status(h, &s->expiry);
 	if (!err && !s->expiry.running)

@@ -131,9 +131,9 @@ int ctaccel_top_refresh(struct ctaccel *h, struct ctaccel_top *t, bool by_bytes,
 		return lib_fail(h, -EBADF, "top: read %s", h->root);
 	memset(res, 0, sizeof(*res));
 	cur->n = 0;
-	err = ctaccel_flows_walk(h->fd[CTACCEL_FD_FLOWS], collect, cur);
+	err = ctaccel_flows_walk(h->fd[PIN_FLOWS], collect, cur);
 	if (err)
-		return lib_fail(h, err, "top: read %s/%s", h->root, PIN_FLOWS);
+		return lib_fail(h, err, "top: read %s/%s", h->root, pin_name(PIN_FLOWS));
 	if (cur->n) /* qsort's base must not be NULL, even for no elements */
 		qsort(cur->e, cur->n, sizeof(*cur->e), key_cmp);
 	/* Both snapshots are sorted by key: one merge finds each flow's past. */
