@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * libFuzzer: libctaccel's value parsers, as every client feeds them. The
- * first byte picks the parser (policy rules, load options, numbers); the rest
+ * first byte picks the parser (policy rules, load settings, numbers); the rest
  * splits into words at NUL and newline. A parse that succeeds must give a
  * well-formed result, a refusal must say why, and no parser may change its
  * words.
@@ -11,19 +11,32 @@
 #include <string.h>
 #include "common.h"
 
+/* A value kept reads back as itself: what it formats to sets the same. */
+static int round_trip(const struct ctaccel_setting_ref *ref, void *ctx)
+{
+	const struct ctaccel_load_opts *o = ctx;
+	struct ctaccel_load_opts again = *o;
+	char text[320], err[256];
+
+	if (ctaccel_setting_format(ref, o, 0, text, sizeof(text)))
+		return 0;
+	if (ref->s->type == CTACCEL_SETTING_PATH && !text[0])
+		return 0; /* never given */
+	if (ref->s->zero_is_auto && !strcmp(text, "0"))
+		return 0;
+	if (ctaccel_setting_set(ref, &again, text, err, sizeof(err)) ||
+	    memcmp(&again, o, sizeof(again)))
+		fuzz_fail("load", "a kept value does not read back as itself");
+	return 0;
+}
+
 static void check_load(const struct ctaccel_load_opts *o)
 {
-	int i;
+	char err[256];
 
-	if (o->max_flows < 1 || o->max_flows > CTACCEL_MAX_FLOWS_LIMIT)
-		fuzz_fail("load", "max-flows out of range");
-	if (!o->cfg.mark || !o->cfg.mark_mask || (o->cfg.mark & ~o->cfg.mark_mask))
-		fuzz_fail("load", "mark zero or outside its mask");
-	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		if (o->cfg.timeout[i] < o->cfg.hz)
-			fuzz_fail("load", "a timeout under one second");
-	if (o->cfg.timeout_unack < o->cfg.hz)
-		fuzz_fail("load", "unack timeout under one second");
+	if (ctaccel_load_opts_check(o, err, sizeof(err)) && !strstr(err, "more than max-flows"))
+		fuzz_fail("load", "the settings kept a value out of range");
+	ctaccel_settings_each(ctaccel_load_settings, round_trip, (void *)o);
 }
 
 /* all|PREFIX [port PORT] */
@@ -51,40 +64,35 @@ static void rule(int argc, char **argv)
 	fuzz_check_rule(&r);
 }
 
-/* max-flows N, mark V/M, timeout STATE SECONDS, or STATE SECONDS. */
+/* KEY VALUE words of `ctaccel load`, as the CLI feeds them to the settings
+ * schema (and `timeout STATE SECONDS`, an older spelling). */
 static void load(int argc, char **argv)
 {
-	struct ctaccel_load_opts o;
-	char err[256];
-	uint32_t a, b;
+	struct ctaccel_setting_ref ref;
+	struct ctaccel_load_opts o, before;
+	char err[256], value[160];
+	const char *v;
 	int i, rc;
 
-	if (ctaccel_load_opts_default(&o))
-		fuzz_fail("load", "no defaults");
+	ctaccel_load_opts_default(&o);
 	for (i = 0; i + 1 < argc; i += 2) {
-		const char *key = argv[i], *val = argv[i + 1];
-
-		/* the CLI's grammar: timeout STATE SECONDS */
-		if (!strcmp(key, "timeout") && i + 2 < argc) {
-			key = argv[++i];
-			val = argv[i + 1];
+		if (ctaccel_setting_find(ctaccel_load_settings, argv[i], true, &ref))
+			continue;
+		v = argv[i + 1];
+		if (ref.s->per_state && ref.state < 0) {
+			if (i + 2 >= argc)
+				break;
+			snprintf(value, sizeof(value), "%.64s %.64s", argv[i + 1], argv[i + 2]);
+			v = value;
+			i++;
 		}
 		err[0] = 0;
-		if (!strcmp(key, "max-flows")) {
-			if (ctaccel_parse_u32(val, &a))
-				continue;
-			rc = ctaccel_set_max_flows(&o, a, err, sizeof(err));
-		} else if (!strcmp(key, "mark")) {
-			if (ctaccel_parse_mark(val, &a, &b))
-				continue;
-			rc = ctaccel_set_mark(&o, a, b, err, sizeof(err));
-		} else {
-			if (ctaccel_parse_u32(val, &a))
-				continue;
-			rc = ctaccel_set_timeout(&o, key, a, err, sizeof(err));
-		}
+		before = o;
+		rc = ctaccel_setting_set(&ref, &o, v, err, sizeof(err));
 		if (rc && !err[0])
-			fuzz_fail("load", "a setter refused without a reason");
+			fuzz_fail("load", "a setting refused without a reason");
+		if (rc && memcmp(&before, &o, sizeof(o)))
+			fuzz_fail("load", "a refused setting changed the options");
 	}
 	check_load(&o);
 }

@@ -136,24 +136,36 @@ def main():
             "load-mark-noslash": b"\x01mark\n0x10",
             "load-unack": b"\x01timeout\nunack\n300",
             "load-timeout-huge": b"\x01timeout\nESTABLISHED\n4294967295",
+            # the settings schema's spellings and shapes
+            "load-keys": b"\x01max-flows\n010\ntimeout-time-wait\n30\nlocal\nno\n"
+                         b"expiry-interval\n0.25\nunreplied-max\nauto\ncgroup\n/sys/fs/cgroup",
+            "load-prefixes": b"\x01max\n100\nm\n5\nexp\n1.5\ntimeout-syn\n3",
+            "load-bad-numbers": b"\x01max-flows\n0x10\nmax-flows\n+5\nexpiry-interval\n0.0105\n"
+                                b"timeout-close\n1e3\nlocal\nmaybe",
+            "policy-octal-plen": b"\x00010.1.2.0/024",
+            "policy-plus-plen": b"\x00198.18.1.0/+24",
+            "policy-octal-port": b"\x00all\nport\n0443",
             "num-octal": b"\x020777",
             "num-neg": b"\x02-1",
             "num-big": b"\x0218446744073709551616",
         },
         "config": {
-            "full": b"[ctaccel]\ndevice = eth0, eth1\nlisten = 127.0.0.1:9474\n"
-                    b"pin_path = /sys/fs/bpf/ctaccel\ngc_interval = 10\nhttp_rate = 50\n"
-                    b"max_flows = 262144\nmark = 0x01000000/0x01000000\n"
-                    b"timeout_TIME_WAIT = 120\npolicy = 198.18.0.0/15 port 80\n"
-                    b"policy = all\ndetach_on_exit = yes\n",
+            "full": b"[ctaccel]\ndevices = eth0, eth1\nlisten = 127.0.0.1:9474\n"
+                    b"pin-path = /sys/fs/bpf/ctaccel\nexpiry-interval = 10\nhttp-rate = 50\n"
+                    b"max-flows = 262144\nmark = 0x01000000/0x01000000\n"
+                    b"timeout-time-wait = 120\npolicy = 198.18.0.0/15 port 80\n"
+                    b"policy = all\ndetach-on-exit = yes\n",
             "unix": b"listen = unix:/run/ctaccel.sock\n",
             "v6-listen": b"listen = [::1]:9474\n",
             "bad-section": b"[other]\nx = 1\n",
             "bad-key": b"nonsense = 1\n",
-            "long-line": b"device = " + b"eth0," * 200 + b"\n",
+            "long-line": b"devices = " + b"eth0," * 200 + b"\n",
             "continuation": b"policy = all\n  port 80\n",
             "no-equals": b"device\n",
-            "bad-timeout": b"timeout_NOSUCH = 5\n",
+            "bad-timeout": b"timeout-nosuch = 5\n",
+            "old-spellings": b"[ctaccel]\ndevice = eth0\ngc_interval = 2\nmax_flows = 1024\n"
+                             b"timeout_TIME_WAIT = 30\ndetach_on_exit = on\npin_path = /x\n",
+            "bad-bool": b"[ctaccel]\ndetach-on-exit = maybe\n",
         },
         "http": {
             # selector 0: policy body; 1: METHOD\nURL; 2: listen address

@@ -66,10 +66,9 @@ static struct ctaccel *loaded(void)
 {
 	struct ctaccel_load_opts lo;
 	struct ctaccel *h = handle(root);
-	char err[128];
 
-	assert_int_equal(ctaccel_load_opts_default(&lo), 0);
-	assert_int_equal(ctaccel_set_max_flows(&lo, 1024, err, sizeof(err)), 0);
+	ctaccel_load_opts_default(&lo);
+	lo.max_flows = 1024;
 	assert_int_equal(ctaccel_lock(h), 0);
 	assert_int_equal(ctaccel_load(h, &lo), 0);
 	ctaccel_unlock(h);
@@ -135,7 +134,7 @@ static void test_load_open_unload(void **state)
 	assert_int_equal(stat(root, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
 	assert_int_equal(ctaccel_max_flows(h), 1024);
-	assert_int_equal(ctaccel_config(h)->abi, CTACCEL_ABI_VERSION);
+	assert_int_equal(h->cfg.abi, CTACCEL_ABI_VERSION);
 	assert_int_equal(ctaccel_status_read(h, &s), 0);
 	assert_int_equal(s.ndevices, 0);
 	assert_int_equal(s.nproblems, 0);
@@ -378,7 +377,7 @@ static void test_abi_mismatch_refused(void **state)
 
 	(void)state;
 	h = loaded();
-	cfg = *ctaccel_config(h);
+	cfg = h->cfg;
 	ctaccel_close(h);
 	skel = tracker__open();
 	assert_non_null(skel);

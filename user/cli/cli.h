@@ -12,9 +12,7 @@
 #include <jansson.h>
 #include "libctaccel.h"
 
-#define CLI_LOAD_USAGE                                                                             \
-	"load [max-flows N] [unreplied-max N] [mark VALUE/MASK] [local on|off]\n"                  \
-	"                    [cgroup PATH] [timeout STATE SECONDS]... [expiry-interval SECONDS]"
+#define CLI_LOAD_USAGE "load [SETTING VALUE]...   ('ctaccel load help': the settings)"
 
 /* Exit codes: bpftool's and iproute2's habits. */
 #define EXIT_RUNTIME 1
@@ -33,6 +31,8 @@ struct cli {
 void cli_err(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* cli_err unless the library already reported this failure; returns code. */
 int cli_fail(struct cli *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A warning on stderr, under -j too: the command goes on. */
+void cli_warn(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Text output only: nothing under -j. */
 void cli_info(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON value as the command's output, compact or pretty; frees it. */
@@ -78,5 +78,13 @@ bool cli_filter_match(const struct flow_filter *f, const struct ctaccel_tuple *t
 
 /* argv of `load` (and nothing else) into *o: EXIT_USAGE on a bad word. */
 int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any);
+/* One setting's words, KEY VALUE (a table's key, or a unique prefix of one),
+ * into base: the words it took (2, or 3 for an older `timeout STATE
+ * SECONDS`), or -EXIT_USAGE (reported). An older spelling is warned of. */
+int cli_setting_words(struct cli *c, const char *verb, const struct ctaccel_setting *table,
+		      void *base, int argc, char **argv);
+/* A table's settings, a line each (key, value, range, live, default), then
+ * what each means. */
+void cli_settings_help(const struct ctaccel_setting *table, const void *defaults);
 
 #endif /* CTACCEL_CLI_H */

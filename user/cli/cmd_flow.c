@@ -98,18 +98,19 @@ static void ob_bool(struct outbuf *o, bool v)
 }
 
 /* One flow as a JSON object. */
-static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_tuple *t,
-			    const struct ctaccel_flow *v, __s64 expires, bool first)
+static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_flow_view *v,
+			    bool first)
 {
+	const struct ctaccel_tuple *t = &v->tuple;
 	const char *sep = pretty ? ",\n    " : ",";
 	const struct {
 		const char *name;
 		unsigned long long value;
 	} legs[] = {
-		{"orig_packets", v->leg[CTACCEL_DIR_ORIG].packets},
-		{"orig_bytes", v->leg[CTACCEL_DIR_ORIG].bytes},
-		{"reply_packets", v->leg[CTACCEL_DIR_REPLY].packets},
-		{"reply_bytes", v->leg[CTACCEL_DIR_REPLY].bytes},
+		{"orig_packets", v->orig_packets},
+		{"orig_bytes", v->orig_bytes},
+		{"reply_packets", v->reply_packets},
+		{"reply_bytes", v->reply_bytes},
 	};
 	size_t i;
 
@@ -128,7 +129,7 @@ static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_
 	ob_key(o, sep, "dport");
 	ob_u64(o, t->dport);
 	ob_key(o, sep, "state");
-	ob_quoted(o, ctaccel_state_names[ctaccel_ct_state(v->ct)]);
+	ob_quoted(o, ctaccel_state_names[v->state % CTACCEL_ST__MAX]);
 	for (i = 0; i < sizeof(legs) / sizeof(legs[0]); i++) {
 		ob_key(o, sep, legs[i].name);
 		ob_u64(o, legs[i].value);
@@ -136,31 +137,29 @@ static void flow_json_write(struct outbuf *o, bool pretty, const struct ctaccel_
 	ob_key(o, sep, "bypass");
 	ob_bool(o, v->bypass);
 	ob_key(o, sep, "expires_s");
-	ob_u64(o, expires);
+	ob_u64(o, v->expires_s);
 	ob_key(o, sep, "assured");
-	ob_bool(o, v->ct & CTACCEL_CT_ASSURED);
+	ob_bool(o, v->assured);
 	ob_key(o, sep, "seen_reply");
-	ob_bool(o, v->ct & CTACCEL_CT_SEEN_REPLY);
+	ob_bool(o, v->seen_reply);
 	ob_key(o, sep, "icmp_errors");
 	ob_u64(o, v->icmp_errors);
 	ob_str(o, pretty ? "\n  }" : "}");
 }
 
-static void flow_text_write(struct outbuf *o, const struct ctaccel_tuple *t,
-			    const struct ctaccel_flow *v, __s64 expires)
+static void flow_text_write(struct outbuf *o, const struct ctaccel_flow_view *v)
 {
+	const struct ctaccel_tuple *t = &v->tuple;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
 
 	inet_ntop(t->family, t->src, src, sizeof(src));
 	inet_ntop(t->family, t->dst, dst, sizeof(dst));
 	o->len += snprintf(o->buf + o->len, OB_FLOW_MAX,
 			   "%-4s %-11s %-39s %5u %-39s %5u %10llu %12llu %10llu %12llu %7llds %s\n",
-			   family_name(t->family), ctaccel_state_names[ctaccel_ct_state(v->ct)],
-			   src, t->sport, dst, t->dport,
-			   (unsigned long long)v->leg[CTACCEL_DIR_ORIG].packets,
-			   (unsigned long long)v->leg[CTACCEL_DIR_ORIG].bytes,
-			   (unsigned long long)v->leg[CTACCEL_DIR_REPLY].packets,
-			   (unsigned long long)v->leg[CTACCEL_DIR_REPLY].bytes, (long long)expires,
+			   family_name(t->family), ctaccel_state_names[v->state % CTACCEL_ST__MAX],
+			   src, t->sport, dst, t->dport, (unsigned long long)v->orig_packets,
+			   (unsigned long long)v->orig_bytes, (unsigned long long)v->reply_packets,
+			   (unsigned long long)v->reply_bytes, (long long)v->expires_s,
 			   ctaccel_proto_name(t->proto));
 }
 
@@ -168,39 +167,30 @@ struct flow_walk {
 	const struct cli *c;
 	const struct flow_filter *filter;
 	bool count;
-	uint64_t now;
-	unsigned int hz;
 	size_t n;
 	struct outbuf *out;
 };
 
 /* One batch of the table: counted, or written as it comes. */
-static int flow_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals, __u32 n,
-		      void *ctx)
+static int flow_batch(const struct ctaccel_flow_view *views, size_t n, void *ctx)
 {
 	struct flow_walk *w = ctx;
-	__u32 i;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
-		const struct ctaccel_flow *v = &vals[i];
-		struct ctaccel_tuple t;
-		__s64 expires;
+		const struct ctaccel_flow_view *v = &views[i];
 
-		ctaccel_flow_tuple(&keys[i], v, &t);
-		if (!cli_filter_match(w->filter, &t, ctaccel_ct_state(v->ct)))
+		if (!cli_filter_match(w->filter, &v->tuple, v->state))
 			continue;
 		w->n++;
 		if (w->count)
 			continue;
-		expires = w->hz ? ((__s64)ctaccel_ct_expires(v->ct) - (__s64)w->now) / w->hz : 0;
-		if (expires < 0)
-			expires = 0;
 		if (w->out->len + OB_FLOW_MAX > sizeof(w->out->buf))
 			ob_flush(w->out);
 		if (w->c->json)
-			flow_json_write(w->out, w->c->pretty, &t, v, expires, w->n == 1);
+			flow_json_write(w->out, w->c->pretty, v, w->n == 1);
 		else
-			flow_text_write(w->out, &t, v, expires);
+			flow_text_write(w->out, v);
 	}
 	return 0;
 }
@@ -226,11 +216,9 @@ int do_flow(struct cli *c, int argc, char **argv)
 	w.out = calloc(1, sizeof(*w.out));
 	if (!w.out)
 		return cli_fail(c, EXIT_RUNTIME, "flow: %s", strerror(ENOMEM));
-	w.hz = ctaccel_config(c->h)->hz;
-	err = ctaccel_clock(c->h, &w.now);
-	if (!err && !w.count && c->json)
+	if (!w.count && c->json)
 		ob_str(w.out, "[");
-	else if (!err && !w.count)
+	else if (!w.count)
 		w.out->len +=
 			snprintf(w.out->buf, OB_FLOW_MAX,
 				 "%-4s %-11s %-39s %5s %-39s %5s %10s %12s %10s %12s %8s %s\n",
@@ -238,10 +226,12 @@ int do_flow(struct cli *c, int argc, char **argv)
 				 "ORIG_BYTES", "REPL_PKTS", "REPL_BYTES", "EXPIRES", "PROTO");
 	/* Streamed: a batch is written before the next is read, so memory stays
 	 * one batch whatever the table's size. */
-	err = err ?: ctaccel_flows_foreach(c->h, flow_batch, &w);
+	err = ctaccel_flows_foreach(c->h, flow_batch, &w);
 	if (err) {
-		/* What was written stays unterminated: a reader sees it is cut. */
-		ob_flush(w.out);
+		/* What was written stays unterminated: a reader sees it is cut
+		 * (nothing, when the walk failed before its first flow). */
+		if (w.n)
+			ob_flush(w.out);
 		goto cleanup;
 	}
 	if (w.count) {

@@ -9,75 +9,15 @@
 
 int cli_load_args(struct cli *c, int argc, char **argv, struct ctaccel_load_opts *o, bool *any)
 {
-	char why[256];
-	uint32_t a, b;
-	int i;
+	int i, used;
 
-	*any = false;
-	for (i = 0; i < argc; i++) {
-		*any = true;
-		if (is_prefix(argv[i], "max-flows") && i + 1 < argc) {
-			if (ctaccel_parse_u32(argv[++i], &a)) {
-				cli_err(c, "max-flows '%s': not a number from 1 to %u", argv[i],
-					CTACCEL_MAX_FLOWS_LIMIT);
-				return EXIT_USAGE;
-			}
-			if (ctaccel_set_max_flows(o, a, why, sizeof(why)))
-				goto bad;
-		} else if (is_prefix(argv[i], "unreplied-max") && i + 1 < argc) {
-			if (ctaccel_parse_u32(argv[++i], &a)) {
-				cli_err(c, "unreplied-max '%s': not a number from 1 to %u", argv[i],
-					CTACCEL_MAX_FLOWS_LIMIT);
-				return EXIT_USAGE;
-			}
-			if (ctaccel_set_unreplied_max(o, a, why, sizeof(why)))
-				goto bad;
-		} else if (is_prefix(argv[i], "mark") && i + 1 < argc) {
-			if (ctaccel_parse_mark(argv[++i], &a, &b)) {
-				cli_err(c, "mark '%s': expected VALUE/MASK", argv[i]);
-				return EXIT_USAGE;
-			}
-			if (ctaccel_set_mark(o, a, b, why, sizeof(why)))
-				goto bad;
-		} else if (is_prefix(argv[i], "timeout") && i + 2 < argc) {
-			if (ctaccel_parse_u32(argv[i + 2], &a)) {
-				cli_err(c, "timeout %s '%s': not a number of seconds", argv[i + 1],
-					argv[i + 2]);
-				return EXIT_USAGE;
-			}
-			if (ctaccel_set_timeout(o, argv[i + 1], a, why, sizeof(why)))
-				goto bad;
-			i += 2;
-		} else if (is_prefix(argv[i], "expiry-interval") && i + 1 < argc) {
-			char *end;
-			double s = strtod(argv[++i], &end);
-
-			if (*end || ctaccel_set_expiry_interval(o, s, why, sizeof(why)))
-				goto bad_interval;
-			continue;
-		bad_interval:
-			cli_err(c, "expiry-interval '%s': not a number of seconds from 0.01 to %u",
-				argv[i], CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000);
-			return EXIT_USAGE;
-		} else if (is_prefix(argv[i], "cgroup") && i + 1 < argc) {
-			if (ctaccel_set_cgroup(o, argv[++i], why, sizeof(why)))
-				goto bad;
-		} else if (is_prefix(argv[i], "local") && i + 1 < argc) {
-			i++;
-			if (strcmp(argv[i], "on") && strcmp(argv[i], "off")) {
-				cli_err(c, "local '%s': expected on or off", argv[i]);
-				return EXIT_USAGE;
-			}
-			ctaccel_set_local(o, !strcmp(argv[i], "on"));
-		} else {
-			cli_err(c, "load: unexpected '%s'; usage: " CLI_LOAD_USAGE, argv[i]);
-			return EXIT_USAGE;
-		}
+	*any = argc > 0;
+	for (i = 0; i < argc; i += used) {
+		used = cli_setting_words(c, "load", ctaccel_load_settings, o, argc - i, argv + i);
+		if (used < 0)
+			return -used;
 	}
 	return 0;
-bad:
-	cli_err(c, "%s", why);
-	return EXIT_USAGE;
 }
 
 int do_load(struct cli *c, int argc, char **argv)
@@ -86,9 +26,7 @@ int do_load(struct cli *c, int argc, char **argv)
 	bool any;
 	int rc, ret = EXIT_RUNTIME;
 
-	if (ctaccel_load_opts_default(&o))
-		return cli_fail(c, EXIT_RUNTIME,
-				"cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
+	ctaccel_load_opts_default(&o);
 	rc = cli_load_args(c, argc, argv, &o, &any);
 	if (rc)
 		return rc;
@@ -135,9 +73,7 @@ static int load_default(struct cli *c)
 {
 	struct ctaccel_load_opts o;
 
-	if (ctaccel_load_opts_default(&o))
-		return cli_fail(c, -EINVAL,
-				"cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
+	ctaccel_load_opts_default(&o);
 	return ctaccel_load(c->h, &o);
 }
 
@@ -261,62 +197,72 @@ int do_replace(struct cli *c, int argc, char **argv)
 
 static void expiry_text(const struct ctaccel_expiry_status *x)
 {
-	const struct ctaccel_expiry *e = &x->e;
-
 	printf("kernel expiry %s\n", x->running	  ? "running"
-				     : e->stopped ? "STOPPED ('ctaccel expiry start' starts it)"
+				     : x->stopped ? "STOPPED ('ctaccel expiry start' starts it)"
 						  : "NOT running (stalled)");
 	printf("checks        every %.2f s at least (after a walk, 200 times the walk if "
 	       "longer: at most 1/%d of a CPU); a walk only when an entry may be due\n",
-	       e->interval_ms / 1e3, CTACCEL_EXPIRY_DUTY);
+	       x->interval_ms / 1e3, CTACCEL_EXPIRY_DUTY);
 	printf("last check    %.1f s ago; %llu checks, %llu without a walk\n", x->since_check_s,
-	       (unsigned long long)e->checks, (unsigned long long)e->skipped);
-	if (!e->passes) {
+	       (unsigned long long)x->checks, (unsigned long long)x->checks_without_walk);
+	if (!x->passes) {
 		printf("no walk yet\n");
 		return;
 	}
 	printf("last walk     %.1f s ago, %.2f ms over %llu flows, removed %llu\n", x->since_pass_s,
-	       e->last_pass_busy_ns / 1e6, (unsigned long long)e->last_pass_examined,
-	       (unsigned long long)e->last_pass_removed);
+	       x->last_pass_s * 1e3, (unsigned long long)x->last_pass_examined,
+	       (unsigned long long)x->last_pass_removed);
 	printf("since start   %llu walks, %llu removed, %.3f s busy\n",
-	       (unsigned long long)e->passes, (unsigned long long)e->removed, e->busy_ns / 1e9);
+	       (unsigned long long)x->passes, (unsigned long long)x->removed, x->busy_s);
 }
 
-/* expiry [show] | expiry start [interval SECONDS] | expiry stop */
+/* expiry start [expiry-interval SECONDS]: the load setting, live. */
+static int expiry_start(struct cli *c, int argc, char **argv)
+{
+	struct ctaccel_load_opts o = {};
+	char *words[2];
+	int err;
+
+	o.expiry_interval_ms = 0; /* 0: keep the current setting */
+	if (argc == 2) {
+		words[0] = argv[0];
+		words[1] = argv[1];
+		if (!strcmp(argv[0], "interval")) {
+			/* an older spelling, of this command only */
+			cli_warn(c, "expiry start: 'interval' is an older spelling of "
+				    "'expiry-interval'");
+			words[0] = "expiry-interval";
+		}
+		if (strcmp(words[0], "expiry-interval")) {
+			cli_err(c, "expiry start: unexpected '%s' (expiry-interval SECONDS)",
+				argv[0]);
+			return EXIT_USAGE;
+		}
+		if (cli_setting_words(c, "expiry start", ctaccel_load_settings, &o, 2, words) < 0)
+			return EXIT_USAGE;
+	} else if (argc) {
+		cli_err(c, "expiry start: unexpected '%s'", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (ctaccel_open(c->h) || ctaccel_lock(c->h))
+		return EXIT_RUNTIME;
+	err = o.expiry_interval_ms ? ctaccel_expiry_set(c->h, o.expiry_interval_ms)
+				   : ctaccel_expiry_restart(c->h);
+	ctaccel_unlock(c->h);
+	if (err)
+		return EXIT_RUNTIME;
+	cli_info(c, "kernel expiry started\n");
+	return 0;
+}
+
+/* expiry [show] | expiry start [expiry-interval SECONDS] | expiry stop */
 int do_expiry(struct cli *c, int argc, char **argv)
 {
 	struct ctaccel_expiry_status x;
-	struct ctaccel_load_opts o = {};
 	int err;
 
-	if (argc && is_prefix(argv[0], "start")) {
-		char why[256], *end;
-
-		o.expiry_interval_ms = 0; /* 0: keep the current setting */
-		if (argc == 3 && is_prefix(argv[1], "interval")) {
-			double s = strtod(argv[2], &end);
-
-			if (*end || ctaccel_set_expiry_interval(&o, s, why, sizeof(why))) {
-				cli_err(c,
-					"expiry: interval '%s': not a number of seconds from "
-					"0.01 to %u",
-					argv[2], CTACCEL_EXPIRY_INTERVAL_MS_MAX / 1000);
-				return EXIT_USAGE;
-			}
-		} else if (argc != 1) {
-			cli_err(c, "expiry start: unexpected '%s'", argv[1]);
-			return EXIT_USAGE;
-		}
-		if (ctaccel_open(c->h) || ctaccel_lock(c->h))
-			return EXIT_RUNTIME;
-		err = o.expiry_interval_ms ? ctaccel_expiry_set(c->h, o.expiry_interval_ms)
-					   : ctaccel_expiry_restart(c->h);
-		ctaccel_unlock(c->h);
-		if (err)
-			return EXIT_RUNTIME;
-		cli_info(c, "kernel expiry started\n");
-		return 0;
-	}
+	if (argc && is_prefix(argv[0], "start"))
+		return expiry_start(c, argc - 1, argv + 1);
 	if (argc && is_prefix(argv[0], "stop")) {
 		if (argc != 1) {
 			cli_err(c, "expiry stop: unexpected '%s'", argv[1]);

@@ -18,9 +18,6 @@ struct mon {
 	struct cli *c;
 	struct flow_filter filter;
 	long count, seen; /* count 0: until a signal */
-	uint64_t jiffies0;
-	double real0;
-	unsigned int hz;
 };
 
 static volatile sig_atomic_t mon_stop;
@@ -35,7 +32,7 @@ static int print_event(const struct ctaccel_event_view *ev, void *ctx)
 {
 	struct mon *m = ctx;
 	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
-	double t = m->real0 + ((double)ev->jiffies - (double)m->jiffies0) / m->hz;
+	double t = ev->time;
 
 	/* the rest of a batch after count: read, not shown */
 	if ((m->count && m->seen >= m->count) ||
@@ -121,17 +118,13 @@ int do_monitor(struct cli *c, int argc, char **argv)
 	struct ctaccel_monitor_h *mh = NULL;
 	struct mon m = {.c = c};
 	struct ctaccel_stats st;
-	struct timespec ts;
 	int rc;
 
 	rc = mon_args(c, argc, argv, &m);
 	if (rc)
 		return rc;
-	if (cli_open(c, false) || ctaccel_stats(c->h, &st) || ctaccel_clock(c->h, &m.jiffies0))
+	if (cli_open(c, false) || ctaccel_stats(c->h, &st))
 		return EXIT_RUNTIME;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	m.real0 = ts.tv_sec + ts.tv_nsec / 1e9;
-	m.hz = ctaccel_config(c->h)->hz;
 	/* No SA_RESTART: a signal ends the wait at once. */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

@@ -52,18 +52,17 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 	printf("\nlocal       %s",
 	       s->local ? "tracked (tc egress, sock_ops, socket tracepoint)"
 			: "not tracked (load local off: a forwarding gateway, ingress only)");
-	printf("\nexpiry      %s", s->expiry.running	 ? "kernel, running"
-				   : s->expiry.e.stopped ? "kernel, STOPPED"
-							 : "kernel, NOT running");
+	printf("\nexpiry      %s", s->expiry.running   ? "kernel, running"
+				   : s->expiry.stopped ? "kernel, STOPPED"
+						       : "kernel, NOT running");
 	printf(": last check %.1f s ago", s->expiry.since_check_s);
-	if (s->expiry.e.passes)
+	if (s->expiry.passes)
 		printf("; last walk %.1f s ago took %.1f ms over %llu flows, removed %llu; %llu "
 		       "walks, %llu removed",
-		       s->expiry.since_pass_s, s->expiry.e.last_pass_busy_ns / 1e6,
-		       (unsigned long long)s->expiry.e.last_pass_examined,
-		       (unsigned long long)s->expiry.e.last_pass_removed,
-		       (unsigned long long)s->expiry.e.passes,
-		       (unsigned long long)s->expiry.e.removed);
+		       s->expiry.since_pass_s, s->expiry.last_pass_s * 1e3,
+		       (unsigned long long)s->expiry.last_pass_examined,
+		       (unsigned long long)s->expiry.last_pass_removed,
+		       (unsigned long long)s->expiry.passes, (unsigned long long)s->expiry.removed);
 	printf("\ntimeouts   ");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		printf(" %s %llus", ctaccel_state_names[i], (unsigned long long)s->timeout_s[i]);

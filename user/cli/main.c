@@ -47,36 +47,85 @@ static bool privileged(void)
 static int do_help(struct cli *c, int argc, char **argv);
 static int do_daemon(struct cli *c, int argc, char **argv);
 
+/* `ctaccel load help`: the load settings, from the schema. */
+static void load_help(void)
+{
+	struct ctaccel_load_opts o;
+
+	ctaccel_load_opts_default(&o);
+	printf("Settings, as KEY VALUE words (a unique prefix of KEY will do):\n");
+	cli_settings_help(ctaccel_load_settings, &o);
+}
+
+/* `ctaccel flow help`, `monitor help`: what STATE may be. */
+static void states_help(void)
+{
+	int i;
+
+	printf("STATE, as conntrack prints it:");
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		printf(" %s", ctaccel_state_names[i]);
+	printf("\n");
+}
+
+/* `ctaccel daemon --help`: its own settings and the load settings, as flags
+ * and keys of its file. */
+static void daemon_help(void)
+{
+	struct dconf *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return;
+	dconf_defaults(d, NULL);
+	printf("Every setting is a flag (--devices eth0) and a key of the file (devices = eth0,\n"
+	       "docs/ctaccel.conf.example); flags override the file. SIGHUP re-reads the\n"
+	       "configuration and applies what is live; SIGTERM/SIGINT exit and leave the\n"
+	       "datapath attached.\n");
+	printf("Settings, as --KEY VALUE flags or KEY = VALUE lines of the file:\n");
+	cli_settings_help(daemon_settings, d);
+	printf("Used when the daemon loads (not when it adopts pinned state), but "
+	       "expiry-interval:\n");
+	cli_settings_help(ctaccel_load_settings, &d->load);
+	dconf_free(d);
+	free(d);
+}
+
 /* Every command and its usage: `ctaccel help`, `ctaccel OBJECT help` and
  * `ctaccel daemon --help` all print it from here. */
 static const struct cmd {
 	const char *name;
 	int (*fn)(struct cli *c, int argc, char **argv);
 	const char *usage;
+	void (*help)(void); /* more than the usage, after it */
 } cmds[] = {
-	{"load", do_load, CLI_LOAD_USAGE},
-	{"unload", do_unload, "unload [force]   (force: even while a daemon runs on the state)"},
-	{"attach", do_attach, "attach DEV..."},
-	{"detach", do_detach, "detach DEV..."},
-	{"status", do_status, "status"},
+	{"load", do_load, CLI_LOAD_USAGE, load_help},
+	{"unload", do_unload, "unload [force]   (force: even while a daemon runs on the state)",
+	 NULL},
+	{"attach", do_attach, "attach DEV...", NULL},
+	{"detach", do_detach, "detach DEV...", NULL},
+	{"status", do_status, "status", NULL},
 	{"flow", do_flow,
 	 "flow [show] [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]\n"
-	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]"},
-	{"stats", do_stats, "stats"},
-	{"gc", do_gc, "gc   (a whole kernel expiry pass now)"},
-	{"expiry", do_expiry, "expiry [show] | expiry start [interval SECONDS] | expiry stop"},
-	{"latency", do_latency, "latency [server ADDR [port PORT]]   (handshakes, per server)"},
+	 "       ctaccel flow count [state STATE] [addr ADDR] [port PORT] [proto tcp|udp]",
+	 states_help},
+	{"stats", do_stats, "stats", NULL},
+	{"gc", do_gc, "gc   (a whole kernel expiry pass now)", NULL},
+	{"expiry", do_expiry,
+	 "expiry [show] | expiry start [expiry-interval SECONDS] | expiry stop", NULL},
+	{"latency", do_latency, "latency [server ADDR [port PORT]]   (handshakes, per server)",
+	 NULL},
 	{"policy", do_policy,
 	 "policy add|del all|PREFIX [port PORT] [proto tcp|udp] [fastpath]\n"
-	 "       ctaccel policy show | flush"},
-	{"sockets", do_sockets, "sockets"},
-	{"tw", do_tw, "tw [top N] [threshold PERCENT]"},
-	{"top", do_top, CLI_TOP_USAGE},
-	{"monitor", do_monitor, CLI_MONITOR_USAGE},
-	{"daemon", do_daemon, DAEMON_USAGE},
+	 "       ctaccel policy show | flush",
+	 NULL},
+	{"sockets", do_sockets, "sockets", NULL},
+	{"tw", do_tw, "tw [top N] [threshold PERCENT]", NULL},
+	{"top", do_top, CLI_TOP_USAGE, NULL},
+	{"monitor", do_monitor, CLI_MONITOR_USAGE, states_help},
+	{"daemon", do_daemon, DAEMON_USAGE, daemon_help},
 	{"replace", do_replace,
-	 "replace [force]   (live upgrade: this binary's programs, same maps)"},
-	{"help", do_help, "help"},
+	 "replace [force]   (live upgrade: this binary's programs, same maps)", NULL},
+	{"help", do_help, "help", NULL},
 };
 
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -196,6 +245,8 @@ int main(int argc, char **argv)
 	    (is_prefix(argv[1], "help") ||
 	     (cmd->fn == do_daemon && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))))) {
 		printf("Usage: ctaccel %s\n", cmd->usage);
+		if (cmd->help)
+			cmd->help();
 		return 0;
 	}
 	if (cmd->fn == do_help)

@@ -43,6 +43,18 @@ int cli_fail(struct cli *c, int code, const char *fmt, ...)
 	return code;
 }
 
+void cli_warn(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)c;
+	fputs("ctaccel: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void cli_info(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;

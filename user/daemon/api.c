@@ -101,6 +101,24 @@ static void put_policy(void *ctx, const struct http_request *req, struct http_re
 	policy_reply(ctx, rep);
 }
 
+/* The daemon's settings in force: its own and the load settings it loads
+ * with (adopted state keeps its own: /v1/status shows those). */
+static void get_config(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+	const struct ctaccel_setting *tables[] = {daemon_settings, ctaccel_load_settings};
+	struct daemon *d = ctx;
+	const void *bases[2];
+	json_t *v;
+
+	(void)req;
+	pthread_mutex_lock(&d->conf_lock);
+	bases[0] = &d->conf;
+	bases[1] = &d->conf.load;
+	v = ctjson_settings(tables, bases, 2);
+	pthread_mutex_unlock(&d->conf_lock);
+	reply_json(rep, 200, v);
+}
+
 static void post_gc(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
 	struct ctaccel_gc_result r;
@@ -118,6 +136,7 @@ const struct http_endpoint api_endpoints[] = {
 	{"/metrics", "GET", get_metrics, false, false},
 	{"/v1/status", "GET", get_status, false, false},
 	{"/v1/policy", "GET", get_policy, false, false},
+	{"/v1/config", "GET", get_config, false, false},
 	{"/v1/policy", "PUT", put_policy, false, true},
 	{"/v1/gc", "POST", post_gc, false, true},
 };

@@ -15,20 +15,26 @@
 #include "libctaccel.h"
 
 #define DAEMON_USAGE                                                                               \
-	"daemon [--config FILE] [--device DEV]... [--listen ADDR:PORT|unix:PATH]\n"                \
-	"                      [--control-listen ADDR:PORT|unix:PATH]\n"                           \
-	"                      [--pin-path DIR] [--gc-interval SECONDS] [--http-rate N]\n"         \
-	"                      [--repair-interval SECONDS] [--max-flows N] [--unreplied-max N]\n"  \
-	"                      [--mark VALUE/MASK] [--local on|off] [--cgroup PATH]\n"             \
-	"                      [--timeout STATE=SECONDS]...\n"                                     \
-	"                      [--policy 'all|PREFIX [port PORT] [proto tcp|udp] "                 \
-	"[fastpath]']...\n"                                                                        \
-	"                      [--detach-on-exit] [--migrate] [--check-config]\n"                  \
-	"Flags override the file's keys (see docs/ctaccel.conf.example). SIGHUP re-reads\n"        \
-	"the configuration; SIGTERM/SIGINT exit and leave the datapath attached."
+	"daemon [--config FILE] [--SETTING VALUE]... [--migrate] [--check-config]\n"               \
+	"       ('ctaccel daemon help': the settings; SIGHUP re-reads them, SIGTERM exits)"
 
 #define DCONF_MAX_DEVICES 64
 #define DCONF_MAX_RULES	  256
+#define DCONF_MAX_NOTES	  8
+
+/* The daemon's own rows of the settings schema (dconf.c). */
+enum daemon_setting {
+	DSET_DEVICES,
+	DSET_LISTEN,
+	DSET_CONTROL_LISTEN,
+	DSET_PIN_PATH,
+	DSET_HTTP_RATE,
+	DSET_REPAIR_INTERVAL,
+	DSET_POLICY,
+	DSET_DETACH_ON_EXIT,
+	DSET__MAX,
+};
+extern const struct ctaccel_setting daemon_settings[DSET__MAX + 1];
 
 /* The daemon's settings: the file, then the flags over it. */
 struct dconf {
@@ -37,10 +43,9 @@ struct dconf {
 	char listen[256];
 	char control_listen[256]; /* empty: the control API is on `listen` */
 	char pin_path[PATH_MAX];
-	struct ctaccel_load_opts load;
-	unsigned int gc_interval;
-	unsigned int http_rate;
-	unsigned int repair_interval; /* 0: off */
+	struct ctaccel_load_opts load; /* and expiry-interval, live */
+	uint32_t http_rate;
+	uint32_t repair_interval; /* seconds; 0: off */
 	struct ctaccel_rule rules[DCONF_MAX_RULES];
 	size_t nrules;
 	bool policy_given;
@@ -49,12 +54,19 @@ struct dconf {
 	bool check_only;
 	bool help;
 	char err[256];
+	/* older spellings read, for the caller to log */
+	char notes[DCONF_MAX_NOTES][160];
+	int nnotes;
 };
 
 /* Defaults, with `pin_path` (ctaccel --pin-path) as the pin root. */
-int dconf_defaults(struct dconf *c, const char *pin_path);
-/* One KEY = VALUE, from the file or a flag: 0, or -errno with c->err set. */
+void dconf_defaults(struct dconf *c, const char *pin_path);
+/* One KEY = VALUE, from the file: 0, or -errno with c->err set. */
 int dconf_set(struct dconf *c, const char *key, const char *value);
+/* A key of either table (the daemon's, then the load settings). */
+int dconf_find(const char *key, struct ctaccel_setting_ref *ref);
+/* The struct a row's values are kept in: c, or c->load. */
+void *dconf_base(struct dconf *c, const struct ctaccel_setting_ref *ref);
 /* The file named by --config (if any), then the flags; messages in c->err. */
 int dconf_read(struct dconf *c, const char *pin_path, int argc, char **argv);
 void dconf_free(struct dconf *c);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
- * The daemon's configuration: an INI file (libinih) and flags over it, every
- * key through one setter that hands values to libctaccel's checks, so a bad
- * value is refused once, with one reason.
+ * The daemon's configuration: an INI file (libinih) and flags over it. Its
+ * own settings are rows of the library's settings schema (daemon_settings),
+ * beside the load settings (ctaccel_load_settings): a key has one spelling,
+ * `--KEY VALUE` as a flag and `KEY = VALUE` in the file, and one parser.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,41 +14,19 @@
 #include "daemon.h"
 #include "http.h"
 
-int dconf_defaults(struct dconf *c, const char *pin_path)
+/* devices: names, space or comma separated; each line or flag adds. */
+static int parse_devices(const struct ctaccel_setting *s, void *base, const char *list, char *err,
+			 size_t errlen)
 {
-	memset(c, 0, sizeof(*c));
-	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9474");
-	snprintf(c->pin_path, sizeof(c->pin_path), "%s", pin_path ? pin_path : CTACCEL_PIN_DEFAULT);
-	c->gc_interval = CTACCEL_EXPIRY_INTERVAL_MS / 1000;
-	c->http_rate = 50;
-	c->repair_interval = 5;
-	if (ctaccel_load_opts_default(&c->load)) {
-		snprintf(c->err, sizeof(c->err),
-			 "cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-void dconf_free(struct dconf *c)
-{
-	int i;
-
-	for (i = 0; i < c->ndev; i++)
-		free(c->devices[i]);
-	c->ndev = 0;
-}
-
-static int add_devices(struct dconf *c, const char *list)
-{
+	struct dconf *c = base;
 	char *dup = strdup(list), *tok, *save = NULL;
 
+	(void)s;
 	if (!dup)
 		return -ENOMEM;
 	for (tok = strtok_r(dup, " ,\t", &save); tok; tok = strtok_r(NULL, " ,\t", &save)) {
 		if (c->ndev == DCONF_MAX_DEVICES || strlen(tok) >= IF_NAMESIZE) {
-			snprintf(c->err, sizeof(c->err), "device '%s': too many or name too long",
-				 tok);
+			snprintf(err, errlen, "devices '%.32s': too many or name too long", tok);
 			free(dup);
 			return -EINVAL;
 		}
@@ -63,18 +41,35 @@ static int add_devices(struct dconf *c, const char *list)
 	return 0;
 }
 
-/* CTACCEL_RULE_SYNTAX */
-static int add_policy(struct dconf *c, const char *text)
+static int format_devices(const struct ctaccel_setting *s, const void *base, size_t nth, char *buf,
+			  size_t len)
 {
-	char buf[256], *words[6], *save = NULL, *tok, why[160];
+	const struct dconf *c = base;
+
+	(void)s;
+	if (nth >= (size_t)c->ndev)
+		return -ENOENT;
+	snprintf(buf, len, "%s", c->devices[nth]);
+	return 0;
+}
+
+/* policy: CTACCEL_RULE_SYNTAX; each line or flag adds a rule. */
+static int parse_policy(const struct ctaccel_setting *s, void *base, const char *text, char *err,
+			size_t errlen)
+{
+	char buf[512], *words[6], *save = NULL, *tok, why[160];
+	struct dconf *c = base;
 	struct ctaccel_rule *r = &c->rules[c->nrules];
 	int n = 0;
 
+	(void)s;
 	c->policy_given = true;
 	if (c->nrules == DCONF_MAX_RULES) {
-		snprintf(c->err, sizeof(c->err), "more than %d policy rules", DCONF_MAX_RULES);
+		snprintf(err, errlen, "more than %d policy rules", DCONF_MAX_RULES);
 		return -E2BIG;
 	}
+	if (strlen(text) >= sizeof(buf))
+		goto bad;
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (n == 6)
@@ -86,119 +81,196 @@ static int add_policy(struct dconf *c, const char *text)
 	c->nrules++;
 	return 0;
 bad:
-	snprintf(c->err, sizeof(c->err), "policy '%s' is not %s", text, CTACCEL_RULE_SYNTAX);
+	snprintf(err, errlen, "policy '%.64s' is not %s", text, CTACCEL_RULE_SYNTAX);
 	return -EINVAL;
 }
 
-static int set_number(struct dconf *c, const char *key, const char *value, unsigned int *dst,
-		      uint32_t min, uint32_t max, const char *range)
+static int format_policy(const struct ctaccel_setting *s, const void *base, size_t nth, char *buf,
+			 size_t len)
 {
-	uint32_t n;
+	const struct dconf *c = base;
 
-	if (ctaccel_parse_u32(value, &n) || n < min || n > max) {
-		snprintf(c->err, sizeof(c->err), "%s '%s': %s", key, value, range);
-		return -EINVAL;
-	}
-	*dst = n;
+	(void)s;
+	if (nth >= c->nrules)
+		return -ENOENT;
+	ctaccel_rule_format(&c->rules[nth], buf, len);
 	return 0;
 }
 
-static int set_listen(struct dconf *c, const char *key, const char *value)
+/* listen, control-listen: ADDR:PORT, [ADDR6]:PORT or unix:PATH. */
+static int parse_listen(const struct ctaccel_setting *s, void *base, const char *value, char *err,
+			size_t errlen)
 {
-	char *dst = !strcmp(key, "listen") ? c->listen : c->control_listen;
-	char why[160];
+	char *dst = (char *)base + s->off, why[160];
 	struct sockaddr_storage ss;
 	socklen_t len;
 
-	if (strlen(value) >= sizeof(c->listen) || http_listen_parse(value, &ss, &len)) {
-		snprintf(c->err, sizeof(c->err),
-			 "%s '%s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH", key, value);
+	if (strlen(value) >= s->size || http_listen_parse(value, &ss, &len)) {
+		snprintf(err, errlen, "%s '%.64s': expected ADDR:PORT, [ADDR6]:PORT or unix:PATH",
+			 s->key, value);
 		return -EINVAL;
 	}
 	/* The daemon makes a missing socket directory, where it can: what it
 	 * cannot do at start (a read-only /run under ProtectSystem=strict
 	 * without RuntimeDirectory=) is refused here already. */
 	if (ss.ss_family == AF_UNIX && http_unix_dir_check(value + 5, why, sizeof(why))) {
-		snprintf(c->err, sizeof(c->err), "%s '%s': %s", key, value, why);
+		snprintf(err, errlen, "%s '%.64s': %s", s->key, value, why);
 		return -EINVAL;
 	}
-	snprintf(dst, sizeof(c->listen), "%s", value);
+	snprintf(dst, s->size, "%s", value);
 	return 0;
 }
 
-/* max_flows, unreplied_max, mark, timeout_STATE: the values `ctaccel load` takes. */
-static int set_load(struct dconf *c, const char *key, const char *value)
+static int format_text(const struct ctaccel_setting *s, const void *base, size_t nth, char *buf,
+		       size_t len)
 {
-	uint32_t a, b;
+	if (nth)
+		return -ENOENT;
+	snprintf(buf, len, "%s", (const char *)base + s->off);
+	return 0;
+}
 
-	if (!strcmp(key, "max_flows")) {
-		if (ctaccel_parse_u32(value, &a)) {
-			snprintf(c->err, sizeof(c->err), "max_flows '%s': not a number", value);
-			return -EINVAL;
-		}
-		return ctaccel_set_max_flows(&c->load, a, c->err, sizeof(c->err));
-	}
-	if (!strcmp(key, "unreplied_max")) {
-		if (ctaccel_parse_u32(value, &a)) {
-			snprintf(c->err, sizeof(c->err), "unreplied_max '%s': not a number", value);
-			return -EINVAL;
-		}
-		return ctaccel_set_unreplied_max(&c->load, a, c->err, sizeof(c->err));
-	}
-	if (!strcmp(key, "mark")) {
-		if (ctaccel_parse_mark(value, &a, &b)) {
-			snprintf(c->err, sizeof(c->err), "mark '%s': expected VALUE/MASK", value);
-			return -EINVAL;
-		}
-		return ctaccel_set_mark(&c->load, a, b, c->err, sizeof(c->err));
-	}
-	if (ctaccel_parse_u32(value, &a)) {
-		snprintf(c->err, sizeof(c->err), "%s '%s': not a number of seconds", key, value);
-		return -EINVAL;
-	}
-	return ctaccel_set_timeout(&c->load, key + strlen("timeout_"), a, c->err, sizeof(c->err));
+#define DOFF(field)  offsetof(struct dconf, field)
+#define DSIZE(field) sizeof(((struct dconf *)0)->field)
+
+/* clang-format off */
+const struct ctaccel_setting daemon_settings[DSET__MAX + 1] = {
+	[DSET_DEVICES] = {
+		.key = "devices",
+		.syntax = "DEV[,DEV]...",
+		.type = CTACCEL_SETTING_TEXT,
+		.live = true,
+		.repeat = true,
+		.old = "device",
+		.help = "devices to attach to; flags replace the file's",
+		.parse = parse_devices,
+		.format = format_devices,
+	},
+	[DSET_LISTEN] = {
+		.key = "listen",
+		.syntax = "ADDR:PORT|unix:PATH",
+		.type = CTACCEL_SETTING_TEXT,
+		.off = DOFF(listen),
+		.size = DSIZE(listen),
+		.help = "HTTP for /metrics, /healthz, /readyz and the /v1 API",
+		.parse = parse_listen,
+		.format = format_text,
+	},
+	[DSET_CONTROL_LISTEN] = {
+		.key = "control-listen",
+		.syntax = "ADDR:PORT|unix:PATH",
+		.type = CTACCEL_SETTING_TEXT,
+		.off = DOFF(control_listen),
+		.size = DSIZE(control_listen),
+		.help = "the endpoints that change state only here (none: on listen)",
+		.parse = parse_listen,
+		.format = format_text,
+	},
+	[DSET_PIN_PATH] = {
+		.key = "pin-path",
+		.type = CTACCEL_SETTING_PATH,
+		.off = DOFF(pin_path),
+		.size = DSIZE(pin_path),
+		.help = "where the maps and programs are pinned",
+	},
+	[DSET_HTTP_RATE] = {
+		.key = "http-rate",
+		.type = CTACCEL_SETTING_COUNT,
+		.min = 0,
+		.max = 100000,
+		.unit = "req/s",
+		.off = DOFF(http_rate),
+		.help = "requests per second over both listeners, then 429 (0: no limit)",
+	},
+	[DSET_REPAIR_INTERVAL] = {
+		.key = "repair-interval",
+		.type = CTACCEL_SETTING_SECONDS,
+		.min = 0,
+		.max = 3600,
+		.scale = 1,
+		.live = true,
+		.off = DOFF(repair_interval),
+		.help = "how often what changed behind the daemon's back is put right (0: "
+			"never)",
+	},
+	[DSET_POLICY] = {
+		.key = "policy",
+		.syntax = "RULE",
+		.type = CTACCEL_SETTING_TEXT,
+		.live = true,
+		.repeat = true,
+		.help = "a bypass rule, " CTACCEL_RULE_SYNTAX
+			"; given, the rules replace the "
+			"pinned policy; flags replace the file's",
+		.parse = parse_policy,
+		.format = format_policy,
+	},
+	[DSET_DETACH_ON_EXIT] = {
+		.key = "detach-on-exit",
+		.type = CTACCEL_SETTING_BOOL,
+		.live = true,
+		.off = DOFF(detach_on_exit),
+		.help = "take the programs off the devices on exit (default: leave them)",
+	},
+	[DSET__MAX] = {},
+};
+/* clang-format on */
+
+void dconf_defaults(struct dconf *c, const char *pin_path)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->listen, sizeof(c->listen), "127.0.0.1:9474");
+	snprintf(c->pin_path, sizeof(c->pin_path), "%s", pin_path ? pin_path : CTACCEL_PIN_DEFAULT);
+	c->http_rate = 50;
+	c->repair_interval = 5;
+	ctaccel_load_opts_default(&c->load);
+}
+
+void dconf_free(struct dconf *c)
+{
+	int i;
+
+	for (i = 0; i < c->ndev; i++)
+		free(c->devices[i]);
+	c->ndev = 0;
+}
+
+int dconf_find(const char *key, struct ctaccel_setting_ref *ref)
+{
+	if (!ctaccel_setting_find(daemon_settings, key, false, ref))
+		return 0;
+	return ctaccel_setting_find(ctaccel_load_settings, key, false, ref);
+}
+
+/* Where a row's values are kept: the daemon's own, or the load settings. */
+void *dconf_base(struct dconf *c, const struct ctaccel_setting_ref *ref)
+{
+	bool own = ref->s >= daemon_settings && ref->s < daemon_settings + DSET__MAX;
+
+	return own ? (void *)c : (void *)&c->load;
+}
+
+/* An older spelling: noted, for the log (the value counts all the same). */
+static void note_old(struct dconf *c, const char *where, const char *given,
+		     const struct ctaccel_setting_ref *ref)
+{
+	if (c->nnotes == DCONF_MAX_NOTES)
+		return;
+	snprintf(c->notes[c->nnotes++], sizeof(c->notes[0]),
+		 "%s: '%s' is an older spelling of '%s'", where, given, ref->key);
 }
 
 int dconf_set(struct dconf *c, const char *key, const char *value)
 {
-	if (!strcmp(key, "device") || !strcmp(key, "devices"))
-		return add_devices(c, value);
-	if (!strcmp(key, "listen") || !strcmp(key, "control_listen"))
-		return set_listen(c, key, value);
-	if (!strcmp(key, "pin_path")) {
-		snprintf(c->pin_path, sizeof(c->pin_path), "%s", value);
-		return 0;
+	struct ctaccel_setting_ref ref;
+
+	if (dconf_find(key, &ref)) {
+		snprintf(c->err, sizeof(c->err), "unknown key '%.64s'", key);
+		return -ENOENT;
 	}
-	if (!strcmp(key, "gc_interval"))
-		return set_number(c, key, value, &c->gc_interval, 1, 3600, "1 to 3600 seconds");
-	if (!strcmp(key, "repair_interval"))
-		return set_number(c, key, value, &c->repair_interval, 0, 3600,
-				  "0 (off) to 3600 seconds");
-	if (!strcmp(key, "http_rate"))
-		return set_number(c, key, value, &c->http_rate, 0, 100000,
-				  "0 (no limit) to 100000 requests per second");
-	if (!strcmp(key, "policy"))
-		return add_policy(c, value);
-	if (!strcmp(key, "cgroup"))
-		return ctaccel_set_cgroup(&c->load, value, c->err, sizeof(c->err));
-	if (!strcmp(key, "local")) {
-		if (strcmp(value, "on") && strcmp(value, "off")) {
-			snprintf(c->err, sizeof(c->err), "local '%s': expected on or off", value);
-			return -EINVAL;
-		}
-		ctaccel_set_local(&c->load, !strcmp(value, "on"));
-		return 0;
-	}
-	if (!strcmp(key, "detach_on_exit")) {
-		c->detach_on_exit =
-			!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1");
-		return 0;
-	}
-	if (!strcmp(key, "max_flows") || !strcmp(key, "unreplied_max") || !strcmp(key, "mark") ||
-	    !strncmp(key, "timeout_", 8))
-		return set_load(c, key, value);
-	snprintf(c->err, sizeof(c->err), "unknown key '%s'", key);
-	return -ENOENT;
+	if (ref.old)
+		note_old(c, "config", key, &ref);
+	return ctaccel_setting_set(&ref, dconf_base(c, &ref), value, c->err, sizeof(c->err));
 }
 
 static int conf_line(void *user, const char *section, const char *name, const char *value)
@@ -231,10 +303,7 @@ int daemon_conf_check(const char *text, char *err, size_t errlen)
 
 	if (!c)
 		return -ENOMEM;
-	if (dconf_defaults(c, NULL)) {
-		free(c);
-		return -EINVAL;
-	}
+	dconf_defaults(c, NULL);
 	line = ini_parse_string(text, conf_line, c);
 	conf_syntax_reason(c, line);
 	snprintf(err, errlen, "%s", c->err);
@@ -261,112 +330,103 @@ static int read_file(struct dconf *c, const char *file)
 	return 0;
 }
 
-static const struct option flag_opts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"device", required_argument, NULL, 'D'},
-	/* The file's key, with '_' for '-'. */
-	{"listen", required_argument, NULL, 'K'},
-	{"control-listen", required_argument, NULL, 'K'},
-	{"pin-path", required_argument, NULL, 'K'},
-	{"gc-interval", required_argument, NULL, 'K'},
-	{"http-rate", required_argument, NULL, 'K'},
-	{"repair-interval", required_argument, NULL, 'K'},
-	{"max-flows", required_argument, NULL, 'K'},
-	{"unreplied-max", required_argument, NULL, 'K'},
-	{"mark", required_argument, NULL, 'K'},
-	{"local", required_argument, NULL, 'K'},
-	{"cgroup", required_argument, NULL, 'K'},
-	{"timeout", required_argument, NULL, 't'},
-	{"policy", required_argument, NULL, 'y'},
-	{"detach-on-exit", no_argument, NULL, 'x'},
-	{"migrate", no_argument, NULL, 'M'},
-	{"check-config", no_argument, NULL, 'C'},
-	{"help", no_argument, NULL, 'h'},
-	{},
-};
-
-/* The key a flag sets (and its value), or "" for flags that set a switch. */
-static int flag_key(struct dconf *c, int opt, int idx, char *key, size_t len, const char **val)
+/* Flags of the daemon that are actions, not settings. */
+static bool action_flag(struct dconf *c, const char *arg)
 {
-	char *u;
+	bool *flag = !strcmp(arg, "--migrate")			    ? &c->migrate
+		     : !strcmp(arg, "--check-config")		    ? &c->check_only
+		     : !strcmp(arg, "--help") || !strcmp(arg, "-h") ? &c->help
+								    : NULL;
 
-	switch (opt) {
-	case 'D':
-		snprintf(key, len, "device");
-		return 0;
-	case 'y':
-		snprintf(key, len, "policy");
-		return 0;
-	case 'K':
-		snprintf(key, len, "%s", flag_opts[idx].name);
-		for (u = key; (u = strchr(u, '-'));)
-			*u = '_';
-		return 0;
-	case 't': {
-		/* --timeout STATE=SECONDS */
-		const char *eq = strchr(*val, '=');
+	if (flag)
+		*flag = true;
+	return flag;
+}
 
-		if (!eq || eq == *val || eq - *val > 40) {
-			snprintf(c->err, sizeof(c->err), "--timeout '%s': expected STATE=SECONDS",
-				 *val);
-			return -EINVAL;
-		}
-		snprintf(key, len, "timeout_%.*s", (int)(eq - *val), *val);
-		*val = eq + 1;
+/*
+ * A flag's value: after '=', or the next word; a boolean's may be left out
+ * (on). Returns the words the flag took, or 0 (c->err set).
+ */
+static int flag_value(struct dconf *c, const struct ctaccel_setting_ref *ref, const char *eq,
+		      int argc, char **argv, const char **value)
+{
+	bool b;
+
+	if (eq) {
+		*value = eq + 1;
+		return 1;
+	}
+	if (ref->s->type == CTACCEL_SETTING_BOOL && (argc < 2 || ctaccel_parse_bool(argv[1], &b))) {
+		*value = "on";
+		return 1;
+	}
+	if (argc < 2) {
+		snprintf(c->err, sizeof(c->err), "daemon: option '%s' needs a value", argv[0]);
 		return 0;
 	}
+	*value = argv[1];
+	return 2;
+}
+
+/* One flag: the words it took, or 0 (c->err set). `from_flags` says which
+ * repeated settings flags have given yet: their first replaces the file's. */
+static int read_flag(struct dconf *c, int argc, char **argv, bool *from_flags)
+{
+	struct ctaccel_setting_ref ref;
+	const char *eq, *value;
+	char name[64], why[sizeof(c->err)];
+	int used;
+
+	eq = strchr(argv[0], '=');
+	snprintf(name, sizeof(name), "%.*s", (int)(eq ? eq - argv[0] - 2 : 60), argv[0] + 2);
+	if (strncmp(argv[0], "--", 2) || !name[0] || dconf_find(name, &ref)) {
+		snprintf(c->err, sizeof(c->err),
+			 "daemon: unknown option '%.64s'; see 'ctaccel "
+			 "daemon help'",
+			 argv[0]);
+		return 0;
 	}
-	c->detach_on_exit |= opt == 'x';
-	c->migrate |= opt == 'M';
-	c->check_only |= opt == 'C';
-	c->help |= opt == 'h';
-	key[0] = 0;
-	return 0;
+	used = flag_value(c, &ref, eq, argc, argv, &value);
+	if (!used)
+		return 0;
+	if (ref.old)
+		note_old(c, "flag", argv[0], &ref);
+	if (ref.s->repeat && dconf_base(c, &ref) == c && !from_flags[ref.s - daemon_settings]) {
+		from_flags[ref.s - daemon_settings] = true;
+		if (ref.s == &daemon_settings[DSET_DEVICES])
+			dconf_free(c);
+		else
+			c->nrules = 0;
+	}
+	c->err[0] = 0;
+	if (ctaccel_setting_set(&ref, dconf_base(c, &ref), value, c->err, sizeof(c->err))) {
+		snprintf(why, sizeof(why), "%s", c->err);
+		snprintf(c->err, sizeof(c->err), "option '%.64s': %.180s", argv[0], why);
+		return 0;
+	}
+	return used;
 }
 
 static int read_flags(struct dconf *c, int argc, char **argv)
 {
-	bool flag_devices = false, flag_policy = false;
-	char key[64];
-	const char *val;
-	int opt, idx = 0;
+	bool from_flags[DSET__MAX] = {};
+	int i, used;
 
-	optind = 1;
-	opterr = 0; /* one message, ours */
-	while ((opt = getopt_long(argc, argv, "+:h", flag_opts, &idx)) != -1) {
-		if (opt == '?' || opt == ':') {
-			snprintf(c->err, sizeof(c->err), "daemon: %s '%s'%s",
-				 opt == ':' ? "option" : "unknown option", argv[optind - 1],
-				 opt == ':' ? " needs a value" : "; see 'ctaccel daemon help'");
-			return -EINVAL;
-		}
-		if (opt == 'c')
+	for (i = 1; i < argc; i += used) {
+		used = 1;
+		if (!strcmp(argv[i], "--config")) {
+			used = 2; /* read before the flags */
 			continue;
-		if (opt == 'D' && !flag_devices) {
-			dconf_free(c); /* flags replace the file's devices */
-			flag_devices = true;
 		}
-		if (opt == 'y' && !flag_policy) {
-			c->nrules = 0;
-			flag_policy = true;
-		}
-		val = optarg;
-		if (flag_key(c, opt, idx, key, sizeof(key), &val))
-			return -EINVAL;
-		if (!key[0])
+		if (!strncmp(argv[i], "--config=", 9) || action_flag(c, argv[i]))
 			continue;
-		c->err[0] = 0;
-		if (!conf_line(c, "", key, val)) {
-			char why[sizeof(c->err)];
-
-			snprintf(why, sizeof(why), "%s", c->err);
-			snprintf(c->err, sizeof(c->err), "option '%s': %.200s", optarg, why);
+		if (strncmp(argv[i], "--", 2)) {
+			snprintf(c->err, sizeof(c->err), "daemon: unexpected '%.64s'", argv[i]);
 			return -EINVAL;
 		}
-	}
-	if (optind < argc) {
-		snprintf(c->err, sizeof(c->err), "daemon: unexpected '%s'", argv[optind]);
-		return -EINVAL;
+		used = read_flag(c, argc - i, argv + i, from_flags);
+		if (!used)
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -376,8 +436,7 @@ int dconf_read(struct dconf *c, const char *pin_path, int argc, char **argv)
 	const char *file = NULL;
 	int i;
 
-	if (dconf_defaults(c, pin_path))
-		return -EINVAL;
+	dconf_defaults(c, pin_path);
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--config") && i + 1 < argc)
 			file = argv[i + 1];
@@ -388,6 +447,10 @@ int dconf_read(struct dconf *c, const char *pin_path, int argc, char **argv)
 	}
 	if (c->help)
 		return 0;
+	if (!strcmp(argc > 1 ? argv[argc - 1] : "", "--config")) {
+		snprintf(c->err, sizeof(c->err), "daemon: option '--config' needs a value");
+		return -EINVAL;
+	}
 	if (file && read_file(c, file))
 		return -EINVAL;
 	return read_flags(c, argc, argv);

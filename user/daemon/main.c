@@ -159,16 +159,69 @@ static void detach_dropped(struct daemon *d, const struct dconf *next)
 	}
 }
 
-/* gc_interval: kernel expiry's least pause between passes. Under the state
- * lock. */
+/* expiry-interval: kernel expiry's least pause between checks. Under the
+ * state lock. */
 static void apply_expiry_interval(struct daemon *d, const struct dconf *c)
 {
 	struct ctaccel_expiry_status x;
+	uint32_t ms = c->load.expiry_interval_ms;
 
-	if (ctaccel_expiry_status(d->h, &x) || x.e.interval_ms == c->gc_interval * 1000U)
+	if (ctaccel_expiry_status(d->h, &x) || x.interval_ms == ms)
 		return;
-	if (ctaccel_expiry_set(d->h, c->gc_interval * 1000U) == 0)
-		daemon_log("kernel expiry: at least %u s between passes", c->gc_interval);
+	if (ctaccel_expiry_set(d->h, ms) == 0)
+		daemon_log("kernel expiry: at least %g s between checks", ms / 1e3);
+}
+
+/* Older spellings read from the file or the flags, each a warning. */
+static void log_notes(const struct dconf *c)
+{
+	int i;
+
+	for (i = 0; i < c->nnotes; i++)
+		daemon_log("%s", c->notes[i]);
+}
+
+struct unchanged_walk {
+	struct dconf *now, *next;
+};
+
+/* What a reload cannot apply keeps its value, and says so. */
+static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
+{
+	struct unchanged_walk *w = ctx;
+	char was[320], asked[320];
+	size_t n;
+
+	if (ref->s->live)
+		return 0;
+	for (n = 0;; n++) {
+		int a = ctaccel_setting_format(ref, dconf_base(w->now, ref), n, was, sizeof(was));
+		int b = ctaccel_setting_format(ref, dconf_base(w->next, ref), n, asked,
+					       sizeof(asked));
+
+		if (a && b)
+			return 0; /* every value the same */
+		if (a || b || strcmp(was, asked))
+			break;
+	}
+	if (ref->s->repeat)
+		return 0; /* no repeated setting is fixed */
+	ctaccel_setting_format(ref, dconf_base(w->now, ref), 0, was, sizeof(was));
+	ctaccel_setting_format(ref, dconf_base(w->next, ref), 0, asked, sizeof(asked));
+	daemon_log("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
+		   dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
+						     : "it takes effect at the next load");
+	w->next->err[0] = 0;
+	ctaccel_setting_set(ref, dconf_base(w->next, ref), was, w->next->err, sizeof(w->next->err));
+	return 0;
+}
+
+static void keep_unlive_all(struct dconf *now, struct dconf *next)
+{
+	struct unchanged_walk w = {.now = now, .next = next};
+
+	ctaccel_settings_each(daemon_settings, keep_unlive, &w);
+	ctaccel_settings_each(ctaccel_load_settings, keep_unlive, &w);
 }
 
 static void reload(struct daemon *d, int argc, char **argv)
@@ -183,6 +236,8 @@ static void reload(struct daemon *d, int argc, char **argv)
 		free(next);
 		return;
 	}
+	log_notes(next);
+	keep_unlive_all(&d->conf, next);
 	pthread_mutex_lock(&d->lock);
 	err = ctaccel_lock(d->h);
 	err = err ?: daemon_attach_devices(d, next);
@@ -331,7 +386,7 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 	char **args;
 	int i, ret = 1;
 
-	/* getopt wants argv[0]: "daemon ARGS...". */
+	/* argv[0], as a main()'s: "daemon ARGS...". */
 	args = calloc(argc + 2, sizeof(*args));
 	d = calloc(1, sizeof(*d));
 	if (!args || !d) {
@@ -349,7 +404,7 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 	if (dconf_read(&d->conf, pin_path, argc + 1, args)) {
 		daemon_log("%s", d->conf.err);
 		ret = 2;
-	} else if (d->conf.help) {
+	} else if (log_notes(&d->conf), d->conf.help) {
 		printf("Usage: ctaccel " DAEMON_USAGE "\n");
 		ret = 0;
 	} else if (d->conf.check_only) {
@@ -363,7 +418,7 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 				   o.pin_path);
 		i = i < 0 ? i : ctaccel_new(&o, &d->h);
 		if (i)
-			daemon_log("pin_path %s: %s", d->conf.pin_path, strerror(-i));
+			daemon_log("pin-path %s: %s", d->conf.pin_path, strerror(-i));
 		else if (!start(d) && !serve(d, argc + 1, args))
 			ret = 0;
 		if (!ret && d->conf.detach_on_exit)

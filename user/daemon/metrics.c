@@ -102,8 +102,6 @@ static void latency(FILE *f, struct daemon *d)
 static void expiry(FILE *f, struct daemon *d)
 {
 	struct ctaccel_expiry_status x;
-	const struct ctaccel_expiry *e = &x.e;
-
 	if (ctaccel_expiry_status(d->h, &x))
 		return;
 	head(f, "ctaccel_expiry_running", "gauge",
@@ -111,26 +109,26 @@ static void expiry(FILE *f, struct daemon *d)
 	fprintf(f, "ctaccel_expiry_running %d\n", x.running);
 	head(f, "ctaccel_expiry_checks_total", "counter",
 	     "Kernel expiry checks (a walk over the table only when an entry may be due)");
-	fprintf(f, "ctaccel_expiry_checks_total %llu\n", (unsigned long long)e->checks);
+	fprintf(f, "ctaccel_expiry_checks_total %llu\n", (unsigned long long)x.checks);
 	head(f, "ctaccel_expiry_since_last_check_seconds", "gauge", "Since the last check");
 	fprintf(f, "ctaccel_expiry_since_last_check_seconds %.3f\n", x.since_check_s);
 	head(f, "ctaccel_expiry_passes_total", "counter", "Kernel expiry walks over the table");
-	fprintf(f, "ctaccel_expiry_passes_total %llu\n", (unsigned long long)e->passes);
+	fprintf(f, "ctaccel_expiry_passes_total %llu\n", (unsigned long long)x.passes);
 	head(f, "ctaccel_expiry_removed_flows_total", "counter",
 	     "Expired flows removed by kernel expiry passes");
-	fprintf(f, "ctaccel_expiry_removed_flows_total %llu\n", (unsigned long long)e->removed);
+	fprintf(f, "ctaccel_expiry_removed_flows_total %llu\n", (unsigned long long)x.removed);
 	head(f, "ctaccel_expiry_busy_seconds_total", "counter", "Time kernel expiry passes took");
-	fprintf(f, "ctaccel_expiry_busy_seconds_total %.9f\n", e->busy_ns / 1e9);
+	fprintf(f, "ctaccel_expiry_busy_seconds_total %.9f\n", x.busy_s);
 	head(f, "ctaccel_expiry_last_pass_seconds", "gauge", "Time the last pass took");
-	fprintf(f, "ctaccel_expiry_last_pass_seconds %.9f\n", e->last_pass_busy_ns / 1e9);
+	fprintf(f, "ctaccel_expiry_last_pass_seconds %.9f\n", x.last_pass_s);
 	head(f, "ctaccel_expiry_last_pass_flows", "gauge", "Flows the last pass examined");
 	fprintf(f, "ctaccel_expiry_last_pass_flows %llu\n",
-		(unsigned long long)e->last_pass_examined);
+		(unsigned long long)x.last_pass_examined);
 	head(f, "ctaccel_expiry_since_last_pass_seconds", "gauge", "Since the last walk ended");
 	fprintf(f, "ctaccel_expiry_since_last_pass_seconds %.3f\n", x.since_pass_s);
 	head(f, "ctaccel_expiry_pause_seconds", "gauge",
 	     "Pause the last pass set before the next (longer for a larger table)");
-	fprintf(f, "ctaccel_expiry_pause_seconds %.3f\n", e->pause_ns / 1e9);
+	fprintf(f, "ctaccel_expiry_pause_seconds %.3f\n", x.pause_s);
 }
 
 static void gc_and_repairs(FILE *f, struct daemon *d)

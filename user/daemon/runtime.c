@@ -133,8 +133,7 @@ static void repair_expiry(struct daemon *d)
 		return;
 	d->expiry_stalls++;
 	daemon_log("kernel expiry %s: no check for %.0f s; starting it again",
-		   x.e.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled",
-		   x.since_check_s);
+		   x.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled", x.since_check_s);
 	if (ctaccel_expiry_restart(d->h)) {
 		d->repair_errors++;
 		return;

@@ -26,6 +26,10 @@ json_t *ctjson_latency(const struct ctaccel_latency_report *r,
 json_t *ctjson_sockets(const struct ctaccel_host_sockets *hs,
 		       const struct ctaccel_sk_transitions *t);
 json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t threshold_pct);
+/* {"settings": {KEY: VALUE, ...}, "live": [KEY, ...]}: each table's values
+ * in its struct, keyed by their one spelling; a repeated setting is a list. */
+json_t *ctjson_settings(const struct ctaccel_setting *const *tables, const void *const *bases,
+			size_t n);
 
 /* {"rules": [{"prefix": "all"|PREFIX, "port": PORT, "proto": "tcp"|"udp", "fastpath": BOOL}, ...]}
  * (at most CTACCEL_POLICY_MAX rules) into *out, free()d by the caller. */

@@ -57,18 +57,16 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 
 json_t *ctjson_expiry(const struct ctaccel_expiry_status *x)
 {
-	const struct ctaccel_expiry *e = &x->e;
-
 	return json_pack("{s:b,s:b,s:I,s:I,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:f,s:f}", "running",
-			 x->running, "stopped", e->stopped != 0, "checks", (json_int_t)e->checks,
-			 "checks_without_walk", (json_int_t)e->skipped, "since_last_check_seconds",
-			 x->since_check_s, "cut_passes", (json_int_t)e->cut_passes, "passes",
-			 (json_int_t)e->passes, "removed", (json_int_t)e->removed, "interval_ms",
-			 (json_int_t)e->interval_ms, "busy_seconds", e->busy_ns / 1e9,
-			 "last_pass_seconds", e->last_pass_busy_ns / 1e9, "last_pass_examined",
-			 (json_int_t)e->last_pass_examined, "last_pass_removed",
-			 (json_int_t)e->last_pass_removed, "since_last_pass_seconds",
-			 x->since_pass_s, "pause_seconds", e->pause_ns / 1e9);
+			 x->running, "stopped", x->stopped, "checks", (json_int_t)x->checks,
+			 "checks_without_walk", (json_int_t)x->checks_without_walk,
+			 "since_last_check_seconds", x->since_check_s, "cut_passes",
+			 (json_int_t)x->cut_passes, "passes", (json_int_t)x->passes, "removed",
+			 (json_int_t)x->removed, "interval_ms", (json_int_t)x->interval_ms,
+			 "busy_seconds", x->busy_s, "last_pass_seconds", x->last_pass_s,
+			 "last_pass_examined", (json_int_t)x->last_pass_examined,
+			 "last_pass_removed", (json_int_t)x->last_pass_removed,
+			 "since_last_pass_seconds", x->since_pass_s, "pause_seconds", x->pause_s);
 }
 
 json_t *ctjson_not_loaded(const char *pin_root, const struct ctaccel_name *orphans, size_t n)

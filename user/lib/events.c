@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -41,6 +42,10 @@ struct ctaccel_monitor_h {
 	ctaccel_event_fn fn;
 	void *ctx;
 	uint64_t next_beat; /* jiffies */
+	/* the datapath's clock and the wall clock at one moment: an event's
+	 * jiffies become its time */
+	uint64_t jiffies0;
+	double real0;
 };
 
 static int beat(struct ctaccel_monitor_h *m)
@@ -48,7 +53,7 @@ static int beat(struct ctaccel_monitor_h *m)
 	struct ctaccel_monitor v = {};
 	uint64_t now;
 	__u32 zero = 0;
-	int err = ctaccel_clock(m->h, &now);
+	int err = clock_now(m->h, &now);
 
 	if (err)
 		return err;
@@ -75,7 +80,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	v.type = e->type < CTACCEL_EV__MAX ? e->type : 0;
 	v.reason = e->reason < CTACCEL_GONE__MAX ? e->reason : 0;
 	v.state = e->state % CTACCEL_ST__MAX;
-	v.jiffies = e->jiffies;
+	v.time = m->real0 + ((double)e->jiffies - (double)m->jiffies0) / m->h->cfg.hz;
 	v.orig_packets = e->leg[CTACCEL_DIR_ORIG].packets;
 	v.orig_bytes = e->leg[CTACCEL_DIR_ORIG].bytes;
 	v.reply_packets = e->leg[CTACCEL_DIR_REPLY].packets;
@@ -88,6 +93,7 @@ int ctaccel_monitor_new(struct ctaccel *h, ctaccel_event_fn fn, void *ctx,
 {
 	struct ctaccel_monitor_h *m;
 	char path[PATH_MAX];
+	struct timespec ts;
 	int fd = -1, err;
 
 	*out = NULL;
@@ -101,6 +107,13 @@ int ctaccel_monitor_new(struct ctaccel *h, ctaccel_event_fn fn, void *ctx,
 	m->ctx = ctx;
 	m->monitor_fd = -1;
 	m->lock_fd = -1;
+	err = clock_now(h, &m->jiffies0);
+	if (err) {
+		free(m);
+		return err;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	m->real0 = ts.tv_sec + ts.tv_nsec / 1e9;
 	/* bpffs opens no map pin with open(2): the lock is a directory. */
 	err = ctaccel_pin_file(h, CTACCEL_PIN_MONITOR_LOCK, path, sizeof(path));
 	if (!err && mkdir(path, 0700) && errno != EEXIST)

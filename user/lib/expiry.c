@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
-#include "flowtab.h"
 #include "internal.h"
 
 /* A check comes within the pause the last one set, and a walk's time; this
@@ -57,6 +56,7 @@ static uint64_t mono_ns(void)
 int ctaccel_expiry_status(struct ctaccel *h, struct ctaccel_expiry_status *s)
 {
 	unsigned char buf[CTACCEL_EXPIRY_HANDLES_SIZE + sizeof(struct ctaccel_expiry)];
+	struct ctaccel_expiry e;
 	uint64_t now, wait;
 	__u32 zero = 0;
 
@@ -65,17 +65,29 @@ int ctaccel_expiry_status(struct ctaccel *h, struct ctaccel_expiry_status *s)
 		return lib_fail(h, -EBADF, "expiry: read %s", h->root);
 	if (bpf_map_lookup_elem(h->fd[PIN_EXPIRY], &zero, buf))
 		return lib_fail(h, -errno, "expiry: read %s/%s", h->root, pin_name(PIN_EXPIRY));
-	memcpy(&s->e, buf + CTACCEL_EXPIRY_HANDLES_SIZE, sizeof(s->e));
+	memcpy(&e, buf + CTACCEL_EXPIRY_HANDLES_SIZE, sizeof(e));
 	now = mono_ns();
 	/* a check comes within the pause the last one set (a walk's, after a
 	 * walk), plus twice the walk, plus a margin */
-	wait = s->e.pause_ns + 2 * s->e.last_pass_busy_ns + EXPIRY_GRACE_NS;
-	if (s->e.last_check_ns && now >= s->e.last_check_ns)
-		s->running = now - s->e.last_check_ns <= wait;
-	if (s->e.last_pass_end_ns && now >= s->e.last_pass_end_ns)
-		s->since_pass_s = (now - s->e.last_pass_end_ns) / 1e9;
-	if (s->e.last_check_ns && now >= s->e.last_check_ns)
-		s->since_check_s = (now - s->e.last_check_ns) / 1e9;
+	wait = e.pause_ns + 2 * e.last_pass_busy_ns + EXPIRY_GRACE_NS;
+	if (e.last_check_ns && now >= e.last_check_ns)
+		s->running = now - e.last_check_ns <= wait;
+	if (e.last_pass_end_ns && now >= e.last_pass_end_ns)
+		s->since_pass_s = (now - e.last_pass_end_ns) / 1e9;
+	if (e.last_check_ns && now >= e.last_check_ns)
+		s->since_check_s = (now - e.last_check_ns) / 1e9;
+	s->stopped = e.stopped;
+	s->interval_ms = e.interval_ms;
+	s->checks = e.checks;
+	s->checks_without_walk = e.skipped;
+	s->passes = e.passes;
+	s->cut_passes = e.cut_passes;
+	s->removed = e.removed;
+	s->last_pass_examined = e.last_pass_examined;
+	s->last_pass_removed = e.last_pass_removed;
+	s->busy_s = e.busy_ns / 1e9;
+	s->last_pass_s = e.last_pass_busy_ns / 1e9;
+	s->pause_s = e.pause_ns / 1e9;
 	return 0;
 }
 
@@ -87,7 +99,7 @@ int ctaccel_expiry_restart(struct ctaccel *h)
 	err = ctaccel_expiry_status(h, &s);
 	if (err)
 		return err;
-	err = expiry_ctl(h->fd[PIN_EXPIRY_CTL], s.e.interval_ms, 0);
+	err = expiry_ctl(h->fd[PIN_EXPIRY_CTL], s.interval_ms, 0);
 	return err ? lib_fail(h, err, "expiry: start the timer") : 0;
 }
 

@@ -109,7 +109,7 @@ void ctaccel_flow_list_free(struct ctaccel_flow_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-int ctaccel_flows_walk(int flows_fd, ctaccel_flows_fn fn, void *ctx)
+int ctaccel_flows_walk(int flows_fd, ctaccel_flows_raw_fn fn, void *ctx)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	struct ctaccel_flow_key *keys = NULL;
@@ -320,17 +320,66 @@ int ctaccel_gc_pass(int flows_fd, int del_prog_fd, int clock_prog_fd, struct cta
 	return err;
 }
 
-int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx)
+struct view_walk {
+	ctaccel_flow_fn fn;
+	void *ctx;
+	uint64_t now;
+	unsigned int hz;
+	struct ctaccel_flow_view *v;
+	size_t cap;
+};
+
+/* A batch of raw entries as views: the tuple, counts and seconds. */
+static int view_batch(const struct ctaccel_flow_key *keys, const struct ctaccel_flow *vals, __u32 n,
+		      void *ctx)
 {
+	struct view_walk *w = ctx;
+	__u32 i;
+
+	if (n > w->cap) {
+		struct ctaccel_flow_view *v = realloc(w->v, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		w->v = v;
+		w->cap = n;
+	}
+	for (i = 0; i < n; i++) {
+		const struct ctaccel_flow *f = &vals[i];
+		struct ctaccel_flow_view *v = &w->v[i];
+		int64_t left = (int64_t)ctaccel_ct_expires(f->ct) - (int64_t)w->now;
+
+		ctaccel_flow_tuple(&keys[i], f, &v->tuple);
+		v->state = ctaccel_ct_state(f->ct);
+		v->orig_packets = f->leg[CTACCEL_DIR_ORIG].packets;
+		v->orig_bytes = f->leg[CTACCEL_DIR_ORIG].bytes;
+		v->reply_packets = f->leg[CTACCEL_DIR_REPLY].packets;
+		v->reply_bytes = f->leg[CTACCEL_DIR_REPLY].bytes;
+		v->expires_s = left > 0 && w->hz ? left / w->hz : 0;
+		v->icmp_errors = f->icmp_errors;
+		v->bypass = f->bypass;
+		v->assured = f->ct & CTACCEL_CT_ASSURED;
+		v->seen_reply = f->ct & CTACCEL_CT_SEEN_REPLY;
+	}
+	return w->fn(w->v, n, w->ctx);
+}
+
+int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flow_fn fn, void *ctx)
+{
+	struct view_walk w = {.fn = fn, .ctx = ctx, .hz = h->cfg.hz};
 	int err;
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "flow: read %s", h->root);
-	err = ctaccel_flows_walk(h->fd[PIN_FLOWS], fn, ctx);
+	err = clock_now(h, &w.now);
+	if (err)
+		return err;
+	err = ctaccel_flows_walk(h->fd[PIN_FLOWS], view_batch, &w);
+	free(w.v);
 	return err ? lib_fail(h, err, "flow: read %s/%s", h->root, pin_name(PIN_FLOWS)) : 0;
 }
 
-int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies)
+int clock_now(struct ctaccel *h, uint64_t *jiffies)
 {
 	int err;
 

@@ -1,32 +1,20 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * Readers of ctaccel's maps shared by the CLI, the daemon and the tests, so
- * that a figure is computed in one place: per-CPU sums, batch reads of the
- * flow table, and the compare-and-delete path.
+ * libctaccel's raw readers of the maps, on descriptors: per-CPU sums, batch
+ * reads of the flow table, the compare-and-delete path, the datapath's clock
+ * (jiffies) and the load-time configuration in the kernel's units. Not part
+ * of the public API (libctaccel.h speaks seconds and counts through the
+ * handle); the library's own files and its unit tests and benchmarks, which
+ * drive the programs directly, use them.
  */
 #ifndef CTACCEL_FLOWTAB_H
 #define CTACCEL_FLOWTAB_H
 
 #include <stddef.h>
 #include <stdint.h>
-#include "ctaccel.h"
+#include "libctaccel.h"
 
-extern const char *const ctaccel_state_names[CTACCEL_ST__MAX];
 extern const unsigned int ctaccel_state_default_timeout[CTACCEL_ST__MAX];
-extern const char *const ctaccel_counter_names[CTACCEL_CTR__MAX];
-extern const char *const ctaccel_counter_help[CTACCEL_CTR__MAX];
-
-/* "tcp" or "udp", as conntrack names a flow's protocol. */
-const char *ctaccel_proto_name(int proto);
-
-/* State index for a conntrack-style name ("TIME_WAIT"), or -EINVAL. */
-int ctaccel_state_parse(const char *name);
-
-/* Counter CTACCEL_CTR_* of a summed stats block. */
-static inline uint64_t ctaccel_counter(const struct ctaccel_stats *s, unsigned int i)
-{
-	return ((const __u64 *)s)[i];
-}
 
 /* Sum the per-CPU stats over every possible CPU. */
 int ctaccel_stats_read(int stats_fd, struct ctaccel_stats *sum);
@@ -55,18 +43,12 @@ int ctaccel_flows_read(int flows_fd, struct ctaccel_flow_list *out);
  * return stops the walk with that value. Entries removed from a batch fn has
  * seen do not disturb the walk. */
 #define CTACCEL_WALK_CHUNK 4096
-typedef int (*ctaccel_flows_fn)(const struct ctaccel_flow_key *keys,
-				const struct ctaccel_flow *vals, __u32 n, void *ctx);
-int ctaccel_flows_walk(int flows_fd, ctaccel_flows_fn fn, void *ctx);
+typedef int (*ctaccel_flows_raw_fn)(const struct ctaccel_flow_key *keys,
+				    const struct ctaccel_flow *vals, __u32 n, void *ctx);
+int ctaccel_flows_walk(int flows_fd, ctaccel_flows_raw_fn fn, void *ctx);
 void ctaccel_flow_list_free(struct ctaccel_flow_list *l);
 
 /* The flow's original tuple (originator first), as conntrack prints it. */
-struct ctaccel_tuple {
-	int family;
-	int proto;	       /* IPPROTO_TCP or IPPROTO_UDP */
-	__u32 src[4], dst[4];  /* network byte order */
-	uint16_t sport, dport; /* host byte order */
-};
 void ctaccel_flow_tuple(const struct ctaccel_flow_key *k, const struct ctaccel_flow *f,
 			struct ctaccel_tuple *t);
 
@@ -85,12 +67,6 @@ void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz);
 
 /* The datapath's clock (jiffies), read through the ctaccel_clock program. */
 int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies);
-
-struct ctaccel_gc_result {
-	size_t scanned;
-	size_t expired;
-	size_t deleted;
-};
 
 /* A whole kernel expiry pass, run by the ctaccel_expire program. */
 int ctaccel_expire_pass(int expire_prog_fd, struct ctaccel_gc_result *res);

@@ -7,6 +7,7 @@
 #include <limits.h>
 #include "libctaccel.h"
 #include "pins.h"
+#include "flowtab.h"
 
 struct ctaccel {
 	char root[PATH_MAX];
@@ -73,6 +74,9 @@ int policy_gen_bump(struct ctaccel *h, bool devices);
 int policy_inner_fd(struct ctaccel *h);
 /* The rules in use, as ctaccel_policy_read(), reporting nothing. */
 int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
+
+/* The datapath's clock, jiffies (flows.c). */
+int clock_now(struct ctaccel *h, uint64_t *jiffies);
 
 /* Remove every flow through compare-and-delete (flows.c). */
 int flows_flush(struct ctaccel *h, size_t *deleted);

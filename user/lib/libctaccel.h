@@ -17,9 +17,25 @@
 #include <stdint.h>
 #include <net/if.h>
 #include "ctaccel.h"
-#include "flowtab.h"
 
 #define CTACCEL_PIN_DEFAULT "/sys/fs/bpf/ctaccel"
+
+/* ---- names (flows.c): states, counters, protocols as ctaccel shows them ---- */
+extern const char *const ctaccel_state_names[CTACCEL_ST__MAX];
+extern const char *const ctaccel_counter_names[CTACCEL_CTR__MAX];
+extern const char *const ctaccel_counter_help[CTACCEL_CTR__MAX];
+
+/* "tcp" or "udp", as conntrack names a flow's protocol. */
+const char *ctaccel_proto_name(int proto);
+
+/* State index for a conntrack-style name ("TIME_WAIT"), or -EINVAL. */
+int ctaccel_state_parse(const char *name);
+
+/* Counter CTACCEL_CTR_* of a summed stats block. */
+static inline uint64_t ctaccel_counter(const struct ctaccel_stats *s, unsigned int i)
+{
+	return ((const __u64 *)s)[i];
+}
 
 enum ctaccel_print_level {
 	CTACCEL_PRINT_WARN,
@@ -80,7 +96,6 @@ void ctaccel_close(struct ctaccel *h);
  * handle meanwhile (each descriptor is replaced in one step). */
 int ctaccel_refresh(struct ctaccel *h);
 bool ctaccel_is_open(const struct ctaccel *h);
-const struct ctaccel_config *ctaccel_config(const struct ctaccel *h);
 uint32_t ctaccel_max_flows(const struct ctaccel *h);
 
 /*
@@ -100,44 +115,125 @@ int ctaccel_caps_keep_only(uint64_t keep);
 #define CTACCEL_MAX_FLOWS_LIMIT (1U << 28)
 #define CTACCEL_MAX_TIMEOUT_S	(10 * 365 * 24 * 3600U)
 
+/* A number in any base strtoull reads (ports and prefixes: see issue 31). */
 int ctaccel_parse_u32(const char *s, uint32_t *v);
-/* "VALUE/MASK", VALUE non-zero and within MASK. */
+/* Decimal digits only, up to UINT32_MAX: no sign, space or base prefix. */
+int ctaccel_parse_count(const char *s, uint32_t *v);
+/* on|off|yes|no|true|false|1|0, and nothing else. */
+int ctaccel_parse_bool(const char *s, bool *v);
+/* "VALUE/MASK", each decimal or 0x hex. */
 int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
 
-struct ctaccel_load_opts {
-	uint32_t max_flows;
-	uint32_t unreplied_max;	     /* 0: max_flows / 4, at least CTACCEL_UNREPLIED_MIN */
-	struct ctaccel_config cfg;   /* timeouts in jiffies of cfg.hz */
-	char cgroup[256];	     /* sock_ops' cgroup v2 root; empty: the first mounted */
-	uint32_t expiry_interval_ms; /* kernel expiry: least pause between passes */
+/* ---- settings (settings.c): one schema for every way a setting is given ---- */
+/*
+ * A setting has one spelling, its key, wherever it is given: a word of the
+ * CLI (`ctaccel load max-flows 1024`), a daemon flag (`--max-flows 1024`), a
+ * key of the daemon's file (`max-flows = 1024`) and of its API's JSON
+ * (GET /v1/config). A row of a table of struct ctaccel_setting says how the
+ * value is written, its range and unit, where it is kept in the caller's
+ * struct, and whether it changes on a running instance (live). The library's
+ * rows are the load settings (ctaccel_load_settings, into struct
+ * ctaccel_load_opts); a client keeps tables of its own the same way (the
+ * daemon's). Older spellings (underscores, `gc_interval`, `timeout STATE
+ * SECONDS`) are still read; ctaccel_setting_find() says when one was given,
+ * for the caller's deprecation line.
+ */
+enum ctaccel_setting_type {
+	CTACCEL_SETTING_COUNT,	 /* decimal digits, uint32_t in [min, max] */
+	CTACCEL_SETTING_SECONDS, /* decimal seconds, uint32_t of 1/scale s in [min, max] */
+	CTACCEL_SETTING_BOOL,	 /* on|off|yes|no|true|false|1|0, a bool */
+	CTACCEL_SETTING_MARK,	 /* VALUE/MASK: uint32_t at off and off2 */
+	CTACCEL_SETTING_PATH,	 /* an absolute path, char[size] */
+	CTACCEL_SETTING_TEXT,	 /* the row's own parse and format */
 };
 
-/* nf_conntrack's timeouts for this kernel's HZ, the default size and mark. */
-int ctaccel_load_opts_default(struct ctaccel_load_opts *o);
-int ctaccel_set_max_flows(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
-/* Kernel expiry's pause between passes: 0.01 s to an hour. */
-int ctaccel_set_expiry_interval(struct ctaccel_load_opts *o, double seconds, char *err,
-				size_t errlen);
-/* Entries flows without a reply may hold at most (the rest is kept for flows
- * with one); checked against max-flows at load. */
-int ctaccel_set_unreplied_max(struct ctaccel_load_opts *o, uint32_t n, char *err, size_t errlen);
+struct ctaccel_setting;
+typedef int (*ctaccel_setting_parse_fn)(const struct ctaccel_setting *s, void *base,
+					const char *value, char *err, size_t errlen);
+/* The nth value (0 for one that is not repeated), or -ENOENT past the last. */
+typedef int (*ctaccel_setting_format_fn)(const struct ctaccel_setting *s, const void *base,
+					 size_t nth, char *buf, size_t len);
+
+struct ctaccel_setting {
+	const char *key;    /* the one spelling; NULL ends a table */
+	const char *syntax; /* how a value is written, for help (NULL: the type's) */
+	enum ctaccel_setting_type type;
+	uint32_t min, max; /* COUNT, SECONDS: in the kept unit */
+	uint32_t scale;	   /* SECONDS: kept units per second */
+	bool zero_is_auto; /* COUNT: 0, written "auto", means the default rule */
+	const char *unit;
+	bool live;	  /* takes effect on a running instance */
+	bool repeat;	  /* may be given more than once; each adds */
+	bool per_state;	  /* key "STEM-STATE": a value per state and unack */
+	size_t off, off2; /* in the caller's struct (off2: a mark's mask, unack) */
+	size_t size;	  /* PATH: the buffer */
+	const char *old;  /* older spellings, '|'-separated ('_' for '-' is always read) */
+	const char *help;
+	ctaccel_setting_parse_fn parse;	  /* TEXT */
+	ctaccel_setting_format_fn format; /* TEXT */
+};
+
+/* A per-state row's slot for nf_conntrack's "unacknowledged" timeout. */
+#define CTACCEL_TIMEOUT_UNACK CTACCEL_ST__MAX
+
+/* What a given key names: the row, the state of a per-state key (-1: the
+ * value names it, "STATE SECONDS" of an older spelling), the one spelling,
+ * and whether the given one was older. */
+struct ctaccel_setting_ref {
+	const struct ctaccel_setting *s;
+	int state;
+	bool old;
+	char key[48];
+};
+
+/* 0, -ENOENT (no such key) or -ENOTUNIQ (with `prefix`, the CLI's unique
+ * prefixes: more than one key begins so). */
+int ctaccel_setting_find(const struct ctaccel_setting *table, const char *given, bool prefix,
+			 struct ctaccel_setting_ref *ref);
+/* Check and keep a value: 0, or -EINVAL with the reason (naming the key). */
+int ctaccel_setting_set(const struct ctaccel_setting_ref *ref, void *base, const char *value,
+			char *err, size_t errlen);
+/* A kept value as it would be written; -ENOENT past the last (nth). */
+int ctaccel_setting_format(const struct ctaccel_setting_ref *ref, const void *base, size_t nth,
+			   char *buf, size_t len);
+/* "N", "SECONDS", "on|off": how a row's value is written. */
+const char *ctaccel_setting_syntax(const struct ctaccel_setting *s);
+/* Every key of a table, one per state of a per-state row; fn's non-zero
+ * return stops the walk and is returned. */
+typedef int (*ctaccel_setting_fn)(const struct ctaccel_setting_ref *ref, void *ctx);
+int ctaccel_settings_each(const struct ctaccel_setting *table, ctaccel_setting_fn fn, void *ctx);
+
+/* What a load sets up: counts and seconds (jiffies stay inside). */
+struct ctaccel_load_opts {
+	uint32_t max_flows;
+	uint32_t unreplied_max; /* 0: max_flows / 4, at least CTACCEL_UNREPLIED_MIN */
+	uint32_t mark, mark_mask;
+	bool local;		     /* the host's own sockets are tracked */
+	char cgroup[256];	     /* sock_ops' cgroup v2 root; empty: the first mounted */
+	uint32_t expiry_interval_ms; /* kernel expiry: least pause between checks */
+	uint32_t timeout_s[CTACCEL_ST__MAX]; /* [CTACCEL_ST_NONE] unused */
+	uint32_t timeout_unack_s;
+};
+extern const struct ctaccel_setting ctaccel_load_settings[];
+
+/* nf_conntrack's timeouts, the default size, mark and expiry pause. */
+void ctaccel_load_opts_default(struct ctaccel_load_opts *o);
+/* Every value to its row's range, as its text would be (a caller that fills
+ * the struct itself); 0, or -EINVAL with the reason. ctaccel_load checks. */
+int ctaccel_load_opts_check(const struct ctaccel_load_opts *o, char *err, size_t errlen);
 /* The number of slots a load with these options gives. */
 uint32_t ctaccel_unreplied_slots(const struct ctaccel_load_opts *o);
-int ctaccel_set_mark(struct ctaccel_load_opts *o, uint32_t mark, uint32_t mask, char *err,
-		     size_t errlen);
-/* Whether the host's own sockets are tracked: tc egress, sock_ops and the
- * socket tracepoint (on, the default), or a forwarding gateway's ingress only. */
-void ctaccel_set_local(struct ctaccel_load_opts *o, bool on);
 /* The tc hooks a device needs under this state's configuration. */
 unsigned int ctaccel_wanted_hooks(const struct ctaccel *h);
-/* Where sock_ops attaches: a cgroup v2 root (a container mounts the host's
- * somewhere else than its own /sys/fs/cgroup). */
-int ctaccel_set_cgroup(struct ctaccel_load_opts *o, const char *path, char *err, size_t errlen);
-/* A state's name as conntrack prints it, or "unack"; 1 s to ten years. */
-int ctaccel_set_timeout(struct ctaccel_load_opts *o, const char *state, uint32_t seconds, char *err,
-			size_t errlen);
 
 /* ---- lifecycle (load.c) ---- */
+/* A whole expiry pass (ctaccel_gc): entries seen, expired, removed. */
+struct ctaccel_gc_result {
+	size_t scanned;
+	size_t expired;
+	size_t deleted;
+};
+
 /* Load the programs and pin everything; on failure nothing stays pinned.
  * The caller holds the lock. */
 int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o);
@@ -249,11 +345,22 @@ enum ctaccel_prog {
 };
 extern const char *const ctaccel_prog_names[CTACCEL_PROG__MAX];
 
+/* Kernel expiry as its last check left it. */
 struct ctaccel_expiry_status {
-	struct ctaccel_expiry e; /* as the last pass left it */
-	bool running;		 /* a check came within the pause the last one set (+ margin) */
-	double since_pass_s;	 /* since the last walk over the table ended */
-	double since_check_s;	 /* since the last check (a walk, or none needed) */
+	bool running;	      /* a check came within the pause the last one set (+ margin) */
+	bool stopped;	      /* by 'ctaccel expiry stop': no timer is set */
+	uint32_t interval_ms; /* least pause between checks */
+	uint64_t checks;      /* ticks, walked or not */
+	uint64_t checks_without_walk; /* nothing could be due */
+	uint64_t passes;	      /* walks over the table */
+	uint64_t cut_passes;	      /* walks that stopped at their removal budget */
+	uint64_t removed;
+	uint64_t last_pass_examined, last_pass_removed;
+	double busy_s;	      /* checks and walks, since start */
+	double last_pass_s;   /* the last walk's own time */
+	double pause_s;	      /* before the next check */
+	double since_pass_s;  /* since the last walk over the table ended */
+	double since_check_s; /* since the last check (a walk, or none needed) */
 };
 
 struct ctaccel_status {
@@ -293,8 +400,31 @@ int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum);
 int64_t ctaccel_stats_flows(const struct ctaccel_stats *s);
 
 /* ---- flows (flows.c, through the open state) ---- */
-int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flows_fn fn, void *ctx);
-int ctaccel_clock(struct ctaccel *h, uint64_t *jiffies);
+/* The flow's original tuple (originator first), as conntrack prints it. */
+struct ctaccel_tuple {
+	int family;
+	int proto;	       /* IPPROTO_TCP or IPPROTO_UDP */
+	__u32 src[4], dst[4];  /* network byte order */
+	uint16_t sport, dport; /* host byte order */
+};
+
+/* One flow as the table holds it, in counts and seconds. */
+struct ctaccel_flow_view {
+	struct ctaccel_tuple tuple;
+	uint32_t state;
+	uint64_t orig_packets, orig_bytes, reply_packets, reply_bytes;
+	int64_t expires_s; /* seconds until its timeout (0: due) */
+	uint32_t icmp_errors;
+	bool bypass;	 /* skips nf_conntrack (the policy's decision at its start) */
+	bool assured;	 /* nf_conntrack's ASSURED */
+	bool seen_reply; /* a reply was seen */
+};
+
+/* A batch of the table; a non-zero return stops the walk with it. */
+typedef int (*ctaccel_flow_fn)(const struct ctaccel_flow_view *v, size_t n, void *ctx);
+/* The table batch by batch, as it is read (no snapshot: a flow created or
+ * removed meanwhile may or may not appear, none appears twice). */
+int ctaccel_flows_foreach(struct ctaccel *h, ctaccel_flow_fn fn, void *ctx);
 
 /* ---- handshake latency per server endpoint (latency.c) ---- */
 struct ctaccel_latency_endpoint {
@@ -350,7 +480,7 @@ struct ctaccel_event_view {
 	int type;   /* enum ctaccel_event_type */
 	int reason; /* DESTROY: enum ctaccel_destroy_reason */
 	uint32_t state;
-	uint64_t jiffies;
+	double time; /* when it happened: seconds since the epoch */
 	struct ctaccel_tuple tuple;
 	uint64_t orig_packets, orig_bytes, reply_packets, reply_bytes;
 };

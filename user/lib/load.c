@@ -173,12 +173,45 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	return err;
 }
 
+/* The datapath's configuration for a load with these options: timeouts in
+ * jiffies of this kernel's HZ. */
+static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
+		     struct ctaccel_config *cfg)
+{
+	unsigned int hz = ctaccel_kernel_hz();
+	char why[256];
+	int i;
+
+	if (ctaccel_load_opts_check(o, why, sizeof(why))) {
+		pr_warn(h, "%s", why);
+		return -EINVAL;
+	}
+	if (!hz) {
+		pr_warn(h, "cannot tell the kernel's HZ from CLOCK_MONOTONIC_COARSE");
+		return -EINVAL;
+	}
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hz = hz;
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		cfg->timeout[i] = (__u64)o->timeout_s[i] * hz;
+	cfg->timeout_unack = (__u64)o->timeout_unack_s * hz;
+	cfg->mark = o->mark;
+	cfg->mark_mask = o->mark_mask;
+	cfg->flags = o->local ? 0 : CTACCEL_CFG_NO_LOCAL;
+	cfg->abi = CTACCEL_ABI_VERSION;
+	cfg->unreplied_max = ctaccel_unreplied_slots(o);
+	return 0;
+}
+
 int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 {
-	struct ctaccel_config cfg = o->cfg;
+	struct ctaccel_config cfg;
 	struct tracker *skel;
 	int err;
 
+	err = config_of(h, o, &cfg);
+	if (err)
+		return err;
 	skel = tracker__open();
 	if (!skel)
 		return lib_fail(h, -errno, "open BPF object");
@@ -187,14 +220,6 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 		lib_fail(h, err, "network namespace cookie");
 		goto cleanup;
 	}
-	if (o->unreplied_max > o->max_flows) {
-		err = -EINVAL;
-		pr_warn(h, "unreplied-max %u is more than max-flows %u", o->unreplied_max,
-			o->max_flows);
-		goto cleanup;
-	}
-	cfg.abi = CTACCEL_ABI_VERSION;
-	cfg.unreplied_max = ctaccel_unreplied_slots(o);
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, o->max_flows);
 	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, cfg.unreplied_max);
@@ -473,7 +498,7 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 		goto out; /* same programs: keep them */
 	err = repin_swapped(h, skel);
 	/* The timer's callback becomes the new object's, with the same settings. */
-	err = err ?: expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), exp.e.interval_ms, 0);
+	err = err ?: expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), exp.interval_ms, 0);
 	err = err ?: swap_filters(h, skel);
 	err = err ?: swap_sockops(h, skel);
 	if (!err) {

@@ -536,11 +536,6 @@ bool ctaccel_is_open(const struct ctaccel *h)
 	return h->open;
 }
 
-const struct ctaccel_config *ctaccel_config(const struct ctaccel *h)
-{
-	return &h->cfg;
-}
-
 uint32_t ctaccel_max_flows(const struct ctaccel *h)
 {
 	return h->max_flows;

@@ -158,7 +158,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = problem(s,
 			      "kernel expiry is %s: no check for %.0f s (expired flows stay; "
 			      "'ctaccel expiry start' starts it)",
-			      s->expiry.e.stopped ? "stopped" : "not running",
+			      s->expiry.stopped ? "stopped" : "not running",
 			      s->expiry.since_check_s);
 	if (err) {
 		ctaccel_status_free(s);
