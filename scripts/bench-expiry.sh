@@ -95,7 +95,7 @@ $CT --pin-path "$PIN" unload force >/dev/null
 
 # 3. expired flows, no userspace process.
 $CT --pin-path "$PIN" load local off max-flows "$TABLE" unreplied-max "$TABLE" \
-	timeout SYN_SENT 5 >/dev/null
+	timeout-syn-sent 5 >/dev/null
 "$OUT/flowfill" fill "$PIN" "$EXPIRED"
 t0=$(date +%s.%N)
 max_pause=0

@@ -37,7 +37,7 @@ fi
 mountpoint -q /sys/fs/bpf 2>/dev/null || mount -t bpf bpf /sys/fs/bpf
 topo_up
 oracle_on
-nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --device vgc --device vgs \
+nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --devices vgc --devices vgs \
 	--listen "127.0.0.1:$PORT" --repair-interval 1 >"$WORK/daemon.log" 2>&1 &
 DAEMON=$!
 for _ in $(seq 50); do

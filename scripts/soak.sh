@@ -35,9 +35,9 @@ for p in 81 82 83; do
 	ip netns exec "$S" "$TCPGEN" server 198.18.1.2 "$p" >/dev/null 2>&1 &
 done
 # Short closing timeouts: GC has work all the time.
-ctaccel_g load max-flows "$MAX_FLOWS" timeout TIME_WAIT 5 timeout CLOSE 5 timeout FIN_WAIT 5 \
-	timeout LAST_ACK 5 >/dev/null
-DAEMON_ARGS=(--gc-interval 2 --repair-interval 5)
+ctaccel_g load max-flows "$MAX_FLOWS" timeout-time-wait 5 timeout-close 5 timeout-fin-wait 5 \
+	timeout-last-ack 5 >/dev/null
+DAEMON_ARGS=(--expiry-interval 2 --repair-interval 5)
 daemon_start "${DAEMON_ARGS[@]}"
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$(daemon_pid)/status" 2>/dev/null || echo 0; }

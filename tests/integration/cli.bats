@@ -57,6 +57,32 @@ pins_mode() {
 	[[ $status -eq 2 ]]
 }
 
+@test "settings: one spelling, decimal numbers, strict booleans; older spellings read with a warning" {
+	ctaccel_g unload
+	run ctaccel_g load max-flows 0x10
+	[[ $status -eq 2 && $output == *"max-flows '0x10'"* && ${#lines[@]} -eq 1 ]]
+	run ctaccel_g load local maybe
+	[[ $status -eq 2 && $output == *"local 'maybe'"* ]]
+	run ctaccel_g load m 5
+	[[ $status -eq 2 && $output == *"ambiguous setting 'm'"* ]]
+	run ctaccel_g load expiry-interval 0.0105
+	[[ $status -eq 2 && $output == *"expiry-interval"* ]]
+	[[ ! -e $PIN ]]
+	# 010 is ten; an older spelling is read, and said once each
+	run ctaccel_g load max-flows 010 timeout TIME_WAIT 30 timeout_close 7 local no expiry-interval 0.25
+	[[ $status -eq 0 && $(grep -c warning <<<"$output") -eq 2 ]]
+	[[ $output == *"'timeout' is an older spelling of 'timeout-STATE'"* ]]
+	[[ $output == *"'timeout_close' is an older spelling of 'timeout-close'"* ]]
+	ctaccel_g -j status |
+		jq -e '.max_flows == 10 and .timeouts.TIME_WAIT == 30 and .timeouts.CLOSE == 7 and .local == false'
+	[[ $(ctaccel_g -j expiry | jq .interval_ms) -eq 250 ]]
+	run ctaccel_g expiry start interval 2
+	[[ $status -eq 0 && $output == *"older spelling of 'expiry-interval'"* ]]
+	[[ $(ctaccel_g -j expiry | jq .interval_ms) -eq 2000 ]]
+	ctaccel_g unload
+	ctaccel_g load max-flows 4096
+}
+
 @test "not root: a clear refusal, nothing read or changed" {
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$CTACCEL" --pin-path "$PIN" status
 	[[ $status -eq 1 && $output == *"not permitted"* ]]

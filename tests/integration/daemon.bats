@@ -113,7 +113,7 @@ teardown_file() {
 
 @test "kernel expiry: expired flows go with no request, live ones stay, gauges equal the table" {
 	ctaccel_g unload
-	daemon_start --gc-interval 1 --timeout TIME_WAIT=1 --timeout CLOSE=1 --timeout SYN_SENT=1
+	daemon_start --expiry-interval 1 --timeout-time-wait 1 --timeout-close 1 --timeout-syn-sent 1
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 o 2 8 >/dev/null 3>&- &
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20 >/dev/null
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 r 5 >/dev/null
@@ -133,14 +133,14 @@ teardown_file() {
 		$(ctaccel_g -j stats | jq .counters.flows_deleted) ]]
 	[[ $(awk '$1 == "ctaccel_gc_runs_total" {print $2}' <<<"$m") -eq 0 ]]
 	[[ $(awk '$1 == "ctaccel_expiry_running" {print $2}' <<<"$m") -eq 1 ]]
-	# the daemon set the least pause from --gc-interval
+	# the daemon set the least pause from --expiry-interval
 	[[ $(ctaccel_g -j expiry | jq .interval_ms) -eq 1000 ]]
 	daemon_stop
 	wait || true
 }
 
 @test "kernel expiry stopped behind the daemon: reported, counted, started again" {
-	daemon_start --gc-interval 1 --repair-interval 1
+	daemon_start --expiry-interval 1 --repair-interval 1
 	ctaccel_g expiry stop
 	local i m
 	# not running once a pause (1 s) and the margin (2 s) have gone by
@@ -162,24 +162,46 @@ teardown_file() {
 
 @test "bad config: non-zero exit naming the line, nothing changed" {
 	ctaccel_g unload
-	printf '[ctaccel]\nlisten = 127.0.0.1:9476\ngc_interval = 5\nfrobnicate = 1\n' >"$BATS_TEST_TMPDIR/bad.conf"
+	printf '[ctaccel]\nlisten = 127.0.0.1:9476\nexpiry-interval = 5\nfrobnicate = 1\n' >"$BATS_TEST_TMPDIR/bad.conf"
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad.conf"
 	[[ $status -ne 0 && $output == *"bad.conf:4"* && $output == *frobnicate* ]]
-	printf '[ctaccel]\nmax_flows = lots\n' >"$BATS_TEST_TMPDIR/bad2.conf"
+	printf '[ctaccel]\nmax-flows = lots\n' >"$BATS_TEST_TMPDIR/bad2.conf"
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad2.conf"
 	[[ $status -ne 0 && $output == *"bad2.conf:2"* ]]
 	# a line libinih refuses itself still gets a reason (found by fuzz_config)
-	printf '[ctaccel]\ngc_interval = 5\ndevice\n' >"$BATS_TEST_TMPDIR/bad3.conf"
+	printf '[ctaccel]\nexpiry-interval = 5\ndevice\n' >"$BATS_TEST_TMPDIR/bad3.conf"
 	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --config "$BATS_TEST_TMPDIR/bad3.conf"
 	[[ $status -ne 0 && $output == *"bad3.conf:3: not KEY = VALUE"* ]]
 	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/bad3.conf" --check-config
 	[[ $status -eq 2 && $output == *"bad3.conf:3"* ]]
-	printf '[ctaccel]\ngc_interval = 5\n' >"$BATS_TEST_TMPDIR/good.conf"
+	printf '[ctaccel]\nexpiry-interval = 5\n' >"$BATS_TEST_TMPDIR/good.conf"
 	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/good.conf" --check-config
 	[[ $status -eq 0 && $output == "configuration ok" ]]
-	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device nosuchdev0
+	run nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --devices nosuchdev0
 	[[ $status -ne 0 && $output == *nosuchdev0* ]]
+	# strict values: a boolean is one of eight words, a number decimal digits
+	printf '[ctaccel]\ndetach-on-exit = on\ndetach-on-exit = maybe\n' >"$BATS_TEST_TMPDIR/bool.conf"
+	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/bool.conf" --check-config
+	[[ $status -eq 2 && $output == *"bool.conf:3: detach-on-exit 'maybe'"* ]]
+	run "$CTACCEL" daemon --max-flows 0x10 --check-config
+	[[ $status -eq 2 && $output == *"max-flows '0x10'"* ]]
+	run "$CTACCEL" daemon --local maybe --check-config
+	[[ $status -eq 2 ]]
 	[[ ! -e $PIN ]]
+}
+
+@test "settings: older spellings of the file and the flags are read, each with a warning" {
+	printf '[ctaccel]\ndevice = vgc\ngc_interval = 2\nmax_flows = 1024\ntimeout_TIME_WAIT = 30\ndetach_on_exit = yes\n' \
+		>"$BATS_TEST_TMPDIR/old.conf"
+	run "$CTACCEL" daemon --config "$BATS_TEST_TMPDIR/old.conf" --check-config --timeout CLOSE=5 --gc-interval 1
+	[[ $status -eq 0 && ${lines[-1]} == "configuration ok" && $(grep -c "older spelling" <<<"$output") -eq 7 ]]
+	for pair in "device:devices" "gc_interval:expiry-interval" "max_flows:max-flows" \
+		"timeout_TIME_WAIT:timeout-time-wait" "detach_on_exit:detach-on-exit" \
+		"--timeout:timeout-STATE" "--gc-interval:expiry-interval"; do
+		grep -qF "'${pair%%:*}' is an older spelling of '${pair#*:}'" <<<"$output"
+	done
+	run "$CTACCEL" daemon --timeout-time-wait 30 --expiry-interval 0.5 --detach-on-exit --check-config
+	[[ $status -eq 0 && $output == "configuration ok" ]]
 }
 
 @test "state of another layout is refused, and replaced with --migrate" {
@@ -197,7 +219,7 @@ teardown_file() {
 
 @test "SIGHUP applies a changed configuration; a unix socket API; sd_notify" {
 	local conf="$BATS_TEST_TMPDIR/c.conf" sock="$BATS_TEST_TMPDIR/api.sock" pid
-	printf '[ctaccel]\ndevices = vgc vgs\nlisten = unix:%s\npin_path = %s\npolicy = 198.18.1.0/24 port 80\n' "$sock" "$PIN" >"$conf"
+	printf '[ctaccel]\ndevices = vgc vgs\nlisten = unix:%s\npin-path = %s\npolicy = 198.18.1.0/24 port 80\n' "$sock" "$PIN" >"$conf"
 	# a notify socket that records what the daemon says
 	/usr/bin/python3 -c '
 import socket, sys
@@ -225,6 +247,22 @@ for _ in range(6):
 	done
 	ctaccel_g -j policy show | jq -e 'length == 4'
 	grep -q "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log"
+	# GET /v1/config: the settings in force, by their one spelling
+	curl -s --unix-socket "$sock" http://x/v1/config >"$BATS_TEST_TMPDIR/config.json"
+	jq -e '.settings.devices == ["vgc", "vgs"] and (.settings.policy | length) == 3 and
+		.settings["http-rate"] == 50 and .settings["timeout-time-wait"] == 120 and
+		.settings["detach-on-exit"] == false and (.live | index("policy")) != null and
+		(.live | index("http-rate")) == null' "$BATS_TEST_TMPDIR/config.json"
+	# a live setting is applied; one that is not is logged and keeps its value
+	printf 'repair-interval = 2\nhttp-rate = 7\n' >>"$conf"
+	kill -HUP "$pid"
+	for i in $(seq 30); do
+		[[ $(grep -c "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log") -eq 2 ]] && break
+		sleep 0.1
+	done
+	grep -q "reload: http-rate 50 -> 7 not applied: it takes a restart" "$BATS_FILE_TMPDIR/daemon.log"
+	curl -s --unix-socket "$sock" http://x/v1/config |
+		jq -e '.settings["http-rate"] == 50 and .settings["repair-interval"] == 2'
 	kill -TERM "$pid"
 	wait "$pid"
 	[[ ! -e $sock ]]

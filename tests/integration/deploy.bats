@@ -27,7 +27,7 @@ assert "/v1/policy" in " ".join(side["command"])
 # the sidecar changes policy through the control socket, not loopback TCP
 assert "--unix-socket /run/ctaccel/control.sock" in " ".join(side["command"])
 conf = kinds["ConfigMap"]["data"]["ctaccel.conf"]
-assert "control_listen = unix:/run/ctaccel/control.sock" in conf
+assert "control-listen = unix:/run/ctaccel/control.sock" in conf
 # the scraper and the kubelet reach the read-only listener on the node's
 # addresses (hostNetwork), not only its loopback
 assert "listen = 0.0.0.0:9474" in conf
@@ -48,7 +48,7 @@ PYEOF
 @test "the ConfigMap's daemon config is accepted by ctaccel" {
 	local conf
 	conf=$(mktemp)
-	$PY -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' "$ROOT/deploy/k8s/ctaccel.yaml" | sed 's/^devices = .*/devices = lo/; s|pin_path = .*|pin_path = /sys/fs/bpf/ctaccel-test-conf|' >"$conf"
+	$PY -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' "$ROOT/deploy/k8s/ctaccel.yaml" | sed 's/^devices = .*/devices = lo/; s|pin-path = .*|pin-path = /sys/fs/bpf/ctaccel-test-conf|' >"$conf"
 	# every key is read and checked as the daemon would, and nothing starts
 	run "$ROOT/ctaccel" daemon --config "$conf" --check-config
 	rm -f "$conf"

@@ -55,7 +55,7 @@ until_empty() {
 }
 
 @test "no ctaccel process: 20,000 flows leave within pause + two passes of their timeout" {
-	ctaccel_g load local off max-flows 65536 unreplied-max 65536 timeout SYN_SENT 2 \
+	ctaccel_g load local off max-flows 65536 unreplied-max 65536 timeout-syn-sent 2 \
 		expiry-interval 0.5 >/dev/null
 	"$OUT/flowfill" fill "$PIN" 20000
 	# nothing of ctaccel runs from here on: the kernel alone
@@ -77,7 +77,7 @@ until_empty() {
 }
 
 @test "real connections expire as nf_conntrack's do, IPv4 and IPv6, with nothing asked" {
-	ctaccel_g load timeout TIME_WAIT 2 timeout CLOSE 2 expiry-interval 0.5 >/dev/null
+	ctaccel_g load timeout-time-wait 2 timeout-close 2 expiry-interval 0.5 >/dev/null
 	ctaccel_g attach vgc vgs >/dev/null
 	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=2
 	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_close=2
@@ -109,7 +109,7 @@ until_empty() {
 
 @test "expiry stop keeps expired flows (status says so), gc removes them, start resumes" {
 	local left
-	ctaccel_g load local off timeout SYN_SENT 1 expiry-interval 0.2 >/dev/null
+	ctaccel_g load local off timeout-syn-sent 1 expiry-interval 0.2 >/dev/null
 	ctaccel_g expiry stop
 	"$OUT/flowfill" fill "$PIN" 500
 	sleep 2.5
@@ -135,7 +135,7 @@ until_empty() {
 }
 
 @test "a live upgrade hands expiry to the new programs, settings kept" {
-	ctaccel_g load local off timeout SYN_SENT 1 expiry-interval 0.3 >/dev/null
+	ctaccel_g load local off timeout-syn-sent 1 expiry-interval 0.3 >/dev/null
 	local before after
 	before=$(expiry | jq .passes)
 	ctaccel_g replace force
@@ -151,7 +151,7 @@ until_empty() {
 	ctaccel_g load local off >/dev/null
 	run ctaccel_g expiry frobnicate
 	[[ $status -eq 2 && $output == *"expiry: unknown 'frobnicate'"* ]]
-	run ctaccel_g expiry start interval 0
+	run ctaccel_g expiry start expiry-interval 0
 	[[ $status -eq 2 && $output == *"interval '0'"* ]]
 	run ctaccel_g expiry stop now
 	[[ $status -eq 2 ]]

@@ -74,7 +74,7 @@ consistent() {
 }
 
 @test "table full under churn: traffic passes, every refusal counted, GC makes room again" {
-	ctaccel_g load max-flows 64 timeout TIME_WAIT 1 timeout CLOSE 1 >/dev/null
+	ctaccel_g load max-flows 64 timeout-time-wait 1 timeout-close 1 >/dev/null
 	ctaccel_g attach vgc vgs >/dev/null
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 300
 	[[ $output == *"ok 300 fail 0"* ]]
@@ -147,12 +147,12 @@ consistent() {
 
 @test "kill -9 during GC passes: the table stays consistent; a restart finishes" {
 	# flowfill makes flows without a reply: let them have the whole table
-	ctaccel_g load max-flows 300000 unreplied-max 300000 timeout SYN_SENT 1 >/dev/null
+	ctaccel_g load max-flows 300000 unreplied-max 300000 timeout-syn-sent 1 >/dev/null
 	ctaccel_g attach vgc vgs >/dev/null
 	"$OUT/flowfill" fill "$PIN" 100000 >/dev/null
 	[[ $(ctaccel_g -j flow count | jq .flows) -eq 100000 ]]
 	sleep 1.5
-	daemon_start --gc-interval 3600
+	daemon_start --expiry-interval 3600
 	local i n mid=0
 	for i in 1 2 3 4 5; do
 		url -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/gc" &
@@ -162,7 +162,7 @@ consistent() {
 		n=$(ctaccel_g -j flow count | jq .flows)
 		((n > 0 && n < 100000)) && mid=$((mid + 1))
 		consistent
-		daemon_start --gc-interval 3600
+		daemon_start --expiry-interval 3600
 		[[ $n -eq 0 ]] && break
 	done
 	echo "# $mid kills landed in the middle of a pass" >&3
@@ -268,9 +268,9 @@ attach_then_unmount() {
 @test "two daemons started at once: one runs, the other refuses" {
 	ctaccel_g unload >/dev/null 2>&1 || true
 	local a b
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --listen 127.0.0.1:9485 >"$BATS_TEST_TMPDIR/a.log" 2>&1 3>&- &
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --devices vgc --listen 127.0.0.1:9485 >"$BATS_TEST_TMPDIR/a.log" 2>&1 3>&- &
 	a=$!
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --listen 127.0.0.1:9486 >"$BATS_TEST_TMPDIR/b.log" 2>&1 3>&- &
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --devices vgc --listen 127.0.0.1:9486 >"$BATS_TEST_TMPDIR/b.log" 2>&1 3>&- &
 	b=$!
 	# the second refuses at once, not after the first one's load
 	local alive=0 i

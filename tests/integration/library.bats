@@ -26,7 +26,7 @@ teardown() {
 @test "ctaccel --pin-path DIR daemon adopts and reports DIR, not the default" {
 	local before after
 	before=$(stat -c %i /sys/fs/bpf/ctaccel 2>/dev/null || echo none)
-	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --device vgc \
+	nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --devices vgc \
 		--listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	for i in $(seq 50); do http -o /dev/null /healthz && break; sleep 0.1; done
@@ -70,8 +70,8 @@ teardown() {
 	[[ $status -eq 2 && $output == "ctaccel: flow: unexpected 'bogus'" ]]
 	run ctaccel_g flow state
 	[[ $status -eq 2 && $output == "ctaccel: flow: 'state' needs a value" ]]
-	run "$CTACCEL" daemon --device
-	[[ $status -eq 2 && ${#lines[@]} -eq 1 && $output == *"--device"*"needs a value"* ]]
+	run "$CTACCEL" daemon --devices
+	[[ $status -eq 2 && ${#lines[@]} -eq 1 && $output == *"--devices"*"needs a value"* ]]
 	run "$CTACCEL" daemon --frobnicate
 	[[ $status -eq 2 && ${#lines[@]} -eq 1 && $output == *"--frobnicate"* ]]
 	# a bad config value: one message, and one JSON document under -j

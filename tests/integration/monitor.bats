@@ -16,8 +16,8 @@ teardown_file() {
 
 setup() {
 	# short timeouts: the flows of the mix end within the test, in GC
-	ctaccel_g load local off timeout TIME_WAIT 1 timeout CLOSE 1 timeout SYN_SENT 1 \
-		timeout FIN_WAIT 1 timeout LAST_ACK 1 timeout CLOSE_WAIT 1 >/dev/null
+	ctaccel_g load local off timeout-time-wait 1 timeout-close 1 timeout-syn-sent 1 \
+		timeout-fin-wait 1 timeout-last-ack 1 timeout-close-wait 1 >/dev/null
 	ctaccel_g attach vgc vgs >/dev/null
 }
 

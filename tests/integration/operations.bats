@@ -34,7 +34,7 @@ teardown() {
 
 @test "ip netns exec: the daemon adopts the host's pinned state and serves it" {
 	ctaccel_g attach vgc vgs
-	ip netns exec "$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc --device vgs \
+	ip netns exec "$G" "$CTACCEL" daemon --pin-path "$PIN" --devices vgc --devices vgs \
 		--listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
@@ -108,7 +108,7 @@ teardown() {
 @test "clsact: unload removes the clsact qdisc ctaccel made and keeps one it found" {
 	in_ns "$G" tc qdisc add dev vgs clsact
 	CTACCEL_HOOK=clsact nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon \
-		--device vgc --device vgs --listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
+		--devices vgc --devices vgs --listen "127.0.0.1:$PORT" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	for i in $(seq 50); do http -o /dev/null /readyz && break; sleep 0.1; done
 	in_ns "$G" tc filter show dev vgc ingress | grep -q ctaccel_ingress

@@ -18,8 +18,8 @@ setup_file() {
 	# the manifest's configuration, with this machine's devices, pins and cgroup
 	/usr/bin/python3 -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' \
 		"$ROOT/deploy/k8s/ctaccel.yaml" |
-		sed "s/^devices = .*/devices = vgc vgs/; s|^pin_path = .*|pin_path = $PIN|; s|^cgroup = .*|cgroup = $cg|; s|unix:/run/ctaccel/|unix:$BATS_FILE_TMPDIR/|" >"$conf"
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --config "$conf" --gc-interval 1 \
+		sed "s/^devices = .*/devices = vgc vgs/; s|^pin-path = .*|pin-path = $PIN|; s|^cgroup = .*|cgroup = $cg|; s|unix:/run/ctaccel/|unix:$BATS_FILE_TMPDIR/|" >"$conf"
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --config "$conf" --expiry-interval 1 \
 		>"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	cat >"$BATS_FILE_TMPDIR/prometheus.yml" <<-EOF

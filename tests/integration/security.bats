@@ -42,7 +42,7 @@ teardown() {
 }
 
 @test "the daemon listens on 127.0.0.1 unless told otherwise" {
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --devices vgc \
 		>"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	local i
@@ -59,7 +59,7 @@ teardown() {
 @test "a unix-socket API is 0600: another user cannot connect" {
 	local sock="$BATS_TEST_TMPDIR/api.sock"
 	chmod 755 "$BATS_TEST_TMPDIR"
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --device vgc \
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --pin-path "$PIN" --devices vgc \
 		--listen "unix:$sock" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	local i

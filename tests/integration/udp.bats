@@ -109,7 +109,7 @@ class_count() {
 }
 
 @test "short UDP timeout: kernel expiry removes what conntrack removes, streams stay" {
-	fresh timeout UDP_UNREPLIED 2 timeout UDP_REPLIED 2 expiry-interval 1
+	fresh timeout-udp-unreplied 2 timeout-udp-replied 2 expiry-interval 1
 	in_ns "$G" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=2
 	in_ns "$C" $UDPGEN client 198.18.1.2 53 s 2 >/dev/null &
 	local spid=$! i
