@@ -80,4 +80,22 @@ printf 'ctaccel: %s new flows, %s bypassed packets\n' \
 	"$(($(ctaccel_g -j stats | jq .counters.flows_created) - before))" \
 	"$(ctaccel_g -j stats | jq .counters.bypassed_packets)"
 ctaccel_g -j stats | jq -c .states
+
+step "ctaccel policy add all fastpath   (the fast path: ctaccel forwards established flows itself)"
+ctaccel_g policy del all
+ctaccel_g policy add all fastpath
+ctaccel_g -j stats | jq -c .counters >"$tmp"
+printf 'request/response on 2 persistent connections for 3 s: '
+in_ns "$C" "$OUT/rr" 198.18.1.2 80 3 2
+printf '20 short connections: '
+in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
+step "where their packets went: forwarded by ctaccel from tc ingress, or the kernel's way"
+ctaccel_g -j stats | jq -r --slurpfile was "$tmp" '
+	.counters as $now | $was[0] as $was |
+	def d(k): $now[k] - $was[k];
+	"ctaccel tracked \(d("tracked_packets")) packets of these flows and forwarded \(d("fastpath_packets")) itself (\(d("fastpath_bytes")) bytes), past the IP stack and netfilter;",
+	"the kernel forwarded the other \(d("tracked_packets") - d("fastpath_packets")): handshakes and teardowns, which it must see",
+	(["slow_control", "slow_options", "slow_no_route", "slow_not_forwarded", "slow_fwd_disabled",
+	  "slow_mtu", "slow_egress", "slow_other"][] | select(d(.) > 0) |
+	 "  of an established fast flow, \(.): \(d(.))")'
 step "ctaccel unload; namespaces removed"
