@@ -45,13 +45,18 @@ flows_by_port() {
 	[[ $(ctaccel_g -j status | jq .nft_table) == true ]]
 	in_ns "$G" nft list table inet ctaccel | grep -q notrack
 	before=$(ctaccel_g -j stats | jq .counters.flows_created)
+	# Each family's flows are counted right after its mix: its RST-closed
+	# flows expire 10 s after they closed (CLOSE), and one family's mix
+	# takes 5 s or more (each unanswered SYN waits 2.5 s). 32 of a mix's
+	# 35 flows stay: the 3 refused ones are gone with their RST.
 	traffic_mix 198.18.1.2
+	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.bypass and .family == "ipv4")] | length') -ge 32 ]]
 	traffic_mix 2001:db8:1::2
+	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.bypass and .family == "ipv6")] | length') -ge 32 ]]
 	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
 	# 30 connections + 3 refused + 2 unanswered, per family
 	[[ $(($(ctaccel_g -j stats | jq .counters.flows_created) - before)) -eq 70 ]]
 	[[ $(ctaccel_g -j stats | jq .counters.bypassed_packets) -gt 0 ]]
-	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.bypass)] | length') -ge 64 ]]
 	ctaccel_g -j policy show | jq -e 'length == 2'
 	ctaccel_g policy del all
 	ctaccel_g -j policy show | jq -e 'length == 0'

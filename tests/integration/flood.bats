@@ -111,7 +111,7 @@ real_connections_tracked() {
 	[[ $status -ne 0 && $output == *"unreplied-max 2000 is more than max-flows 1024"* ]]
 	[[ $(grep -c ctaccel: <<<"$output") -eq 1 ]]
 	run ctaccel_g load unreplied-max 0
-	[[ $status -eq 2 && $output == *"unreplied-max 0"* ]]
+	[[ $status -eq 2 && $output == *"unreplied-max '0'"* ]]
 	run nsenter --net="/run/netns/$G" "$CTACCEL" --pin-path "$PIN" daemon --check-config \
 		--max-flows 4096 --unreplied-max 512
 	[[ $status -eq 0 ]]

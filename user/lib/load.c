@@ -78,6 +78,13 @@ static int pin_prog_fd(const void *skel, enum pin_id id)
 	return bpf_program__fd(pin_prog(skel, id));
 }
 
+/* A row's map or program, whichever it is. */
+static int pin_row_fd(const void *skel, enum pin_id id)
+{
+	return pin_defs[id].kind == PIN_KIND_MAP ? bpf_map__fd(pin_map(skel, id))
+						 : pin_prog_fd(skel, id);
+}
+
 static int attach_sockops(struct ctaccel *h, struct tracker *skel, const char *where)
 {
 	char cg[512];
@@ -165,10 +172,7 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 		    (pin_defs[i].life != PIN_LIFE_KEEP && pin_defs[i].life != PIN_LIFE_SWAP &&
 		     pin_defs[i].life != PIN_LIFE_ONCE))
 			continue;
-		err = pin_fd(h,
-			     pin_defs[i].kind == PIN_KIND_MAP ? bpf_map__fd(pin_map(skel, i))
-							      : pin_prog_fd(skel, i),
-			     pin_name(i));
+		err = pin_fd(h, pin_row_fd(skel, i), pin_name(i));
 	}
 	return err;
 }
@@ -450,10 +454,7 @@ static int repin_swapped(struct ctaccel *h, struct tracker *skel)
 	for (i = 0; i < PIN__COUNT && !err; i++) {
 		if (pin_defs[i].obj != PIN_OBJ_tracker || pin_defs[i].life != PIN_LIFE_SWAP)
 			continue;
-		err = repin_fd(h,
-			       pin_defs[i].kind == PIN_KIND_MAP ? bpf_map__fd(pin_map(skel, i))
-								: pin_prog_fd(skel, i),
-			       pin_name(i));
+		err = repin_fd(h, pin_row_fd(skel, i), pin_name(i));
 	}
 	return err;
 }
