@@ -39,10 +39,18 @@ static void check_load(const struct ctaccel_load_opts *o)
 	ctaccel_settings_each(ctaccel_load_settings, round_trip, (void *)o);
 }
 
+/* Numbers are decimal digits only: no sign, no base prefix, no space. */
+static void check_decimal(const char *what, const char *text)
+{
+	if (!*text || strspn(text, "0123456789") != strlen(text))
+		fuzz_fail(what, "a number that is not decimal digits only was accepted");
+}
+
 /* all|PREFIX [port PORT] */
 static void rule(int argc, char **argv)
 {
 	struct ctaccel_rule r;
+	const char *slash;
 	char err[256] = "";
 	uint32_t port;
 
@@ -53,7 +61,14 @@ static void rule(int argc, char **argv)
 			fuzz_fail("rule", "refused without a reason");
 		return;
 	}
+	slash = strchr(argv[0], '/');
+	if (slash) {
+		check_decimal("rule prefix length", slash + 1);
+		if ((unsigned int)atoi(slash + 1) != r.plen)
+			fuzz_fail("rule", "a prefix length stored as another value");
+	}
 	if (argc >= 3 && !ctaccel_parse_u32(argv[2], &port)) {
+		check_decimal("rule port", argv[2]);
 		err[0] = 0;
 		if (ctaccel_rule_set_port(&r, port, err, sizeof(err))) {
 			if (!err[0] || r.port)
@@ -121,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	default:
 		if (argc && ctaccel_parse_u32(argv[0], &v) == 0) {
+			check_decimal("parse_u32", argv[0]);
 			snprintf(num, sizeof(num), "%u", v);
 			if (ctaccel_parse_u32(num, &again) || again != v)
 				fuzz_fail("parse_u32", "does not read back its own value");

@@ -48,10 +48,15 @@ static void request(char *text)
 	}
 }
 
-static void ok_inet(in_port_t port, bool len_ok)
+static void ok_inet(const char *text, in_port_t port, bool len_ok)
 {
+	const char *p = strrchr(text, ':');
+
 	if (!port || !len_ok)
 		fuzz_fail("listen", "an inet address with port 0 or a wrong length");
+	/* decimal digits only: no sign, no base prefix */
+	if (!p || !p[1] || strspn(p + 1, "0123456789") != strlen(p + 1))
+		fuzz_fail("listen", "a port that is not decimal digits only was accepted");
 }
 
 static void listen_spec(const char *text)
@@ -62,9 +67,10 @@ static void listen_spec(const char *text)
 	if (http_listen_parse(text, &ss, &len))
 		return;
 	if (ss.ss_family == AF_INET)
-		ok_inet(((struct sockaddr_in *)&ss)->sin_port, len == sizeof(struct sockaddr_in));
+		ok_inet(text, ((struct sockaddr_in *)&ss)->sin_port,
+			len == sizeof(struct sockaddr_in));
 	else if (ss.ss_family == AF_INET6)
-		ok_inet(((struct sockaddr_in6 *)&ss)->sin6_port,
+		ok_inet(text, ((struct sockaddr_in6 *)&ss)->sin6_port,
 			len == sizeof(struct sockaddr_in6));
 	else if (ss.ss_family != AF_UNIX || !((struct sockaddr_un *)&ss)->sun_path[0])
 		fuzz_fail("listen", "an address of no family, or an empty path");

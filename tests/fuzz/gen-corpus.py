@@ -166,6 +166,11 @@ def main():
             "old-spellings": b"[ctaccel]\ndevice = eth0\ngc_interval = 2\nmax_flows = 1024\n"
                              b"timeout_TIME_WAIT = 30\ndetach_on_exit = on\npin_path = /x\n",
             "bad-bool": b"[ctaccel]\ndetach-on-exit = maybe\n",
+            # numbers are decimal digits only; marks alone may be 0x-hex
+            "numbers-other-bases": b"[ctaccel]\nmax-flows = 0100\nhttp-rate = +5\n"
+                                   b"expiry-interval = 0x2\nmark = 0x100/0xff00\n"
+                                   b"policy = 10.1.2.0/024 port 0443\n",
+            "long-policy": b"[ctaccel]\npolicy = 198.18.0.0/16" + b" " * 250 + b"port 443\n",
         },
         "http": {
             # selector 0: policy body; 1: METHOD\nURL; 2: listen address
@@ -177,6 +182,9 @@ def main():
             "body-not-json": b"\0{rules:",
             "body-deep": b"\0" + b"[" * 2000,
             "body-empty": b'\0{"rules": []}',
+            "body-octal-plen": b'\0{"rules": [{"prefix": "10.1.2.0/024", "port": 443}]}',
+            "body-plus-plen": b'\0{"rules": [{"prefix": "198.18.1.0/+24"}]}',
+            "body-port-negative": b'\0{"rules": [{"prefix": "all", "port": -1}]}',
             "req-metrics": b"\x01GET\n/metrics",
             "req-policy-put": b"\x01PUT\n/v1/policy",
             "req-bad-method": b"\x01DELETE\n/v1/policy",
@@ -188,6 +196,9 @@ def main():
             "listen-port0": b"\x02127.0.0.1:0",
             "listen-noport": b"\x02127.0.0.1:",
             "listen-trailing": b"\x02127.0.0.1:80x",
+            "listen-octal-port": b"\x02127.0.0.1:09474",
+            "listen-plus-port": b"\x02127.0.0.1:+80",
+            "listen-hex-port": b"\x02127.0.0.1:0x50",
             "listen-long-unix": b"\x02unix:" + b"a" * 200,
         },
     }

@@ -138,12 +138,18 @@ static __u32 hook_prog_id(const struct ctaccel *h, unsigned int ifindex, bool in
 	return info.prog_id;
 }
 
-bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex)
+/* Whether a device's hook is (or was) a tcx link of this state. */
+static bool device_hook_is_tcx(const struct ctaccel *h, unsigned int ifindex, bool ingress)
 {
 	char name[64];
 
-	tcx_pin_name(name, sizeof(name), ifindex, true);
+	tcx_pin_name(name, sizeof(name), ifindex, ingress);
 	return pin_exists(h, name);
+}
+
+bool device_has_tcx(const struct ctaccel *h, unsigned int ifindex)
+{
+	return device_hook_is_tcx(h, ifindex, true);
 }
 
 bool ctaccel_env_tc_filters(void)
@@ -325,33 +331,25 @@ static bool tc_slot_is_ours(unsigned int ifindex, bool ingress)
 	return ours > 0;
 }
 
-/* Whether one of ctaccel's programs is on the device's tcx hook (by name),
- * asked again as above when a swap freed the one the query named. */
-static bool tcx_has_ours(unsigned int ifindex, bool ingress)
+/*
+ * Whether a program of this state's runs at a device's hook, as readiness
+ * asks it: the state's own tcx link, live on the device, whichever version
+ * of the programs it holds (only ctaccel updates its links: a live upgrade
+ * by another process swaps them in place), else a tc filter whose program is
+ * the handle's or the pinned one. Nothing here needs CAP_SYS_ADMIN, which
+ * asking a program's name by its id would.
+ */
+static bool hook_serving(const struct ctaccel *h, unsigned int ifindex, bool ingress)
 {
-	__u32 ids[16], cnt, i;
-	int ours = -ENOENT, tries;
-
-	for (tries = 0; tries < 8 && ours == -ENOENT; tries++) {
-		cnt = sizeof(ids) / sizeof(ids[0]);
-		if (bpf_prog_query(ifindex, ingress ? TCX_INGRESS : TCX_EGRESS, 0, NULL, ids, &cnt))
-			return false; /* no tcx here, or no such device */
-		ours = 0;
-		for (i = 0; i < cnt && ours == 0; i++)
-			ours = prog_is_ours(ids[i]);
-	}
-	return ours > 0;
+	if (device_hook_is_tcx(h, ifindex, ingress))
+		return hook_prog_id(h, ifindex, ingress) != 0;
+	return hook_is_ours(h, ifindex, ingress);
 }
 
-static bool hook_has_ours(unsigned int ifindex, bool ingress)
+unsigned int ctaccel_device_serving(const struct ctaccel *h, unsigned int ifindex)
 {
-	return tcx_has_ours(ifindex, ingress) || tc_slot_is_ours(ifindex, ingress);
-}
-
-unsigned int ctaccel_device_named_hooks(unsigned int ifindex)
-{
-	return (hook_has_ours(ifindex, true) ? CTACCEL_HOOK_INGRESS : 0) |
-	       (hook_has_ours(ifindex, false) ? CTACCEL_HOOK_EGRESS : 0);
+	return (hook_serving(h, ifindex, true) ? CTACCEL_HOOK_INGRESS : 0) |
+	       (hook_serving(h, ifindex, false) ? CTACCEL_HOOK_EGRESS : 0);
 }
 
 /* Only tc filters can be orphans: a tcx link goes with its last pin. */

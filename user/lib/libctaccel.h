@@ -77,6 +77,9 @@ int ctaccel_bpffs_ensure(struct ctaccel *h);
  * wait for each other. Unlock removes the directory again if it is empty.
  */
 int ctaccel_lock(struct ctaccel *h);
+/* The same, waiting at most timeout_ms: -EWOULDBLOCK while another writer
+ * holds it (not a failure of the handle: reported at DEBUG only). */
+int ctaccel_lock_wait(struct ctaccel *h, int timeout_ms);
 void ctaccel_unlock(struct ctaccel *h);
 /* A directory below the root that a daemon holds an flock on for its life:
  * one daemon per pinned state. */
@@ -115,13 +118,12 @@ int ctaccel_caps_keep_only(uint64_t keep);
 #define CTACCEL_MAX_FLOWS_LIMIT (1U << 28)
 #define CTACCEL_MAX_TIMEOUT_S	(10 * 365 * 24 * 3600U)
 
-/* A number in any base strtoull reads (ports and prefixes: see issue 31). */
+/* A number: decimal digits only, up to UINT32_MAX (no sign, space or base
+ * prefix: 010 is ten), as every number ctaccel reads is written. */
 int ctaccel_parse_u32(const char *s, uint32_t *v);
-/* Decimal digits only, up to UINT32_MAX: no sign, space or base prefix. */
-int ctaccel_parse_count(const char *s, uint32_t *v);
 /* on|off|yes|no|true|false|1|0, and nothing else. */
 int ctaccel_parse_bool(const char *s, bool *v);
-/* "VALUE/MASK", each decimal or 0x hex. */
+/* "VALUE/MASK", each decimal or 0x and hex digits (a mark only). */
 int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask);
 
 /* ---- settings (settings.c): one schema for every way a setting is given ---- */
@@ -264,8 +266,10 @@ int ctaccel_detach(struct ctaccel *h, unsigned int ifindex);
 int ctaccel_detach_orphan(struct ctaccel *h, unsigned int ifindex);
 /* Which of a device's tc hooks run this state's programs (CTACCEL_HOOK_*). */
 unsigned int ctaccel_device_hooks(const struct ctaccel *h, unsigned int ifindex);
-/* Which of them run a program of ctaccel's, known by its name only. */
-unsigned int ctaccel_device_named_hooks(unsigned int ifindex);
+/* Which of them run a program of this state's, whichever version: its live
+ * tcx link, or a tc filter with the handle's or the pinned program (what
+ * readiness asks; needs CAP_NET_ADMIN only). */
+unsigned int ctaccel_device_serving(const struct ctaccel *h, unsigned int ifindex);
 /* Forget records of devices that are gone (their ifindex may be reused). */
 int ctaccel_devices_prune(struct ctaccel *h, unsigned int *pruned);
 

@@ -11,17 +11,26 @@
 #include <strings.h>
 #include "internal.h"
 
-int ctaccel_parse_u32(const char *s, uint32_t *v)
+/* A mark's word: decimal digits, or 0x and hex digits. */
+static int mark_word(const char *s, uint32_t *v)
 {
-	unsigned long long x;
-	char *end;
+	uint64_t x = 0;
+	size_t i;
 
-	if (!*s || *s == '-')
+	if (strncmp(s, "0x", 2) && strncmp(s, "0X", 2))
+		return ctaccel_parse_u32(s, v);
+	if (!s[2] || strlen(s + 2) > 8)
 		return -EINVAL;
-	errno = 0;
-	x = strtoull(s, &end, 0);
-	if (errno || *end || x > UINT32_MAX)
-		return -EINVAL;
+	for (i = 2; s[i]; i++) {
+		int d = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
+			: s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+			: s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+						     : -1;
+
+		if (d < 0)
+			return -EINVAL;
+		x = x << 4 | d;
+	}
 	*v = x;
 	return 0;
 }
@@ -37,12 +46,12 @@ int ctaccel_parse_mark(const char *s, uint32_t *mark, uint32_t *mask)
 	if (!slash)
 		return -EINVAL;
 	*slash = 0;
-	if (ctaccel_parse_u32(buf, mark) || ctaccel_parse_u32(slash + 1, mask))
+	if (mark_word(buf, mark) || mark_word(slash + 1, mask))
 		return -EINVAL;
 	return 0;
 }
 
-int ctaccel_parse_count(const char *s, uint32_t *v)
+int ctaccel_parse_u32(const char *s, uint32_t *v)
 {
 	uint64_t x = 0;
 	size_t i;

@@ -305,7 +305,7 @@ static int parse_seconds(const char *v, uint32_t scale, uint32_t *out)
 	size_t i;
 
 	if (!dot) {
-		if (ctaccel_parse_count(v, &whole) || whole > UINT32_MAX / scale)
+		if (ctaccel_parse_u32(v, &whole) || whole > UINT32_MAX / scale)
 			return -EINVAL;
 		*out = whole * scale;
 		return 0;
@@ -314,7 +314,7 @@ static int parse_seconds(const char *v, uint32_t scale, uint32_t *out)
 		return -EINVAL;
 	memcpy(buf, v, dot - v);
 	buf[dot - v] = 0;
-	if (ctaccel_parse_count(buf, &whole) || whole >= UINT32_MAX / scale)
+	if (ctaccel_parse_u32(buf, &whole) || whole >= UINT32_MAX / scale)
 		return -EINVAL;
 	for (i = 1; dot[i]; i++) {
 		if (dot[i] < '0' || dot[i] > '9' || (unit < 10 && dot[i] != '0'))
@@ -339,7 +339,7 @@ static int set_number(const struct ctaccel_setting_ref *ref, void *base, const c
 		return 0;
 	}
 	bad = s->type == CTACCEL_SETTING_SECONDS ? parse_seconds(value, s->scale, &v)
-						 : ctaccel_parse_count(value, &v);
+						 : ctaccel_parse_u32(value, &v);
 	if (bad || v < s->min || v > s->max)
 		return range_error(ref, value, err, errlen);
 	memcpy(slot(ref, base), &v, sizeof(v));

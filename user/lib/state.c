@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -307,9 +308,29 @@ static bool lock_current(const struct ctaccel *h, int fd)
 	return !fstat(fd, &a) && !stat(h->root, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int ctaccel_lock(struct ctaccel *h)
+/* flock() on fd, for at most timeout_ms (negative: as long as it takes). */
+static int flock_within(int fd, int timeout_ms)
 {
-	int fd, tries;
+	struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+	int waited = 0;
+
+	if (timeout_ms < 0)
+		return flock(fd, LOCK_EX) ? -errno : 0;
+	for (;;) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (waited >= timeout_ms)
+			return -EWOULDBLOCK;
+		nanosleep(&pause, NULL);
+		waited += 10;
+	}
+}
+
+int ctaccel_lock_wait(struct ctaccel *h, int timeout_ms)
+{
+	int fd, tries, err;
 
 	if (h->lock_fd >= 0)
 		return 0;
@@ -322,11 +343,15 @@ int ctaccel_lock(struct ctaccel *h)
 				continue; /* removed by an unload meanwhile */
 			return lib_fail(h, -errno, "lock %s", h->root);
 		}
-		if (flock(fd, LOCK_EX)) {
-			int err = -errno;
-
+		err = flock_within(fd, timeout_ms);
+		if (err) {
 			close(fd);
-			return lib_fail(h, err, "lock %s", h->root);
+			if (err != -EWOULDBLOCK)
+				return lib_fail(h, err, "lock %s", h->root);
+			/* not a failure of this handle: another writer's turn */
+			pr_debug(h, "lock %s: held by another ctaccel for %d ms", h->root,
+				 timeout_ms);
+			return err;
 		}
 		if (lock_current(h, fd)) {
 			h->lock_fd = fd;
@@ -335,6 +360,11 @@ int ctaccel_lock(struct ctaccel *h)
 		close(fd);
 	}
 	return lib_fail(h, -EAGAIN, "lock %s", h->root);
+}
+
+int ctaccel_lock(struct ctaccel *h)
+{
+	return ctaccel_lock_wait(h, -1);
 }
 
 void ctaccel_unlock(struct ctaccel *h)
