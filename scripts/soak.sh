@@ -80,7 +80,7 @@ while kill -0 "$gen" 2>/dev/null; do
 	if ((t >= next_policy)); then
 		next_policy=$((next_policy + POLICY_EVERY))
 		body=${policies[$((swaps % ${#policies[@]}))]}
-		if [[ $(url -o /dev/null -w '%{http_code}' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy") == 200 ]]; then
+		if [[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy") == 200 ]]; then
 			swaps=$((swaps + 1))
 		else
 			swap_fail=$((swap_fail + 1))

@@ -60,24 +60,24 @@ teardown_file() {
 
 @test "PUT /v1/policy replaces the policy; a bad body changes nothing" {
 	local code
-	code=$(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80},{"prefix":"2001:db8:1::/48","fastpath":true}]}' "http://127.0.0.1:$PORT/v1/policy")
+	code=$(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80},{"prefix":"2001:db8:1::/48","fastpath":true}]}' "http://127.0.0.1:$PORT/v1/policy")
 	[[ $code == 200 ]]
 	ctaccel_g -j policy show | jq -e 'length == 2'
 	ctaccel_g -j policy show | jq -e '[.[] | select(.fastpath)] | length == 1 and .[0].prefix == "2001:db8:1::/48"'
 	url "http://127.0.0.1:$PORT/v1/policy" | jq -e '[.rules[] | select(.fastpath == true)] | length == 1'
 	for body in '{"rules":[{"prefix":"198.18.1.0/33"}]}' '{"rules":[{"prefix":"all","port":70000}]}' 'not json' '{"rulez":[]}' '{"rules":[{"prefix":"all","extra":1}]}' '{"rules":[{"prefix":"all","fastpath":1}]}'; do
-		code=$(url -o "$BATS_TEST_TMPDIR/r" -w '%{http_code}' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy")
+		code=$(url -o "$BATS_TEST_TMPDIR/r" -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy")
 		[[ $code == 400 ]]
 		jq -e .error "$BATS_TEST_TMPDIR/r"
 	done
 	ctaccel_g -j policy show | jq -e 'length == 2'
 	head -c 300000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope") == 404 ]]
 	[[ $(url -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$PORT/v1/policy") == 405 ]]
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[]}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d '{"rules":[]}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
 	ctaccel_g -j policy show | jq -e 'length == 0'
-	url -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e 'has("scanned") and has("deleted")'
+	url -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e 'has("scanned") and has("deleted")'
 }
 
 @test "a second daemon on the same state refuses" {
@@ -252,17 +252,20 @@ for _ in range(6):
 	jq -e '.settings.devices == ["vgc", "vgs"] and (.settings.policy | length) == 3 and
 		.settings["http-rate"] == 50 and .settings["timeout-time-wait"] == 120 and
 		.settings["detach-on-exit"] == false and (.live | index("policy")) != null and
-		(.live | index("http-rate")) == null' "$BATS_TEST_TMPDIR/config.json"
+		(.live | index("pin-path")) == null' "$BATS_TEST_TMPDIR/config.json"
 	# a live setting is applied; one that is not is logged and keeps its value
+	sed -i "s|^pin-path = .*|pin-path = /sys/fs/bpf/ctaccel-elsewhere|" "$conf"
 	printf 'repair-interval = 2\nhttp-rate = 7\n' >>"$conf"
 	kill -HUP "$pid"
 	for i in $(seq 30); do
 		[[ $(grep -c "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log") -eq 2 ]] && break
 		sleep 0.1
 	done
-	grep -q "reload: http-rate 50 -> 7 not applied: it takes a restart" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "reload: pin-path $PIN -> /sys/fs/bpf/ctaccel-elsewhere not applied: it takes a restart" \
+		"$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "reloaded configuration, but for pin-path" "$BATS_FILE_TMPDIR/daemon.log"
 	curl -s --unix-socket "$sock" http://x/v1/config |
-		jq -e '.settings["http-rate"] == 50 and .settings["repair-interval"] == 2'
+		jq -e --arg p "$PIN" '.settings["pin-path"] == $p and .settings["http-rate"] == 7 and .settings["repair-interval"] == 2'
 	kill -TERM "$pid"
 	wait "$pid"
 	[[ ! -e $sock ]]

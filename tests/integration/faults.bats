@@ -102,7 +102,7 @@ consistent() {
 	jq -cn '{rules: [range(4000) | {prefix: "198.19.\(. / 250 | floor).\(. % 250)/32", port: 8080}]}' >"$BATS_TEST_TMPDIR/big.json"
 	daemon_start --policy '198.18.1.0/24 port 80'
 	for delay in 0.002 0.008 0.015 0.022 0.03 0.045 1.0; do
-		url -o /dev/null -X PUT --data-binary @"$BATS_TEST_TMPDIR/big.json" "http://127.0.0.1:$PORT/v1/policy" &
+		url -o /dev/null -H 'Content-Type: application/json' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big.json" "http://127.0.0.1:$PORT/v1/policy" &
 		sleep "$delay"
 		daemon_stop -KILL
 		wait || true
@@ -119,7 +119,7 @@ consistent() {
 		if [[ $n -eq 4000 ]]; then seen_new=$((seen_new + 1)); else seen_old=$((seen_old + 1)); fi
 		echo "# kill after ${delay}s: $n rules in use after the restart" >&3
 		# back to the old policy for the next round
-		url -o /dev/null -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80}]}' "http://127.0.0.1:$PORT/v1/policy"
+		url -o /dev/null -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80}]}' "http://127.0.0.1:$PORT/v1/policy"
 		[[ $(ctaccel_g -j policy show | jq length) -eq 1 ]]
 	done
 	# a second is long enough for the update to finish before the kill
@@ -155,7 +155,7 @@ consistent() {
 	daemon_start --expiry-interval 3600
 	local i n mid=0
 	for i in 1 2 3 4 5; do
-		url -o /dev/null -X POST "http://127.0.0.1:$PORT/v1/gc" &
+		url -o /dev/null -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$PORT/v1/gc" &
 		sleep "0.0$((i * 2))"
 		daemon_stop -KILL
 		wait || true
@@ -166,7 +166,7 @@ consistent() {
 		[[ $n -eq 0 ]] && break
 	done
 	echo "# $mid kills landed in the middle of a pass" >&3
-	url -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e '.deleted >= 0'
+	url -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$PORT/v1/gc" | jq -e '.deleted >= 0'
 	[[ $(ctaccel_g -j flow count | jq .flows) -eq 0 ]]
 	consistent
 	[[ $(ctaccel_g -j stats | jq '.counters.flows_deleted + .counters.flows_expired') -eq 100000 ]]

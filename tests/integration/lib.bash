@@ -229,10 +229,20 @@ daemon_teardown() {
 }
 
 daemon_stop() {
-	local pid
+	local pid i
 	pid=$(cat "$BATS_FILE_TMPDIR/daemon.pid")
 	kill "${1:--TERM}" "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	# a daemon started by another test is no child of this shell: wait for
+	# it to be gone (its exit path releases its instance lock last)
+	for i in $(seq 100); do
+		# gone, or a zombie its parent (another test's shell) has yet to reap
+		[[ $(ps -o stat= -p "$pid" 2>/dev/null) == Z* || -z $(ps -o pid= -p "$pid") ]] &&
+			return 0
+		sleep 0.1
+	done
+	echo "daemon $pid did not exit within 10 s" >&2
+	return 1
 }
 
 # http [CURL OPTIONS] PATH: the daemon's API on $PORT, failing on HTTP errors.

@@ -74,12 +74,12 @@ teardown() {
 	local sock="$BATS_TEST_TMPDIR/control.sock"
 	daemon_start --control-listen "unix:$sock"
 	[[ $(stat -c '%a %U' "$sock") == "600 root" ]]
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"all"}]}' "http://127.0.0.1:$PORT/v1/policy") == 403 ]]
-	[[ $(url -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/gc") == 403 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"all"}]}' "http://127.0.0.1:$PORT/v1/policy") == 403 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$PORT/v1/gc") == 403 ]]
 	[[ $(ctaccel_g -j policy show | jq length) -eq 0 ]]
 	# reads stay on TCP; changes go through the socket
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
-	[[ $(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X PUT -d '{"rules":[{"prefix":"all"}]}' http://x/v1/policy) == 200 ]]
+	[[ $(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"all"}]}' http://x/v1/policy) == 200 ]]
 	[[ $(ctaccel_g -j policy show | jq length) -eq 2 ]]
 	[[ $(url "http://127.0.0.1:$PORT/metrics" | awk '$1 == "ctaccel_http_requests_total{outcome=\"forbidden\"}" {print $2}') -eq 2 ]]
 	daemon_stop
@@ -97,11 +97,11 @@ teardown() {
 	[[ $(awk '/^CapInh/ {print $2}' "/proc/$pid/status") == 0000000000000000 ]]
 	[[ $(awk '/^NoNewPrivs/ {print $2}' "/proc/$pid/status") == 1 ]]
 	# what it serves needs nothing more
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80}]}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"198.18.1.0/24","port":80}]}' "http://127.0.0.1:$PORT/v1/policy") == 200 ]]
 	url "http://127.0.0.1:$PORT/v1/policy" | jq -e '.rules | length == 1'
 	url "http://127.0.0.1:$PORT/v1/status" | jq -e '.loaded and (.problems | length) == 0'
 	url "http://127.0.0.1:$PORT/metrics" | grep -q '^ctaccel_host_sockets{state="LISTEN"} [1-9]'
-	[[ $(url -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/v1/gc") == 200 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "http://127.0.0.1:$PORT/v1/gc") == 200 ]]
 	# and a reload (SIGHUP) runs with what is left
 	kill -HUP "$pid"
 	sleep 0.5
@@ -137,7 +137,7 @@ teardown() {
 	done
 	head -c 300000 /dev/zero | tr '\0' ' ' >"$BATS_TEST_TMPDIR/big"
 	sleep 1.2
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT --data-binary @"$BATS_TEST_TMPDIR/big" "http://127.0.0.1:$PORT/v1/policy") == 413 ]]
 	sleep 1.2
 	url "http://127.0.0.1:$PORT/metrics" >"$BATS_TEST_TMPDIR/m"
 	[[ $(awk '$1 == "ctaccel_http_requests_total{outcome=\"rate_limited\"}" {print $2}' "$BATS_TEST_TMPDIR/m") -eq $c429 ]]

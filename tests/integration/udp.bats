@@ -172,12 +172,12 @@ class_count() {
 	PORT=9479
 	daemon_start --policy '198.18.1.0/24 port 53 proto udp'
 	http /v1/policy | jq -e '.rules | length == 1 and .[0].proto == "udp" and .[0].port == 53'
-	[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d '{"rules":[{"prefix":"198.18.9.0/24","proto":"tcp"},{"prefix":"all","port":53}]}' "http://127.0.0.1:$PORT/v1/policy") -eq 200 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"198.18.9.0/24","proto":"tcp"},{"prefix":"all","port":53}]}' "http://127.0.0.1:$PORT/v1/policy") -eq 200 ]]
 	http /v1/policy | jq -e '[.rules[] | select(.prefix == "198.18.9.0/24")] | length == 1 and .[0].proto == "tcp"'
 	http /v1/policy | jq -e '[.rules[] | select(.port == 53)] | length == 2 and all(.proto == null)'
 	local body
 	for body in '{"rules":[{"prefix":"all","proto":"icmp"}]}' '{"rules":[{"prefix":"all","proto":6}]}'; do
-		[[ $(url -o /dev/null -w '%{http_code}' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy") -eq 400 ]]
+		[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X PUT -d "$body" "http://127.0.0.1:$PORT/v1/policy") -eq 400 ]]
 	done
 	# a refused body changed nothing
 	http /v1/policy | jq -e '.rules | length == 3'

@@ -3,6 +3,7 @@
  * The daemon's endpoints. Every figure comes from libctaccel and every JSON
  * key from the same views as `ctaccel -j`.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,25 +78,55 @@ static void get_policy(void *ctx, const struct http_request *req, struct http_re
 	policy_reply(ctx, rep);
 }
 
+/* A policy body, parsed in the HTTP thread (no privilege): the rules. */
+struct rule_set {
+	struct ctaccel_rule *rules;
+	size_t n;
+};
+
+static bool parse_policy(const struct http_request *req, void **parsed, struct http_reply *rep)
+{
+	struct rule_set *set = calloc(1, sizeof(*set));
+	char err[256];
+
+	if (!set) {
+		http_reply_error(rep, 500, "out of memory");
+		return false;
+	}
+	if (ctjson_rules_parse(req->body, &set->rules, &set->n, err, sizeof(err))) {
+		free(set);
+		http_reply_error(rep, 400, err);
+		return false;
+	}
+	*parsed = set;
+	return true;
+}
+
+static void free_rule_set(void *parsed)
+{
+	struct rule_set *set = parsed;
+
+	free(set->rules);
+	free(set);
+}
+
+/* An API change that could not have its locks: 503, try again. */
+static void busy_or_failed(struct http_reply *rep, int rc)
+{
+	if (rc == -EWOULDBLOCK)
+		http_reply_error(rep, 503, "another ctaccel is changing the state: try again");
+	else
+		http_reply_error(rep, 500, strerror(-rc));
+}
+
 static void put_policy(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
-	struct ctaccel_rule *rules = NULL;
-	char err[256];
-	size_t n = 0;
+	const struct rule_set *set = req->parsed;
 	int rc;
 
-	if (req->too_big) {
-		http_reply_error(rep, 413, "body larger than 256 KiB");
-		return;
-	}
-	if (ctjson_rules_parse(req->body, &rules, &n, err, sizeof(err))) {
-		http_reply_error(rep, 400, err);
-		return;
-	}
-	rc = daemon_policy_replace(ctx, rules, n);
-	free(rules);
+	rc = daemon_policy_replace(ctx, set->rules, set->n);
 	if (rc) {
-		http_reply_error(rep, 500, strerror(-rc));
+		busy_or_failed(rep, rc);
 		return;
 	}
 	policy_reply(ctx, rep);
@@ -123,22 +154,37 @@ static void post_gc(void *ctx, const struct http_request *req, struct http_reply
 {
 	struct ctaccel_gc_result r;
 
+	int rc;
+
 	(void)req;
-	if (daemon_gc(ctx, &r))
-		http_reply_error(rep, 500, "gc failed");
+	rc = daemon_gc(ctx, &r);
+	if (rc)
+		busy_or_failed(rep, rc);
 	else
 		reply_json(rep, 200, ctjson_gc(&r));
 }
 
+/* Every endpoint but /healthz runs in a worker of the HTTP server, which has
+ * the daemon's capabilities; the HTTP threads that parse requests and bodies
+ * have none. Probes are never rate limited. */
 const struct http_endpoint api_endpoints[] = {
-	{"/healthz", "GET", get_healthz, true, false},
-	{"/readyz", "GET", get_readyz, false, false},
-	{"/metrics", "GET", get_metrics, false, false},
-	{"/v1/status", "GET", get_status, false, false},
-	{"/v1/policy", "GET", get_policy, false, false},
-	{"/v1/config", "GET", get_config, false, false},
-	{"/v1/policy", "PUT", put_policy, false, true},
-	{"/v1/gc", "POST", post_gc, false, true},
+	{.path = "/healthz",
+	 .method = "GET",
+	 .fn = get_healthz,
+	 .unlimited = true,
+	 .inline_reply = true},
+	{.path = "/readyz", .method = "GET", .fn = get_readyz, .unlimited = true},
+	{.path = "/metrics", .method = "GET", .fn = get_metrics},
+	{.path = "/v1/status", .method = "GET", .fn = get_status},
+	{.path = "/v1/policy", .method = "GET", .fn = get_policy},
+	{.path = "/v1/config", .method = "GET", .fn = get_config},
+	{.path = "/v1/policy",
+	 .method = "PUT",
+	 .fn = put_policy,
+	 .changes = true,
+	 .parse = parse_policy,
+	 .free_parsed = free_rule_set},
+	{.path = "/v1/gc", .method = "POST", .fn = post_gc, .changes = true},
 };
 
 const size_t api_nendpoints = sizeof(api_endpoints) / sizeof(api_endpoints[0]);

@@ -32,6 +32,7 @@ enum daemon_setting {
 	DSET_REPAIR_INTERVAL,
 	DSET_POLICY,
 	DSET_DETACH_ON_EXIT,
+	DSET_UNIX_GROUP_ACCESS,
 	DSET__MAX,
 };
 extern const struct ctaccel_setting daemon_settings[DSET__MAX + 1];
@@ -50,6 +51,7 @@ struct dconf {
 	size_t nrules;
 	bool policy_given;
 	bool detach_on_exit;
+	bool unix_group_access; /* unix sockets 0660, not 0600 */
 	bool migrate;
 	bool check_only;
 	bool help;
@@ -96,6 +98,8 @@ struct daemon {
 	pthread_mutex_t sockiter_lock;
 	int instance_fd; /* one daemon per pinned state */
 	bool state_gone; /* its pins were removed behind it: not ready, no repairs */
+	/* Counted with atomics: /metrics reads them without the mutex, which a
+	 * reload holds while it waits for the state lock. */
 	uint64_t gc_runs;
 	uint64_t gc_deleted;
 	uint64_t gc_errors;
@@ -111,8 +115,12 @@ extern const char *const daemon_repair_names[REPAIR__MAX];
 /* `ctaccel daemon ARGS`; pin_path is ctaccel's --pin-path. An exit code. */
 int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv);
 
-/* One line per event on stderr, with a syslog priority under journald. */
-void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line per event on stderr, with its syslog priority (<3> error, <4>
+ * warning, <6> information) under journald. */
+void daemon_logp(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define daemon_err(...)	 daemon_logp(3, __VA_ARGS__)
+#define daemon_warn(...) daemon_logp(4, __VA_ARGS__)
+#define daemon_log(...)	 daemon_logp(6, __VA_ARGS__)
 
 /* runtime.c: what the loop and the API do to the state. */
 int daemon_attach_devices(struct daemon *d, const struct dconf *c);
@@ -120,6 +128,10 @@ int daemon_gc(struct daemon *d, struct ctaccel_gc_result *res);
 void daemon_repair(struct daemon *d);
 /* Every configured device runs both programs, and the maps answer. */
 bool daemon_ready(struct daemon *d);
+/* How long an API request waits for the daemon's mutex and the state lock:
+ * then it fails with -EWOULDBLOCK (503). */
+#define API_LOCK_MS 5000
+
 /* Replace the policy under the state's lock (the CLI edits it too). */
 int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, size_t n);
 

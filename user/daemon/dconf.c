@@ -57,7 +57,7 @@ static int format_devices(const struct ctaccel_setting *s, const void *base, siz
 static int parse_policy(const struct ctaccel_setting *s, void *base, const char *text, char *err,
 			size_t errlen)
 {
-	char buf[512], *words[6], *save = NULL, *tok, why[160];
+	char buf[512], *words[6], *save = NULL, *tok, why[160] = "";
 	struct dconf *c = base;
 	struct ctaccel_rule *r = &c->rules[c->nrules];
 	int n = 0;
@@ -68,8 +68,11 @@ static int parse_policy(const struct ctaccel_setting *s, void *base, const char 
 		snprintf(err, errlen, "more than %d policy rules", DCONF_MAX_RULES);
 		return -E2BIG;
 	}
-	if (strlen(text) >= sizeof(buf))
-		goto bad;
+	if (strlen(text) >= sizeof(buf)) {
+		snprintf(err, errlen, "policy '%.32s...' is longer than %zu characters", text,
+			 sizeof(buf) - 1);
+		return -E2BIG;
+	}
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (tok = strtok_r(buf, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (n == 6)
@@ -81,7 +84,11 @@ static int parse_policy(const struct ctaccel_setting *s, void *base, const char 
 	c->nrules++;
 	return 0;
 bad:
-	snprintf(err, errlen, "policy '%.64s' is not %s", text, CTACCEL_RULE_SYNTAX);
+	/* the rule parser's reason names the word; else the whole syntax */
+	if (why[0])
+		snprintf(err, errlen, "%s", why);
+	else
+		snprintf(err, errlen, "policy '%.64s' is not %s", text, CTACCEL_RULE_SYNTAX);
 	return -EINVAL;
 }
 
@@ -150,6 +157,7 @@ const struct ctaccel_setting daemon_settings[DSET__MAX + 1] = {
 		.key = "listen",
 		.syntax = "ADDR:PORT|unix:PATH",
 		.type = CTACCEL_SETTING_TEXT,
+		.live = true,
 		.off = DOFF(listen),
 		.size = DSIZE(listen),
 		.help = "HTTP for /metrics, /healthz, /readyz and the /v1 API",
@@ -160,6 +168,7 @@ const struct ctaccel_setting daemon_settings[DSET__MAX + 1] = {
 		.key = "control-listen",
 		.syntax = "ADDR:PORT|unix:PATH",
 		.type = CTACCEL_SETTING_TEXT,
+		.live = true,
 		.off = DOFF(control_listen),
 		.size = DSIZE(control_listen),
 		.help = "the endpoints that change state only here (none: on listen)",
@@ -176,11 +185,13 @@ const struct ctaccel_setting daemon_settings[DSET__MAX + 1] = {
 	[DSET_HTTP_RATE] = {
 		.key = "http-rate",
 		.type = CTACCEL_SETTING_COUNT,
+		.live = true,
 		.min = 0,
 		.max = 100000,
 		.unit = "req/s",
 		.off = DOFF(http_rate),
-		.help = "requests per second over both listeners, then 429 (0: no limit)",
+		.help = "requests per second on each listener, then 429 (0: no limit; probes "
+			"exempt)",
 	},
 	[DSET_REPAIR_INTERVAL] = {
 		.key = "repair-interval",
@@ -211,6 +222,13 @@ const struct ctaccel_setting daemon_settings[DSET__MAX + 1] = {
 		.live = true,
 		.off = DOFF(detach_on_exit),
 		.help = "take the programs off the devices on exit (default: leave them)",
+	},
+	[DSET_UNIX_GROUP_ACCESS] = {
+		.key = "unix-group-access",
+		.type = CTACCEL_SETTING_BOOL,
+		.off = DOFF(unix_group_access),
+		.help = "unix sockets are 0660, for their directory's group (default: 0600, "
+			"this user's only)",
 	},
 	[DSET__MAX] = {},
 };

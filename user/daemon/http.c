@@ -1,53 +1,25 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* The daemon's HTTP server (libmicrohttpd), for a table of endpoints. */
+/* The daemon's HTTP server (libmicrohttpd), for a table of endpoints (http.h). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <jansson.h>
-#include <microhttpd.h>
-#include "http.h"
+#include "http_int.h"
 
-struct listener {
-	struct http_server *srv;
-	struct MHD_Daemon *mhd;
-	char unix_path[108];
-	bool control; /* may serve the endpoints that change state */
-};
-
-/*
- * One token bucket for all listeners: `rate` requests per second with a
- * burst of as many. A flood gets 429s, counted, instead of the daemon's CPU.
- */
-struct bucket {
-	pthread_mutex_t lock;
-	unsigned int rate;
-	double tokens;
-	struct timespec last;
-};
-
-struct http_server {
-	const struct http_endpoint *table;
-	size_t n;
-	void *ctx;
-	struct listener listeners[2];
-	struct bucket bucket;
-	struct http_counters counters;
-};
-
-/* Per request: the body as it arrives, and whether it was refused. */
+/* Per request: the body as it arrives, and what was decided before it. */
 struct body {
 	char *data;
 	size_t len;
 	bool too_big;
-	bool limited; /* over the request rate: answered 429 */
+	bool limited; /* over the listener's request rate: answered 429 */
+	bool replied; /* answered during the upload (413) */
 };
 
 void http_reply_text(struct http_reply *rep, unsigned int code, const char *type, const char *text)
@@ -67,6 +39,7 @@ void http_reply_error(struct http_reply *rep, unsigned int code, const char *msg
 	json_decref(o);
 }
 
+/* Queue the reply; its text goes to libmicrohttpd, which frees it. */
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply *rep)
 {
 	static const char oom[] = "{\"error\":\"out of memory\"}";
@@ -88,6 +61,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct http_reply
 		if (!r)
 			return MHD_NO;
 	}
+	rep->text = NULL;
 	MHD_add_response_header(r, "Content-Type", rep->type);
 	ret = MHD_queue_response(conn, rep->code, r);
 	MHD_destroy_response(r);
@@ -119,15 +93,47 @@ const struct http_endpoint *http_endpoint_find(const struct http_endpoint *table
 	return NULL;
 }
 
+/* "127.0.0.1", "[::1]:9474", "localhost:9474": not a name a page could own. */
+bool http_host_is_address(const char *host)
+{
+	char h[128], *port = NULL, *end;
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (!host || !*host || strlen(host) >= sizeof(h))
+		return false;
+	snprintf(h, sizeof(h), "%s", host);
+	if (h[0] == '[') {
+		end = strchr(h, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		port = end[1] ? end + 2 : NULL;
+		*end = 0;
+		if (inet_pton(AF_INET6, h + 1, &a6) != 1)
+			return false;
+	} else {
+		port = strchr(h, ':');
+		if (port)
+			*port++ = 0;
+		if (strcasecmp(h, "localhost") && inet_pton(AF_INET, h, &a4) != 1)
+			return false;
+	}
+	if (port && (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port)))
+		return false;
+	return true;
+}
+
 static bool bucket_take(struct bucket *b)
 {
 	struct timespec now;
 	bool ok;
 
-	if (!b->rate)
-		return true;
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&b->lock);
+	if (!b->rate) {
+		pthread_mutex_unlock(&b->lock);
+		return true;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	b->tokens += (now.tv_sec - b->last.tv_sec) * (double)b->rate +
 		     (now.tv_nsec - b->last.tv_nsec) * 1e-9 * b->rate;
 	if (b->tokens > b->rate)
@@ -140,21 +146,89 @@ static bool bucket_take(struct bucket *b)
 	return ok;
 }
 
-static enum MHD_Result route(const struct listener *l, struct MHD_Connection *conn, const char *url,
+/*
+ * A change must not come from a web page: no Origin (a browser sends one with
+ * every cross-origin PUT or POST), a JSON content type (which a page cannot
+ * send without a preflight this server never answers), and on TCP a Host
+ * that is an address, not a name a DNS-rebinding page could point here. 0,
+ * or the status of the refusal, its reason in *why.
+ */
+static unsigned int change_refused(const struct listener *l, struct MHD_Connection *conn,
+				   const char **why)
+{
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+	const char *type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	struct http_counters *c = &l->srv->counters;
+
+	if (origin) {
+		__sync_fetch_and_add(&c->forbidden, 1);
+		*why = "a change from a web page (Origin) is refused";
+		return 403;
+	}
+	if (l->tcp && !http_host_is_address(host)) {
+		__sync_fetch_and_add(&c->misdirected, 1);
+		*why = "a change must name this server by its address (Host)";
+		return 421;
+	}
+	if (!type || strncasecmp(type, "application/json", 16) ||
+	    (type[16] && type[16] != ';' && type[16] != ' ')) {
+		__sync_fetch_and_add(&c->wrong_type, 1);
+		*why = "a change takes Content-Type: application/json";
+		return 415;
+	}
+	return 0;
+}
+
+/* The handler, in a worker with the process's privileges: it gets the
+ * parsed request, not the bytes. */
+static enum MHD_Result run_in_worker(struct listener *l, struct MHD_Connection *conn,
+				     const struct http_endpoint *e, void *parsed)
+{
+	struct http_server *s = l->srv;
+	struct http_job *job = calloc(1, sizeof(*job));
+	enum MHD_Result ret;
+
+	if (!job) {
+		if (e->free_parsed && parsed)
+			e->free_parsed(parsed);
+		return send_error(conn, 500, "out of memory");
+	}
+	job->e = e;
+	job->ctx = s->ctx;
+	job->req.body = "";
+	job->req.parsed = parsed;
+	job->rep.code = 200;
+	job->rep.type = "text/plain";
+	if (http_worker_run(e->changes ? &s->changes : &s->reads, job)) {
+		__sync_fetch_and_add(&s->counters.timed_out, 1);
+		return send_error(conn, 503, "busy: the request took too long; try again");
+	}
+	ret = send_reply(conn, &job->rep);
+	http_job_free(job);
+	return ret;
+}
+
+static enum MHD_Result route(struct listener *l, struct MHD_Connection *conn, const char *url,
 			     const char *method, struct body *b)
 {
 	struct http_server *s = l->srv;
 	struct http_request req = {.body = b->data ? b->data : "", .len = b->len};
 	struct http_reply rep = {.code = 200, .type = "text/plain"};
 	const struct http_endpoint *e;
+	const char *why = NULL;
 	unsigned int status;
+	void *parsed = NULL;
 
 	if (b->limited) {
 		__sync_fetch_and_add(&s->counters.rate_limited, 1);
 		return send_error(conn, 429, "too many requests");
 	}
-	if (b->too_big)
+	if (b->too_big) {
 		__sync_fetch_and_add(&s->counters.too_large, 1);
+		__sync_fetch_and_add(&s->counters.served, 1);
+		return send_error(conn, 413, "body larger than 256 KiB");
+	}
 	e = http_endpoint_find(s->table, s->n, url, method, &status);
 	if (!e) {
 		__sync_fetch_and_add(&s->counters.not_found, 1);
@@ -165,36 +239,61 @@ static enum MHD_Result route(const struct listener *l, struct MHD_Connection *co
 		__sync_fetch_and_add(&s->counters.forbidden, 1);
 		return send_error(conn, 403, "the control API is served on its own socket");
 	}
+	if (e->changes && (status = change_refused(l, conn, &why)))
+		return send_error(conn, status, why);
 	__sync_fetch_and_add(&s->counters.served, 1);
-	req.too_big = b->too_big;
+	if (e->parse && !e->parse(&req, &parsed, &rep))
+		return send_reply(conn, &rep);
+	if (!e->inline_reply)
+		return run_in_worker(l, conn, e, parsed);
+	req.parsed = parsed;
 	e->fn(s->ctx, &req, &rep);
+	if (e->free_parsed && parsed)
+		e->free_parsed(parsed);
 	return send_reply(conn, &rep);
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-			      const char *method, const char *version, const char *upload,
-			      size_t *upload_size, void **con_cls)
+enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+			    const char *method, const char *version, const char *upload,
+			    size_t *upload_size, void **con_cls)
 {
 	struct listener *l = cls;
 	struct body *b = *con_cls;
+	enum MHD_Result ret;
 
 	(void)version;
 	if (!b) {
 		const struct http_endpoint *e;
 		unsigned int status;
 
+		const char *clen =
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+
 		b = calloc(1, sizeof(*b));
 		if (!b)
 			return MHD_NO;
 		e = http_endpoint_find(l->srv->table, l->srv->n, url, method, &status);
-		b->limited = !(e && e->unlimited) && !bucket_take(&l->srv->bucket);
+		b->limited = !(e && e->unlimited) && !bucket_take(&l->bucket);
 		*con_cls = b;
+		/* Announced too big: answered now, before a byte of it is read
+		 * (the connection then closes). A body that grows too big
+		 * unannounced is dropped as it comes, and answered at its end. */
+		if (!b->limited && clen && strtoull(clen, NULL, 10) > HTTP_MAX_BODY) {
+			b->too_big = b->replied = true;
+			__sync_fetch_and_add(&l->srv->counters.too_large, 1);
+			__sync_fetch_and_add(&l->srv->counters.served, 1);
+			return send_error(conn, 413, "body larger than 256 KiB");
+		}
+		return MHD_YES;
+	}
+	if (b->replied) {
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	if (*upload_size) {
 		if (b->limited) {
 			/* Not kept: the answer is 429 whatever it says. */
-		} else if (b->len + *upload_size > HTTP_MAX_BODY) {
+		} else if (b->too_big || b->len + *upload_size > HTTP_MAX_BODY) {
 			b->too_big = true;
 		} else {
 			char *nd = realloc(b->data, b->len + *upload_size + 1);
@@ -209,11 +308,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return route(l, conn, url, method, b);
+	ret = route(l, conn, url, method, b);
+	http_conn_answered(l->srv, conn);
+	return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-		      enum MHD_RequestTerminationCode toe)
+void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		    enum MHD_RequestTerminationCode toe)
 {
 	struct body *b = *con_cls;
 
@@ -225,207 +326,4 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(b);
 	}
 	*con_cls = NULL;
-}
-
-int http_listen_parse(const char *spec, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon;
-	char *end;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (!strncmp(spec, "unix:", 5)) {
-		struct sockaddr_un *un = (void *)ss;
-
-		if (!spec[5] || strlen(spec + 5) >= sizeof(un->sun_path))
-			return -ENAMETOOLONG;
-		un->sun_family = AF_UNIX;
-		strcpy(un->sun_path, spec + 5);
-		*len = sizeof(*un);
-		return 0;
-	}
-	colon = strrchr(spec, ':');
-	if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof(host))
-		return -EINVAL;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port < 1 || port > 65535)
-		return -EINVAL;
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		struct sockaddr_in6 *a6 = (void *)ss;
-
-		host[strlen(host) - 1] = 0;
-		if (inet_pton(AF_INET6, host + 1, &a6->sin6_addr) != 1)
-			return -EINVAL;
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons(port);
-		*len = sizeof(*a6);
-		return 0;
-	}
-	{
-		struct sockaddr_in *a4 = (void *)ss;
-
-		if (inet_pton(AF_INET, host, &a4->sin_addr) != 1)
-			return -EINVAL;
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons(port);
-		*len = sizeof(*a4);
-	}
-	return 0;
-}
-
-int http_unix_dir_check(const char *path, char *why, size_t len)
-{
-	char buf[108], dir[108], up[108];
-	struct stat st;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", dirname(buf));
-	if (!stat(dir, &st)) {
-		if (S_ISDIR(st.st_mode))
-			return 0;
-		snprintf(why, len, "%s is not a directory", dir);
-		return -ENOTDIR;
-	}
-	snprintf(up, sizeof(up), "%s", dir);
-	if (access(dirname(up), W_OK)) {
-		snprintf(why, len, "directory %s is missing and cannot be made: %s", dir,
-			 strerror(errno));
-		return -ENOENT;
-	}
-	return 0;
-}
-
-static int listen_socket(const char *spec, char *unix_path)
-{
-	struct sockaddr_storage ss;
-	socklen_t len;
-	int fd, one = 1, err;
-
-	err = http_listen_parse(spec, &ss, &len);
-	if (err)
-		return err;
-	if (ss.ss_family == AF_UNIX) {
-		const struct sockaddr_un *un = (const void *)&ss;
-
-		_Static_assert(sizeof(((struct listener *)0)->unix_path) == sizeof(un->sun_path),
-			       "unix path size");
-		memcpy(unix_path, un->sun_path, sizeof(un->sun_path));
-		unlink(unix_path);
-		{
-			char dir[sizeof(un->sun_path) + 1];
-
-			memcpy(dir, un->sun_path, sizeof(un->sun_path));
-			dir[sizeof(un->sun_path)] = 0;
-			if (mkdir(dirname(dir), 0750) && errno != EEXIST)
-				return -errno;
-		}
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (ss.ss_family == AF_UNIX)
-		chmod(unix_path, 0600);
-	return fd;
-}
-
-static int listener_start(struct listener *l, const char *spec, bool control, char *err,
-			  size_t errlen)
-{
-	int fd = listen_socket(spec, l->unix_path);
-
-	if (fd < 0) {
-		snprintf(err, errlen, "listen %s: %s", spec, strerror(-fd));
-		return fd;
-	}
-	l->control = control;
-	l->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle, l,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16U,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-		MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
-	if (!l->mhd) {
-		snprintf(err, errlen, "listen %s: cannot start the HTTP server", spec);
-		close(fd);
-		return -EIO;
-	}
-	return 0;
-}
-
-struct http_server *http_server_new(const struct http_endpoint *table, size_t n, void *ctx,
-				    unsigned int rate)
-{
-	struct http_server *s = calloc(1, sizeof(*s));
-	int i;
-
-	if (!s)
-		return NULL;
-	s->table = table;
-	s->n = n;
-	s->ctx = ctx;
-	for (i = 0; i < 2; i++)
-		s->listeners[i].srv = s;
-	pthread_mutex_init(&s->bucket.lock, NULL);
-	s->bucket.rate = rate;
-	s->bucket.tokens = rate;
-	clock_gettime(CLOCK_MONOTONIC, &s->bucket.last);
-	return s;
-}
-
-int http_server_listen(struct http_server *s, const char *listen, const char *control, char *err,
-		       size_t errlen)
-{
-	bool split = control && *control;
-	int rc;
-
-	rc = listener_start(&s->listeners[0], listen, !split, err, errlen);
-	if (!rc && split) {
-		rc = listener_start(&s->listeners[1], control, true, err, errlen);
-		if (rc)
-			http_server_stop(s);
-	}
-	return rc;
-}
-
-void http_server_stop(struct http_server *s)
-{
-	size_t i;
-
-	for (i = 0; i < 2; i++) {
-		struct listener *l = &s->listeners[i];
-
-		if (l->mhd)
-			MHD_stop_daemon(l->mhd);
-		l->mhd = NULL;
-		if (l->unix_path[0])
-			unlink(l->unix_path);
-		l->unix_path[0] = 0;
-	}
-}
-
-void http_server_free(struct http_server *s)
-{
-	if (!s)
-		return;
-	http_server_stop(s);
-	pthread_mutex_destroy(&s->bucket.lock);
-	free(s);
-}
-
-void http_server_counters(const struct http_server *s, struct http_counters *out)
-{
-	out->served = __atomic_load_n(&s->counters.served, __ATOMIC_RELAXED);
-	out->rate_limited = __atomic_load_n(&s->counters.rate_limited, __ATOMIC_RELAXED);
-	out->too_large = __atomic_load_n(&s->counters.too_large, __ATOMIC_RELAXED);
-	out->not_found = __atomic_load_n(&s->counters.not_found, __ATOMIC_RELAXED);
-	out->forbidden = __atomic_load_n(&s->counters.forbidden, __ATOMIC_RELAXED);
 }

@@ -33,7 +33,10 @@
 static void lib_print(enum ctaccel_print_level level, const char *msg, void *ctx)
 {
 	(void)ctx;
-	if (level != CTACCEL_PRINT_DEBUG)
+	/* the library reports a failing operation at WARN: an error here */
+	if (level == CTACCEL_PRINT_WARN)
+		daemon_err("%s", msg);
+	else if (level == CTACCEL_PRINT_INFO)
 		daemon_log("%s", msg);
 }
 
@@ -88,7 +91,7 @@ static int instance_lock(struct daemon *d)
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
 		if (fd >= 0)
 			close(fd);
-		daemon_log("another ctaccel daemon runs on %s", ctaccel_pin_root(d->h));
+		daemon_err("another ctaccel daemon runs on %s", ctaccel_pin_root(d->h));
 		return -EBUSY;
 	}
 	d->instance_fd = fd;
@@ -105,15 +108,15 @@ static int adopt_or_load(struct daemon *d, bool *adopted)
 		return -EIO;
 	err = ctaccel_open(d->h);
 	if (err == -EPROTO && d->conf.migrate) {
-		daemon_log("migrating: discarding pinned state of another layout in %s",
-			   ctaccel_pin_root(d->h));
+		daemon_warn("migrating: discarding pinned state of another layout in %s",
+			    ctaccel_pin_root(d->h));
 		err = ctaccel_discard(d->h);
 		err = err ?: ctaccel_nft_remove(d->h);
 		err = err ?: ctaccel_load(d->h, &d->conf.load);
 		err = err ?: ctaccel_open(d->h);
 		*adopted = false;
 	} else if (err == -EPROTO) {
-		daemon_log("refusing to adopt it; --migrate discards it (its flows are lost)");
+		daemon_err("refusing to adopt it; --migrate discards it (its flows are lost)");
 	}
 	return err;
 }
@@ -178,11 +181,12 @@ static void log_notes(const struct dconf *c)
 	int i;
 
 	for (i = 0; i < c->nnotes; i++)
-		daemon_log("%s", c->notes[i]);
+		daemon_warn("%s", c->notes[i]);
 }
 
 struct unchanged_walk {
 	struct dconf *now, *next;
+	char kept[256]; /* the keys not applied, for the reload's last line */
 };
 
 /* What a reload cannot apply keeps its value, and says so. */
@@ -208,38 +212,71 @@ static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
 		return 0; /* no repeated setting is fixed */
 	ctaccel_setting_format(ref, dconf_base(w->now, ref), 0, was, sizeof(was));
 	ctaccel_setting_format(ref, dconf_base(w->next, ref), 0, asked, sizeof(asked));
-	daemon_log("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
-		   dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
-						     : "it takes effect at the next load");
+	daemon_warn("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
+		    dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
+						      : "it takes effect at the next load");
+	snprintf(w->kept + strlen(w->kept), sizeof(w->kept) - strlen(w->kept), "%s%s",
+		 w->kept[0] ? ", " : "", ref->key);
 	w->next->err[0] = 0;
 	ctaccel_setting_set(ref, dconf_base(w->next, ref), was, w->next->err, sizeof(w->next->err));
 	return 0;
 }
 
-static void keep_unlive_all(struct dconf *now, struct dconf *next)
+/* The keys not applied, ", "-separated, into kept ("" when none). */
+static void keep_unlive_all(struct dconf *now, struct dconf *next, char *kept, size_t len)
 {
 	struct unchanged_walk w = {.now = now, .next = next};
 
 	ctaccel_settings_each(daemon_settings, keep_unlive, &w);
 	ctaccel_settings_each(ctaccel_load_settings, keep_unlive, &w);
+	snprintf(kept, len, "%s", w.kept);
 }
+
+/* The listeners and the request rate, live: a listener that cannot move
+ * stays where it is, and says so. */
+static void apply_http(struct daemon *d, struct dconf *next, char *kept, size_t len)
+{
+	char err[256] = "";
+	int rc;
+
+	rc = http_server_relisten(d->http, next->listen, next->control_listen, err, sizeof(err));
+	if (rc < 0) {
+		daemon_err("reload: %s: the listeners stay on %s%s%s", err, d->conf.listen,
+			   d->conf.control_listen[0] ? " and " : "", d->conf.control_listen);
+		memcpy(next->listen, d->conf.listen, sizeof(next->listen));
+		memcpy(next->control_listen, d->conf.control_listen, sizeof(next->control_listen));
+		snprintf(kept + strlen(kept), len - strlen(kept), "%slisten", kept[0] ? ", " : "");
+	} else if (rc > 0) {
+		daemon_log("listening on %s%s%s", next->listen,
+			   next->control_listen[0] ? ", control on " : "", next->control_listen);
+	}
+	http_server_set_rate(d->http, next->http_rate);
+}
+
+/* How long a reload waits for another ctaccel's change to the state. */
+#define RELOAD_LOCK_MS 30000
 
 static void reload(struct daemon *d, int argc, char **argv)
 {
 	struct dconf *next = malloc(sizeof(*next));
+	char kept[256];
 	int err;
 
 	if (!next || dconf_read(next, ctaccel_pin_root(d->h), argc, argv)) {
-		daemon_log("reload: %s", next ? next->err : strerror(ENOMEM));
+		daemon_err("reload: %s; the configuration in force stays",
+			   next ? next->err : strerror(ENOMEM));
 		if (next)
 			dconf_free(next);
 		free(next);
 		return;
 	}
 	log_notes(next);
-	keep_unlive_all(&d->conf, next);
+	keep_unlive_all(&d->conf, next, kept, sizeof(kept));
 	pthread_mutex_lock(&d->lock);
-	err = ctaccel_lock(d->h);
+	err = ctaccel_lock_wait(d->h, RELOAD_LOCK_MS);
+	if (err == -EWOULDBLOCK)
+		daemon_err("reload: another ctaccel held the state for %d s",
+			   RELOAD_LOCK_MS / 1000);
 	err = err ?: daemon_attach_devices(d, next);
 	if (!err && next->policy_given)
 		err = ctaccel_policy_replace(d->h, next->rules, next->nrules);
@@ -248,6 +285,8 @@ static void reload(struct daemon *d, int argc, char **argv)
 	if (!err)
 		apply_expiry_interval(d, next);
 	ctaccel_unlock(d->h);
+	if (!err)
+		apply_http(d, next, kept, sizeof(kept));
 	if (!err) {
 		pthread_mutex_lock(&d->conf_lock);
 		dconf_free(&d->conf);
@@ -258,7 +297,12 @@ static void reload(struct daemon *d, int argc, char **argv)
 	}
 	pthread_mutex_unlock(&d->lock);
 	free(next);
-	daemon_log("reloaded configuration%s", err ? " (failed, kept)" : "");
+	if (err)
+		daemon_err("reload failed: the configuration in force stays");
+	else if (kept[0])
+		daemon_warn("reloaded configuration, but for %s (not applied: see above)", kept);
+	else
+		daemon_log("reloaded configuration");
 }
 
 static double now_s(void)
@@ -269,17 +313,35 @@ static double now_s(void)
 	return t.tv_sec + t.tv_nsec / 1e9;
 }
 
-/* Until SIGTERM or SIGINT: repairs (kernel expiry among them), reloads. */
+/* systemd's watchdog: half its WATCHDOG_USEC, in seconds; 0 when off. */
+static double watchdog_half(void)
+{
+	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+
+	if (!usec || (pid && atoi(pid) != getpid()))
+		return 0;
+	return strtoull(usec, NULL, 10) / 2e6;
+}
+
+/* Until SIGTERM or SIGINT: repairs (kernel expiry among them), reloads, and
+ * systemd's watchdog fed from here, so that a main loop stuck anywhere is
+ * seen. */
 static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
 {
-	double next_repair = now_s() + d->conf.repair_interval;
-	double wait;
+	double next_repair = now_s() + d->conf.repair_interval, half = watchdog_half();
+	double next_beat = now_s(), wait;
 	struct timespec to;
 	siginfo_t si;
 	int sig;
 
 	for (;;) {
+		if (half && now_s() >= next_beat) {
+			sd_notify("WATCHDOG=1\n");
+			next_beat = now_s() + half;
+		}
 		wait = d->conf.repair_interval ? next_repair - now_s() : 3600;
+		if (half && next_beat - now_s() < wait)
+			wait = next_beat - now_s();
 		if (wait < 0)
 			wait = 0;
 		to.tv_sec = (time_t)wait;
@@ -305,10 +367,19 @@ static void loop(struct daemon *d, const sigset_t *set, int argc, char **argv)
 	}
 }
 
-static int serve(struct daemon *d, int argc, char **argv)
+/* What the HTTP threads hold: nothing. They parse untrusted bytes; the
+ * handlers that need a privilege run in the workers (http.h). */
+static int http_threads_unprivileged(void)
 {
+	return ctaccel_caps_keep_only(0);
+}
+
+static int serve(struct daemon *d, const sigset_t *set, int argc, char **argv)
+{
+	struct http_options ho = {.rate = d->conf.http_rate,
+				  .unix_group = d->conf.unix_group_access,
+				  .unprivileged = http_threads_unprivileged};
 	char err[256];
-	sigset_t set;
 	int rc;
 
 	/* Whatever a crash (of a daemon or a CLI) left half done. */
@@ -322,29 +393,28 @@ static int serve(struct daemon *d, int argc, char **argv)
 	/* One loaded socket iterator for every scrape; without it each scrape
 	 * loads its own, which needs capabilities dropped below. */
 	if (ctaccel_sockiter_new(d->h, &d->sockiter))
-		daemon_log("host socket metrics unavailable");
-	d->http = http_server_new(api_endpoints, api_nendpoints, d, d->conf.http_rate);
+		daemon_warn("host socket metrics unavailable");
+	d->http = http_server_new(api_endpoints, api_nendpoints, d, &ho);
 	if (!d->http)
 		return -ENOMEM;
-	if (http_server_listen(d->http, d->conf.listen, d->conf.control_listen, err, sizeof(err))) {
-		daemon_log("%s", err);
+	/* Bound with every privilege (a low port), started with fewer. */
+	if (http_server_bind(d->http, d->conf.listen, d->conf.control_listen, err, sizeof(err))) {
+		daemon_err("%s", err);
 		return -EIO;
 	}
 	rc = ctaccel_caps_keep_only(DAEMON_CAPS);
 	if (rc) {
-		daemon_log("drop capabilities: %s", strerror(-rc));
+		daemon_err("drop capabilities: %s", strerror(-rc));
 		return rc;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	if (http_server_start(d->http, err, sizeof(err))) {
+		daemon_err("%s", err);
+		return -EIO;
+	}
 	daemon_log("running: pinned in %s, %d device(s), listening on %s", ctaccel_pin_root(d->h),
 		   d->conf.ndev, d->conf.listen);
 	sd_notify("READY=1\nSTATUS=tracking\n");
-	loop(d, &set, argc, argv);
+	loop(d, set, argc, argv);
 	sd_notify("STOPPING=1\n");
 	http_server_stop(d->http);
 	return 0;
@@ -383,6 +453,7 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 {
 	struct ctaccel_opts o = {.print = lib_print, .tc_filters = tc_filters};
 	struct daemon *d;
+	sigset_t set;
 	char **args;
 	int i, ret = 1;
 
@@ -397,12 +468,22 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 	args[0] = (char *)"daemon";
 	for (i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
+	/* Before any thread exists, so that every thread has them blocked: the
+	 * main loop alone takes them, with sigtimedwait. A signal that came to
+	 * another thread would take its default action and kill the daemon
+	 * without its exit path. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	d->instance_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->conf_lock, NULL);
 	pthread_mutex_init(&d->sockiter_lock, NULL);
 	if (dconf_read(&d->conf, pin_path, argc + 1, args)) {
-		daemon_log("%s", d->conf.err);
+		daemon_err("%s", d->conf.err);
 		ret = 2;
 	} else if (log_notes(&d->conf), d->conf.help) {
 		printf("Usage: ctaccel " DAEMON_USAGE "\n");
@@ -418,8 +499,8 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 				   o.pin_path);
 		i = i < 0 ? i : ctaccel_new(&o, &d->h);
 		if (i)
-			daemon_log("pin-path %s: %s", d->conf.pin_path, strerror(-i));
-		else if (!start(d) && !serve(d, argc + 1, args))
+			daemon_err("pin-path %s: %s", d->conf.pin_path, strerror(-i));
+		else if (!start(d) && !serve(d, &set, argc + 1, args))
 			ret = 0;
 		if (!ret && d->conf.detach_on_exit)
 			detach_configured(d);

@@ -131,32 +131,37 @@ static void expiry(FILE *f, struct daemon *d)
 	fprintf(f, "ctaccel_expiry_pause_seconds %.3f\n", x.pause_s);
 }
 
+/* Read without the daemon's mutex (a reload may hold it for seconds): each
+ * figure is changed atomically. */
+#define LOAD(x) ((unsigned long long)__atomic_load_n(&(x), __ATOMIC_RELAXED))
+
 static void gc_and_repairs(FILE *f, struct daemon *d)
 {
+	double last, total;
 	int i;
 
-	pthread_mutex_lock(&d->lock);
+	__atomic_load(&d->gc_last_seconds, &last, __ATOMIC_RELAXED);
+	__atomic_load(&d->gc_seconds_total, &total, __ATOMIC_RELAXED);
 	head(f, "ctaccel_expiry_stalls_total", "counter",
 	     "Times the daemon found kernel expiry not running (and started it again)");
-	fprintf(f, "ctaccel_expiry_stalls_total %llu\n", (unsigned long long)d->expiry_stalls);
+	fprintf(f, "ctaccel_expiry_stalls_total %llu\n", LOAD(d->expiry_stalls));
 	head(f, "ctaccel_gc_runs_total", "counter", "Passes forced through POST /v1/gc");
-	fprintf(f, "ctaccel_gc_runs_total %llu\n", (unsigned long long)d->gc_runs);
+	fprintf(f, "ctaccel_gc_runs_total %llu\n", LOAD(d->gc_runs));
 	head(f, "ctaccel_gc_deleted_flows_total", "counter", "Flows removed by forced passes");
-	fprintf(f, "ctaccel_gc_deleted_flows_total %llu\n", (unsigned long long)d->gc_deleted);
+	fprintf(f, "ctaccel_gc_deleted_flows_total %llu\n", LOAD(d->gc_deleted));
 	head(f, "ctaccel_gc_errors_total", "counter", "Forced passes that failed");
-	fprintf(f, "ctaccel_gc_errors_total %llu\n", (unsigned long long)d->gc_errors);
+	fprintf(f, "ctaccel_gc_errors_total %llu\n", LOAD(d->gc_errors));
 	head(f, "ctaccel_gc_duration_seconds_total", "counter", "Time forced passes took");
-	fprintf(f, "ctaccel_gc_duration_seconds_total %g\n", d->gc_seconds_total);
+	fprintf(f, "ctaccel_gc_duration_seconds_total %g\n", total);
 	head(f, "ctaccel_gc_last_duration_seconds", "gauge", "Duration of the last forced pass");
-	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", d->gc_last_seconds);
+	fprintf(f, "ctaccel_gc_last_duration_seconds %g\n", last);
 	head(f, "ctaccel_repairs_total", "counter",
 	     "Things put right that changed behind the daemon's back");
 	for (i = 0; i < REPAIR__MAX; i++)
 		fprintf(f, "ctaccel_repairs_total{what=\"%s\"} %llu\n", daemon_repair_names[i],
-			(unsigned long long)d->repairs[i]);
+			LOAD(d->repairs[i]));
 	head(f, "ctaccel_repair_errors_total", "counter", "Repairs that failed");
-	fprintf(f, "ctaccel_repair_errors_total %llu\n", (unsigned long long)d->repair_errors);
-	pthread_mutex_unlock(&d->lock);
+	fprintf(f, "ctaccel_repair_errors_total %llu\n", LOAD(d->repair_errors));
 }
 
 static void http_requests(FILE *f, struct daemon *d)
@@ -170,9 +175,10 @@ static void http_requests(FILE *f, struct daemon *d)
 			const char *outcome;
 			uint64_t n;
 		} rows[] = {
-			{"served", c.served},	    {"rate_limited", c.rate_limited},
-			{"too_large", c.too_large}, {"not_found", c.not_found},
-			{"forbidden", c.forbidden},
+			{"served", c.served},	      {"rate_limited", c.rate_limited},
+			{"too_large", c.too_large},   {"not_found", c.not_found},
+			{"forbidden", c.forbidden},   {"misdirected", c.misdirected},
+			{"wrong_type", c.wrong_type}, {"timed_out", c.timed_out},
 		};
 
 		head(f, "ctaccel_http_requests_total", "counter",
@@ -181,6 +187,10 @@ static void http_requests(FILE *f, struct daemon *d)
 			fprintf(f, "ctaccel_http_requests_total{outcome=\"%s\"} %llu\n",
 				rows[i].outcome, (unsigned long long)rows[i].n);
 	}
+	head(f, "ctaccel_http_slow_connections_closed_total", "counter",
+	     "Connections closed because a request took longer than its deadline");
+	fprintf(f, "ctaccel_http_slow_connections_closed_total %llu\n",
+		(unsigned long long)c.slow_closed);
 }
 
 char *metrics_text(struct daemon *d)

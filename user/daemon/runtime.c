@@ -36,23 +36,39 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) + (b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* The daemon's mutex for an API request: at most API_LOCK_MS (a reload
+ * holds it while it waits for the state lock), else -EWOULDBLOCK. */
+static int api_lock(struct daemon *d)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += API_LOCK_MS / 1000;
+	return pthread_mutex_timedlock(&d->lock, &until) ? -EWOULDBLOCK : 0;
+}
+
 int daemon_gc(struct daemon *d, struct ctaccel_gc_result *res)
 {
 	struct timespec a, b;
+	double took;
 	int err;
 
-	pthread_mutex_lock(&d->lock);
+	err = api_lock(d);
+	if (err)
+		return err;
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	/* No state lock: compare-and-delete is safe against any writer. */
 	err = ctaccel_gc(d->h, res);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (!err) {
-		d->gc_runs++;
-		d->gc_deleted += res->deleted;
-		d->gc_last_seconds = elapsed(&a, &b);
-		d->gc_seconds_total += d->gc_last_seconds;
+		took = elapsed(&a, &b);
+		__atomic_fetch_add(&d->gc_runs, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&d->gc_deleted, res->deleted, __ATOMIC_RELAXED);
+		__atomic_store(&d->gc_last_seconds, &took, __ATOMIC_RELAXED);
+		took += d->gc_seconds_total; /* one writer: this, under the mutex */
+		__atomic_store(&d->gc_seconds_total, &took, __ATOMIC_RELAXED);
 	} else {
-		d->gc_errors++;
+		__atomic_fetch_add(&d->gc_errors, 1, __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
@@ -62,13 +78,18 @@ int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, si
 {
 	int err;
 
-	pthread_mutex_lock(&d->lock);
-	err = ctaccel_lock(d->h);
+	err = api_lock(d);
+	if (err)
+		return err;
+	err = ctaccel_lock_wait(d->h, API_LOCK_MS);
 	err = err ?: ctaccel_policy_replace(d->h, rules, n);
 	ctaccel_unlock(d->h);
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }
+
+/* One more of a figure /metrics reads without the mutex. */
+#define COUNT(d, field, n) __atomic_fetch_add(&(d)->field, (n), __ATOMIC_RELAXED)
 
 static void repair_nft(struct daemon *d)
 {
@@ -83,11 +104,11 @@ static void repair_nft(struct daemon *d)
 		return;
 	rc = ctaccel_nft_install(d->h);
 	if (!rc) {
-		d->repairs[REPAIR_NFT]++;
-		daemon_log("nft table inet ctaccel was missing: restored");
+		COUNT(d, repairs[REPAIR_NFT], 1);
+		daemon_warn("nft table inet ctaccel was missing: restored");
 	} else {
-		d->repair_errors++;
-		daemon_log("nft table inet ctaccel is missing: %s", strerror(-rc));
+		COUNT(d, repair_errors, 1);
+		daemon_err("nft table inet ctaccel is missing: %s", strerror(-rc));
 	}
 }
 
@@ -102,15 +123,15 @@ static void repair_devices(struct daemon *d)
 			continue;
 		rc = ctaccel_attach(d->h, ifx);
 		if (!rc) {
-			d->repairs[REPAIR_DEVICE]++;
-			daemon_log("device %s: programs re-attached", d->conf.devices[i]);
+			COUNT(d, repairs[REPAIR_DEVICE], 1);
+			daemon_warn("device %s: programs re-attached", d->conf.devices[i]);
 		} else {
-			d->repair_errors++;
-			daemon_log("device %s: re-attach: %s", d->conf.devices[i], strerror(-rc));
+			COUNT(d, repair_errors, 1);
+			daemon_err("device %s: re-attach: %s", d->conf.devices[i], strerror(-rc));
 		}
 	}
 	if (ctaccel_devices_prune(d->h, &pruned) == 0 && pruned) {
-		d->repairs[REPAIR_IFACE] += pruned;
+		COUNT(d, repairs[REPAIR_IFACE], pruned);
 		daemon_log("forgot %u device record(s) whose device is gone", pruned);
 	}
 }
@@ -131,14 +152,14 @@ static void repair_expiry(struct daemon *d)
 
 	if (ctaccel_expiry_status(d->h, &x) || x.running)
 		return;
-	d->expiry_stalls++;
-	daemon_log("kernel expiry %s: no check for %.0f s; starting it again",
-		   x.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled", x.since_check_s);
+	COUNT(d, expiry_stalls, 1);
+	daemon_warn("kernel expiry %s: no check for %.0f s; starting it again",
+		    x.stopped ? "was stopped ('ctaccel expiry stop')" : "stalled", x.since_check_s);
 	if (ctaccel_expiry_restart(d->h)) {
-		d->repair_errors++;
+		COUNT(d, repair_errors, 1);
 		return;
 	}
-	d->repairs[REPAIR_EXPIRY]++;
+	COUNT(d, repairs[REPAIR_EXPIRY], 1);
 }
 
 void daemon_repair(struct daemon *d)
@@ -148,21 +169,24 @@ void daemon_repair(struct daemon *d)
 	 * no pins behind them would leave orphans nobody can see. */
 	if (!ctaccel_is_loaded(d->h)) {
 		if (!d->state_gone)
-			daemon_log("pinned state in %s is gone: not ready, nothing re-attached "
+			daemon_err("pinned state in %s is gone: not ready, nothing re-attached "
 				   "(restart the daemon to load it again)",
 				   ctaccel_pin_root(d->h));
 		d->state_gone = true;
 		goto out;
 	}
-	if (ctaccel_lock(d->h))
+	/* Another ctaccel changing the state (a live upgrade holds it for
+	 * seconds): this pass is skipped, not waited for, so that the daemon's
+	 * mutex is never held behind it. The next pass comes soon. */
+	if (ctaccel_lock_wait(d->h, 0))
 		goto out;
 	/* A live upgrade by another process: its programs, not the ones this
 	 * handle opened, are the ones to check and to put back. */
 	if (ctaccel_refresh(d->h) > 0)
 		daemon_log("programs replaced by another ctaccel: using the new ones");
 	if (ctaccel_policy_sync(d->h) > 0) {
-		d->repairs[REPAIR_POLICY]++;
-		daemon_log("policy: finished an update that was interrupted");
+		COUNT(d, repairs[REPAIR_POLICY], 1);
+		daemon_warn("policy: finished an update that was interrupted");
 	}
 	repair_nft(d);
 	repair_devices(d);
@@ -185,17 +209,15 @@ bool daemon_ready(struct daemon *d)
 	 * state lock, which a live upgrade by the CLI keeps for seconds. */
 	pthread_mutex_lock(&d->conf_lock);
 	/*
-	 * ctaccel's programs by name, not these very programs: a live upgrade
-	 * by the CLI repins, then swaps the filters, and this handle may still
-	 * hold the programs from before the previous upgrade (the repair pass
-	 * that refreshes it waits for the state lock). Between the repin and
-	 * the swap the attached program is then neither this handle's nor the
-	 * pinned one, though tracking never stopped. Which programs they are is
-	 * the repair pass's business, under the lock.
+	 * The state's live links, not these very programs: a live upgrade by
+	 * the CLI swaps the programs in the links, and this handle may still
+	 * hold the ones from before (the repair pass that refreshes it skips
+	 * while another ctaccel holds the state lock). Which programs they are
+	 * is the repair pass's business, under the lock.
 	 */
 	for (i = 0; ok && i < d->conf.ndev; i++) {
 		ifx = if_nametoindex(d->conf.devices[i]);
-		ok = ifx && ctaccel_device_named_hooks(ifx) == ctaccel_wanted_hooks(d->h);
+		ok = ifx && ctaccel_device_serving(d->h, ifx) == ctaccel_wanted_hooks(d->h);
 	}
 	pthread_mutex_unlock(&d->conf_lock);
 	return ok;
