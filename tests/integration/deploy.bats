@@ -15,22 +15,53 @@ assert set(kinds) == {"ConfigMap", "DaemonSet"}, kinds.keys()
 spec = kinds["DaemonSet"]["spec"]["template"]["spec"]
 assert spec["hostNetwork"] is True
 assert spec["priorityClassName"] == "system-node-critical"
-assert spec["initContainers"][0]["securityContext"]["privileged"] is True
+# privileged only for Bidirectional propagation, which Kubernetes allows
+# privileged containers alone; its one job is the bpffs mount
+init = spec["initContainers"]
+assert len(init) == 1 and init[0]["securityContext"] == {"privileged": True}
+assert [m["mountPropagation"] for m in init[0]["volumeMounts"]] == ["Bidirectional"]
+assert "mount -t bpf" in " ".join(init[0]["command"])
 main = [c for c in spec["containers"] if c["name"] == "ctaccel"][0]
-assert main["livenessProbe"]["httpGet"]["path"] == "/healthz"
-assert main["readinessProbe"]["httpGet"]["path"] == "/readyz"
-assert set(main["securityContext"]["capabilities"]["add"]) >= {"BPF", "NET_ADMIN"}
+# probes: their paths and explicit timeouts, on the listener's port
+for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+    p = main[probe]
+    assert p["httpGet"]["path"] == path and p["httpGet"]["port"] == 9474, p
+    assert 1 <= p["timeoutSeconds"] < p["periodSeconds"], p
+    assert "failureThreshold" in p
+# the daemon container: only the capabilities it needs, nothing else
+sc = main["securityContext"]
+assert sc["capabilities"] == {"drop": ["ALL"], "add": ["BPF", "NET_ADMIN", "PERFMON"]}, sc
+assert sc["allowPrivilegeEscalation"] is False and sc["readOnlyRootFilesystem"] is True
+assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+assert "privileged" not in sc
+# the sidecar: not root, no capabilities
+side = [c for c in spec["containers"] if c["name"] == "policy-sidecar"][0]
+ssc = side["securityContext"]
+assert ssc["runAsUser"] != 0 and ssc["runAsNonRoot"] is True
+assert ssc["capabilities"] == {"drop": ["ALL"]} and ssc["allowPrivilegeEscalation"] is False
+assert ssc["readOnlyRootFilesystem"] is True and ssc["seccompProfile"] == {"type": "RuntimeDefault"}
+# it reaches the 0660 socket through the pod's fsGroup, the volume's group
+assert spec["securityContext"]["fsGroup"] == ssc["runAsGroup"]
+assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+# the read listener binds the node's own address, not every address
+env = {e["name"]: e for e in main.get("env", [])}
+assert env["HOST_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.hostIP"
+cmd = main["command"]
+assert cmd[cmd.index("--listen") + 1] == "$(HOST_IP):9474", cmd
 ann = kinds["DaemonSet"]["spec"]["template"]["metadata"]["annotations"]
 assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9474"
-side = [c for c in spec["containers"] if c["name"] == "policy-sidecar"][0]
 assert "/v1/policy" in " ".join(side["command"])
-# the sidecar changes policy through the control socket, not loopback TCP
-assert "--unix-socket /run/ctaccel/control.sock" in " ".join(side["command"])
+# the sidecar changes policy through the control socket, not loopback TCP,
+# with the Content-Type the daemon requires
+assert "--unix-socket /run/ctaccel/api/control.sock" in " ".join(side["command"])
+assert "Content-Type: application/json" in " ".join(side["command"])
 conf = kinds["ConfigMap"]["data"]["ctaccel.conf"]
-assert "control-listen = unix:/run/ctaccel/control.sock" in conf
-# the scraper and the kubelet reach the read-only listener on the node's
-# addresses (hostNetwork), not only its loopback
-assert "listen = 0.0.0.0:9474" in conf
+assert "control-listen = unix:/run/ctaccel/api/control.sock" in conf
+assert "unix-group-access = on" in conf
+vmounts = {m["name"]: m["mountPath"] for m in side["volumeMounts"]}
+assert vmounts["control"] == "/run/ctaccel"
+# the kubelet probes the pod's address, which on the host network is the node's
+assert not any(l.strip().startswith("listen") for l in conf.splitlines())
 assert all("host" not in main[p]["httpGet"] for p in ("livenessProbe", "readinessProbe"))
 # sock_ops goes to the host's cgroup v2 root, not the container's
 vols = {v["name"]: v for v in spec["volumes"]}
@@ -46,12 +77,15 @@ PYEOF
 }
 
 @test "the ConfigMap's daemon config is accepted by ctaccel" {
-	local conf
+	local conf vol
 	conf=$(mktemp)
-	$PY -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' "$ROOT/deploy/k8s/ctaccel.yaml" | sed 's/^devices = .*/devices = lo/; s|pin-path = .*|pin-path = /sys/fs/bpf/ctaccel-test-conf|' >"$conf"
+	# the pod's control volume (/run/ctaccel), a directory that exists
+	vol=$(mktemp -d)
+	$PY -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' "$ROOT/deploy/k8s/ctaccel.yaml" | sed "s/^devices = .*/devices = lo/; s|pin-path = .*|pin-path = /sys/fs/bpf/ctaccel-test-conf|; s|unix:/run/ctaccel/|unix:$vol/|" >"$conf"
+	grep -q "^control-listen = unix:$vol/" "$conf"
 	# every key is read and checked as the daemon would, and nothing starts
 	run "$ROOT/ctaccel" daemon --config "$conf" --check-config
-	rm -f "$conf"
+	rm -rf "$conf" "$vol"
 	[[ $status -eq 0 && $output == "configuration ok" ]]
 	[[ ! -e /sys/fs/bpf/ctaccel-test-conf ]]
 }
@@ -106,6 +140,24 @@ PYEOF
 	rm -rf "$root"
 	echo "$output"
 	[[ $status -eq 0 && -z $output ]]
+}
+
+@test "the unit is hardened: systemd-analyze security scores 2.0 or less, and it has a watchdog" {
+	local unit="$ROOT/scripts/ctaccel.service" score
+	run systemd-analyze security --offline=yes --no-pager "$unit"
+	echo "$output" | tail -1
+	[[ $status -eq 0 ]]
+	score=$(sed -n 's/.*Overall exposure level for ctaccel.service: \([0-9.]*\) .*/\1/p' <<<"$output")
+	[[ -n $score ]] && awk -v s="$score" 'BEGIN { exit !(s <= 2.0) }'
+	# systemd's own threshold (tenths) agrees
+	systemd-analyze security --offline=yes --no-pager --threshold=20 "$unit" >/dev/null
+	# the daemon notifies (Type=notify) and is restarted when its loop stops
+	# sending WATCHDOG=1; only the capabilities it needs, without new ones
+	grep -qx 'Type=notify' "$unit"
+	grep -Eqx 'WatchdogSec=[1-9][0-9]*' "$unit"
+	grep -qx 'CapabilityBoundingSet=CAP_BPF CAP_NET_ADMIN CAP_PERFMON' "$unit"
+	grep -qx 'NoNewPrivileges=yes' "$unit"
+	grep -qx 'Restart=on-failure' "$unit"
 }
 
 @test "--check-config refuses a control socket whose directory the daemon cannot make" {

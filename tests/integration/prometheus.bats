@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 # The Kubernetes scrape path and the Grafana dashboard against a real
 # Prometheus server (Debian's): the daemon runs with the manifest's own
-# configuration in the gateway namespace and is scraped on the gateway's
-# address, as a scraper reaches a hostNetwork pod on its node's address;
+# configuration and flags in the gateway namespace, the gateway's address as
+# the node's (status.hostIP), and is scraped there, as a scraper reaches a
+# hostNetwork pod on its node's address;
 # every dashboard query then returns the series its legend names.
 
 load lib
@@ -13,13 +14,16 @@ PORT=9474
 setup_file() {
 	topo_names "pm$$"
 	topo_up
-	local conf="$BATS_FILE_TMPDIR/ctaccel.conf" cg
+	local conf="$BATS_FILE_TMPDIR/ctaccel.conf" cg flags
 	cg=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 	# the manifest's configuration, with this machine's devices, pins and cgroup
 	/usr/bin/python3 -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "ConfigMap"][0]; print(d["data"]["ctaccel.conf"])' \
 		"$ROOT/deploy/k8s/ctaccel.yaml" |
 		sed "s/^devices = .*/devices = vgc vgs/; s|^pin-path = .*|pin-path = $PIN|; s|^cgroup = .*|cgroup = $cg|; s|unix:/run/ctaccel/|unix:$BATS_FILE_TMPDIR/|" >"$conf"
-	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --config "$conf" --expiry-interval 1 \
+	# the container's flags after its --config, $(HOST_IP) the node's address
+	mapfile -t flags < <(/usr/bin/python3 -c 'import sys, yaml; d = [x for x in yaml.safe_load_all(open(sys.argv[1])) if x["kind"] == "DaemonSet"][0]; c = [c for c in d["spec"]["template"]["spec"]["containers"] if c["name"] == "ctaccel"][0]["command"]; print("\n".join(a.replace("$(HOST_IP)", "198.18.0.1") for a in c[c.index("--config") + 2:]))' "$ROOT/deploy/k8s/ctaccel.yaml")
+	[[ ${flags[*]} == "--listen 198.18.0.1:$PORT" ]]
+	nsenter --net="/run/netns/$G" "$CTACCEL" daemon --config "$conf" "${flags[@]}" --expiry-interval 1 \
 		>"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
 	cat >"$BATS_FILE_TMPDIR/prometheus.yml" <<-EOF
@@ -58,8 +62,12 @@ query() {
 @test "the manifest's configuration is scraped on the node's address: target up, metrics valid" {
 	[[ $(query 'up{job="ctaccel"}' | jq -r '.data.result[0].value[1]') == 1 ]]
 	url "http://198.18.0.1:$PORT/metrics" | promtool check metrics
+	# bound to the node's address alone: not its other addresses
+	ip -n "$G" -4 -o addr show | grep -q ' 198.18.1.1/'
+	run url -o /dev/null "http://198.18.1.1:$PORT/healthz"
+	[[ $status -eq 7 ]] # connection refused
 	# the control API is not served there
-	[[ $(url -o /dev/null -w '%{http_code}' -X POST "http://198.18.0.1:$PORT/v1/gc") == 403 ]]
+	[[ $(url -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -X POST "http://198.18.0.1:$PORT/v1/gc") == 403 ]]
 }
 
 @test "every Grafana panel query returns the series its legend names" {
