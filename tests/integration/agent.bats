@@ -429,7 +429,7 @@ while time.time() < end:
 }
 
 @test "12: log lines carry their level for the journal: <3> errors, <4> warnings, <6> the rest" {
-	local conf="$BATS_TEST_TMPDIR/c.conf" line
+	local conf="$BATS_TEST_TMPDIR/c.conf" line i
 	# an older spelling (warning), and the daemon's own news (info)
 	printf '[ctaccel]\ngc_interval = 2\n' >"$conf"
 	JOURNAL_STREAM=0:0 daemon_start --config "$conf"
@@ -443,6 +443,15 @@ while time.time() < end:
 	cat "$BATS_FILE_TMPDIR/daemon.log"
 	grep -q '^<4>ctaccel: .*gc_interval' "$BATS_FILE_TMPDIR/daemon.log"
 	grep -q '^<6>ctaccel: running' "$BATS_FILE_TMPDIR/daemon.log"
+	# a reload that cannot apply a setting: an error, and a warning that says so
+	printf '[ctaccel]\nrepair-interval = 2\nmax-flows = 1024\n' >"$conf"
+	kill -HUP "$(daemon_pid)"
+	for i in $(seq 100); do
+		grep -q 'reloaded configuration' "$BATS_FILE_TMPDIR/daemon.log" && break
+		sleep 0.1
+	done
+	grep -q '^<3>ctaccel: reload: max-flows 262144 -> 1024 not applied: it takes effect at the next load$' "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q '^<4>ctaccel: reloaded configuration, but for max-flows (not applied: see above)$' "$BATS_FILE_TMPDIR/daemon.log"
 	# without the journal, plain lines
 	daemon_stop
 	rm -f "$BATS_FILE_TMPDIR/daemon.pid"

@@ -212,9 +212,9 @@ static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
 		return 0; /* no repeated setting is fixed */
 	ctaccel_setting_format(ref, dconf_base(w->now, ref), 0, was, sizeof(was));
 	ctaccel_setting_format(ref, dconf_base(w->next, ref), 0, asked, sizeof(asked));
-	daemon_warn("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
-		    dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
-						      : "it takes effect at the next load");
+	daemon_err("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
+		   dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
+						     : "it takes effect at the next load");
 	snprintf(w->kept + strlen(w->kept), sizeof(w->kept) - strlen(w->kept), "%s%s",
 		 w->kept[0] ? ", " : "", ref->key);
 	w->next->err[0] = 0;
