@@ -1,27 +1,18 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * The handle and the pinned state under its root: pin paths, opening the
- * pins (layout and ABI checked first), the lock, bpffs, capabilities.
+ * pins (layout and ABI checked first). The lock is lock.c's; bpffs, mount
+ * namespaces and capabilities are host.c's.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/vfs.h>
-#include <linux/capability.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
@@ -200,182 +191,6 @@ void unpin_all(struct ctaccel *h)
 bool ctaccel_is_loaded(const struct ctaccel *h)
 {
 	return pin_exists(h, pin_name(PIN_FLOWS));
-}
-
-int ctaccel_bpffs_ensure(struct ctaccel *h)
-{
-	char parent[PATH_MAX];
-	struct statfs st;
-
-	snprintf(parent, sizeof(parent), "%s", h->root);
-	dirname(parent);
-	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (strcmp(parent, "/sys/fs/bpf")) {
-		pr_warn(h, "%s: not on a bpf filesystem", parent);
-		return -ENOTSUP;
-	}
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
-		return lib_fail(h, -errno, "mount bpffs on /sys/fs/bpf");
-	return 0;
-}
-
-/* The parent of pid, from /proc/PID/stat, or 0. */
-static int parent_of(int pid)
-{
-	char path[64], buf[512], *rp;
-	int ppid = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	/* "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses. */
-	if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')))
-		sscanf(rp + 1, " %*c %d", &ppid);
-	fclose(f);
-	return ppid;
-}
-
-/* Whether pid's mount namespace differs from ours and has bpffs at parent. */
-static bool mounts_there(int pid, const struct stat *self_ns, const char *parent)
-{
-	char path[PATH_MAX + 32];
-	struct stat ns;
-	struct statfs st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	if (stat(path, &ns) || ns.st_ino == self_ns->st_ino)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, parent);
-	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
-}
-
-static int enter_mounts_of(int pid)
-{
-	char path[64];
-	int fd, cwd, err = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* setns moves the working directory to the new root: keep ours, so
-	 * that relative paths (a --config FILE) still mean what they meant. */
-	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (setns(fd, CLONE_NEWNS))
-		err = -errno;
-	else if (cwd >= 0 && fchdir(cwd))
-		err = -errno;
-	close(fd);
-	if (cwd >= 0)
-		close(cwd);
-	return err ?: 1;
-}
-
-int ctaccel_host_mounts(const char *pin_root)
-{
-	char parent[PATH_MAX];
-	struct stat self_ns;
-	struct statfs st;
-	int pid, depth;
-
-	snprintf(parent, sizeof(parent), "%s", pin_root ? pin_root : CTACCEL_PIN_DEFAULT);
-	dirname(parent);
-	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		return 0; /* visible here */
-	if (stat("/proc/self/ns/mnt", &self_ns))
-		return 0;
-	/* `ip netns exec` unshared the mount namespace in this very process:
-	 * the caller (a shell, a unit's ExecStart wrapper) still has the host's.
-	 * Then PID 1's, where it may be read. */
-	for (pid = parent_of(getpid()), depth = 0; pid > 1 && depth < 32;
-	     pid = parent_of(pid), depth++)
-		if (mounts_there(pid, &self_ns, parent))
-			return enter_mounts_of(pid);
-	if (mounts_there(1, &self_ns, parent))
-		return enter_mounts_of(1);
-	return 0; /* nowhere better: what is here is used */
-}
-
-/* Whether fd is still the directory at the root's path (not removed and
- * made anew by an unload between our open and our flock). */
-static bool lock_current(const struct ctaccel *h, int fd)
-{
-	struct stat a, b;
-
-	return !fstat(fd, &a) && !stat(h->root, &b) && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* flock() on fd, for at most timeout_ms (negative: as long as it takes). */
-static int flock_within(int fd, int timeout_ms)
-{
-	struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
-	int waited = 0;
-
-	if (timeout_ms < 0)
-		return flock(fd, LOCK_EX) ? -errno : 0;
-	for (;;) {
-		if (!flock(fd, LOCK_EX | LOCK_NB))
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		if (waited >= timeout_ms)
-			return -EWOULDBLOCK;
-		nanosleep(&pause, NULL);
-		waited += 10;
-	}
-}
-
-int ctaccel_lock_wait(struct ctaccel *h, int timeout_ms)
-{
-	int fd, tries, err;
-
-	if (h->lock_fd >= 0)
-		return 0;
-	for (tries = 0; tries < 100; tries++) {
-		if (mkdir(h->root, 0700) && errno != EEXIST)
-			return lib_fail(h, -errno, "lock %s", h->root);
-		fd = open(h->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			if (errno == ENOENT)
-				continue; /* removed by an unload meanwhile */
-			return lib_fail(h, -errno, "lock %s", h->root);
-		}
-		err = flock_within(fd, timeout_ms);
-		if (err) {
-			close(fd);
-			if (err != -EWOULDBLOCK)
-				return lib_fail(h, err, "lock %s", h->root);
-			/* not a failure of this handle: another writer's turn */
-			pr_debug(h, "lock %s: held by another ctaccel for %d ms", h->root,
-				 timeout_ms);
-			return err;
-		}
-		if (lock_current(h, fd)) {
-			h->lock_fd = fd;
-			return 0;
-		}
-		close(fd);
-	}
-	return lib_fail(h, -EAGAIN, "lock %s", h->root);
-}
-
-int ctaccel_lock(struct ctaccel *h)
-{
-	return ctaccel_lock_wait(h, -1);
-}
-
-void ctaccel_unlock(struct ctaccel *h)
-{
-	if (h->lock_fd < 0)
-		return;
-	/* The directory the lock made, if nothing was pinned into it. Waiters
-	 * on it notice and take the new one. */
-	rmdir(h->root);
-	close(h->lock_fd); /* releases the flock */
-	h->lock_fd = -1;
 }
 
 /* Offset and size of ctaccel_cfg inside the object's .rodata map value. */
@@ -569,36 +384,4 @@ bool ctaccel_is_open(const struct ctaccel *h)
 uint32_t ctaccel_max_flows(const struct ctaccel *h)
 {
 	return h->max_flows;
-}
-
-/*
- * Keep only the capabilities in `keep`, for good: they leave the bounding set
- * too, and exec can grant no more. Run once the privileged part (loading,
- * pinning, attaching) is over.
- */
-int ctaccel_caps_keep_only(uint64_t keep)
-{
-	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
-	struct __user_cap_data_struct data[2] = {};
-	int cap;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -errno;
-	/* Dropping from the bounding set takes CAP_SETPCAP, which a unit may
-	 * not grant; no_new_privs below closes the same door (exec). */
-	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
-		if (!(keep & (1ULL << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1 &&
-		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EPERM)
-			return -errno;
-	data[0].effective &= (uint32_t)keep;
-	data[0].permitted &= (uint32_t)keep;
-	data[0].inheritable = 0;
-	data[1].effective &= (uint32_t)(keep >> 32);
-	data[1].permitted &= (uint32_t)(keep >> 32);
-	data[1].inheritable = 0;
-	if (syscall(SYS_capset, &hdr, data))
-		return -errno;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
-		return -errno;
-	return 0;
 }
