@@ -39,12 +39,7 @@ daemon_pid() { cat "$BATS_FILE_TMPDIR/daemon.pid"; }
 hold_lock() {
 	flock "$PIN" sleep "$1" 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/holder.pid"
-	local i
-	for i in $(seq 100); do
-		flock -n "$PIN" true || return 0
-		sleep 0.05
-	done
-	return 1
+	wait_until 100 '! flock -n "$PIN" true'
 }
 
 release_lock() {
@@ -79,10 +74,7 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	# a connection held open: its thread exists while this is checked
 	nsenter --net="/run/netns/$G" bash -c "exec 5<>/dev/tcp/127.0.0.1/$PORT; printf 'GET /healthz HTTP/1.1\r\n' >&5; sleep 4" 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/holder.pid"
-	for i in $(seq 50); do
-		[[ $(grep -l '^Name:.*MHD-connection' /proc/"$pid"/task/*/status 2>/dev/null | wc -l) -ge 1 ]] && break
-		sleep 0.1
-	done
+	wait_until 50 'grep -q "^Name:.*MHD-connection" /proc/$pid/task/*/status 2>/dev/null'
 	for t in /proc/"$pid"/task/*; do
 		name=$(task_field "$t" Name)
 		eff=$(task_field "$t" CapEff)
@@ -155,20 +147,13 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	hold_lock 60
 	# the main thread takes the first SIGHUP and waits in its reload for the lock
 	kill -HUP "$pid"
-	for i in $(seq 100); do
-		[[ $(task_field "/proc/$pid" ShdPnd) == 0000000000000000 ]] && break
-		sleep 0.05
-	done
+	wait_until 100 '[[ $(task_field /proc/$pid ShdPnd) == 0000000000000000 ]]'
 	# a storm while it waits: HUPs, then TERM, each to the whole process
 	for i in $(seq 50); do kill -HUP "$pid"; done
 	kill -INT "$pid"
 	kill -TERM "$pid"
 	# pending for the main thread, not taken by any other thread's default action
-	for i in $(seq 100); do
-		(($((16#$(task_field "/proc/$pid" ShdPnd))) & (1 << 14))) && break
-		sleep 0.05
-	done
-	(($((16#$(task_field "/proc/$pid" ShdPnd))) & (1 << 14)))
+	wait_until 100 '(($((16#$(task_field /proc/$pid ShdPnd))) & (1 << 14)))'
 	kill -0 "$pid"
 	# every thread blocks them
 	for t in /proc/"$pid"/task/*; do
@@ -228,13 +213,10 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 		>"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	pid=$!
 	echo $pid >"$BATS_FILE_TMPDIR/daemon.pid"
-	for i in $(seq 100); do http -o /dev/null /healthz && break; sleep 0.1; done
+	wait_until 100 'http -o /dev/null /healthz'
 	printf '[ctaccel]\nlisten = 127.0.0.1:%s\ncontrol-listen = unix:%s\n' $((PORT + 1)) "$sock" >"$conf"
 	kill -HUP "$pid"
-	for i in $(seq 100); do
-		[[ -S $sock ]] && url -o /dev/null "http://127.0.0.1:$((PORT + 1))/healthz" && break
-		sleep 0.1
-	done
+	wait_until 100 '[[ -S $sock ]] && url -o /dev/null "http://127.0.0.1:$((PORT + 1))/healthz"'
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((PORT + 1))/healthz") == 200 ]]
 	run url -o /dev/null "http://127.0.0.1:$PORT/healthz"
 	[[ $status -eq 7 ]] # the old port is closed
@@ -245,13 +227,10 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	# a port another socket holds: refused, logged, the old listener kept
 	nsenter --net="/run/netns/$G" python3 -c 'import socket, time; s = socket.socket(); s.bind(("127.0.0.1", int(__import__("sys").argv[1]))); s.listen(); time.sleep(30)' $((PORT + 2)) 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/holder.pid"
-	for i in $(seq 50); do in_ns "$G" ss -Hltn | grep -q ":$((PORT + 2)) " && break; sleep 0.1; done
+	wait_until 50 'in_ns "$G" ss -Hltn | grep -q ":$((PORT + 2)) "'
 	printf '[ctaccel]\nlisten = 127.0.0.1:%s\ncontrol-listen = unix:%s\n' $((PORT + 2)) "$sock" >"$conf"
 	kill -HUP "$pid"
-	for i in $(seq 100); do
-		grep -q 'reloaded configuration, but for listen' "$BATS_FILE_TMPDIR/daemon.log" && break
-		sleep 0.1
-	done
+	wait_until 100 'grep -q "reloaded configuration, but for listen" "$BATS_FILE_TMPDIR/daemon.log"'
 	grep -q "reload: listen 127.0.0.1:$((PORT + 2)): Address already in use: the listeners stay on 127.0.0.1:$((PORT + 1))" "$BATS_FILE_TMPDIR/daemon.log"
 	grep -q 'reloaded configuration, but for listen (not applied: see above)' "$BATS_FILE_TMPDIR/daemon.log"
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((PORT + 1))/healthz") == 200 ]]
@@ -291,7 +270,7 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 		print("open at the end", len(socks), flush=True)
 	PYEOF
 	echo $! >>"$BATS_TEST_TMPDIR/holder.pid"
-	for i in $(seq 100); do grep -q connected "$BATS_TEST_TMPDIR/flood.out" && break; sleep 0.1; done
+	wait_until 100 'grep -q connected "$BATS_TEST_TMPDIR/flood.out"'
 	# while the flood holds its connections: probes, a scrape, a change
 	for i in $(seq 10); do
 		[[ $(url -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/healthz") == 200 ]]
@@ -301,11 +280,8 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	[[ $(url -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/metrics") == 200 ]]
 	[[ $(sock_code "$sock" -H 'Content-Type: application/json' -X PUT -d '{"rules":[{"prefix":"all"}]}' /v1/policy) == 200 ]]
 	# no connection outlives the request deadline: the flood's are closed
-	for i in $(seq 200); do
-		[[ $(metric ctaccel_http_slow_connections_closed_total) -ge 8 ]] && break
-		sleep 0.1
-	done
-	cat "$BATS_TEST_TMPDIR/flood.out"
+	wait_until 200 '[[ $(metric ctaccel_http_slow_connections_closed_total) -ge 8 ]]' ||
+		cat "$BATS_TEST_TMPDIR/flood.out"
 	[[ $(metric ctaccel_http_slow_connections_closed_total) -ge 8 ]]
 	# a body over the limit is refused from its Content-Length, unread
 	code=$(nsenter --net="/run/netns/$G" python3 -c '
@@ -407,23 +383,22 @@ while time.time() < end:
     except socket.timeout:
         pass' "$BATS_TEST_TMPDIR/notify" >"$BATS_TEST_TMPDIR/notify.out" 3>&- &
 	echo $! >>"$BATS_TEST_TMPDIR/holder.pid"
-	for i in $(seq 50); do [[ -S $BATS_TEST_TMPDIR/notify ]] && break; sleep 0.1; done
+	wait_until 50 '[[ -S $BATS_TEST_TMPDIR/notify ]]'
 	# allowPrivilegeEscalation: false is no_new_privs
 	nsenter --net="/run/netns/$G" env NOTIFY_SOCKET="$BATS_TEST_TMPDIR/notify" WATCHDOG_USEC=1000000 \
 		setpriv --inh-caps=-all --bounding-set="-all,$caps" --no-new-privs \
 		"$CTACCEL" daemon --pin-path "$PIN" --devices vgc --devices vgs --listen "127.0.0.1:$PORT" \
 		--policy "198.18.1.0/24 port 80" >"$BATS_FILE_TMPDIR/daemon.log" 2>&1 3>&- &
 	echo $! >"$BATS_FILE_TMPDIR/daemon.pid"
-	for i in $(seq 100); do http -o /dev/null /readyz && break; sleep 0.1; done
-	cat "$BATS_FILE_TMPDIR/daemon.log"
+	wait_until 100 'http -o /dev/null /readyz' || cat "$BATS_FILE_TMPDIR/daemon.log"
 	[[ $(url -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/readyz") == 200 ]]
 	# it tracks, bypasses and counts the host's sockets
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 5 >/dev/null
 	[[ $(ctaccel_g -j flow count | jq '.flows') -ge 5 ]]
 	http /metrics | grep -q '^ctaccel_host_sockets{state="LISTEN"} [1-9]'
 	# READY=1, then WATCHDOG=1 every half second
-	for i in $(seq 100); do [[ $(grep -c '^WATCHDOG=1$' "$BATS_TEST_TMPDIR/notify.out") -ge 3 ]] && break; sleep 0.1; done
-	cat "$BATS_TEST_TMPDIR/notify.out"
+	wait_until 100 '[[ $(grep -c "^WATCHDOG=1\$" "$BATS_TEST_TMPDIR/notify.out") -ge 3 ]]' ||
+		cat "$BATS_TEST_TMPDIR/notify.out"
 	grep -q '^READY=1' "$BATS_TEST_TMPDIR/notify.out"
 	[[ $(grep -c '^WATCHDOG=1$' "$BATS_TEST_TMPDIR/notify.out") -ge 3 ]]
 }
@@ -446,10 +421,7 @@ while time.time() < end:
 	# a reload that cannot apply a setting: an error, and a warning that says so
 	printf '[ctaccel]\nrepair-interval = 2\nmax-flows = 1024\n' >"$conf"
 	kill -HUP "$(daemon_pid)"
-	for i in $(seq 100); do
-		grep -q 'reloaded configuration' "$BATS_FILE_TMPDIR/daemon.log" && break
-		sleep 0.1
-	done
+	wait_until 100 'grep -q "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log"'
 	grep -q '^<3>ctaccel: reload: max-flows 262144 -> 1024 not applied: it takes effect at the next load$' "$BATS_FILE_TMPDIR/daemon.log"
 	grep -q '^<4>ctaccel: reloaded configuration, but for max-flows (not applied: see above)$' "$BATS_FILE_TMPDIR/daemon.log"
 	# without the journal, plain lines

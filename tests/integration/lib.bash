@@ -251,3 +251,15 @@ http() {
 }
 
 url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
+
+# wait_until TRIES CONDITION: evaluate the shell text CONDITION every 0.1 s
+# until it holds, at most TRIES times; fails if it never did.
+wait_until() {
+	local tries=$1 i
+	shift
+	for ((i = 0; i < tries; i++)); do
+		eval "$*" && return 0
+		sleep 0.1
+	done
+	return 1
+}
