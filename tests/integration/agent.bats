@@ -56,6 +56,12 @@ metric() {
 	url "http://127.0.0.1:$PORT/metrics" | awk -v n="$1" '$1 == n {print $2}'
 }
 
+# outcome NAME FILE: ctaccel_http_requests_total{outcome=NAME} in a saved
+# scrape ($BATS_TEST_TMPDIR/FILE).
+outcome() {
+	awk -v n="ctaccel_http_requests_total{outcome=\"$1\"}" '$1 == n {print $2}' "$BATS_TEST_TMPDIR/$2"
+}
+
 # sock_code SOCKET [CURL OPTIONS] PATH: the status of a request on a unix socket.
 sock_code() {
 	local sock=$1
@@ -283,13 +289,26 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	wait_until 200 '[[ $(metric ctaccel_http_slow_connections_closed_total) -ge 8 ]]' ||
 		cat "$BATS_TEST_TMPDIR/flood.out"
 	[[ $(metric ctaccel_http_slow_connections_closed_total) -ge 8 ]]
-	# a body over the limit is refused from its Content-Length, unread
+	# a body over the limit is refused from its Content-Length, unread, and
+	# counted as that outcome alone (the scrape after it is the one more
+	# served)
+	url "http://127.0.0.1:$PORT/metrics" >"$BATS_TEST_TMPDIR/before"
 	code=$(nsenter --net="/run/netns/$G" python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
 s.sendall(b"PUT /v1/policy HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{")
 print(s.recv(100).split()[1].decode())' "$PORT")
 	[[ $code == 413 ]]
+	url "http://127.0.0.1:$PORT/metrics" >"$BATS_TEST_TMPDIR/after"
+	local o want
+	for o in served too_large rate_limited not_found forbidden misdirected wrong_type timed_out; do
+		want=0
+		[[ $o == served || $o == too_large ]] && want=1
+		[[ $(($(outcome "$o" after) - $(outcome "$o" before))) -eq $want ]] || {
+			echo "$o: $(outcome "$o" before) -> $(outcome "$o" after)"
+			false
+		}
+	done
 }
 
 @test "8: each listener has its own rate: a flood on the read port starves neither the control socket nor /readyz" {

@@ -180,6 +180,13 @@ static unsigned int change_refused(const struct listener *l, struct MHD_Connecti
 	return 0;
 }
 
+/* 413, counted as that outcome alone. */
+static enum MHD_Result refuse_too_large(struct http_server *s, struct MHD_Connection *conn)
+{
+	__sync_fetch_and_add(&s->counters.too_large, 1);
+	return send_error(conn, 413, "body larger than 256 KiB");
+}
+
 /* The handler, in a worker with the process's privileges: it gets the
  * parsed request, not the bytes. */
 static enum MHD_Result run_in_worker(struct listener *l, struct MHD_Connection *conn,
@@ -224,11 +231,8 @@ static enum MHD_Result route(struct listener *l, struct MHD_Connection *conn, co
 		__sync_fetch_and_add(&s->counters.rate_limited, 1);
 		return send_error(conn, 429, "too many requests");
 	}
-	if (b->too_big) {
-		__sync_fetch_and_add(&s->counters.too_large, 1);
-		__sync_fetch_and_add(&s->counters.served, 1);
-		return send_error(conn, 413, "body larger than 256 KiB");
-	}
+	if (b->too_big)
+		return refuse_too_large(s, conn);
 	e = http_endpoint_find(s->table, s->n, url, method, &status);
 	if (!e) {
 		__sync_fetch_and_add(&s->counters.not_found, 1);
@@ -280,9 +284,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		 * unannounced is dropped as it comes, and answered at its end. */
 		if (!b->limited && clen && strtoull(clen, NULL, 10) > HTTP_MAX_BODY) {
 			b->too_big = b->replied = true;
-			__sync_fetch_and_add(&l->srv->counters.too_large, 1);
-			__sync_fetch_and_add(&l->srv->counters.served, 1);
-			return send_error(conn, 413, "body larger than 256 KiB");
+			return refuse_too_large(l->srv, conn);
 		}
 		return MHD_YES;
 	}
