@@ -199,6 +199,41 @@ task_field() { awk -v f="$2:" '$1 == f {print $2}' "$1/status"; }
 	[[ $(url -o /dev/null -w '%{http_code}' "${put[@]}") == 200 ]]
 }
 
+@test "4: changes queued behind a held lock and answered 503 are never run later" {
+	local sock="$BATS_TEST_TMPDIR/control.sock" n code body notrun=0 pids=() maybe=()
+	daemon_start --control-listen "unix:$sock"
+	hold_lock 90
+	# eight changes at once: each waits 5 s for the lock in turn, and the
+	# ones still queued when their 30 s are up are answered without running
+	for n in $(seq 8); do
+		curl -s --max-time 60 -o "$BATS_TEST_TMPDIR/put$n" -w '%{http_code}' --unix-socket "$sock" \
+			-H 'Content-Type: application/json' -X PUT \
+			-d "{\"rules\":[{\"prefix\":\"198.18.$n.0/24\"}]}" http://ctaccel/v1/policy \
+			>"$BATS_TEST_TMPDIR/code$n" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	for n in $(seq 8); do
+		code=$(cat "$BATS_TEST_TMPDIR/code$n")
+		body=$(cat "$BATS_TEST_TMPDIR/put$n")
+		echo "$n: $code $body"
+		[[ $code == 503 ]]
+		[[ $body != *"was not run"* ]] || notrun=$((notrun + 1))
+		# one that had started when its wait ended says it may still complete
+		[[ $body != *"may still complete"* ]] || maybe+=("198.18.$n.0/24")
+	done
+	[[ $notrun -ge 1 ]]
+	release_lock
+	# a change after them: the worker takes its jobs in order, so every one
+	# queued before was run or dropped by the time this is answered
+	[[ $(sock_code "$sock" -H 'Content-Type: application/json' -X POST /v1/gc) == 200 ]]
+	# nothing changed, or what a "may still complete" answer announced
+	local now
+	now=$(ctaccel_g -j policy show | jq -r '[.[].prefix] | unique | join(" ")')
+	echo "policy now: '$now'; may still complete: ${maybe[*]}"
+	[[ -z $now || " ${maybe[*]} " == *" $now "* ]]
+}
+
 @test "5: --policy of 250 spaces and more is read whole, and one longer than a line is refused" {
 	local pad long
 	pad=$(printf '%250s' '')

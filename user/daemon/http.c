@@ -207,9 +207,17 @@ static enum MHD_Result run_in_worker(struct listener *l, struct MHD_Connection *
 	job->req.parsed = parsed;
 	job->rep.code = 200;
 	job->rep.type = "text/plain";
-	if (http_worker_run(e->changes ? &s->changes : &s->reads, job)) {
+	switch (http_worker_run(e->changes ? &s->changes : &s->reads, job)) {
+	case 0:
+		break;
+	case -EBUSY: /* never started, never will */
 		__sync_fetch_and_add(&s->counters.timed_out, 1);
-		return send_error(conn, 503, "busy: the request took too long; try again");
+		return send_error(conn, 503, "busy: the request was not run; try again");
+	default: /* started: a change may still complete */
+		__sync_fetch_and_add(&s->counters.timed_out, 1);
+		return send_error(conn, 503,
+				  "busy: no answer in time; a change may still complete, "
+				  "check before trying again");
 	}
 	ret = send_reply(conn, &job->rep);
 	http_job_free(job);
@@ -310,8 +318,9 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	http_conn_serving(l->srv, conn, true);
 	ret = route(l, conn, url, method, b);
-	http_conn_answered(l->srv, conn);
+	http_conn_serving(l->srv, conn, false);
 	return ret;
 }
 

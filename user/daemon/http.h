@@ -15,9 +15,9 @@
  *     serves endpoints that change state), each with its own request-rate
  *     limit; a change must come with a JSON body (or none), no Origin, and on
  *     TCP a Host that is an address or localhost (no DNS rebinding);
- *   - a whole request, from its first byte or the end of the connection's
- *     previous one, has HTTP_REQUEST_DEADLINE_S: a slow client cannot hold a
- *     connection slot longer;
+ *   - sending a whole request, from the connection's start or the answer to
+ *     its previous one, has HTTP_REQUEST_DEADLINE_S: a slow client cannot
+ *     hold a connection slot longer (the answer's time is the workers');
  *   - counters of every outcome.
  * It knows nothing of ctaccel: handlers get the context given to
  * http_server_new and fill a reply.

@@ -42,7 +42,7 @@ struct http_job {
 	void *ctx;
 	struct http_request req;
 	struct http_reply rep;
-	bool done, abandoned;
+	bool started, done, abandoned;
 	struct http_job *next;
 };
 
@@ -62,6 +62,7 @@ struct http_conn {
 	struct http_conn *prev, *next;
 	int fd;
 	struct timespec since; /* accepted, or its last request answered */
+	bool serving;	       /* its request is whole and being answered */
 };
 
 struct http_server {
@@ -89,8 +90,9 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* httpwork.c */
 int http_worker_start(struct http_worker *w, unsigned int timeout_ms);
-/* Run a heap job in the worker and wait: 0, or -ETIMEDOUT (the worker then
- * frees it). */
+/* Run a heap job in the worker and wait, at most the worker's timeout: 0;
+ * -EBUSY if it never started (it never will); -ETIMEDOUT if it started and
+ * is still running. The worker frees a job not waited for. */
 int http_worker_run(struct http_worker *w, struct http_job *job);
 void http_worker_stop(struct http_worker *w);
 void http_job_free(struct http_job *job);
@@ -98,8 +100,9 @@ void http_job_free(struct http_job *job);
 /* libmicrohttpd's connection notification: the deadline's bookkeeping. */
 void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		      enum MHD_ConnectionNotificationCode toe);
-/* The connection answered a request: its deadline starts again. */
-void http_conn_answered(struct http_server *s, struct MHD_Connection *conn);
+/* The deadline is for sending a request: none while the server answers it
+ * (the workers bound that), and a new one once it is answered. */
+void http_conn_serving(struct http_server *s, struct MHD_Connection *conn, bool serving);
 int http_reaper_start(struct http_server *s);
 void http_reaper_stop(struct http_server *s);
 

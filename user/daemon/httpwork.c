@@ -23,6 +23,29 @@ void http_job_free(struct http_job *job)
 	free(job);
 }
 
+/* ms from now on the monotonic clock, for pthread_cond_timedwait. */
+static void deadline_in(struct timespec *t, unsigned int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
+/* A condition whose timed waits run on the monotonic clock. */
+static void cond_init_monotonic(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
 static void *worker_main(void *arg)
 {
 	struct http_worker *w = arg;
@@ -38,6 +61,13 @@ static void *worker_main(void *arg)
 		w->head = job->next;
 		if (!w->head)
 			w->tail = NULL;
+		/* Given up before it started: its client was told 503, so a
+		 * change it carries must not happen behind its back. */
+		if (job->abandoned) {
+			http_job_free(job);
+			continue;
+		}
+		job->started = true;
 		pthread_mutex_unlock(&w->lock);
 		job->e->fn(job->ctx, &job->req, &job->rep);
 		pthread_mutex_lock(&w->lock);
@@ -58,15 +88,7 @@ int http_worker_start(struct http_worker *w, unsigned int timeout_ms)
 
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->more, NULL);
-	{
-		pthread_condattr_t a;
-
-		/* waits measured on the monotonic clock */
-		pthread_condattr_init(&a);
-		pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->finished, &a);
-		pthread_condattr_destroy(&a);
-	}
+	cond_init_monotonic(&w->finished);
 	w->timeout_ms = timeout_ms;
 	err = pthread_create(&w->thread, NULL, worker_main, w);
 	if (err)
@@ -80,13 +102,7 @@ int http_worker_run(struct http_worker *w, struct http_job *job)
 	struct timespec until;
 	int err = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += w->timeout_ms / 1000;
-	until.tv_nsec += (long)(w->timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	deadline_in(&until, w->timeout_ms);
 	pthread_mutex_lock(&w->lock);
 	job->next = NULL;
 	if (w->tail)
@@ -99,7 +115,7 @@ int http_worker_run(struct http_worker *w, struct http_job *job)
 		err = pthread_cond_timedwait(&w->finished, &w->lock, &until);
 	if (!job->done) {
 		job->abandoned = true; /* the worker frees it */
-		err = -ETIMEDOUT;
+		err = job->started ? -ETIMEDOUT : -EBUSY;
 	} else {
 		err = 0;
 	}
@@ -157,7 +173,7 @@ void http_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_cont
 	*socket_context = NULL;
 }
 
-void http_conn_answered(struct http_server *s, struct MHD_Connection *conn)
+void http_conn_serving(struct http_server *s, struct MHD_Connection *conn, bool serving)
 {
 	const union MHD_ConnectionInfo *info =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -166,7 +182,9 @@ void http_conn_answered(struct http_server *s, struct MHD_Connection *conn)
 	if (!c)
 		return;
 	pthread_mutex_lock(&s->conns_lock);
-	clock_gettime(CLOCK_MONOTONIC, &c->since);
+	c->serving = serving;
+	if (!serving)
+		clock_gettime(CLOCK_MONOTONIC, &c->since);
 	pthread_mutex_unlock(&s->conns_lock);
 }
 
@@ -180,12 +198,7 @@ static void *reaper_main(void *arg)
 
 	pthread_mutex_lock(&s->conns_lock);
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += 250 * 1000 * 1000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		deadline_in(&until, 250);
 		while (!s->reaper_stop &&
 		       pthread_cond_timedwait(&s->reaper_wake, &s->conns_lock, &until) == 0)
 			;
@@ -193,7 +206,8 @@ static void *reaper_main(void *arg)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		for (c = s->conns.next; c != &s->conns; c = c->next) {
-			if (c->fd < 0 || now.tv_sec - c->since.tv_sec < HTTP_REQUEST_DEADLINE_S)
+			if (c->fd < 0 || c->serving ||
+			    now.tv_sec - c->since.tv_sec < HTTP_REQUEST_DEADLINE_S)
 				continue;
 			shutdown(c->fd, SHUT_RDWR);
 			close(c->fd);
@@ -207,15 +221,10 @@ static void *reaper_main(void *arg)
 
 int http_reaper_start(struct http_server *s)
 {
-	pthread_condattr_t a;
 	int err;
 
-	pthread_condattr_init(&a);
-	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->reaper_wake, &a);
-	pthread_condattr_destroy(&a);
+	cond_init_monotonic(&s->reaper_wake);
 	err = pthread_create(&s->reaper, NULL, reaper_main, s);
-
 	if (err)
 		return -err;
 	s->reaping = true;
