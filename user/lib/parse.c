@@ -11,27 +11,16 @@
 #include <strings.h>
 #include "internal.h"
 
-/* A mark's word: decimal digits, or 0x and hex digits. */
+/* A mark's word: decimal digits, or 0x and at most eight hex digits. */
 static int mark_word(const char *s, uint32_t *v)
 {
-	uint64_t x = 0;
-	size_t i;
+	const char *hex = s + 2;
 
 	if (strncmp(s, "0x", 2) && strncmp(s, "0X", 2))
 		return ctaccel_parse_u32(s, v);
-	if (!s[2] || strlen(s + 2) > 8)
+	if (!*hex || strlen(hex) > 8 || strspn(hex, "0123456789abcdefABCDEF") != strlen(hex))
 		return -EINVAL;
-	for (i = 2; s[i]; i++) {
-		int d = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
-			: s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-			: s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
-						     : -1;
-
-		if (d < 0)
-			return -EINVAL;
-		x = x << 4 | d;
-	}
-	*v = x;
+	*v = strtoul(hex, NULL, 16);
 	return 0;
 }
 
