@@ -36,6 +36,9 @@ static double elapsed(const struct timespec *a, const struct timespec *b)
 	return (b->tv_sec - a->tv_sec) + (b->tv_nsec - a->tv_nsec) / 1e9;
 }
 
+/* One more of a figure /metrics reads without the mutex. */
+#define COUNT(d, field, n) __atomic_fetch_add(&(d)->field, (n), __ATOMIC_RELAXED)
+
 /* The daemon's mutex for an API request: at most API_LOCK_MS (a reload
  * holds it while it waits for the state lock), else -EWOULDBLOCK. */
 static int api_lock(struct daemon *d)
@@ -62,13 +65,13 @@ int daemon_gc(struct daemon *d, struct ctaccel_gc_result *res)
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	if (!err) {
 		took = elapsed(&a, &b);
-		__atomic_fetch_add(&d->gc_runs, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&d->gc_deleted, res->deleted, __ATOMIC_RELAXED);
+		COUNT(d, gc_runs, 1);
+		COUNT(d, gc_deleted, res->deleted);
 		__atomic_store(&d->gc_last_seconds, &took, __ATOMIC_RELAXED);
 		took += d->gc_seconds_total; /* one writer: this, under the mutex */
 		__atomic_store(&d->gc_seconds_total, &took, __ATOMIC_RELAXED);
 	} else {
-		__atomic_fetch_add(&d->gc_errors, 1, __ATOMIC_RELAXED);
+		COUNT(d, gc_errors, 1);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return err;
@@ -87,9 +90,6 @@ int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, si
 	pthread_mutex_unlock(&d->lock);
 	return err;
 }
-
-/* One more of a figure /metrics reads without the mutex. */
-#define COUNT(d, field, n) __atomic_fetch_add(&(d)->field, (n), __ATOMIC_RELAXED)
 
 static void repair_nft(struct daemon *d)
 {
