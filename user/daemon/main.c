@@ -184,9 +184,18 @@ static void log_notes(const struct dconf *c)
 		daemon_warn("%s", c->notes[i]);
 }
 
+/* One more key in the ", "-separated list of those a reload did not apply. */
+static void kept_add(char *kept, size_t len, const char *key)
+{
+	size_t used = strlen(kept);
+
+	snprintf(kept + used, len - used, "%s%s", used ? ", " : "", key);
+}
+
 struct unchanged_walk {
 	struct dconf *now, *next;
-	char kept[256]; /* the keys not applied, for the reload's last line */
+	char *kept; /* the keys not applied, for the reload's last line */
+	size_t len;
 };
 
 /* What a reload cannot apply keeps its value, and says so. */
@@ -215,8 +224,7 @@ static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
 	daemon_err("reload: %s %s -> %s not applied: %s", ref->key, was, asked,
 		   dconf_base(w->now, ref) == w->now ? "it takes a restart of the daemon"
 						     : "it takes effect at the next load");
-	snprintf(w->kept + strlen(w->kept), sizeof(w->kept) - strlen(w->kept), "%s%s",
-		 w->kept[0] ? ", " : "", ref->key);
+	kept_add(w->kept, w->len, ref->key);
 	w->next->err[0] = 0;
 	ctaccel_setting_set(ref, dconf_base(w->next, ref), was, w->next->err, sizeof(w->next->err));
 	return 0;
@@ -225,11 +233,11 @@ static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
 /* The keys not applied, ", "-separated, into kept ("" when none). */
 static void keep_unlive_all(struct dconf *now, struct dconf *next, char *kept, size_t len)
 {
-	struct unchanged_walk w = {.now = now, .next = next};
+	struct unchanged_walk w = {.now = now, .next = next, .kept = kept, .len = len};
 
+	kept[0] = 0;
 	ctaccel_settings_each(daemon_settings, keep_unlive, &w);
 	ctaccel_settings_each(ctaccel_load_settings, keep_unlive, &w);
-	snprintf(kept, len, "%s", w.kept);
 }
 
 /* The listeners and the request rate, live: a listener that cannot move
@@ -245,7 +253,7 @@ static void apply_http(struct daemon *d, struct dconf *next, char *kept, size_t 
 			   d->conf.control_listen[0] ? " and " : "", d->conf.control_listen);
 		memcpy(next->listen, d->conf.listen, sizeof(next->listen));
 		memcpy(next->control_listen, d->conf.control_listen, sizeof(next->control_listen));
-		snprintf(kept + strlen(kept), len - strlen(kept), "%slisten", kept[0] ? ", " : "");
+		kept_add(kept, len, "listen");
 	} else if (rc > 0) {
 		daemon_log("listening on %s%s%s", next->listen,
 			   next->control_listen[0] ? ", control on " : "", next->control_listen);
