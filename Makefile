@@ -27,7 +27,9 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_OBJS := tracker sockets
+# tracker_compat: the tracker without bpf_cast_to_kern_ctx, for kernels
+# before 6.3 (bpf/common.bpf.h)
+BPF_OBJS := tracker tracker_compat sockets
 BENCH_BPF := bench_empty
 SKELS := $(patsubst %,$(OUTPUT)/%.skel.h,$(BPF_OBJS) $(BENCH_BPF))
 LIB_SRCS := $(sort $(wildcard user/lib/*.c))
@@ -118,6 +120,10 @@ $(OUTPUT):
 $(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/ctaccel.h vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/tracker_compat.bpf.o: bpf/tracker.bpf.c $(wildcard bpf/*.bpf.h) include/ctaccel.h vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DCTACCEL_KERN_CTX=0 -c $< -o $@
 
 $(OUTPUT)/bench_empty.bpf.o: tests/bench/bench_empty.bpf.c vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)

@@ -15,6 +15,17 @@
 #include <bpf/bpf_core_read.h>
 #include "ctaccel.h"
 
+/*
+ * The tracker object is built twice (Makefile): as tracker with
+ * bpf_cast_to_kern_ctx (Linux 6.3), and as tracker_compat without it
+ * (CTACCEL_KERN_CTX 0) for older kernels; the loader takes the one the
+ * running kernel can load (user/lib/kernel.c). Only the checksum status
+ * (discard.bpf.h) and the fast path's route memo (fastpath.bpf.h) differ.
+ */
+#ifndef CTACCEL_KERN_CTX
+#define CTACCEL_KERN_CTX 1
+#endif
+
 #define ETH_HLEN	14
 #define ETH_P_IP	0x0800
 #define ETH_P_IPV6	0x86DD

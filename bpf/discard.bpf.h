@@ -24,11 +24,12 @@
 #define CHECKSUM_UNNECESSARY 1
 #define CHECKSUM_PARTIAL     3
 
-extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
-
 /* The kernel checks the TCP checksum only of CHECKSUM_NONE and _COMPLETE
  * skbs: the NIC or GRO verified an UNNECESSARY one, and a PARTIAL one comes
  * from a local socket, its checksum still to be filled in. */
+#if CTACCEL_KERN_CTX
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
 static __always_inline bool csum_trusted(struct __sk_buff *skb)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
@@ -36,6 +37,30 @@ static __always_inline bool csum_trusted(struct __sk_buff *skb)
 
 	return summed == CHECKSUM_UNNECESSARY || summed == CHECKSUM_PARTIAL;
 }
+#else
+/*
+ * Without bpf_cast_to_kern_ctx (before Linux 6.3) the skb's ip_summed is
+ * told exactly by helpers that act on each value differently, the skb left
+ * as it was: bpf_csum_level's query answers for UNNECESSARY alone;
+ * bpf_csum_update of 0 answers for COMPLETE alone (skb->csum plus 0 is
+ * skb->csum); raising the level turns NONE, and only NONE, into
+ * UNNECESSARY at level 0, which the reset turns back. What is left is
+ * PARTIAL. Both helpers exist since Linux 5.7.
+ */
+static __always_inline bool csum_trusted(struct __sk_buff *skb)
+{
+	if (bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0)
+		return true; /* UNNECESSARY */
+	if (bpf_csum_update(skb, 0) >= 0)
+		return false; /* COMPLETE */
+	bpf_csum_level(skb, BPF_CSUM_LEVEL_INC);
+	if (bpf_csum_level(skb, BPF_CSUM_LEVEL_QUERY) >= 0) {
+		bpf_csum_level(skb, BPF_CSUM_LEVEL_RESET);
+		return false; /* NONE */
+	}
+	return true; /* PARTIAL */
+}
+#endif
 
 static __always_inline __u32 csum_fold(__s64 sum)
 {

@@ -127,12 +127,14 @@ static __always_inline __u64 expiry_due(const struct ctaccel_expiry *e)
 	return due;
 }
 
-/* kfuncs of the BPF workqueue (Linux 6.10) */
-extern int bpf_wq_init(struct bpf_wq *wq, void *p__map, unsigned int flags) __ksym;
-extern int bpf_wq_start(struct bpf_wq *wq, unsigned int flags) __ksym;
+/* kfuncs of the BPF workqueue (Linux 6.10). Weak: a kernel without them
+ * loads the object with ctaccel_expiry_ctl_timer instead of
+ * ctaccel_expiry_ctl (user/lib/kernel.c), and no loaded program calls them. */
+extern int bpf_wq_init(struct bpf_wq *wq, void *p__map, unsigned int flags) __ksym __weak;
+extern int bpf_wq_start(struct bpf_wq *wq, unsigned int flags) __ksym __weak;
 extern int bpf_wq_set_callback_impl(struct bpf_wq *wq,
 				    int (*callback_fn)(void *map, int *key, void *value),
-				    unsigned int flags, void *aux__prog) __ksym;
+				    unsigned int flags, void *aux__prog) __ksym __weak;
 
 /*
  * A whole pass, in a kernel worker (process context): packets keep being
@@ -209,13 +211,24 @@ static int expiry_tick(void *map, __u32 *slot_key, struct expiry_slot *slot)
 }
 
 /*
+ * Without a workqueue (before Linux 6.10) the timer's callback walks itself,
+ * in the timer's softirq: the same pass, the same compare-and-delete, the
+ * same pause and the same bound on staleness, but the walk holds off this
+ * CPU's packets while it runs (about 100 ns an entry: docs/kernels.md).
+ */
+static int expiry_tick_walk(void *map, int *slot_key, struct expiry_slot *slot)
+{
+	return expiry_pass(map, slot_key, slot);
+}
+
+/*
  * Start the expiry timer, or take it over after a replace (the callback
  * becomes this object's, so the timer holds these programs; the first slice
  * runs at once), or stop it (CTACCEL_EXPIRY_STOP): the ctaccel_expiry_ctl
  * program, run through BPF_PROG_TEST_RUN by the loader and the daemon's
  * supervisor.
  */
-static __always_inline int expiry_control(struct ctaccel_expiry_args *args)
+static __always_inline int expiry_control(struct ctaccel_expiry_args *args, bool wq)
 {
 	struct expiry_slot *slot;
 	__u32 zero = 0;
@@ -232,17 +245,20 @@ static __always_inline int expiry_control(struct ctaccel_expiry_args *args)
 	err = bpf_timer_init(&slot->timer, &ctaccel_expiry, CLOCK_MONOTONIC);
 	if (err && err != -EBUSY)
 		goto out;
-	err = bpf_wq_init(&slot->wq, &ctaccel_expiry, 0);
-	if (err && err != -EBUSY)
-		goto out;
-	err = bpf_wq_set_callback_impl(&slot->wq, expiry_pass, 0, NULL);
-	if (err)
-		goto out;
+	if (wq) {
+		err = bpf_wq_init(&slot->wq, &ctaccel_expiry, 0);
+		if (err && err != -EBUSY)
+			goto out;
+		err = bpf_wq_set_callback_impl(&slot->wq, expiry_pass, 0, NULL);
+		if (err)
+			goto out;
+	}
 	slot->e.interval_ms = args->interval_ms ? args->interval_ms : CTACCEL_EXPIRY_INTERVAL_MS;
 	slot->e.stopped = 0;
 	slot->e.remove_max = CTACCEL_EXPIRY_REMOVE_MAX;
 	slot->e.started_ns = bpf_ktime_get_ns();
-	err = bpf_timer_set_callback(&slot->timer, expiry_tick);
+	err = wq ? bpf_timer_set_callback(&slot->timer, expiry_tick)
+		 : bpf_timer_set_callback(&slot->timer, expiry_tick_walk);
 	err = err ?: bpf_timer_start(&slot->timer, 0, 0);
 out:
 	args->err = err;

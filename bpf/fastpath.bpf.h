@@ -112,6 +112,7 @@ static __always_inline __u32 devices_gen_now(void)
  * own (any rule can match them), or a multipath hash over more than the
  * addresses. A kernel without multipath routing has no hash policy.
  */
+#if CTACCEL_KERN_CTX
 static __always_inline __u32 route_gen4(struct __sk_buff *skb, bool *ports_matter)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
@@ -125,6 +126,16 @@ static __always_inline __u32 route_gen4(struct __sk_buff *skb, bool *ports_matte
 	*ports_matter = matter;
 	return net->ipv4.rt_genid.counter;
 }
+#else
+/* Without bpf_cast_to_kern_ctx the generation cannot be read: no IPv4
+ * answer is kept (ROUTE_MEMO 0), each packet asks the FIB, as IPv6 does. */
+static __always_inline __u32 route_gen4(struct __sk_buff *skb, bool *ports_matter)
+{
+	*ports_matter = true;
+	return 0;
+}
+#endif
+#define ROUTE_MEMO CTACCEL_KERN_CTX
 
 /* The memo slot of an IPv4 packet's question. */
 static __always_inline __u32 route_slot(const struct pkt *p, bool ports_matter)
@@ -166,7 +177,13 @@ static __always_inline int route_lookup(struct __sk_buff *skb, const struct pkt 
 	fib_params(skb, p, &fib);
 	/* Non-zero: the route's MTU (and learned path MTU) is checked. */
 	fib.tot_len = len;
-	verdict = fib_verdict(bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_SKIP_NEIGH));
+	/* Without BPF_FIB_LOOKUP_SKIP_NEIGH (before Linux 6.3) the lookup
+	 * answers NO_NEIGH where the neighbour is not known yet: that packet
+	 * goes the slow way, and the kernel resolves it. */
+	verdict = fib_verdict(bpf_fib_lookup(skb, &fib, sizeof(fib),
+					     ctaccel_cfg.flags & CTACCEL_CFG_FIB_NEIGH
+						     ? 0
+						     : BPF_FIB_LOOKUP_SKIP_NEIGH));
 	if (verdict != FP_FORWARD)
 		return verdict;
 	/* Packets of one CPU run here one at a time (softirq; on PREEMPT_RT
@@ -242,17 +259,19 @@ __noinline int fastpath_route(struct __sk_buff *skb, struct pkt *p)
 	if (p->ttl <= 1)
 		return FP_OTHER; /* not tracked at all when it expires here */
 	len = seg_len(skb, p);
-	if (p->key.family == AF_INET) {
+	if (ROUTE_MEMO && p->key.family == AF_INET) {
 		gen = route_gen4(skb, &ports_matter);
 		slot = route_slot(p, ports_matter);
 	} else {
-		/* IPv6: a lookup for every packet (the slot is its scratch space). */
+		/* IPv6, or no memo: a lookup for every packet (the slot is
+		 * its scratch space). */
 		slot = p->key_hash & (FP_ROUTES - 1);
 	}
 	r = bpf_map_lookup_elem(&ctaccel_fp_routes, &slot);
 	if (!r)
 		return FP_OTHER;
-	if (p->key.family != AF_INET || !route_answers(r, skb, p, ports_matter, gen, len)) {
+	if (!ROUTE_MEMO || p->key.family != AF_INET ||
+	    !route_answers(r, skb, p, ports_matter, gen, len)) {
 		verdict = route_lookup(skb, p, len, r, ports_matter, gen);
 		if (verdict != FP_FORWARD)
 			return verdict;

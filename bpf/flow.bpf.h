@@ -58,6 +58,9 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 				     struct ctaccel_stats *st)
 {
 	__u32 dir = p->src_is_hi == f->orig_is_hi ? CTACCEL_DIR_ORIG : CTACCEL_DIR_REPLY, claim;
+	/* a removal's key on the stack: Linux 6.1 takes no map key from a
+	 * global function's argument memory (flow_update's packet) */
+	struct ctaccel_flow_key k;
 	int i;
 
 	for (i = 0; i < CAS_TRIES; i++) {
@@ -73,7 +76,8 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 				continue;
 			CTR_ATOMIC(st, flows_expired, 1);
-			flow_release(f, &p->key, old, st, 0, 0, 1, CTACCEL_GONE_expired, now);
+			k = p->key; /* on the stack (flow_release) */
+			flow_release(f, &k, old, st, 0, 0, 1, CTACCEL_GONE_expired, now);
 			return FLOW_AGAIN;
 		}
 
@@ -105,8 +109,8 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			CTR_INC(st, tracked_packets);
 			CTR_ADD(st, tracked_bytes, p->ip_len);
 			CTR_ATOMIC(st, flows_killed, 1);
-			flow_release(f, &p->key, old, st, p->ip_len, 1, 1, CTACCEL_GONE_killed,
-				     now);
+			k = p->key;
+			flow_release(f, &k, old, st, p->ip_len, 1, 1, CTACCEL_GONE_killed, now);
 			return FLOW_GONE;
 		}
 		/* Read before the move: the claim of the flow the move is made on. */

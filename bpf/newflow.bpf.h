@@ -71,19 +71,23 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 			   struct ctaccel_stats *st)
 {
 	__u32 old = old_claim & 0xff, claim = old_claim >> 8;
+	struct ctaccel_flow_key key;
 	__u64 nct = 0, dead;
 	bool quiet;
 
 	if (!f || !p || !st)
 		return 0;
+	/* On the stack: Linux 6.1 takes no map key from a global function's
+	 * argument memory. */
+	key = p->key;
 	CTR_ATOMIC(st, flows_reopened, 1);
-	quiet = flow_quiesce(f, &p->key, 1);
+	quiet = flow_quiesce(f, &key, 1);
 	if (!quiet)
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
-	flow_retire(f, &p->key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
+	flow_retire(f, &key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
 	if (!quiet) {
 		/* a packet may still be in flight on it: not reused */
-		bpf_map_delete_elem(&ctaccel_flows, &p->key);
+		bpf_map_delete_elem(&ctaccel_flows, &key);
 		unreplied_release(claim);
 		return FLOW_AGAIN;
 	}
@@ -95,7 +99,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	flow_init(f, p, TCPI_SYN, now, st);
 	f->unreplied_claim = claim;
 	p->bypass = f->bypass;
-	FLOW_EVENT(&p->key, f, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
+	FLOW_EVENT(&key, f, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
 
 	dead = (__u64)p->key_hash << CTACCEL_REF_HASH_SHIFT | CTACCEL_REF_DEAD;
 	__sync_val_compare_and_swap(&f->ref, dead, dead - CTACCEL_REF_DEAD);
@@ -152,14 +156,24 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 	return (mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
 }
 
-/* Returns -EEXIST when another CPU inserted the flow first. */
-static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __u64 now,
-				       struct ctaccel_stats *st)
+/*
+ * Returns -EEXIST when another CPU inserted the flow first. A global
+ * function: the new entry's room is not on the stack of the packet's path
+ * into flow_update (512 bytes for all frames of a call chain), and the key
+ * is copied to the stack (Linux 6.1 takes no map key from a global
+ * function's argument memory).
+ */
+__noinline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __u64 now,
+			   struct ctaccel_stats *st)
 {
 	struct ctaccel_flow nf = {};
+	struct ctaccel_flow_key key;
 	__u64 nct = 0;
 	long err;
 
+	if (!p || !st)
+		return 0;
+	key = p->key;
 	if (p->key.proto == IPPROTO_UDP) {
 		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, &ctaccel_cfg);
 	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
@@ -183,8 +197,8 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	p->bypass = nf.bypass;
 
 	/* Room first: the slot's old flow may be what frees an entry. */
-	nf.unreplied_claim = unreplied_take(st, &p->key);
-	err = bpf_map_update_elem(&ctaccel_flows, &p->key, &nf, BPF_NOEXIST);
+	nf.unreplied_claim = unreplied_take(st, &key);
+	err = bpf_map_update_elem(&ctaccel_flows, &key, &nf, BPF_NOEXIST);
 	if (err)
 		unreplied_release(nf.unreplied_claim);
 	if (err == -EEXIST)
@@ -199,7 +213,7 @@ static __always_inline int flow_create(struct __sk_buff *skb, struct pkt *p, __u
 	}
 	gauge_add(st, ctaccel_ct_state(nct), 1);
 	CTR_INC(st, flows_created);
-	FLOW_EVENT(&p->key, &nf, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
+	FLOW_EVENT(&key, &nf, CTACCEL_EV_NEW, 0, ctaccel_ct_state(nct), now);
 	CTR_INC(st, tracked_packets);
 	CTR_ADD(st, tracked_bytes, p->ip_len);
 	return 0;

@@ -118,6 +118,10 @@ static __always_inline void flow_retire(struct ctaccel_flow *f, const struct cta
 }
 
 /*
+ * (The key must not be a global function's argument memory, such as
+ * flow_update's packet: Linux 6.1 takes no map key from there. Those
+ * callers copy it to their stack first.)
+ *
  * Remove an entry whose word this CPU has just swapped to NONE: nobody can
  * move it any more, and once the packets in flight have drained its legs are
  * final. Runs in tc and in the delete program, hence atomics throughout.

@@ -209,6 +209,9 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 	flags |= this_last;
 	if (old != next && next == CTACCEL_ST_FIN_WAIT)
 		flags |= CTACCEL_CT_CLOSE_INIT;
+	/* Compared where it indexes: Linux 6.1's verifier loses a bound
+	 * checked on another register copy. */
+	barrier_var(next);
 	if (next >= CTACCEL_ST_TCP__MAX)
 		return TV_INVALID;
 

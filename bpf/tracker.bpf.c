@@ -261,11 +261,19 @@ int ctaccel_clock(struct ctaccel_clock *clk)
 	return 0;
 }
 
-/* Kernel expiry's control: start, take over after a replace, stop (expiry.bpf.h). */
+/* Kernel expiry's control: start, take over after a replace, stop
+ * (expiry.bpf.h); with a BPF workqueue, or (a kernel without one) the
+ * timer's own walk: the loader loads one of the two. */
 SEC("syscall")
 int ctaccel_expiry_ctl(struct ctaccel_expiry_args *args)
 {
-	return expiry_control(args);
+	return expiry_control(args, true);
+}
+
+SEC("?syscall")
+int ctaccel_expiry_ctl_timer(struct ctaccel_expiry_args *args)
+{
+	return expiry_control(args, false);
 }
 
 /* A whole expiry pass now, in the caller's time (expiry.bpf.h). */

@@ -320,6 +320,13 @@ struct ctaccel_config {
  * transitions since load.
  */
 #define CTACCEL_CFG_NO_LOCAL (1U << 0)
+/* The paths taken for an older kernel (user/lib/kernel.c): the programs of
+ * tracker_compat (no bpf_cast_to_kern_ctx, Linux 6.3); bpf_fib_lookup()
+ * without BPF_FIB_LOOKUP_SKIP_NEIGH (6.3): the fast path asks it with the
+ * neighbour check; expiry walks in the timer (no BPF workqueue, 6.10). */
+#define CTACCEL_CFG_COMPAT	 (1U << 1)
+#define CTACCEL_CFG_FIB_NEIGH	 (1U << 2)
+#define CTACCEL_CFG_EXPIRY_TIMER (1U << 3)
 
 /*
  * Default bypass mark: one bit clear of kube-proxy's 0x4000/0x8000 and of

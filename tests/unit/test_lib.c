@@ -499,7 +499,8 @@ static void registry_covers(const void *skel, struct bpf_object *obj, enum pin_o
 	}
 	bpf_object__for_each_program (p, obj) {
 		for (i = 0, rows = 0; i < PIN__COUNT; i++)
-			rows += pin_defs[i].obj == which && pin_prog(skel, i) == p;
+			rows += pin_defs[i].obj == which &&
+				(pin_prog(skel, i) == p || pin_prog_variant(skel, i) == p);
 		if (!rows)
 			fail_msg("program %s has no row in pins.h", bpf_program__name(p));
 	}

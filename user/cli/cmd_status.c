@@ -63,6 +63,13 @@ static void status_text(const struct ctaccel_status *s, const char *root)
 		       (unsigned long long)s->expiry.last_pass_examined,
 		       (unsigned long long)s->expiry.last_pass_removed,
 		       (unsigned long long)s->expiry.passes, (unsigned long long)s->expiry.removed);
+	printf("\nkernel      %s:", s->kernel);
+	for (i = 0; i < CTACCEL_FEAT__MAX; i++)
+		printf("%s %s %s%s%s%s", i ? "," : "", ctaccel_features[i].name,
+		       ctaccel_feature_path(s->features, i),
+		       s->features & 1U << i ? "" : " (without ",
+		       s->features & 1U << i ? "" : ctaccel_features[i].needs,
+		       s->features & 1U << i ? "" : ")");
 	printf("\ntimeouts   ");
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		printf(" %s %llus", ctaccel_state_names[i], (unsigned long long)s->timeout_s[i]);

@@ -99,6 +99,18 @@ static void latency(FILE *f, struct daemon *d)
 }
 
 /* The kernel's expiry, as its last pass left it (no lock: one map read). */
+static void kernel_features(FILE *f, struct daemon *d)
+{
+	uint32_t in_use = ctaccel_features_in_use(d->h);
+	int i;
+
+	head(f, "ctaccel_kernel_feature", "gauge",
+	     "The path each kernel feature took: 1 for the path in use (docs/kernels.md)");
+	for (i = 0; i < CTACCEL_FEAT__MAX; i++)
+		fprintf(f, "ctaccel_kernel_feature{feature=\"%s\",path=\"%s\"} 1\n",
+			ctaccel_features[i].name, ctaccel_feature_path(in_use, i));
+}
+
 static void expiry(FILE *f, struct daemon *d)
 {
 	struct ctaccel_expiry_status x;
@@ -205,6 +217,7 @@ char *metrics_text(struct daemon *d)
 	head(f, "ctaccel_build_info", "gauge", "ctaccel version, always 1");
 	fprintf(f, "ctaccel_build_info{version=\"%s\",abi=\"%d\"} 1\n", CTACCEL_VERSION,
 		CTACCEL_ABI_VERSION);
+	kernel_features(f, d);
 	datapath(f, d);
 	host_sockets(f, d);
 	expiry(f, d);

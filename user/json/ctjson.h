@@ -18,6 +18,8 @@ json_t *ctjson_rule(const struct ctaccel_rule *r);
 json_t *ctjson_rules(const struct ctaccel_rule *rules, size_t n);
 json_t *ctjson_gc(const struct ctaccel_gc_result *r);
 json_t *ctjson_expiry(const struct ctaccel_expiry_status *x);
+/* The running kernel and the path each feature took (CTACCEL_FEATURES). */
+json_t *ctjson_kernel(const char *release, uint32_t features);
 json_t *ctjson_latency_endpoint(const struct ctaccel_latency_endpoint *e);
 /* The sums of all endpoints, and the endpoints shown. */
 json_t *ctjson_latency(const struct ctaccel_latency_report *r,

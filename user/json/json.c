@@ -52,7 +52,22 @@ json_t *ctjson_status(const struct ctaccel_status *s, const char *pin_root)
 	json_object_set_new(o, "udp_hooks", json_boolean(s->udp_hooks));
 	json_object_set_new(o, "local", json_boolean(s->local));
 	json_object_set_new(o, "expiry", ctjson_expiry(&s->expiry));
+	json_object_set_new(o, "kernel", ctjson_kernel(s->kernel, s->features));
 	return o;
+}
+
+json_t *ctjson_kernel(const char *release, uint32_t features)
+{
+	json_t *f = json_object();
+	int i;
+
+	for (i = 0; i < CTACCEL_FEAT__MAX; i++)
+		json_object_set_new(f, ctaccel_features[i].name,
+				    json_pack("{s:s,s:s,s:s}", "path",
+					      ctaccel_feature_path(features, i), "needs",
+					      ctaccel_features[i].needs, "since",
+					      ctaccel_features[i].since));
+	return json_pack("{s:s,s:o}", "release", release, "features", f);
 }
 
 json_t *ctjson_expiry(const struct ctaccel_expiry_status *x)

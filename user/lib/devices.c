@@ -156,7 +156,9 @@ bool ctaccel_env_tc_filters(void)
 {
 	const char *v = getenv("CTACCEL_HOOK");
 
-	return v && !strcmp(v, "clsact");
+	/* and a kernel without tcx (or CTACCEL_WITHOUT=tc_attach): no trial */
+	return (v && !strcmp(v, "clsact")) ||
+	       !(ctaccel_kernel_features() & 1U << CTACCEL_FEAT_HOOKS);
 }
 
 /*

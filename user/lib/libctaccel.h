@@ -367,6 +367,50 @@ struct ctaccel_expiry_status {
 	double since_check_s; /* since the last check (a walk, or none needed) */
 };
 
+/* ---- the running kernel (kernel.c) ---- */
+/*
+ * What ctaccel probes in the running kernel at load (from its BTF, never
+ * from its version), and the path each feature takes with and without it;
+ * every path keeps the figures exact (docs/kernels.md says what each costs).
+ * X(ID, NAME, SINCE, WITH, WITHOUT, NEEDS):
+ *   NAME     the feature's name in status, /v1/status and /metrics
+ *   SINCE    the first Linux release that has NEEDS
+ *   WITH     the path where the kernel has it, WITHOUT where it has not
+ */
+/* clang-format off */
+#define CTACCEL_FEATURES(X)                                                                        \
+	X(CSUM,   "checksum_status", "6.3",  "kern_ctx",   "helpers",     "bpf_cast_to_kern_ctx")      \
+	X(ROUTES, "route_memo",      "6.3",  "rt_genid",   "none",        "bpf_cast_to_kern_ctx")      \
+	X(NEIGH,  "fib_lookup",      "6.3",  "skip_neigh", "neigh_check", "BPF_FIB_LOOKUP_SKIP_NEIGH") \
+	X(EXPIRY, "expiry",          "6.10", "workqueue",  "timer",       "bpf_wq")                    \
+	X(HOOKS,  "tc_attach",       "6.6",  "tcx",        "clsact",      "BPF_TCX_INGRESS")
+/* clang-format on */
+
+enum ctaccel_feature {
+#define X(id, name, since, with, without, needs) CTACCEL_FEAT_##id,
+	CTACCEL_FEATURES(X)
+#undef X
+	CTACCEL_FEAT__MAX,
+};
+
+struct ctaccel_feature_info {
+	const char *name, *since, *with, *without, *needs;
+};
+extern const struct ctaccel_feature_info ctaccel_features[CTACCEL_FEAT__MAX];
+
+/* The running kernel's features, a bit (1 << CTACCEL_FEAT_*) each, less
+ * those the environment's CTACCEL_WITHOUT names (a comma-separated list of
+ * feature names: the tests and benchmarks force the other paths with it). */
+uint32_t ctaccel_kernel_features(void);
+/* The paths the open state's programs took (its configuration's record),
+ * tc_attach's from the running kernel. */
+uint32_t ctaccel_features_in_use(const struct ctaccel *h);
+/* A feature's path in a CTACCEL_FEATURES bit set. */
+static inline const char *ctaccel_feature_path(uint32_t features, enum ctaccel_feature id)
+{
+	return features & 1U << id ? ctaccel_features[id].with : ctaccel_features[id].without;
+}
+
 struct ctaccel_status {
 	uint32_t max_flows;
 	uint32_t unreplied_max; /* entries flows without a reply may hold */
@@ -382,6 +426,10 @@ struct ctaccel_status {
 	bool nft_table;
 	bool sockops;
 	bool udp_hooks; /* the local UDP sockets' bind and connect programs */
+	/* the path each feature took: bit set, its WITH path (CTACCEL_FEATURES);
+	 * the loaded programs' for all but tc_attach, the kernel's for that */
+	uint32_t features;
+	char kernel[65]; /* the running kernel's release */
 	struct ctaccel_expiry_status expiry;
 	struct ctaccel_device_status *devices;
 	size_t ndevices;

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
+#include "kernel.h"
 #include "tracker.skel.h"
 #include "sockets.skel.h"
 
@@ -210,13 +211,16 @@ static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
 int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 {
 	struct ctaccel_config cfg;
+	uint32_t features;
 	struct tracker *skel;
 	int err;
 
 	err = config_of(h, o, &cfg);
 	if (err)
 		return err;
-	skel = tracker__open();
+	features = ctaccel_kernel_features();
+	cfg.flags |= kernel_cfg_flags(features);
+	skel = kernel_tracker_open(features);
 	if (!skel)
 		return lib_fail(h, -errno, "open BPF object");
 	err = netns_cookie(&cfg.netns_cookie);
@@ -470,17 +474,21 @@ static int repin_swapped(struct ctaccel *h, struct tracker *skel)
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
+	uint32_t features = ctaccel_kernel_features();
 	struct ctaccel_expiry_status exp;
+	struct ctaccel_config cfg = h->cfg;
 	struct tracker *skel;
 	int err;
 
 	*replaced = false;
 	if (!h->open)
 		return lib_fail(h, -EBADF, "replace the programs in %s", h->root);
-	skel = tracker__open();
+	skel = kernel_tracker_open(features);
 	if (!skel)
 		return lib_fail(h, -errno, "open BPF object");
-	memcpy((void *)&skel->rodata->ctaccel_cfg, &h->cfg, sizeof(h->cfg));
+	/* the same settings; the paths this kernel takes now */
+	cfg.flags = (cfg.flags & ~KERNEL_CFG_FLAGS) | kernel_cfg_flags(features);
+	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
 	err = reuse_maps(h, skel);
 	err = err ?: ctaccel_expiry_status(h, &exp);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /* The pin registry's table (pins.h), with each row's place in its skeleton. */
 #include <stddef.h>
+#include <bpf/libbpf.h>
 #include "ctaccel.h"
 #include "pins.h"
 #include "tracker.skel.h"
@@ -29,9 +30,26 @@ struct bpf_map *pin_map(const void *skel, enum pin_id id)
 	return *(struct bpf_map *const *)((const char *)skel + pin_defs[id].off);
 }
 
+static const size_t pin_variant_off[PIN__COUNT] = {
+#define X(id, member) [PIN_##id] = offsetof(struct tracker, progs.member),
+	CTACCEL_PIN_VARIANTS(X)
+#undef X
+};
+
+struct bpf_program *pin_prog_variant(const void *skel, enum pin_id id)
+{
+	if (!pin_variant_off[id])
+		return NULL;
+	return *(struct bpf_program *const *)((const char *)skel + pin_variant_off[id]);
+}
+
 struct bpf_program *pin_prog(const void *skel, enum pin_id id)
 {
+	struct bpf_program *p, *v;
+
 	if (pin_defs[id].kind == PIN_KIND_MAP)
 		return NULL;
-	return *(struct bpf_program *const *)((const char *)skel + pin_defs[id].off);
+	p = *(struct bpf_program *const *)((const char *)skel + pin_defs[id].off);
+	v = pin_prog_variant(skel, id);
+	return v && !bpf_program__autoload(p) ? v : p;
 }

@@ -74,6 +74,13 @@
 	X(SK_RODATA,      NULL,                       MAP,  sockets, rodata,                 NONE)   \
 	X(TCP_ITER,       NULL,                       PROG, sockets, ctaccel_tcp_iter,       NONE)
 
+/*
+ * A program row's stand-in for kernels without what its program needs: the
+ * loader loads one of the two (user/lib/kernel.c) and the row is the one
+ * loaded, under the same pin. X(ID, MEMBER): MEMBER of the row's object.
+ */
+#define CTACCEL_PIN_VARIANTS(X) X(EXPIRY_CTL, ctaccel_expiry_ctl_timer)
+
 enum pin_id {
 #define X(id, file, kind, obj, member, life) PIN_##id,
 	CTACCEL_PINS(X)
@@ -128,5 +135,8 @@ struct bpf_program;
  * or struct sockets); NULL when the row is of the other kind. */
 struct bpf_map *pin_map(const void *skel, enum pin_id id);
 struct bpf_program *pin_prog(const void *skel, enum pin_id id);
+/* The row's stand-in (CTACCEL_PIN_VARIANTS), or NULL; pin_prog() answers it
+ * where the row's own program is not to be loaded. */
+struct bpf_program *pin_prog_variant(const void *skel, enum pin_id id);
 
 #endif /* LIBCTACCEL_PINS_H */

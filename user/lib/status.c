@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include "internal.h"
+#include "kernel.h"
 
 const char *const ctaccel_prog_names[CTACCEL_PROG__MAX] = {
 	[CTACCEL_PROG_INGRESS] = "ingress",
@@ -117,6 +119,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 {
 	const struct ctaccel_config *cfg = &h->cfg;
 	struct ctaccel_stats st;
+	struct utsname u;
 	int i, err;
 
 	memset(s, 0, sizeof(*s));
@@ -135,6 +138,9 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	s->mark = cfg->mark;
 	s->mark_mask = cfg->mark_mask;
 	s->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
+	s->features = ctaccel_features_in_use(h);
+	if (!uname(&u))
+		snprintf(s->kernel, sizeof(s->kernel), "%s", u.release);
 	err = devices_read(h, s);
 	if (!err)
 		policy_count(h, &s->policy_rules);
