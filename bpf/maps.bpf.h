@@ -43,12 +43,15 @@ struct {
 	__type(value, struct ctaccel_iface);
 } ctaccel_ifaces SEC(".maps");
 
+/* Sizes, not BTF types: the tries userspace swaps in (policy.c) have no BTF,
+ * and Linux 6.1 refuses an inner map whose BTF-derived fields differ from
+ * its template's. */
 struct policy_trie {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, CTACCEL_POLICY_KEYS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ctaccel_policy_key);
-	__type(value, struct ctaccel_policy_val);
+	__uint(key_size, sizeof(struct ctaccel_policy_key));
+	__uint(value_size, sizeof(struct ctaccel_policy_val));
 } ctaccel_policy_initial SEC(".maps");
 
 /* One slot: userspace swaps in a whole new trie to replace the policy. */

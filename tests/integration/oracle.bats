@@ -17,7 +17,8 @@ teardown_file() {
 }
 
 # conntrack -L hides expired entries; ctaccel's table holds them until GC.
-compare_with_conntrack() {
+# One look: GC, then both tables, then both per-state counts.
+look_once() {
 	local ours theirs
 	ctaccel_g gc >/dev/null
 	ours=$(ctaccel_flows)
@@ -27,13 +28,26 @@ compare_with_conntrack() {
 		diff <(echo "$ours") <(echo "$theirs") || true
 		return 1
 	fi
-	[[ -n $ours ]]
+	[[ -n $ours ]] || return 1
 	ours=$(ctaccel_state_counts)
 	theirs=$(conntrack_state_counts)
 	if [[ "$ours" != "$theirs" ]]; then
+		echo "per-state counts differ (< ctaccel, > conntrack):"
 		diff <(echo "$ours") <(echo "$theirs") || true
 		return 1
 	fi
+}
+
+# A flow that expires between the GC and the counts (a slow machine, or a
+# virtual machine's emulated CPUs: tests/kernels) is hidden by conntrack and
+# still counted by ctaccel until the next GC: the look is taken again, at
+# most three times. A difference that stays fails.
+compare_with_conntrack() {
+	local try
+	for try in 1 2 3; do
+		look_once && return 0
+	done
+	return 1
 }
 
 @test "IPv4: every flow's state, packets and bytes equal conntrack's" {
