@@ -65,7 +65,7 @@ USER_LIBS := $(LIBS) -ljansson -lnftables -lmicrohttpd -linih -lpthread
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway profile-gateway bench-expiry image clean \
+.PHONY: test-kernels all check upgrade-link soak-upgrade fuzz soak test demo bench bench-datapath bench-tw bench-read bench-crr bench-gateway profile-gateway bench-expiry image clean \
 	deps vmlinux install
 
 all: ctaccel $(SKELS) $(LIBCTACCEL) $(UNIT_TESTS) $(TEST_TOOLS) $(BENCH_BINS) $(FUZZ_BINS) \
@@ -196,6 +196,12 @@ $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/un
 test: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)bash tests/run.sh
+
+# The core suite in a virtual machine per kernel ctaccel is proven on
+# (tests/kernels/run.sh; also part of `make test`).
+test-kernels: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash tests/kernels/run.sh
 
 # The static checks of docs/checks.md (also part of `make test`).
 check: deps

@@ -12,6 +12,7 @@ pkgs=(
 	libnftables-dev libjansson-dev libmicrohttpd-dev libinih-dev
 	buildah busybox-static systemd prometheus
 	coccinelle clang-tools binutils tcpdump
+	qemu-system-x86 cpio kmod xz-utils
 )
 
 # `deps.sh bench` adds what only the benchmarks need (the chart); `deps.sh profile`

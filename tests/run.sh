@@ -56,6 +56,10 @@ for t in "$OUTPUT"/test_*; do
 	[[ -x $t ]] || continue
 	run_tap "$(basename "$t")" "$t"
 done
+# The datapath's unit suite again on the programs an older kernel gets
+# (Linux 6.1's paths, forced here: docs/kernels.md).
+CTACCEL_WITHOUT=checksum_status,route_memo,fib_lookup,expiry \
+	run_tap "test_tracker (6.1's paths)" "$OUTPUT/test_tracker"
 
 # The static checks (make check): each rule over the product, then over its
 # bad example, where it must report.
@@ -70,6 +74,10 @@ done
 
 # The CLI and daemon suites once more on the ASan/UBSan build.
 run_tap "sanitized" bash tests/integration/sanitized.sh
+
+# The core suite on Debian 12's kernel and the 6.12 series, each in a
+# virtual machine (tests/kernels/run.sh).
+run_tap "kernels" bash tests/kernels/run.sh
 
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -28,6 +28,7 @@
 
 #include "flowtab.h"
 #include "internal.h"
+#include "kernel.h"
 #include "tracker.skel.h"
 #include "pkt.h"
 #include "invariants.h"
@@ -64,8 +65,11 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 		for (i = 0; i < CTACCEL_ST__MAX; i++)
 			if (timeouts_ms[i])
 				cfg.timeout[i] = (timeouts_ms[i] * e->hz + 999) / 1000;
-	e->skel = tracker__open();
+	/* The object and programs this kernel gets (CTACCEL_WITHOUT forces an
+	 * older kernel's: tests/run.sh runs this suite both ways). */
+	e->skel = kernel_tracker_open(ctaccel_kernel_features());
 	assert_non_null(e->skel);
+	cfg.flags |= kernel_cfg_flags(ctaccel_kernel_features());
 	/* Small tables by default: every check reads the whole table. */
 	assert_int_equal(bpf_map__set_max_entries(e->skel->maps.ctaccel_flows,
 						  max_entries ? max_entries : 4096),
@@ -1752,7 +1756,7 @@ static void test_expiry_races_refresh(void **state)
 	CPU_SET(1, &set);
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 	r = (struct refresher){.e = e, .stop = &stop};
-	assert_int_equal(expiry_ctl(bpf_program__fd(e->skel->progs.ctaccel_expiry_ctl), 10, 0), 0);
+	assert_int_equal(expiry_ctl(bpf_program__fd(pin_prog(e->skel, PIN_EXPIRY_CTL)), 10, 0), 0);
 	assert_int_equal(pthread_create(&t, NULL, refresher_thread, &r), 0);
 	for (i = 0; i < 150; i++) { /* about 1.5 s */
 		assert_int_equal(
@@ -1763,7 +1767,7 @@ static void test_expiry_races_refresh(void **state)
 	}
 	stop = 1;
 	pthread_join(t, NULL);
-	assert_int_equal(expiry_ctl(bpf_program__fd(e->skel->progs.ctaccel_expiry_ctl), 0,
+	assert_int_equal(expiry_ctl(bpf_program__fd(pin_prog(e->skel, PIN_EXPIRY_CTL)), 0,
 				    CTACCEL_EXPIRY_STOP),
 			 0);
 	usleep(100000); /* a pass the timer had started finishes */

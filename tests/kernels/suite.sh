@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# The core suite, run inside a kernel's virtual machine (tests/kernels/run.sh):
+# the integration tests that prove ctaccel on a kernel, unchanged, as TAP with
+# each test named after its file. What each file proves there:
+#   oracle.bats      TCP flows equal `conntrack -L` flow by flow through a
+#                    gateway; a live replace under traffic loses no packet
+#   udp.bats         UDP flows equal conntrack's, bypass and the socket hooks
+#   bypass.bats      a bypass policy leaves conntrack at 0, the same end states
+#   sockets.bats     TIME_WAIT exact against `ss`, the socket tracepoint
+#   expiry.bats      expiry with no userspace process running
+#   upgrade.bats     a live upgrade under traffic (the soak, short)
+#   prometheus.bats  the daemon's metrics, checked by promtool and Prometheus
+set -u
+cd "$(dirname "$0")/../.."
+files=${CTACCEL_KERNEL_SUITE:-oracle udp bypass sockets expiry upgrade prometheus}
+n=0
+out=$(mktemp)
+for f in $files; do
+	bats --tap "tests/integration/$f.bats" >"$out" 2>&1
+	while IFS= read -r line; do
+		case $line in
+		"ok "* | "not ok "*)
+			n=$((n + 1))
+			# renumbered, the file's name in front of the test's
+			echo "$line" | sed -E "s/^(not ok|ok) [0-9]+ /\\1 $n $f: /"
+			;;
+		1..*) ;;
+		*) echo "$line" ;;
+		esac
+	done <"$out"
+	# a file that stopped before its plan: its missing tests fail
+	plan=$(sed -n 's/^1\.\.\([0-9]\+\).*/\1/p' "$out" | head -n1)
+	got=$(grep -cE '^(not )?ok ' "$out")
+	while ((${plan:-1} > got)); do
+		n=$((n + 1))
+		got=$((got + 1))
+		echo "not ok $n $f: did not run (the file stopped early)"
+	done
+done
+rm -f "$out"
+echo "1..$n"
