@@ -50,13 +50,17 @@ S=ctacc-$TAG-s
 # binary, e.g. of the commit before a change), bypass-base and fastpath-base
 # are those variants run by that build: a change measured against what it
 # changes, side by side.
+# track-compat and fastpath-compat are track and fastpath on the paths an
+# older kernel gets (Linux 6.1's: CTACCEL_WITHOUT, docs/kernels.md), forced
+# on this kernel: what each fallback costs, beside the normal path.
 BASE=${BENCH_BASE:-}
-read -r -a VARIANTS <<<"${BENCH_VARIANTS:-plain conntrack track bypass fastpath bypass2}"
+COMPAT_PATHS=checksum_status,route_memo,fib_lookup,expiry
+read -r -a VARIANTS <<<"${BENCH_VARIANTS:-plain conntrack track bypass fastpath bypass2 track-compat fastpath-compat}"
 CTACCEL_VARIANTS=()
 for v in "${VARIANTS[@]}"; do
 	case $v in
 	plain | conntrack | tc-empty | tcx-empty | notrack) ;;
-	track | bypass | bypass2 | fastpath) CTACCEL_VARIANTS+=("$v") ;;
+	track | bypass | bypass2 | fastpath | track-compat | fastpath-compat) CTACCEL_VARIANTS+=("$v") ;;
 	bypass-base | fastpath-base)
 		if [[ ! -x $BASE ]]; then
 			echo "ctaccel: bench-gateway: $v needs BENCH_BASE, another build's ctaccel" >&2
@@ -83,6 +87,11 @@ ctl() {
 	local v=$1 bin=$CTACCEL
 	shift
 	[[ $v == *-base ]] && bin=$BASE
+	if [[ $v == *-compat ]]; then
+		CTACCEL_WITHOUT=$COMPAT_PATHS nsenter --net="/run/netns/$(gw "$v")" "$bin" \
+			--pin-path "$(pin "$v")" "$@"
+		return
+	fi
 	nsenter --net="/run/netns/$(gw "$v")" "$bin" --pin-path "$(pin "$v")" "$@"
 }
 # Path i: client 198.18.(10+2i).2 -- .1 gateway .1 -- 198.18.(11+2i).2 server.
@@ -288,6 +297,11 @@ for v in bypass fastpath; do
 	[[ " ${VARIANTS[*]} " == *" $v-base "* && " ${VARIANTS[*]} " == *" $v "* ]] || continue
 	echo "this build vs BENCH_BASE ($BASE): $v vs $v-base: CRR $(ratio "${res[crr]}" "$v" "$v-base")," \
 		"RR $(ratio "${res[rr]}" "$v" "$v-base"), bulk $(ratio "${res[bulk]}" "$v" "$v-base")"
+done
+for v in track fastpath; do
+	[[ " ${VARIANTS[*]} " == *" $v-compat "* && " ${VARIANTS[*]} " == *" $v "* ]] || continue
+	echo "older kernels' paths ($COMPAT_PATHS): $v-compat vs $v: CRR $(ratio "${res[crr]}" "$v-compat" "$v")," \
+		"RR $(ratio "${res[rr]}" "$v-compat" "$v"), bulk $(ratio "${res[bulk]}" "$v-compat" "$v")"
 done
 echo "goal (cost issue): bypass <= 0.9x conntrack on CRR and RR"
 echo "goal (fast path issue): fastpath <= 0.8x conntrack on CRR; on RR <= 0.85x plain and <= 0.6x conntrack"
