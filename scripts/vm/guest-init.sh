@@ -24,7 +24,7 @@ echo /sbin/modprobe >/proc/sys/kernel/modprobe
 # What the development machine's kernel has built in and the tests read
 # before anything would load it (nf_conntrack's sysctls); the rest loads
 # on demand.
-modprobe -a nf_conntrack nf_conntrack_netlink veth sch_ingress
+modprobe -a nf_conntrack nf_conntrack_netlink veth sch_ingress inet_diag tcp_diag udp_diag
 hostname ctaccel-vm
 ip link set lo up
 ulimit -l unlimited

@@ -147,7 +147,8 @@ flows_by_port() {
 	[[ $status -ne 0 ]]
 	[[ ! -e $PIN ]]
 	# at once: a link whose pin goes is only released later by the kernel
-	left=$(bpftool -j cgroup show /sys/fs/cgroup/unified |
+	# where the cgroup v2 hierarchy is mounted (this machine: /sys/fs/cgroup/unified)
+	left=$(bpftool -j cgroup show "$(findmnt -n -t cgroup2 -o TARGET | head -n1)" |
 		jq -sc --argjson p "$progs" '[.[][] | select(.id as $i | $p | index($i))]')
 	echo "still attached: $left"
 	[[ $left == "[]" ]]
