@@ -17,7 +17,12 @@ setup_file() {
 		ip netns exec "$S" $UDPGEN server "$a" 53 >/dev/null 2>&1 3>&- &
 		ip netns exec "$S" $UDPGEN server "$a" 54 >/dev/null 2>&1 3>&- &
 	done
-	sleep 0.5
+	wait_until 200 '[[ $(udp_bound "$S" ":53 or sport = :54") -eq 4 ]]'
+}
+
+# UDP sockets of namespace NS bound to ports that match "sport = PORT...".
+udp_bound() {
+	in_ns "$1" ss -Hunl "sport = $2" | wc -l
 }
 
 teardown_file() {
@@ -252,7 +257,7 @@ class_count() {
 	# a server on the gateway itself, bound to the covered address and port
 	ip netns exec "$G" $UDPGEN server 198.18.0.1 5353 >/dev/null 2>&1 3>&- &
 	local srv=$! marked0
-	sleep 0.3
+	wait_until 200 '[[ $(udp_bound "$G" :5353) -eq 1 ]]'
 	marked0=$(ctaccel_g -j stats | jq .counters.sockets_marked)
 	[[ $marked0 -ge 1 ]]
 	in_ns "$C" $UDPGEN client 198.18.0.1 5353 q 3 >"$BATS_TEST_TMPDIR/gen"
@@ -282,7 +287,7 @@ class_count() {
 	local a=$!
 	ip netns exec "$G" $UDPGEN server 0.0.0.0 5355 >/dev/null 2>&1 3>&- &
 	local b=$!
-	sleep 0.3
+	wait_until 200 '[[ $(udp_bound "$G" ":5354 or sport = :5355") -eq 2 ]]'
 	in_ns "$C" $UDPGEN client 198.18.0.1 5354 q 3 >/dev/null
 	in_ns "$C" $UDPGEN client 198.18.0.1 5355 q 2 >/dev/null
 	kill "$a" "$b"

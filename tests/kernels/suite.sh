@@ -11,12 +11,14 @@
 #   expiry.bats      expiry with no userspace process running
 #   upgrade.bats     a live upgrade under traffic (the soak, short)
 #   prometheus.bats  the daemon's metrics, checked by promtool and Prometheus
+#   kernel.bats      the paths this kernel got, as status and /metrics say
+#                    (CTACCEL_EXPECT_PATHS, from run.sh), and 6.1's paths exact
 set -u
 cd "$(dirname "$0")/../.."
 # Counts that take longer to make under emulation than they live are
 # divided (sockets.bats: TIME_WAIT lasts 60 s); every comparison stays exact.
 export CTACCEL_TEST_SCALE=${CTACCEL_TEST_SCALE:-10}
-files=${CTACCEL_KERNEL_SUITE:-oracle udp bypass sockets expiry upgrade prometheus}
+files=${CTACCEL_KERNEL_SUITE:-kernel oracle udp bypass sockets expiry upgrade prometheus}
 n=0
 out=$(mktemp)
 for f in $files; do
