@@ -15,7 +15,7 @@ limit=${CTACCEL_VM_TIMEOUT:-1500}
 # What each kernel must get (kernel.bats): learned from its BTF at load,
 # known here from its release.
 declare -A paths=(
-	[6.1]=checksum_status=helpers,route_memo=none,fib_lookup=neigh_check,expiry=timer,tc_attach=clsact
+	[6.1]=checksum_status=helpers,route_memo=none,fib_lookup=skip_neigh,expiry=timer,tc_attach=clsact
 	[6.12]=checksum_status=kern_ctx,route_memo=rt_genid,fib_lookup=skip_neigh,expiry=workqueue,tc_attach=tcx
 )
 n=0
