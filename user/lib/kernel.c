@@ -151,14 +151,18 @@ struct tracker *kernel_tracker_open(uint32_t features)
 	}
 	if (!skel)
 		return NULL;
-	/* Each row with a stand-in loads one of the two. */
+	/* Each row with a stand-in loads one of the two, by its feature. */
 	for (i = 0; i < PIN__COUNT; i++) {
+		bool with = features & pin_variant_feature(i);
+
 		v = pin_prog_variant(skel, i);
 		if (!v)
 			continue;
-		p = *(struct bpf_program **)((char *)skel + pin_defs[i].off);
-		bpf_program__set_autoload(p, has(features, CTACCEL_FEAT_EXPIRY));
-		bpf_program__set_autoload(v, !has(features, CTACCEL_FEAT_EXPIRY));
+		/* the row's own program: pin_prog() answers the stand-in once
+		 * the own one is not to be loaded, so it is asked first */
+		p = pin_prog(skel, i);
+		bpf_program__set_autoload(p, with);
+		bpf_program__set_autoload(v, !with);
 	}
 	return skel;
 }

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <bpf/libbpf.h>
 #include "ctaccel.h"
+#include "libctaccel.h"
 #include "pins.h"
 #include "tracker.skel.h"
 #include "sockets.skel.h"
@@ -31,10 +32,21 @@ struct bpf_map *pin_map(const void *skel, enum pin_id id)
 }
 
 static const size_t pin_variant_off[PIN__COUNT] = {
-#define X(id, member) [PIN_##id] = offsetof(struct tracker, progs.member),
+#define X(id, member, feature) [PIN_##id] = offsetof(struct tracker, progs.member),
 	CTACCEL_PIN_VARIANTS(X)
 #undef X
 };
+
+static const unsigned int pin_variant_feat[PIN__COUNT] = {
+#define X(id, member, feature) [PIN_##id] = 1U << CTACCEL_FEAT_##feature,
+	CTACCEL_PIN_VARIANTS(X)
+#undef X
+};
+
+unsigned int pin_variant_feature(enum pin_id id)
+{
+	return pin_variant_feat[id];
+}
 
 struct bpf_program *pin_prog_variant(const void *skel, enum pin_id id)
 {

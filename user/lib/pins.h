@@ -77,9 +77,10 @@
 /*
  * A program row's stand-in for kernels without what its program needs: the
  * loader loads one of the two (user/lib/kernel.c) and the row is the one
- * loaded, under the same pin. X(ID, MEMBER): MEMBER of the row's object.
+ * loaded, under the same pin. X(ID, MEMBER, FEATURE): MEMBER of the tracker
+ * object, loaded where the kernel lacks FEATURE (CTACCEL_FEAT_*).
  */
-#define CTACCEL_PIN_VARIANTS(X) X(EXPIRY_CTL, ctaccel_expiry_ctl_timer)
+#define CTACCEL_PIN_VARIANTS(X) X(EXPIRY_CTL, ctaccel_expiry_ctl_timer, EXPIRY)
 
 enum pin_id {
 #define X(id, file, kind, obj, member, life) PIN_##id,
@@ -138,5 +139,7 @@ struct bpf_program *pin_prog(const void *skel, enum pin_id id);
 /* The row's stand-in (CTACCEL_PIN_VARIANTS), or NULL; pin_prog() answers it
  * where the row's own program is not to be loaded. */
 struct bpf_program *pin_prog_variant(const void *skel, enum pin_id id);
+/* The CTACCEL_FEAT_* bit whose absence loads the row's stand-in; 0: none. */
+unsigned int pin_variant_feature(enum pin_id id);
 
 #endif /* LIBCTACCEL_PINS_H */
