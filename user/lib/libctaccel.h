@@ -3,11 +3,11 @@
  * libctaccel: everything the CLI and the daemon do to ctaccel's pinned state,
  * as one library. It works on a handle (struct ctaccel: the pin root, the open
  * pins, the loaded configuration) that the caller passes explicitly; it keeps
- * no process-wide state, never prints and never formats JSON. Calls return 0
- * or a negative errno; a failing operation on a handle reports why, once,
- * through the print callback at CTACCEL_PRINT_WARN (so a client prints nothing
- * more for it). Parsers, which need no handle, write their reason into a
- * caller's buffer instead.
+ * no process-wide state (but for kernel.c's cache of the kernel's features),
+ * never prints and never formats JSON. Calls return 0 or a negative errno; a
+ * failing operation on a handle reports why, once, through the print callback
+ * at CTACCEL_PRINT_WARN (so a client prints nothing more for it). Parsers,
+ * which need no handle, write their reason into a caller's buffer instead.
  */
 #ifndef LIBCTACCEL_H
 #define LIBCTACCEL_H
