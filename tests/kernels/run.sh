@@ -27,7 +27,9 @@ for k in $kernels; do
 	mkdir -p "$dir"
 	if ! kdir=$(bash scripts/vm/kernel.sh "$k" "$OUTPUT/kernels" 2>"$dir/fetch.err"); then
 		n=$((n + 1))
-		echo "not ok $n [$k] the kernel package could not be fetched: $(tail -n1 "$dir/fetch.err")"
+		# every try's own reason, as apt gave it (kernel.sh)
+		echo "not ok $n [$k] the kernel package could not be fetched:"
+		sed 's/^/#   /' "$dir/fetch.err"
 		summary+=("$k: 0 passed, 1 failed (no kernel)")
 		continue
 	fi
