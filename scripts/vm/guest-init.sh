@@ -12,7 +12,16 @@ ln -sf /proc/self/fd/0 /dev/stdin
 ln -sf /proc/self/fd/1 /dev/stdout
 ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs shm /dev/shm
+# A fresh /tmp; a checkout under it (CI may clone there) is carried over
+# the new tmpfs, so SCRIPT still finds it at the same path.
+src=$(cat /run/ctaccel-vm/checkout)
+if [[ $src == /tmp/* ]]; then
+	mkdir -p /run/ctaccel-checkout && mount --bind "$src" /run/ctaccel-checkout
+fi
 mount -t tmpfs -o mode=1777 tmp /tmp
+if [[ $src == /tmp/* ]]; then
+	mkdir -p "$src" && mount --move /run/ctaccel-checkout "$src"
+fi
 mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null

@@ -23,6 +23,8 @@ version=$(cat "$kdir/version")
 mkdir -p "$out"
 out=$(realpath "$out")
 rm -f "$out/rc" "$out/log" "$out/console.log"
+# guest-init.sh keeps this directory reachable over its own mounts
+echo "$PWD" >"$out/checkout"
 # The guest starts in this directory, with this shell's CTACCEL_* variables.
 {
 	printf 'cd %q || exit 1\n' "$PWD"
