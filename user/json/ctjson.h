@@ -33,6 +33,10 @@ json_t *ctjson_tw(const struct ctaccel_tw_report *r, unsigned int top, uint32_t 
 json_t *ctjson_settings(const struct ctaccel_setting *const *tables, const void *const *bases,
 			size_t n);
 
+/* {"key": KEY, "was": VALUE, "asked": VALUE, "applied": BOOL[, "why": TEXT]}:
+ * a live setting's change (ctaccel_apply), values typed as in settings. */
+json_t *ctjson_setting_change(const struct ctaccel_setting_change *c);
+
 /* {"rules": [{"prefix": "all"|PREFIX, "port": PORT, "proto": "tcp"|"udp", "fastpath": BOOL}, ...]}
  * (at most CTACCEL_POLICY_MAX rules) into *out, free()d by the caller. */
 int ctjson_rules_parse(const char *text, struct ctaccel_rule **out, size_t *n, char *err,

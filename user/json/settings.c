@@ -62,3 +62,14 @@ json_t *ctjson_settings(const struct ctaccel_setting *const *tables, const void 
 	}
 	return json_pack("{s:o,s:o}", "settings", w.values, "live", w.live);
 }
+
+json_t *ctjson_setting_change(const struct ctaccel_setting_change *c)
+{
+	json_t *o =
+		json_pack("{s:s,s:o,s:o,s:b}", "key", c->ref->key, "was", typed(c->ref->s, c->was),
+			  "asked", typed(c->ref->s, c->asked), "applied", !c->kept);
+
+	if (c->kept)
+		json_object_set_new(o, "why", json_string(c->kept));
+	return o;
+}

@@ -75,6 +75,11 @@ int policy_inner_fd(struct ctaccel *h);
 /* The rules in use, as ctaccel_policy_read(), reporting nothing. */
 int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n);
 
+/* A live upgrade (load.c) whose programs take `settings`: ctaccel_replace()
+ * with the state's own, live.c with changed timeouts. */
+int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool force,
+		  bool *replaced);
+
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);
 

@@ -154,6 +154,37 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced);
 /* A whole kernel expiry pass now, in the caller's time (the timer goes on). */
 int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
 
+/* ---- live settings (live.c) ---- */
+/*
+ * The load settings of the open state, read back from it (the cgroup is not
+ * kept: ""). A row of ctaccel_load_settings marked live changes on a running
+ * instance: the timeouts (new programs with them are swapped in over the
+ * same maps, as ctaccel_replace does; a flow takes its new timeout at its
+ * next packet, as nf_conntrack's do after a sysctl change) and the expiry
+ * pause. The others take a new load.
+ */
+int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
+
+/* Why a load setting cannot change on a running instance; NULL: it can. */
+const char *ctaccel_setting_not_live(const struct ctaccel_setting *s);
+
+/* A setting whose asked value differs from the state's. */
+struct ctaccel_setting_change {
+	const struct ctaccel_setting_ref *ref;
+	const char *was, *asked; /* as the settings are written */
+	const char *kept;	 /* NULL: applied; else why it was not */
+};
+typedef void (*ctaccel_change_fn)(const struct ctaccel_setting_change *c, void *ctx);
+
+/* Bring the open state to `asked` where it can change live; fn hears of
+ * every setting that differs, applied or kept (*kept counts those). With
+ * `no_swap` (why this caller may not load programs: the daemon once it has
+ * dropped CAP_PERFMON), the settings that take new programs are kept, for
+ * that reason. The caller holds the lock. 0, or -errno when applying failed
+ * (reported; nothing changed, fn not called). */
+int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_swap,
+		  ctaccel_change_fn fn, void *ctx, unsigned int *kept);
+
 /* ---- devices (devices.c) ---- */
 #define CTACCEL_HOOK_INGRESS (1U << 0)
 #define CTACCEL_HOOK_EGRESS  (1U << 1)
@@ -306,6 +337,10 @@ int ctaccel_expiry_stop(struct ctaccel *h);
 int ctaccel_expiry_set(struct ctaccel *h, uint32_t interval_ms);
 
 int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s);
+/* One more problem, a client's own (the daemon's settings it could not
+ * apply); 0 or -ENOMEM. */
+int ctaccel_status_problem(struct ctaccel_status *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 void ctaccel_status_free(struct ctaccel_status *s);
 /* Summed per-CPU counters and gauges of the open state. */
 int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum);

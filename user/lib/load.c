@@ -469,14 +469,17 @@ static int repin_swapped(struct ctaccel *h, struct tracker *skel)
  * link. Pins first, so that whoever checks an attached program against the
  * pins or its own open programs (a running daemon) finds it one or the other
  * at every moment. Nothing happens when the programs are the same (same
- * tags) unless forced. The handle is reopened on the new pins.
+ * tags) unless forced. The handle is reopened on the new pins. The programs
+ * are loaded with `settings` (live.c changes timeouts so), the paths this
+ * kernel takes now.
  */
-int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
+int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool force,
+		  bool *replaced)
 {
 	__u8 old_tag[BPF_TAG_SIZE], new_tag[BPF_TAG_SIZE];
 	uint32_t features = ctaccel_kernel_features();
 	struct ctaccel_expiry_status exp;
-	struct ctaccel_config cfg = h->cfg;
+	struct ctaccel_config cfg = *settings;
 	struct tracker *skel;
 	int err;
 
@@ -486,7 +489,6 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 	skel = kernel_tracker_open(features);
 	if (!skel)
 		return lib_fail(h, -errno, "open BPF object");
-	/* the same settings; the paths this kernel takes now */
 	cfg.flags = (cfg.flags & ~KERNEL_CFG_FLAGS) | kernel_cfg_flags(features);
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
@@ -517,6 +519,12 @@ int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 out:
 	tracker__destroy(skel);
 	return err;
+}
+
+int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
+{
+	/* the same settings */
+	return state_replace(h, &h->cfg, force, replaced);
 }
 
 int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res)

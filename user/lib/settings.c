@@ -65,6 +65,7 @@ const struct ctaccel_setting ctaccel_load_settings[] = {
 		.max = CTACCEL_MAX_TIMEOUT_S,
 		.scale = 1,
 		.unit = "s",
+		.live = true,
 		.off = ROW_OFF(timeout_s),
 		.off2 = ROW_OFF(timeout_unack_s),
 		.old = "timeout",

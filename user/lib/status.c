@@ -42,9 +42,7 @@ int ctaccel_stats(struct ctaccel *h, struct ctaccel_stats *sum)
 	return err ? lib_fail(h, err, "stats: read %s/%s", h->root, pin_name(PIN_STATS)) : 0;
 }
 
-static int problem(struct ctaccel_status *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int problem(struct ctaccel_status *s, const char *fmt, ...)
+int ctaccel_status_problem(struct ctaccel_status *s, const char *fmt, ...)
 {
 	char(*p)[CTACCEL_PROBLEM_LEN] = realloc(s->problems, (s->nproblems + 1) * sizeof(*p));
 	va_list ap;
@@ -77,10 +75,11 @@ static int devices_read(struct ctaccel *h, struct ctaccel_status *s)
 		d->tcx = device_has_tcx(h, next);
 		if (!if_indextoname(next, d->name)) {
 			d->name[0] = 0;
-			err = problem(s, "device ifindex %u is gone", next);
+			err = ctaccel_status_problem(s, "device ifindex %u is gone", next);
 		} else if ((d->hooks & ctaccel_wanted_hooks(h)) != ctaccel_wanted_hooks(h)) {
-			err = problem(s, "device %s lacks ctaccel's %s program", d->name,
-				      d->hooks & CTACCEL_HOOK_INGRESS ? "egress" : "ingress");
+			err = ctaccel_status_problem(
+				s, "device %s lacks ctaccel's %s program", d->name,
+				d->hooks & CTACCEL_HOOK_INGRESS ? "egress" : "ingress");
 		}
 		key = next;
 		first = false;
@@ -146,13 +145,15 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		policy_count(h, &s->policy_rules);
 	s->nft_table = ctaccel_nft_present(h);
 	if (!err && s->policy_rules && !s->nft_table)
-		err = problem(s,
-			      "policy has %u rules but nft table inet ctaccel is missing: "
-			      "nf_conntrack tracks the bypassed flows",
-			      s->policy_rules);
+		err = ctaccel_status_problem(
+			s,
+			"policy has %u rules but nft table inet ctaccel is missing: "
+			"nf_conntrack tracks the bypassed flows",
+			s->policy_rules);
 	if (!err && ctaccel_policy_in_step(h) == 0)
-		err = problem(s, "the pinned policy is not the one in use (an update was "
-				 "interrupted)");
+		err = ctaccel_status_problem(
+			s, "the pinned policy is not the one in use (an update was "
+			   "interrupted)");
 	s->sockops = pin_exists(h, pin_name(PIN_SOCKOPS));
 	s->udp_hooks = true; /* the other cgroup links: UDP's bind and connect */
 	for (i = 0; i < PIN__COUNT; i++)
@@ -161,11 +162,11 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	if (!err)
 		err = ctaccel_expiry_status(h, &s->expiry);
 	if (!err && !s->expiry.running)
-		err = problem(s,
-			      "kernel expiry is %s: no check for %.0f s (expired flows stay; "
-			      "'ctaccel expiry start' starts it)",
-			      s->expiry.stopped ? "stopped" : "not running",
-			      s->expiry.since_check_s);
+		err = ctaccel_status_problem(
+			s,
+			"kernel expiry is %s: no check for %.0f s (expired flows stay; "
+			"'ctaccel expiry start' starts it)",
+			s->expiry.stopped ? "stopped" : "not running", s->expiry.since_check_s);
 	if (err) {
 		ctaccel_status_free(s);
 		return lib_fail(h, err, "status of %s", h->root);

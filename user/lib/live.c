@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * Settings of a running instance (libctaccel.h, "live settings"): what the
+ * state was loaded with, read back, and a change applied where it can be
+ * without a new load.
+ *
+ * Timeouts are the programs' read-only data, so that no packet pays a lookup
+ * for them: new programs with the new values are swapped in over the same
+ * maps, as a live upgrade does (load.c), and no flow, counter or packet is
+ * lost. A flow takes a new timeout at its next packet, as nf_conntrack's
+ * flows take a changed sysctl. The expiry pause is the timer's own setting.
+ * The other load settings shape the maps (max-flows, unreplied-max) or what
+ * other parts hold (the mark: nft's rule, marked sockets; local: the hooks)
+ * and take a new load: each is said, never dropped silently.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+const char *ctaccel_setting_not_live(const struct ctaccel_setting *s)
+{
+	if (s->live)
+		return NULL;
+	if (s->off == offsetof(struct ctaccel_load_opts, max_flows) ||
+	    s->off == offsetof(struct ctaccel_load_opts, unreplied_max))
+		return "it sizes a pinned map: it takes a new load ('ctaccel unload', then "
+		       "'ctaccel load'), which ends every tracked flow";
+	return "it takes a new load ('ctaccel unload', then 'ctaccel load'), which ends every "
+	       "tracked flow";
+}
+
+int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
+{
+	const struct ctaccel_config *cfg = &h->cfg;
+	struct ctaccel_expiry_status x;
+	int i, err;
+
+	if (!h->open)
+		return lib_fail(h, -EBADF, "settings of %s", h->root);
+	if (!cfg->hz)
+		return lib_fail(h, -EPROTO, "settings of %s: no HZ in its configuration", h->root);
+	err = ctaccel_expiry_status(h, &x);
+	if (err)
+		return err;
+	ctaccel_load_opts_default(o);
+	o->max_flows = h->max_flows;
+	o->unreplied_max = cfg->unreplied_max;
+	o->mark = cfg->mark;
+	o->mark_mask = cfg->mark_mask;
+	o->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
+	o->cgroup[0] = 0; /* not kept in the state */
+	o->expiry_interval_ms = x.interval_ms;
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		o->timeout_s[i] = (uint32_t)(cfg->timeout[i] / cfg->hz);
+	o->timeout_unack_s = (uint32_t)(cfg->timeout_unack / cfg->hz);
+	return 0;
+}
+
+/* Settings that differ, at most one per key of the load settings. */
+#define MAX_CHANGES 32
+
+struct diff_walk {
+	const struct ctaccel_load_opts *was, *asked;
+	struct ctaccel_setting_ref ref[MAX_CHANGES];
+	char text[MAX_CHANGES][2][160];
+	size_t n;
+};
+
+static int diff_one(const struct ctaccel_setting_ref *ref, void *ctx)
+{
+	struct diff_walk *w = ctx;
+	char a[160], b[160];
+
+	/* the cgroup is not kept in the state: nothing to compare */
+	if (ref->s->type == CTACCEL_SETTING_PATH)
+		return 0;
+	if (ctaccel_setting_format(ref, w->was, 0, a, sizeof(a)) ||
+	    ctaccel_setting_format(ref, w->asked, 0, b, sizeof(b)) || !strcmp(a, b))
+		return 0;
+	if (w->n == MAX_CHANGES)
+		return -E2BIG;
+	w->ref[w->n] = *ref;
+	memcpy(w->text[w->n][0], a, sizeof(a));
+	memcpy(w->text[w->n][1], b, sizeof(b));
+	w->n++;
+	return 0;
+}
+
+static bool is_timeout(const struct ctaccel_setting *s)
+{
+	return s->off == offsetof(struct ctaccel_load_opts, timeout_s);
+}
+
+static bool is_expiry(const struct ctaccel_setting *s)
+{
+	return s->off == offsetof(struct ctaccel_load_opts, expiry_interval_ms);
+}
+
+int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_swap,
+		  ctaccel_change_fn fn, void *ctx, unsigned int *kept)
+{
+	struct ctaccel_load_opts was, want = *asked;
+	struct ctaccel_config cfg;
+	struct diff_walk *w;
+	bool timeouts = false, expiry = false, replaced;
+	char why[256];
+	size_t i;
+	int err;
+
+	*kept = 0;
+	err = ctaccel_state_opts(h, &was);
+	if (err)
+		return err;
+	if (ctaccel_load_opts_check(asked, why, sizeof(why))) {
+		pr_warn(h, "%s", why);
+		return -EINVAL;
+	}
+	/* "auto" asks for the number of slots it gives */
+	want.unreplied_max = ctaccel_unreplied_slots(asked);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->was = &was;
+	w->asked = &want;
+	err = ctaccel_settings_each(ctaccel_load_settings, diff_one, w);
+	if (err) {
+		lib_fail(h, err, "compare the settings");
+		goto out;
+	}
+	for (i = 0; i < w->n; i++) {
+		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s) && !no_swap;
+		expiry |= w->ref[i].s->live && is_expiry(w->ref[i].s);
+	}
+	if (expiry) {
+		err = ctaccel_expiry_set(h, want.expiry_interval_ms);
+		if (err)
+			goto out;
+	}
+	if (timeouts) {
+		/* every timeout at once: one swap of the programs */
+		cfg = h->cfg;
+		for (i = 1; i < CTACCEL_ST__MAX; i++)
+			cfg.timeout[i] = (__u64)want.timeout_s[i] * cfg.hz;
+		cfg.timeout_unack = (__u64)want.timeout_unack_s * cfg.hz;
+		err = state_replace(h, &cfg, true, &replaced);
+		if (err) {
+			/* nothing changed: the pause goes back too */
+			if (expiry)
+				ctaccel_expiry_set(h, was.expiry_interval_ms);
+			goto out;
+		}
+	}
+	for (i = 0; i < w->n; i++) {
+		struct ctaccel_setting_change c = {
+			.ref = &w->ref[i],
+			.was = w->text[i][0],
+			.asked = w->text[i][1],
+			.kept = ctaccel_setting_not_live(w->ref[i].s),
+		};
+
+		if (!c.kept && no_swap && is_timeout(w->ref[i].s))
+			c.kept = no_swap;
+		*kept += c.kept != NULL;
+		if (fn)
+			fn(&c, ctx);
+	}
+out:
+	free(w);
+	return err;
+}
