@@ -163,3 +163,59 @@ reuse_port() {
 	# every packet of every flow, counted by the old programs or the new ones
 	compare_with_conntrack
 }
+
+# sport ctaccel's seconds left, conntrack's: the flows from client ports
+# FIRST..LAST (tcpgen's SOURCE_PORT), each in both tables.
+timeouts_left() {
+	local first=$1 last=$2
+	join <(ctaccel_g -j flow show proto tcp |
+		jq -r --argjson a "$first" --argjson b "$last" \
+			'.[] | select(.sport >= $a and .sport <= $b) | "\(.sport) \(.expires_s)"' | sort) \
+		<(conntrack_list | awk -v a="$first" -v b="$last" '{
+			for (i = 5; i <= NF; i++) if ($i ~ /^sport=/) { split($i, kv, "="); break }
+			if (kv[2] >= a && kv[2] <= b) print kv[2], $3
+		}' | sort)
+}
+
+@test "timeouts change live (ctaccel set) as conntrack's sysctls do: no flow, packet or counter lost; a flow takes its new timeout at its next packet" {
+	local before gen t0 tol conns=$((3000 / ${CTACCEL_TEST_SCALE:-1}))
+	local sysctl=net.netfilter.nf_conntrack_tcp_timeout_time_wait
+	before=$(ctaccel_g -j status | jq -c .programs)
+	# not live: refused, nothing changed
+	run ctaccel_g set max-flows 10
+	[[ $status -eq 2 && $output == *"max-flows is not live: it sizes a pinned map"* ]]
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$before" ]]
+	# A: into TIME_WAIT under the default, 120 s, from ports 61000..61009
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 0 61000
+	[[ $output == "ok 10 fail 0" ]]
+	# changes under traffic: every packet counted by the old programs or the new
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c "$conns" >"$BATS_TEST_TMPDIR/gen" 3>&- &
+	gen=$!
+	for v in 50 40 30; do
+		in_ns "$G" sysctl -qw "$sysctl=$v"
+		run ctaccel_g set timeout-time-wait "$v"
+		[[ $status -eq 0 && $output == *"timeout-time-wait "*" -> $v"* ]]
+	done
+	wait "$gen"
+	grep -q "ok $conns fail 0" "$BATS_TEST_TMPDIR/gen"
+	[[ $(ctaccel_g -j status | jq .timeouts.TIME_WAIT) -eq 30 ]]
+	[[ $(ctaccel_g -j status | jq -c .programs) != "$before" ]]
+	# C: into TIME_WAIT under the new 30 s, from ports 61100..61109
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 0 61100
+	[[ $output == "ok 10 fail 0" ]]
+	sleep 0.5 # the last closes finish in the kernel after the client exits
+	compare_with_conntrack
+	# each flow's time left equals conntrack's, to the second each rounds
+	# to and the time the reads took: A kept the old timeout as
+	# conntrack's did, C took 30 s
+	t0=$(date +%s%N)
+	timeouts_left 61000 61009 >"$BATS_TEST_TMPDIR/a"
+	timeouts_left 61100 61109 >"$BATS_TEST_TMPDIR/c"
+	tol=$((($(date +%s%N) - t0) / 1000000000 + 2))
+	cat "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/c"
+	[[ $(wc -l <"$BATS_TEST_TMPDIR/a") -eq 10 && $(wc -l <"$BATS_TEST_TMPDIR/c") -eq 10 ]]
+	awk -v t="$tol" '{ d = $2 - $3; if (d < -t || d > t) exit 1 }' "$BATS_TEST_TMPDIR/a"
+	awk -v t="$tol" '{ d = $2 - $3; if (d < -t || d > t || $3 > 30) exit 1 }' "$BATS_TEST_TMPDIR/c"
+	in_ns "$G" sysctl -qw "$sysctl=120"
+	ctaccel_g set timeout-time-wait 120
+}

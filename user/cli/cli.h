@@ -49,6 +49,7 @@ int do_unload(struct cli *c, int argc, char **argv);
 int do_attach(struct cli *c, int argc, char **argv);
 int do_detach(struct cli *c, int argc, char **argv);
 int do_replace(struct cli *c, int argc, char **argv);
+int do_set(struct cli *c, int argc, char **argv);
 int do_gc(struct cli *c, int argc, char **argv);
 int do_expiry(struct cli *c, int argc, char **argv);
 int do_latency(struct cli *c, int argc, char **argv);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
-/* Lifecycle commands: load, unload, attach, detach, replace, gc. */
+/* Lifecycle commands: load, unload, attach, detach, replace, set, gc. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +35,8 @@ int do_load(struct cli *c, int argc, char **argv)
 	if (ctaccel_is_loaded(c->h)) {
 		if (any) {
 			cli_err(c,
-				"already loaded in %s; 'ctaccel unload' first to change settings",
+				"already loaded in %s: 'ctaccel set KEY VALUE' changes a live "
+				"setting; the others take 'ctaccel unload' first",
 				ctaccel_pin_root(c->h));
 			goto out;
 		}
@@ -193,6 +194,81 @@ int do_replace(struct cli *c, int argc, char **argv)
 		 replaced ? "programs replaced; flows and counters kept"
 			  : "programs unchanged (same build)");
 	return 0;
+}
+
+struct set_walk {
+	struct cli *c;
+	json_t *changes; /* -j */
+	unsigned int n;
+};
+
+static void set_report(const struct ctaccel_setting_change *ch, void *ctx)
+{
+	const char *unit = ch->ref->s->unit;
+	struct set_walk *w = ctx;
+
+	w->n++;
+	if (w->changes)
+		json_array_append_new(w->changes, ctjson_setting_change(ch));
+	else
+		cli_info(w->c, "%s %s -> %s%s%s%s\n", ch->ref->key, ch->was, ch->asked,
+			 unit ? " " : "", unit ? unit : "", ch->kept ? " (not applied)" : "");
+}
+
+/*
+ * set KEY VALUE...: live settings of the loaded state, all at once (one swap
+ * of the programs for any number of timeouts). A setting that is not live
+ * is refused before anything changes.
+ */
+int do_set(struct cli *c, int argc, char **argv)
+{
+	struct set_walk w = {.c = c};
+	struct ctaccel_setting_ref ref;
+	struct ctaccel_load_opts o;
+	unsigned int kept;
+	int i, used, ret = EXIT_RUNTIME;
+
+	if (!argc) {
+		cli_err(c, "set: no setting given ('ctaccel set help' lists them)");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < argc; i += 2) {
+		if (ctaccel_setting_find(ctaccel_load_settings, argv[i], true, &ref))
+			break; /* cli_setting_words says what is wrong */
+		if (ref.s->per_state && ref.state < 0)
+			i++; /* an older spelling's three words: timeout STATE SECONDS */
+		if (!ref.s->live) {
+			cli_err(c, "set: %s is not live: %s", ref.key,
+				ctaccel_setting_not_live(ref.s));
+			return EXIT_USAGE;
+		}
+	}
+	if (ctaccel_lock(c->h))
+		return EXIT_RUNTIME;
+	if (ctaccel_open(c->h) || ctaccel_state_opts(c->h, &o))
+		goto out;
+	for (i = 0; i < argc; i += used) {
+		used = cli_setting_words(c, "set", ctaccel_load_settings, &o, argc - i, argv + i);
+		if (used < 0) {
+			ret = -used;
+			goto out;
+		}
+	}
+	if (c->json)
+		w.changes = json_array();
+	if (ctaccel_apply(c->h, &o, NULL, set_report, &w, &kept))
+		goto out;
+	if (c->json)
+		cli_json(c, json_pack("{s:O}", "changes", w.changes));
+	else if (!w.n)
+		cli_info(c, "unchanged: the state has these settings\n");
+	else if (!kept)
+		cli_info(c, "set; flows and counters kept\n");
+	ret = kept ? EXIT_RUNTIME : 0;
+out:
+	ctaccel_unlock(c->h);
+	json_decref(w.changes);
+	return ret;
 }
 
 static void expiry_text(const struct ctaccel_expiry_status *x)

@@ -125,6 +125,9 @@ static const struct cmd {
 	{"daemon", do_daemon, DAEMON_USAGE, daemon_help},
 	{"replace", do_replace,
 	 "replace [force]   (live upgrade: this binary's programs, same maps)", NULL},
+	{"set", do_set,
+	 "set SETTING VALUE...   (the live ones, on the loaded state: 'ctaccel set help')",
+	 load_help},
 	{"help", do_help, "help", NULL},
 };
 
