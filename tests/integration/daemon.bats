@@ -255,12 +255,18 @@ for _ in range(6):
 		(.live | index("pin-path")) == null' "$BATS_TEST_TMPDIR/config.json"
 	# a live setting is applied; one that is not is logged and keeps its value
 	sed -i "s|^pin-path = .*|pin-path = /sys/fs/bpf/ctaccel-elsewhere|" "$conf"
-	printf 'repair-interval = 2\nhttp-rate = 7\n' >>"$conf"
+	printf 'repair-interval = 2\nhttp-rate = 7\ntimeout-close-wait = 45\n' >>"$conf"
 	kill -HUP "$pid"
-	for i in $(seq 30); do
+	for i in $(seq 300); do
 		[[ $(grep -c "reloaded configuration" "$BATS_FILE_TMPDIR/daemon.log") -eq 2 ]] && break
 		sleep 0.1
 	done
+	# a timeout takes new programs, which a started daemon may not load:
+	# logged, and a problem in its status until a restart applies it
+	grep -q "reload: timeout-close-wait 60 -> 45 not applied: new programs take CAP_PERFMON" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "reloaded configuration, but for pin-path, timeout-close-wait" "$BATS_FILE_TMPDIR/daemon.log"
+	curl -s --unix-socket "$sock" http://x/v1/status |
+		jq -e '.timeouts.CLOSE_WAIT == 60 and any(.problems[]; contains("timeout-close-wait 45 is not in force"))'
 	grep -q "reload: pin-path $PIN -> /sys/fs/bpf/ctaccel-elsewhere not applied: it takes a restart" \
 		"$BATS_FILE_TMPDIR/daemon.log"
 	grep -q "reloaded configuration, but for pin-path" "$BATS_FILE_TMPDIR/daemon.log"
@@ -272,6 +278,29 @@ for _ in range(6):
 	wait || true
 	grep -q "READY=1" "$BATS_TEST_TMPDIR/notified"
 	grep -q "STOPPING=1" "$BATS_TEST_TMPDIR/notified"
+}
+
+@test "adopted state with other settings: the live ones applied (flows kept), the others logged and shown as problems" {
+	local hold before
+	ctaccel_g unload force
+	ctaccel_g load max-flows 2048 timeout-established 77
+	ctaccel_g attach vgc vgs
+	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 o 2 60 >/dev/null 3>&- &
+	hold=$!
+	wait_until 100 '[[ $(ctaccel_g -j flow show state ESTABLISHED | jq length) -eq 2 ]]'
+	before=$(ctaccel_flows)
+	daemon_start --timeout-time-wait 30
+	grep -q "config: timeout-established 77 -> 432000, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "config: timeout-time-wait 120 -> 30, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "config: max-flows 2048 -> 262144 not applied: it sizes a pinned map" "$BATS_FILE_TMPDIR/daemon.log"
+	http /v1/status | jq -e '.timeouts.ESTABLISHED == 432000 and .timeouts.TIME_WAIT == 30 and
+		.max_flows == 2048 and
+		any(.problems[]; contains("max-flows 262144 is not in force: the state keeps 2048"))'
+	[[ $(ctaccel_flows) == "$before" ]]
+	daemon_stop
+	kill "$hold"
+	wait "$hold" || true
+	ctaccel_g unload force
 }
 
 @test "unload is refused while the daemon runs; forced, the daemon stops being ready and re-attaches nothing" {

@@ -49,12 +49,17 @@ static void get_status(void *ctx, const struct http_request *req, struct http_re
 {
 	struct daemon *d = ctx;
 	struct ctaccel_status s;
+	size_t i;
 
 	(void)req;
 	if (ctaccel_status_read(d->h, &s)) {
 		http_reply_error(rep, 500, "cannot read the status");
 		return;
 	}
+	pthread_mutex_lock(&d->conf_lock);
+	for (i = 0; i < d->nunapplied; i++)
+		ctaccel_status_problem(&s, "%s", d->unapplied[i]);
+	pthread_mutex_unlock(&d->conf_lock);
 	reply_json(rep, 200, ctjson_status(&s, ctaccel_pin_root(d->h)));
 	ctaccel_status_free(&s);
 }

@@ -86,6 +86,9 @@ enum daemon_repair {
 
 struct http_server;
 
+/* At most one per load setting that is not live. */
+#define DAEMON_MAX_UNAPPLIED 8
+
 struct daemon {
 	struct ctaccel *h;    /* the open state; reads need no lock */
 	pthread_mutex_t lock; /* changes: GC, policy, reload, repairs */
@@ -108,6 +111,10 @@ struct daemon {
 	uint64_t repairs[REPAIR__MAX];
 	uint64_t repair_errors;
 	uint64_t expiry_stalls; /* kernel expiry found not running */
+	/* Load settings the configuration asks for and the state keeps (not
+	 * live): /v1/status's problems, under conf_lock. */
+	char unapplied[DAEMON_MAX_UNAPPLIED][CTACCEL_PROBLEM_LEN];
+	size_t nunapplied;
 };
 
 extern const char *const daemon_repair_names[REPAIR__MAX];

@@ -162,17 +162,68 @@ static void detach_dropped(struct daemon *d, const struct dconf *next)
 	}
 }
 
-/* expiry-interval: kernel expiry's least pause between checks. Under the
- * state lock. */
-static void apply_expiry_interval(struct daemon *d, const struct dconf *c)
-{
-	struct ctaccel_expiry_status x;
-	uint32_t ms = c->load.expiry_interval_ms;
+struct apply_walk {
+	const char *what; /* "config", "reload" */
+	char (*unapplied)[CTACCEL_PROBLEM_LEN];
+	size_t n;
+	char *kept; /* the reload's list of keys not applied, or NULL */
+	size_t len;
+};
 
-	if (ctaccel_expiry_status(d->h, &x) || x.interval_ms == ms)
+static void kept_add(char *kept, size_t len, const char *key);
+
+static void applied_one(const struct ctaccel_setting_change *c, void *ctx)
+{
+	struct apply_walk *w = ctx;
+
+	if (!c->kept) {
+		daemon_log("%s: %s %s -> %s, applied live (flows kept)", w->what, c->ref->key,
+			   c->was, c->asked);
 		return;
-	if (ctaccel_expiry_set(d->h, ms) == 0)
-		daemon_log("kernel expiry: at least %g s between checks", ms / 1e3);
+	}
+	daemon_warn("%s: %s %s -> %s not applied: %s", w->what, c->ref->key, c->was, c->asked,
+		    c->kept);
+	if (w->n < DAEMON_MAX_UNAPPLIED)
+		snprintf(w->unapplied[w->n++], CTACCEL_PROBLEM_LEN,
+			 "the configuration's %s %s is not in force: the state keeps %s (%s)",
+			 c->ref->key, c->asked, c->was, c->kept);
+	if (w->kept)
+		kept_add(w->kept, w->len, c->ref->key);
+}
+
+/*
+ * The load settings asked for, brought to the state where they can change
+ * live; the others logged and kept as status problems until the
+ * configuration or the state changes. At start, before the capabilities are
+ * dropped, the timeouts too (new programs over the same maps); on a reload
+ * the expiry pause only: loading programs takes CAP_PERFMON, which the
+ * daemon gives up once started (docs/SECURITY.md). Under the state lock.
+ */
+#define RELOAD_NO_SWAP                                                                             \
+	"new programs take CAP_PERFMON, which the daemon gives up once started: a restart of "     \
+	"the daemon applies it live (flows kept), as does 'ctaccel set'"
+
+static int apply_load_settings(struct daemon *d, const struct ctaccel_load_opts *o, bool started,
+			       const char *what, char *kept, size_t len)
+{
+	struct apply_walk w = {.what = what, .kept = kept, .len = len};
+	unsigned int n;
+	int err;
+
+	w.unapplied = calloc(DAEMON_MAX_UNAPPLIED, sizeof(*w.unapplied));
+	if (!w.unapplied)
+		return -ENOMEM;
+	err = ctaccel_apply(d->h, o, started ? RELOAD_NO_SWAP : NULL, applied_one, &w, &n);
+	if (err) {
+		daemon_err("%s: the load settings could not be applied: %s", what, strerror(-err));
+	} else {
+		pthread_mutex_lock(&d->conf_lock);
+		memcpy(d->unapplied, w.unapplied, sizeof(d->unapplied));
+		d->nunapplied = w.n;
+		pthread_mutex_unlock(&d->conf_lock);
+	}
+	free(w.unapplied);
+	return err;
 }
 
 /* Older spellings read from the file or the flags, each a warning. */
@@ -205,7 +256,10 @@ static int keep_unlive(const struct ctaccel_setting_ref *ref, void *ctx)
 	char was[320], asked[320];
 	size_t n;
 
-	if (ref->s->live)
+	/* the load settings the state keeps: apply_load_settings() compares
+	 * them with the state itself, but for the cgroup it does not keep */
+	if (ref->s->live ||
+	    (dconf_base(w->now, ref) != w->now && ref->s->type != CTACCEL_SETTING_PATH))
 		return 0;
 	for (n = 0;; n++) {
 		int a = ctaccel_setting_format(ref, dconf_base(w->now, ref), n, was, sizeof(was));
@@ -291,7 +345,7 @@ static void reload(struct daemon *d, int argc, char **argv)
 	if (!err)
 		detach_dropped(d, next);
 	if (!err)
-		apply_expiry_interval(d, next);
+		err = apply_load_settings(d, &next->load, true, "reload", kept, sizeof(kept));
 	ctaccel_unlock(d->h);
 	if (!err)
 		apply_http(d, next, kept, sizeof(kept));
@@ -394,7 +448,7 @@ static int serve(struct daemon *d, const sigset_t *set, int argc, char **argv)
 	daemon_repair(d);
 	pthread_mutex_lock(&d->lock);
 	if (ctaccel_lock(d->h) == 0) {
-		apply_expiry_interval(d, &d->conf);
+		apply_load_settings(d, &d->conf.load, false, "config", NULL, 0);
 		ctaccel_unlock(d->h);
 	}
 	pthread_mutex_unlock(&d->lock);
