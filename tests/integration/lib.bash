@@ -252,6 +252,24 @@ http() {
 
 url() { nsenter --net="/run/netns/$G" curl -s --max-time 5 "$@"; }
 
+# equal_to_conntrack [TRIES]: after a GC, ctaccel's TCP flows equal
+# conntrack's, flow by flow. The closes the kernel finishes after a client
+# exits settle first: the look is taken again every 0.2 s, at most TRIES
+# times (default 50); a difference that lasts fails, and is shown.
+equal_to_conntrack() {
+	local tries=${1:-50} i ours theirs
+	for ((i = 0; i < tries; i++)); do
+		ctaccel_g gc >/dev/null
+		ours=$(ctaccel_flows)
+		theirs=$(conntrack_flows)
+		[[ $ours == "$theirs" ]] && return 0
+		sleep 0.2
+	done
+	echo "ctaccel and conntrack differ (< ctaccel, > conntrack):"
+	diff <(echo "$ours") <(echo "$theirs")
+	return 1
+}
+
 # wait_until TRIES CONDITION: evaluate the shell text CONDITION every 0.1 s
 # until it holds, at most TRIES times; fails if it never did.
 wait_until() {
