@@ -181,8 +181,8 @@ static void applied_one(const struct ctaccel_setting_change *c, void *ctx)
 			   c->was, c->asked);
 		return;
 	}
-	daemon_warn("%s: %s %s -> %s not applied: %s", w->what, c->ref->key, c->was, c->asked,
-		    c->kept);
+	daemon_err("%s: %s %s -> %s not applied: %s", w->what, c->ref->key, c->was, c->asked,
+		   c->kept);
 	if (w->n < DAEMON_MAX_UNAPPLIED)
 		snprintf(w->unapplied[w->n++], CTACCEL_PROBLEM_LEN,
 			 "the configuration's %s %s is not in force: the state keeps %s (%s)",
