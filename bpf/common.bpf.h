@@ -39,6 +39,7 @@
 #define ENOENT		2
 #define E2BIG		7
 #define EBUSY		16
+#define EINVAL		22
 #define CLOCK_MONOTONIC 1
 #define IPPROTO_ICMPV6	58
 
@@ -86,12 +87,17 @@ static __always_inline void gauge_add(struct ctaccel_stats *st, __u32 state, __s
  * either starts a new flow with the next lookup (FLOW_AGAIN) or is done
  * (FLOW_GONE); its checksum must be verified before it may change the flow
  * (FLOW_CSUM); it claimed a closed flow to reopen it (flow_reopen), still
- * holds its reference, and passes the old state in bits 8-15 (FLOW_REOPEN).
+ * holds its reference, and passes the old state in bits 8-15 (FLOW_REOPEN);
+ * its entry is on its way to a migration's new table (FLOW_MOVING).
  */
 #define FLOW_AGAIN  1
 #define FLOW_GONE   2
 #define FLOW_CSUM   3
 #define FLOW_REOPEN 4
+/* Migrating only: the entry, in the table being left, is claimed (moved to
+ * the new table, or removed); the packet dropped its reference and looks up
+ * again once the claim is over (migrate_wait). */
+#define FLOW_MOVING 5
 
 /* flow_ref() results. */
 #define REF_TAKEN 0

@@ -69,6 +69,9 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 		enum tcp_verdict v;
 
 		if (old == CTACCEL_ST_NONE) {
+			/* being moved to a migration's new table, or removed */
+			if (migrating() && p->prev)
+				return FLOW_MOVING;
 			CTR_INC(st, flow_busy);
 			return 0;
 		}
@@ -77,7 +80,7 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 				continue;
 			CTR_ATOMIC(st, flows_expired, 1);
 			k = p->key; /* on the stack (flow_release) */
-			flow_release(f, &k, old, st, 0, 0, 1, CTACCEL_GONE_expired, now);
+			flow_release(f, &k, old, st, 0, 0, 1, CTACCEL_GONE_expired, now, p->prev);
 			return FLOW_AGAIN;
 		}
 
@@ -110,7 +113,8 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 			CTR_ADD(st, tracked_bytes, p->ip_len);
 			CTR_ATOMIC(st, flows_killed, 1);
 			k = p->key;
-			flow_release(f, &k, old, st, p->ip_len, 1, 1, CTACCEL_GONE_killed, now);
+			flow_release(f, &k, old, st, p->ip_len, 1, 1, CTACCEL_GONE_killed, now,
+				     p->prev);
 			return FLOW_GONE;
 		}
 		/* Read before the move: the claim of the flow the move is made on. */
@@ -171,6 +175,8 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 		CTR_INC(st, flow_reused);
 		return FLOW_AGAIN;
 	case REF_DEAD:
+		if (migrating() && p->prev)
+			return FLOW_MOVING;
 		CTR_INC(st, flow_busy);
 		return 0;
 	default:
@@ -179,7 +185,7 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 	}
 	p->bypass = f->bypass;
 	ret = flow_step(f, p, index, now, st);
-	if (ret == 0 || ret == FLOW_CSUM)
+	if (ret == 0 || ret == FLOW_CSUM || ret == FLOW_MOVING)
 		__sync_fetch_and_add(&f->ref, -1);
 	return ret;
 }

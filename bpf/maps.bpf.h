@@ -29,6 +29,35 @@ struct {
 	__type(value, struct ctaccel_flow);
 } ctaccel_flows SEC(".maps");
 
+/*
+ * The table a migration leaves (CTACCEL_CFG_MIGRATING, docs/upgrading.md):
+ * the loader gives a migration's programs the pinned table here and the new
+ * one as ctaccel_flows. Other programs get this one-entry stand-in and never
+ * touch it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ctaccel_flow_key);
+	__type(value, struct ctaccel_flow);
+} ctaccel_flows_prev SEC(".maps");
+
+/* A constant of the load: false drops every path that reads the old table. */
+static __always_inline bool migrating(void)
+{
+	return ctaccel_cfg.flags & CTACCEL_CFG_MIGRATING;
+}
+
+/* The table an entry was found in: the one being left (prev) only while
+ * migrating. */
+static __always_inline void *flows_of(bool prev)
+{
+	if (migrating() && prev)
+		return &ctaccel_flows_prev;
+	return &ctaccel_flows;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

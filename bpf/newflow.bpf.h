@@ -81,13 +81,13 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	 * argument memory. */
 	key = p->key;
 	CTR_ATOMIC(st, flows_reopened, 1);
-	quiet = flow_quiesce(f, &key, 1);
+	quiet = flow_quiesce(f, &key, 1, p->prev);
 	if (!quiet)
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
 	flow_retire(f, &key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
 	if (!quiet) {
 		/* a packet may still be in flight on it: not reused */
-		bpf_map_delete_elem(&ctaccel_flows, &key);
+		bpf_map_delete_elem(flows_of(p->prev), &key);
 		unreplied_release(claim);
 		return FLOW_AGAIN;
 	}

@@ -46,7 +46,7 @@ struct pkt {
 	__u8 ingress;	/* seen at tc ingress */
 	__u8 fast;	/* out: the flow is on the fast path and this packet may take it */
 	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
-	__u8 __pad;
+	__u8 prev;	/* its entry is in the table a migration leaves */
 	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };

@@ -18,6 +18,7 @@
 struct quiesce {
 	struct ctaccel_flow_key key;
 	__u32 self;
+	bool prev; /* the entry is in the table a migration leaves */
 	bool done;
 };
 
@@ -40,7 +41,7 @@ static __always_inline bool quiesce_try(struct ctaccel_flow *f, __u32 self)
  */
 static long quiesce_spin(__u32 i, struct quiesce *q)
 {
-	struct ctaccel_flow *f = bpf_map_lookup_elem(&ctaccel_flows, &q->key);
+	struct ctaccel_flow *f = bpf_map_lookup_elem(flows_of(q->prev), &q->key);
 
 	if (f && !quiesce_try(f, q->self))
 		return 0;
@@ -57,9 +58,9 @@ static long quiesce_spin(__u32 i, struct quiesce *q)
  * no loop: usually no other packet of the flow is in flight.
  */
 static __always_inline bool flow_quiesce(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
-					 __u32 self)
+					 __u32 self, bool prev)
 {
-	struct quiesce q = {.self = self};
+	struct quiesce q = {.self = self, .prev = prev};
 
 	if (quiesce_try(f, self))
 		return true;
@@ -122,20 +123,22 @@ static __always_inline void flow_retire(struct ctaccel_flow *f, const struct cta
  * flow_update's packet: Linux 6.1 takes no map key from there. Those
  * callers copy it to their stack first.)
  *
- * Remove an entry whose word this CPU has just swapped to NONE: nobody can
+ * Remove an entry (of the table a migration leaves, if prev) whose word this
+ * CPU has just swapped to NONE: nobody can
  * move it any more, and once the packets in flight have drained its legs are
  * final. Runs in tc and in the delete program, hence atomics throughout.
  */
 static __always_inline void flow_release(struct ctaccel_flow *f, const struct ctaccel_flow_key *key,
 					 __u32 state, struct ctaccel_stats *st, __u64 extra_bytes,
-					 __u64 extra_packets, __u32 self, __u32 reason, __u64 now)
+					 __u64 extra_packets, __u32 self, __u32 reason, __u64 now,
+					 bool prev)
 {
 	/* Also drops the caller's own reference: the element may be reused
 	 * once it is deleted. */
-	if (!flow_quiesce(f, key, self))
+	if (!flow_quiesce(f, key, self, prev))
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
 	flow_retire(f, key, state, st, extra_bytes, extra_packets, reason, now);
-	bpf_map_delete_elem(&ctaccel_flows, key);
+	bpf_map_delete_elem(flows_of(prev), key);
 }
 
 struct del_loop {
@@ -165,7 +168,7 @@ static __always_inline bool flow_remove(const struct ctaccel_flow_key *key, stru
 		return false;
 	CTR_ATOMIC(st, flows_deleted, 1);
 	flow_release(f, key, state, st, 0, 0, 0,
-		     force ? CTACCEL_GONE_flushed : CTACCEL_GONE_expired, now);
+		     force ? CTACCEL_GONE_flushed : CTACCEL_GONE_expired, now, false);
 	return true;
 }
 

@@ -28,6 +28,7 @@
 #include "unreplied.bpf.h"
 #include "newflow.bpf.h"
 #include "flow.bpf.h"
+#include "migrate.bpf.h"
 #include "fastpath.bpf.h"
 #include "expiry.bpf.h"
 #include "sockops.bpf.h"
@@ -90,10 +91,20 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 	 * other CPU's work. */
 	for (i = 0; i < 4; i++) {
 		f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
+		p->prev = 0;
+		if (!f && migrating()) {
+			f = bpf_map_lookup_elem(&ctaccel_flows_prev, &p->key);
+			p->prev = 1;
+		}
 		if (f) {
 			ret = flow_update(f, p, index, now, st);
 			if (ret == FLOW_CSUM && csum_settle(skb, p, st))
 				continue;
+			if (ret == FLOW_MOVING) {
+				if (migrate_wait(p, st))
+					continue;
+				return;
+			}
 			if ((ret & 0xff) == FLOW_REOPEN) {
 				/* the old state and the new flow's claim in one word */
 				ret = ret >> 8 & 0xff;
@@ -125,6 +136,8 @@ static __always_inline void icmp_error_count(struct pkt *p, struct ctaccel_stats
 {
 	struct ctaccel_flow *f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
 
+	if (!f && migrating())
+		f = bpf_map_lookup_elem(&ctaccel_flows_prev, &p->key);
 	if (!f || flow_ref(f, p->key_hash) != REF_TAKEN) {
 		CTR_INC(st, non_tcp);
 		return;
@@ -251,6 +264,13 @@ SEC("syscall")
 int ctaccel_delete(struct ctaccel_del_args *args)
 {
 	return delete_requests(args);
+}
+
+/* A pass of a migration's move (migrate.bpf.h), for user/lib/migrate.c. */
+SEC("syscall")
+int ctaccel_migrate(struct ctaccel_migrate_args *args)
+{
+	return migrate_pass(args);
 }
 
 /* The datapath's clock for userspace, which has no jiffies of its own. */

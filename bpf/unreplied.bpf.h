@@ -39,6 +39,7 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 	struct ctaccel_unreplied_slot *slot_p, old;
 	__u32 zero = 0, slot, cap = ctaccel_cfg.unreplied_max, state, claim;
 	struct ctaccel_flow *f;
+	bool prev = false;
 	__u64 ct;
 
 	head = bpf_map_lookup_elem(&ctaccel_unreplied_head, &zero);
@@ -56,6 +57,12 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 	if (!old.key.family || !old.claim)
 		return claim;
 	f = bpf_map_lookup_elem(&ctaccel_flows, &old.key);
+	/* migrating: a flow reopened in the table being left took this ring's
+	 * slot where it is */
+	if (!f && migrating()) {
+		f = bpf_map_lookup_elem(&ctaccel_flows_prev, &old.key);
+		prev = true;
+	}
 	if (!f || f->unreplied_claim != old.claim)
 		return claim;
 	ct = *(volatile __u64 *)&f->ct;
@@ -65,7 +72,7 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		return claim; /* it moved meanwhile: a reply, or another remover */
 	CTR_INC(st, unreplied_evicted);
-	flow_release(f, &old.key, state, st, 0, 0, 0, CTACCEL_GONE_evicted, bpf_jiffies64());
+	flow_release(f, &old.key, state, st, 0, 0, 0, CTACCEL_GONE_evicted, bpf_jiffies64(), prev);
 	return claim;
 }
 

@@ -271,7 +271,13 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")          \
 	X(events_lost, "flow events a monitor missed (its ring buffer was full)")                  \
 	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")     \
-	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")
+	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")   \
+	X(migrations, "migrations of the flow table that completed (max-flows, unreplied-max)")    \
+	X(flows_migrated, "entries a migration moved into the new table, state and counts intact") \
+	X(migrate_conflicts,                                                                       \
+	  "entries of the old table a migration ended (removed, in deleted_*): the new table "     \
+	  "already held their tuple, or had no room")                                              \
+	X(migrate_waits, "packets that waited for their entry to reach the new table")
 
 /* clang-format off */
 enum ctaccel_counter {
@@ -327,6 +333,11 @@ struct ctaccel_config {
 #define CTACCEL_CFG_COMPAT	 (1U << 1)
 #define CTACCEL_CFG_FIB_NEIGH	 (1U << 2)
 #define CTACCEL_CFG_EXPIRY_TIMER (1U << 3)
+/* Programs of a migration (user/lib/migrate.c, docs/upgrading.md): a flow not
+ * in ctaccel_flows is looked for in ctaccel_flows_prev, the table being left,
+ * and counted there in place until the move program takes it over. Programs
+ * loaded without it never look (the verifier drops the code). */
+#define CTACCEL_CFG_MIGRATING (1U << 4)
 
 /*
  * Default bypass mark: one bit clear of kube-proxy's 0x4000/0x8000 and of
@@ -495,6 +506,23 @@ struct ctaccel_del_args {
 };
 
 /*
+ * One pass of a migration's move program (ctaccel_migrate, run through
+ * BPF_PROG_TEST_RUN by user/lib/migrate.c): every entry of the table being
+ * left is claimed, waited for, copied into the new table and deleted.
+ */
+struct ctaccel_migrate_args {
+	__u32 flags;	 /* CTACCEL_MIGRATE_* */
+	__u32 moved;	 /* out: entries now in the new table */
+	__u32 busy;	 /* out: entries another CPU held (removed or reopened meanwhile) */
+	__u32 conflicts; /* out: entries ended (migrate_conflicts) */
+	__s32 err;	 /* out: -EINVAL from programs that do not migrate */
+	__u32 __pad;
+};
+
+/* The pass that found the old table empty: count the migration done. */
+#define CTACCEL_MIGRATE_DONE (1U << 0)
+
+/*
  * Kernel expiry: a bpf_timer and a BPF workqueue pass over the flow table and
  * remove what has expired through compare-and-delete, with no userspace
  * process (bpf/expiry.bpf.h). The value of the one-slot map `ctaccel_expiry`
@@ -648,6 +676,7 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
+_Static_assert(sizeof(struct ctaccel_migrate_args) == 24, "migrate args layout");
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");

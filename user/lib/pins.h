@@ -69,6 +69,8 @@
 	X(SK_LINK,        "link_sockstate",           LINK, sockets, ctaccel_sock_state,     LOCAL)  \
 	X(CSUM_SCRATCH,   NULL,                       MAP,  tracker, csum_scratch,           NONE)   \
 	X(FP_ROUTES,      NULL,                       MAP,  tracker, ctaccel_fp_routes,      NONE)   \
+	X(FLOWS_PREV,     NULL,                       MAP,  tracker, ctaccel_flows_prev,     NONE)   \
+	X(MIGRATE,        NULL,                       PROG, tracker, ctaccel_migrate,        NONE)   \
 	X(TW_REMOTE,      NULL,                       MAP,  sockets, tw_remote,              NONE)   \
 	X(SK_BSS,         NULL,                       MAP,  sockets, bss,                    NONE)   \
 	X(SK_RODATA,      NULL,                       MAP,  sockets, rodata,                 NONE)   \
