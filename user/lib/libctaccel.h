@@ -151,6 +151,25 @@ int ctaccel_discard(struct ctaccel *h);
 /* Live upgrade: this library's programs over the open maps, swapped in. */
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced);
 
+/* What a migration of the flow table did (ctaccel_resize). */
+struct ctaccel_migration {
+	uint32_t moved;	      /* entries carried into the new table */
+	uint32_t conflicts;   /* entries ended instead (migrate_conflicts) */
+	uint32_t passes;      /* runs of the move program */
+	uint64_t duration_ns; /* from the first check to the last pass */
+};
+
+/*
+ * Migrate the open state's flow table to one of `max_flows` entries and an
+ * unreplied ring of `unreplied_max` slots, under traffic, keeping every flow
+ * and counter (docs/upgrading.md). Refused (-ENOSPC, with the numbers) below
+ * the flows tracked now. A failure before the first entry moved puts the old
+ * programs back; after it, the migration's programs stay and count every
+ * packet, and running it again finishes it. The caller holds the lock.
+ */
+int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
+		   struct ctaccel_migration *m);
+
 /* A whole kernel expiry pass now, in the caller's time (the timer goes on). */
 int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
 

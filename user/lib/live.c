@@ -9,24 +9,23 @@
  * maps, as a live upgrade does (load.c), and no flow, counter or packet is
  * lost. A flow takes a new timeout at its next packet, as nf_conntrack's
  * flows take a changed sysctl. The expiry pause is the timer's own setting.
- * The other load settings shape the maps (max-flows, unreplied-max) or what
- * other parts hold (the mark: nft's rule, marked sockets; local: the hooks)
- * and take a new load: each is said, never dropped silently.
+ * The sizes of the table and the unreplied ring (max-flows, unreplied-max)
+ * change by a migration to new maps under traffic (ctaccel_resize, load.c),
+ * which keeps every flow. The other load settings shape what other parts hold
+ * (the mark: nft's rule, marked sockets; local: the hooks) and take a new
+ * load: each is said, never dropped silently.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 
 const char *ctaccel_setting_not_live(const struct ctaccel_setting *s)
 {
 	if (s->live)
 		return NULL;
-	if (s->off == offsetof(struct ctaccel_load_opts, max_flows) ||
-	    s->off == offsetof(struct ctaccel_load_opts, unreplied_max))
-		return "it sizes a pinned map: it takes a new load ('ctaccel unload', then "
-		       "'ctaccel load'), which ends every tracked flow";
 	return "it takes a new load ('ctaccel unload', then 'ctaccel load'), which ends every "
 	       "tracked flow";
 }
@@ -98,13 +97,36 @@ static bool is_expiry(const struct ctaccel_setting *s)
 	return s->off == offsetof(struct ctaccel_load_opts, expiry_interval_ms);
 }
 
+static bool is_size(const struct ctaccel_setting *s)
+{
+	return s->off == offsetof(struct ctaccel_load_opts, max_flows) ||
+	       s->off == offsetof(struct ctaccel_load_opts, unreplied_max);
+}
+
+/* Why the table cannot migrate now, or NULL. A running daemon holds the
+ * table it opened: the migration is its own, at its start. */
+static const char *size_kept(struct ctaccel *h, const char *no_swap)
+{
+	int pid;
+
+	if (no_swap)
+		return no_swap;
+	pid = ctaccel_daemon_pid(h);
+	if (pid && pid != getpid())
+		return "the ctaccel daemon runs on this state and holds its table: set it in the "
+		       "daemon's configuration, which migrates the table when the daemon starts";
+	return NULL;
+}
+
 int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_swap,
 		  ctaccel_change_fn fn, void *ctx, unsigned int *kept)
 {
 	struct ctaccel_load_opts was, want = *asked;
 	struct ctaccel_config cfg;
 	struct diff_walk *w;
-	bool timeouts = false, expiry = false, replaced;
+	bool timeouts = false, expiry = false, size = false, replaced;
+	struct ctaccel_migration m;
+	const char *size_why;
 	char why[256];
 	size_t i;
 	int err;
@@ -132,6 +154,16 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 	for (i = 0; i < w->n; i++) {
 		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s) && !no_swap;
 		expiry |= w->ref[i].s->live && is_expiry(w->ref[i].s);
+		size |= is_size(w->ref[i].s);
+	}
+	size_why = size ? size_kept(h, no_swap) : NULL;
+	if (size && !size_why) {
+		/* first: the timeouts' swap below loads over the new maps */
+		err = ctaccel_resize(h, want.max_flows, want.unreplied_max, &m);
+		if (err)
+			goto out;
+		pr_info(h, "migrated %u flows to a table of %u in %.1f ms (%u passes, %u ended)",
+			m.moved, want.max_flows, m.duration_ns / 1e6, m.passes, m.conflicts);
 	}
 	if (expiry) {
 		err = ctaccel_expiry_set(h, want.expiry_interval_ms);
@@ -162,6 +194,8 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 
 		if (!c.kept && no_swap && is_timeout(w->ref[i].s))
 			c.kept = no_swap;
+		if (!c.kept && is_size(w->ref[i].s))
+			c.kept = size_why;
 		*kept += c.kept != NULL;
 		if (fn)
 			fn(&c, ctx);

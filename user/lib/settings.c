@@ -22,6 +22,7 @@ const struct ctaccel_setting ctaccel_load_settings[] = {
 		.max = CTACCEL_MAX_FLOWS_LIMIT,
 		.unit = "flows",
 		.off = ROW_OFF(max_flows),
+		.live = true, /* by a migration of the table (ctaccel_resize) */
 		.help = "entries of the flow table (memory follows the live flows)",
 	},
 	{
@@ -33,6 +34,7 @@ const struct ctaccel_setting ctaccel_load_settings[] = {
 		.syntax = "N|auto",
 		.zero_is_auto = true,
 		.off = ROW_OFF(unreplied_max),
+		.live = true, /* by a migration of the table (ctaccel_resize) */
 		.help = "entries flows without a reply may hold, the oldest go first "
 			"(auto: max-flows / 4, at least 64)",
 	},

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+# Migrations of the flow table (docs/upgrading.md): `ctaccel set max-flows`
+# moves every entry to a table of the new size while connections run through
+# the gateway on both CPUs, and nothing is lost or counted twice: every flow
+# equals nf_conntrack's (state, packets and bytes each way), every packet
+# counted is in a flow or in the ended flows' totals, the gauges equal the
+# table, and the traffic generators saw no failure.
+
+load lib
+
+setup_file() {
+	topo_names "mg$$"
+	topo_up
+	oracle_on
+	ctaccel_g load max-flows 4096
+	ctaccel_g attach vgc vgs
+}
+
+teardown_file() {
+	rm -f "$BATS_FILE_TMPDIR/run"
+	topo_down
+}
+
+counter() { ctaccel_g -j stats | jq ".counters.$1"; }
+
+# counted_once: every packet accounted is in a flow of the table or in the
+# totals of the ended ones, in a snapshot the counters bracket unchanged.
+counted_once() {
+	local before after sum
+	before=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
+	sum=$(ctaccel_g -j flow show | jq '[.[] | .orig_packets + .reply_packets] | add')
+	after=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
+	[[ $before == "$after" ]] || return 1
+	echo "tracked, deleted = $after; in the table: $sum" >&2
+	jq -e --argjson s "$sum" '.[1] + $s == .[0]' <<<"$after" >/dev/null
+}
+
+@test "max-flows grows and shrinks under traffic on both CPUs: every flow kept, equal to nf_conntrack's" {
+	local run=$BATS_FILE_TMPDIR/run loops="" size moved0 busy0 i
+	busy0=$(ctaccel_g -j stats | jq '.counters | .flow_busy + .cas_exhausted + .quiesce_timeouts')
+	moved0=$(counter flows_migrated)
+	touch "$run"
+	ip netns exec "$C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	# Persistent connections pinned to each CPU, and churn, in bounded runs.
+	for cpu in 0 1; do
+		(while [[ -e $run ]]; do
+			taskset -c "$cpu" ip netns exec "$C" "$OUT/rr" 198.18.1.2 80 2 2 || echo "rr failed"
+		done >"$BATS_FILE_TMPDIR/rr$cpu" 2>&1) &
+		loops+=" $!"
+	done
+	# At most 1,000 connections of churn: their TIME_WAIT flows stay for
+	# 120 s, and the table must have room for all (shrinking below the
+	# flows tracked is refused).
+	(for ((i = 0; i < 5; i++)); do
+		[[ -e $run ]] || break
+		ip netns exec "$C" "$TCPGEN" client 2001:db8:1::2 80 s 200 || echo "churn failed"
+	done >"$BATS_FILE_TMPDIR/churn" 2>&1) &
+	loops+=" $!"
+	# Flows in the table before the first migration.
+	wait_until 100 '(( $(ctaccel_g -j flow count | jq .flows) > 50 ))'
+	# Each size with the unreplied ring's: auto (a quarter, at least 64),
+	# kept, or a number.
+	for size in 8192:auto:2048 4096:-:2048 65536:300:300 2048:auto:512; do
+		IFS=: read -r size ring slots <<<"$size"
+		if [[ $ring == - ]]; then
+			run ctaccel_g set max-flows "$size"
+		else
+			run ctaccel_g set max-flows "$size" unreplied-max "$ring"
+		fi
+		echo "$output"
+		[[ $status -eq 0 ]]
+		[[ $output == *"max-flows "*" -> $size flows"* && $output != *"not applied"* ]]
+		[[ $output == *"migrated "*" flows to a table of $size"* ]]
+		grep -o "migrated .*" <<<"$output" | sed 's/^/# /' >&3
+		[[ $(ctaccel_g -j status | jq .max_flows) -eq $size ]]
+		[[ $(ctaccel_g -j status | jq .unreplied_max) -eq $slots ]]
+	done
+	rm -f "$run"
+	# shellcheck disable=SC2086
+	wait $loops
+	cat "$BATS_FILE_TMPDIR"/rr0 "$BATS_FILE_TMPDIR"/rr1 "$BATS_FILE_TMPDIR"/churn
+	! grep -v '^ok [0-9]* fail 0$' "$BATS_FILE_TMPDIR"/rr0 "$BATS_FILE_TMPDIR"/rr1 \
+		"$BATS_FILE_TMPDIR"/churn
+	# The migrations moved the live flows, and lost none on the way.
+	(($(counter flows_migrated) > moved0))
+	echo "# packets that waited for their entry's move: $(counter migrate_waits)" >&3
+	[[ $(counter migrations) -eq 4 ]]
+	[[ $(counter migrate_conflicts) -eq 0 ]]
+	[[ $(ctaccel_g -j stats | jq '.counters | .flow_busy + .cas_exhausted + .quiesce_timeouts') -eq $busy0 ]]
+	equal_to_conntrack
+	wait_until 20 counted_once
+	[[ $(ctaccel_g -j flow count | jq .flows) -eq $(ctaccel_g -j stats | jq '[.states[]] | add') ]]
+}
+
+@test "max-flows below the flows tracked now is refused with the numbers, and nothing changes" {
+	local flows
+	flows=$(ctaccel_g -j flow count | jq .flows)
+	((flows > 1))
+	run ctaccel_g set max-flows 10 unreplied-max auto
+	echo "$output"
+	[[ $status -ne 0 ]]
+	[[ $output =~ "max-flows 10 is below the "[0-9]+" flows tracked now" ]]
+	[[ $(ctaccel_g -j status | jq .max_flows) -eq 2048 ]]
+	equal_to_conntrack
+}
+
+@test "bpftool reads the migrated table under its pin" {
+	local flows
+	flows=$(ctaccel_g -j flow count | jq .flows)
+	[[ $(bpftool -j map show pinned "$PIN/ctaccel_flows" | jq .max_entries) -eq 2048 ]]
+	[[ $(bpftool -j map dump pinned "$PIN/ctaccel_flows" | jq length) -eq $flows ]]
+}
