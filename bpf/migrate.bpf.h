@@ -112,6 +112,7 @@ static long migrate_elem(struct bpf_map *map, struct ctaccel_flow_key *key, stru
 
 static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 {
+	struct ctaccel_unreplied_head *head;
 	struct migrate_walk w = {};
 	__u32 zero = 0;
 
@@ -120,8 +121,16 @@ static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 		return 0;
 	}
 	w.st = bpf_map_lookup_elem(&ctaccel_stats, &zero);
-	if (!w.st) {
+	head = bpf_map_lookup_elem(&ctaccel_unreplied_head, &zero);
+	if (!w.st || !head) {
 		args->err = -ENOENT;
+		return 0;
+	}
+	if (args->flags & CTACCEL_MIGRATE_START) {
+		/* a new map, not in use yet: the datapath's only writer is
+		 * still the datapath */
+		__sync_lock_test_and_set(&head->next, args->head);
+		args->err = 0;
 		return 0;
 	}
 	(void)bpf_for_each_map_elem(&ctaccel_flows_prev, migrate_elem, &w, 0);

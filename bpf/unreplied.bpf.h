@@ -71,7 +71,9 @@ __noinline __u32 unreplied_take(struct ctaccel_stats *st, const struct ctaccel_f
 		return claim;
 	if (__sync_val_compare_and_swap(&f->ct, ct, 0) != ct)
 		return claim; /* it moved meanwhile: a reply, or another remover */
-	CTR_INC(st, unreplied_evicted);
+	/* atomic: the move program takes slots too (migrate.bpf.h), in
+	 * process context */
+	CTR_ATOMIC(st, unreplied_evicted, 1);
 	flow_release(f, &old.key, state, st, 0, 0, 0, CTACCEL_GONE_evicted, bpf_jiffies64(), prev);
 	return claim;
 }

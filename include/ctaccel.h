@@ -271,7 +271,7 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(unreplied_evicted, "flows without a reply removed, oldest first, to make room")          \
 	X(events_lost, "flow events a monitor missed (its ring buffer was full)")                  \
 	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")     \
-	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")   \
+	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")  \
 	X(migrations, "migrations of the flow table that completed (max-flows, unreplied-max)")    \
 	X(flows_migrated, "entries a migration moved into the new table, state and counts intact") \
 	X(migrate_conflicts,                                                                       \
@@ -517,10 +517,15 @@ struct ctaccel_migrate_args {
 	__u32 conflicts; /* out: entries ended (migrate_conflicts) */
 	__s32 err;	 /* out: -EINVAL from programs that do not migrate */
 	__u32 __pad;
+	__u64 head; /* START: the old ring's next position */
 };
 
 /* The pass that found the old table empty: count the migration done. */
 #define CTACCEL_MIGRATE_DONE (1U << 0)
+/* Before the programs go in: the new ring's head goes on from `head` (no
+ * claim it gives then equals one a flow keeps from the old ring); no entry
+ * is moved. */
+#define CTACCEL_MIGRATE_START (1U << 1)
 
 /*
  * Kernel expiry: a bpf_timer and a BPF workqueue pass over the flow table and
@@ -676,7 +681,7 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_migrate_args) == 24, "migrate args layout");
+_Static_assert(sizeof(struct ctaccel_migrate_args) == 32, "migrate args layout");
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");

@@ -284,7 +284,7 @@ for _ in range(6):
 @test "adopted state with other settings: the live ones applied (flows kept), the others logged and shown as problems" {
 	local hold before
 	ctaccel_g unload force
-	ctaccel_g load max-flows 2048 timeout-established 77
+	ctaccel_g load max-flows 2048 timeout-established 77 local off
 	ctaccel_g attach vgc vgs
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 o 2 60 >/dev/null 3>&- &
 	hold=$!
@@ -293,10 +293,12 @@ for _ in range(6):
 	daemon_start --timeout-time-wait 30
 	grep -q "config: timeout-established 77 -> 432000, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
 	grep -q "config: timeout-time-wait 120 -> 30, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
-	grep -q "config: max-flows 2048 -> 262144 not applied: it sizes a pinned map" "$BATS_FILE_TMPDIR/daemon.log"
+	# the table migrated to the configuration's size, every flow kept
+	grep -q "config: max-flows 2048 -> 262144, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "config: local off -> on not applied: it takes a new load" "$BATS_FILE_TMPDIR/daemon.log"
 	http /v1/status | jq -e '.timeouts.ESTABLISHED == 432000 and .timeouts.TIME_WAIT == 30 and
-		.max_flows == 2048 and
-		any(.problems[]; contains("max-flows 262144 is not in force: the state keeps 2048"))'
+		.max_flows == 262144 and
+		any(.problems[]; contains("local on is not in force: the state keeps off"))'
 	[[ $(ctaccel_flows) == "$before" ]]
 	daemon_stop
 	kill "$hold"

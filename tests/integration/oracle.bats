@@ -199,8 +199,8 @@ timeouts_left() {
 	ctaccel_g attach vgc vgs
 	before=$(ctaccel_g -j status | jq -c .programs)
 	# not live: refused, nothing changed
-	run ctaccel_g set max-flows 10
-	[[ $status -eq 2 && $output == *"max-flows is not live: it sizes a pinned map"* ]]
+	run ctaccel_g set mark 0x2000000/0x2000000
+	[[ $status -eq 2 && $output == *"mark is not live: it takes a new load"* ]]
 	[[ $(ctaccel_g -j status | jq -c .programs) == "$before" ]]
 	# Timeouts far longer than the test, in both trackers, so that no flow
 	# expires while the tables are compared (emulated CPUs take minutes:

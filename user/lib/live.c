@@ -110,7 +110,9 @@ static const char *size_kept(struct ctaccel *h, const char *no_swap)
 	int pid;
 
 	if (no_swap)
-		return no_swap;
+		return "a migration of the table loads programs, which this caller may not now ("
+		       "the daemon: CAP_PERFMON, given up once started); a restart of the daemon "
+		       "migrates it (flows kept)";
 	pid = ctaccel_daemon_pid(h);
 	if (pid && pid != getpid())
 		return "the ctaccel daemon runs on this state and holds its table: set it in the "

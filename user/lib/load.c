@@ -618,10 +618,10 @@ static void state_progs(struct ctaccel *h, int *prog, int *owned)
 }
 
 /* One pass of the move program: entries left behind, or -errno. */
-static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags,
+static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags, __u64 head,
 		       struct ctaccel_migration *m)
 {
-	struct ctaccel_migrate_args a = {.flags = flags};
+	struct ctaccel_migrate_args a = {.flags = flags, .head = head};
 	/* Syscall programs write their results back into ctx_in. */
 	LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = &a, .ctx_size_in = sizeof(a));
 	struct ctaccel_flow_key k;
@@ -632,7 +632,7 @@ static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags,
 		return lib_fail(h, a.err, "move the flows");
 	m->moved += a.moved;
 	m->conflicts += a.conflicts;
-	m->passes++;
+	m->passes += !(flags & CTACCEL_MIGRATE_START);
 	return bpf_map_get_next_key(bpf_map__fd(skel->maps.ctaccel_flows_prev), NULL, &k) ? 0 : 1;
 }
 
@@ -705,11 +705,6 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 			goto cleanup;
 		instead[fresh[i].id] = err;
 	}
-	if (bpf_map_lookup_elem(h->fd[PIN_UNREPLIED_HEAD], &zero, &head) ||
-	    bpf_map_update_elem(instead[PIN_UNREPLIED_HEAD], &zero, &head, BPF_ANY)) {
-		err = lib_fail(h, -errno, "carry the unreplied ring's position over");
-		goto cleanup;
-	}
 
 	/* Both programs loaded before anything is swapped: a refusal (the
 	 * verifier, memory) leaves the state as it was. */
@@ -724,6 +719,15 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	instead[PIN_FLOWS_PREV] = -1;
 	fin = load_over(h, &cfg, instead, &err);
 	if (!fin)
+		goto cleanup;
+	/* The new ring goes on from the old one's position (a read of the
+	 * pinned head; the move program writes the new one). */
+	if (bpf_map_lookup_elem(h->fd[PIN_UNREPLIED_HEAD], &zero, &head)) {
+		err = lib_fail(h, -errno, "read the unreplied ring's position");
+		goto cleanup;
+	}
+	err = migrate_run(h, mig, CTACCEL_MIGRATE_START, head.next, m);
+	if (err < 0)
 		goto cleanup;
 
 	/* 1. The migration's programs in: from here each packet finds its
@@ -746,7 +750,7 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	/* 2. No old program runs any more: move every entry. An entry
 	 * another CPU holds (a reopen, a removal) is taken by a later pass. */
 	for (i = 0; i < MIGRATE_PASSES && left > 0; i++) {
-		left = migrate_run(h, mig, 0, m);
+		left = migrate_run(h, mig, 0, 0, m);
 		if (left > 0)
 			usleep(1000);
 	}
@@ -770,7 +774,7 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	err = err ?: swap_sockops(h, prog);
 	err = err ?: programs_settle();
 	if (!err) {
-		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, m);
+		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, m);
 		err = left < 0 ? left : 0;
 	}
 	if (!err)
