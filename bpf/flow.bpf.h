@@ -185,7 +185,7 @@ __noinline int flow_update(struct ctaccel_flow *f, struct pkt *p, __u32 index, _
 	}
 	p->bypass = f->bypass;
 	ret = flow_step(f, p, index, now, st);
-	if (ret == 0 || ret == FLOW_CSUM || ret == FLOW_MOVING)
+	if (ret == 0 || ret == FLOW_CSUM || (migrating() && ret == FLOW_MOVING))
 		__sync_fetch_and_add(&f->ref, -1);
 	return ret;
 }

@@ -91,16 +91,17 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 	 * other CPU's work. */
 	for (i = 0; i < 4; i++) {
 		f = bpf_map_lookup_elem(&ctaccel_flows, &p->key);
-		p->prev = 0;
-		if (!f && migrating()) {
-			f = bpf_map_lookup_elem(&ctaccel_flows_prev, &p->key);
-			p->prev = 1;
+		/* (all of it dropped by the verifier unless migrating) */
+		if (migrating()) {
+			p->prev = !f;
+			if (!f)
+				f = bpf_map_lookup_elem(&ctaccel_flows_prev, &p->key);
 		}
 		if (f) {
 			ret = flow_update(f, p, index, now, st);
 			if (ret == FLOW_CSUM && csum_settle(skb, p, st))
 				continue;
-			if (ret == FLOW_MOVING) {
+			if (migrating() && ret == FLOW_MOVING) {
 				if (migrate_wait(p, st))
 					continue;
 				return;

@@ -11,6 +11,9 @@
 #   sockets.bats     TIME_WAIT exact against `ss`, the socket tracepoint
 #   expiry.bats      expiry with no userspace process running
 #   upgrade.bats     a live upgrade under traffic (the soak, short)
+#   migrate.bats     the flow table migrated to other sizes under traffic,
+#                    every flow equal to conntrack's (the migration's
+#                    programs verify on this kernel)
 #   prometheus.bats  the daemon's metrics, checked by promtool and Prometheus
 #   kernel.bats      the paths this kernel got, as status and /metrics say
 #                    (CTACCEL_EXPECT_PATHS, from run.sh), and 6.1's paths exact
@@ -28,6 +31,7 @@ suite=(
 	sockets
 	expiry
 	upgrade
+	migrate
 	prometheus
 )
 if [[ -n ${CTACCEL_KERNEL_SUITE:-} ]]; then
