@@ -130,12 +130,15 @@ static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 		/* a new map, not in use yet: the datapath's only writer is
 		 * still the datapath */
 		__sync_lock_test_and_set(&head->next, args->head);
+		CTR_ATOMIC(w.st, migrations_started, 1);
 		args->err = 0;
 		return 0;
 	}
 	(void)bpf_for_each_map_elem(&ctaccel_flows_prev, migrate_elem, &w, 0);
-	if (args->flags & CTACCEL_MIGRATE_DONE)
+	if (args->flags & CTACCEL_MIGRATE_DONE) {
 		CTR_ATOMIC(w.st, migrations, 1);
+		CTR_ATOMIC(w.st, migrate_ns, bpf_ktime_get_ns() - args->started_ns);
+	}
 	args->moved = w.moved;
 	args->busy = w.busy;
 	args->conflicts = w.conflicts;

@@ -273,6 +273,8 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(latency_overflow, "handshakes kept only in the totals: the endpoint table was full")     \
 	X(icmp_related, "ICMP errors about a tracked flow (counted on it, not tracked as flows)")  \
 	X(migrations, "migrations of the flow table that completed (max-flows, unreplied-max)")    \
+	X(migrations_started, "migrations begun (both program sets loaded, nothing moved yet)")    \
+	X(migrate_ns, "time completed migrations took, from their start to their last pass, ns")   \
 	X(flows_migrated, "entries a migration moved into the new table, state and counts intact") \
 	X(migrate_conflicts,                                                                       \
 	  "entries of the old table a migration ended (removed, in deleted_*): the new table "     \
@@ -517,7 +519,8 @@ struct ctaccel_migrate_args {
 	__u32 conflicts; /* out: entries ended (migrate_conflicts) */
 	__s32 err;	 /* out: -EINVAL from programs that do not migrate */
 	__u32 __pad;
-	__u64 head; /* START: the old ring's next position */
+	__u64 head;	  /* START: the old ring's next position */
+	__u64 started_ns; /* DONE: when the migration began (CLOCK_MONOTONIC) */
 };
 
 /* The pass that found the old table empty: count the migration done. */
@@ -681,7 +684,7 @@ _Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_migrate_args) == 32, "migrate args layout");
+_Static_assert(sizeof(struct ctaccel_migrate_args) == 40, "migrate args layout");
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");

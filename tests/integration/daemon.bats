@@ -300,6 +300,12 @@ for _ in range(6):
 		.max_flows == 262144 and
 		any(.problems[]; contains("local on is not in force: the state keeps off"))'
 	[[ $(ctaccel_flows) == "$before" ]]
+	# the migration, in the metrics: completed, none begun and not completed
+	url "http://127.0.0.1:$PORT/metrics" >"$BATS_TEST_TMPDIR/m"
+	grep -qx 'ctaccel_migrations_total{outcome="completed"} 1' "$BATS_TEST_TMPDIR/m"
+	grep -qx 'ctaccel_migrations_total{outcome="not_completed"} 0' "$BATS_TEST_TMPDIR/m"
+	grep -qx 'ctaccel_flows_migrated_total 2' "$BATS_TEST_TMPDIR/m"
+	awk '$1 == "ctaccel_migration_seconds_total" {exit !($2 > 0)}' "$BATS_TEST_TMPDIR/m"
 	daemon_stop
 	kill "$hold"
 	wait "$hold" || true

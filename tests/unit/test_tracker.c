@@ -678,6 +678,141 @@ static void test_established_word_stays(void **state)
 	env_free(e);
 }
 
+/* ---- A migration of the table (migrate.bpf.h, docs/upgrading.md) ---- */
+
+/* The migration's programs over `prev`'s table (as the old one) and
+ * counters, with a new table of their own. */
+static struct env *env_migrating(struct env *prev)
+{
+	uint32_t features = ctaccel_kernel_features();
+	struct env *e = calloc(1, sizeof(*e));
+	struct ctaccel_config cfg;
+
+	assert_non_null(e);
+	e->hz = prev->hz;
+	ctaccel_config_default(&cfg, e->hz);
+	e->skel = kernel_tracker_open(features);
+	assert_non_null(e->skel);
+	cfg.flags |= kernel_cfg_flags(features) | CTACCEL_CFG_MIGRATING;
+	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	e->skel->rodata->parse_copy_always = copy_headers;
+	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_flows_prev, prev->flows_fd), 0);
+	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_stats, prev->stats_fd), 0);
+	assert_int_equal(tracker__load(e->skel), 0);
+	e->flows_fd = bpf_map__fd(e->skel->maps.ctaccel_flows);
+	e->stats_fd = prev->stats_fd;
+	e->ingress_fd = bpf_program__fd(e->skel->progs.ctaccel_ingress);
+	return e;
+}
+
+static void migrate_pass_run(struct env *e, __u32 flags, struct ctaccel_migrate_args *a)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = a, .ctx_size_in = sizeof(*a));
+
+	memset(a, 0, sizeof(*a));
+	a->flags = flags;
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.ctaccel_migrate), &opts), 0);
+	assert_int_equal(a->err, 0);
+}
+
+/*
+ * A flow of the old table is counted there in place by the migration's
+ * programs; a packet that meets its entry claimed waits, and says so when the
+ * claim outlasts the wait; the move program carries the entry over with
+ * every count; the next packet counts in the new table. The gauges never
+ * move: a move is not a new flow.
+ */
+static void test_migration_in_place_wait_move(void **state)
+{
+	struct endpoint c = ep("198.18.0.1", 40002), s = ep("198.18.1.1", 443);
+	struct env *old = env_new(0, NULL), *mig;
+	struct ctaccel_flow_entry before, in_place, moved, after;
+	struct ctaccel_migrate_args a;
+	struct ctaccel_stats st0, st;
+	struct ctaccel_flow v;
+	struct frame f;
+	__u64 ct;
+
+	(void)state;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(old->ingress_fd, &f, 0);
+	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
+	run_frame(old->ingress_fd, &f, 0);
+	frame_tcp(&f, &c, &s, F_ACK, 0);
+	run_frame(old->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(old, &c, &s, &before, NULL), 1);
+	mig = env_migrating(old);
+	stats_read(old, &st0);
+
+	/* in place, in the old table */
+	frame_tcp(&f, &c, &s, F_ACK, 0);
+	run_frame(mig->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(mig, &c, &s, &in_place, NULL), 0);
+	assert_int_equal(flow_find(old, &c, &s, &in_place, NULL), 1);
+	assert_int_equal(in_place.val.leg[CTACCEL_DIR_ORIG].packets,
+			 before.val.leg[CTACCEL_DIR_ORIG].packets + 1);
+
+	/* claimed (word NONE) and never released: the packet waits it out,
+	 * counted as a wait and as flow_busy, and changes nothing */
+	assert_int_equal(bpf_map_lookup_elem(old->flows_fd, &in_place.key, &v), 0);
+	ct = v.ct;
+	v.ct = 0;
+	assert_int_equal(bpf_map_update_elem(old->flows_fd, &in_place.key, &v, BPF_EXIST), 0);
+	run_frame(mig->ingress_fd, &f, 0);
+	stats_read(old, &st);
+	assert_int_equal(st.migrate_waits, st0.migrate_waits + 1);
+	assert_int_equal(st.flow_busy, st0.flow_busy + 1);
+	assert_int_equal(flow_find(mig, &c, &s, &moved, NULL), 0);
+	v.ct = ct;
+	assert_int_equal(bpf_map_update_elem(old->flows_fd, &in_place.key, &v, BPF_EXIST), 0);
+
+	/* the move: every count and the word carried over, the old entry gone */
+	migrate_pass_run(mig, CTACCEL_MIGRATE_START, &a);
+	migrate_pass_run(mig, 0, &a);
+	assert_int_equal(a.moved, 1);
+	assert_int_equal(a.busy + a.conflicts, 0);
+	assert_int_equal(flow_find(old, &c, &s, &moved, NULL), 0);
+	assert_int_equal(flow_find(mig, &c, &s, &moved, NULL), 1);
+	assert_int_equal(moved.val.ct, in_place.val.ct);
+	assert_memory_equal(moved.val.leg, in_place.val.leg, sizeof(moved.val.leg));
+	assert_int_equal(moved.val.first_seen, in_place.val.first_seen);
+	assert_int_equal(moved.val.ref & (CTACCEL_REF_COUNT_MASK | CTACCEL_REF_DEAD), 0);
+	assert_int_equal(moved.val.ref >> CTACCEL_REF_HASH_SHIFT,
+			 in_place.val.ref >> CTACCEL_REF_HASH_SHIFT);
+
+	/* the next packet, in the new table */
+	frame_tcp(&f, &s, &c, F_ACK, 0);
+	run_frame(mig->ingress_fd, &f, 0);
+	assert_int_equal(flow_find(mig, &c, &s, &after, NULL), 1);
+	assert_int_equal(after.val.leg[CTACCEL_DIR_REPLY].packets,
+			 moved.val.leg[CTACCEL_DIR_REPLY].packets + 1);
+	migrate_pass_run(mig, CTACCEL_MIGRATE_DONE, &a);
+	stats_read(old, &st);
+	assert_int_equal(st.flows_migrated, st0.flows_migrated + 1);
+	assert_int_equal(st.migrations, st0.migrations + 1);
+	assert_int_equal(st.migrations_started, st0.migrations_started + 1);
+	assert_int_equal(st.migrate_conflicts, 0);
+	assert_int_equal(st.flows_in_state[CTACCEL_ST_ESTABLISHED], 1);
+	assert_int_equal(st.flows_created, st0.flows_created);
+	env_free(mig);
+	env_free(old);
+}
+
+/* Programs loaded without the flag refuse to move anything. */
+static void test_migration_refused_unless_migrating(void **state)
+{
+	struct env *e = env_new(0, NULL);
+	struct ctaccel_migrate_args a = {};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &a, .ctx_size_in = sizeof(a));
+
+	(void)state;
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(e->skel->progs.ctaccel_migrate), &opts), 0);
+	assert_int_equal(a.err, -EINVAL);
+	env_free(e);
+}
+
 /* ---- Malformed and non-TCP input: passed untouched, counted once ---- */
 
 /* The test-run path itself rejects IP frames shorter than an IP header. */
@@ -2159,6 +2294,8 @@ int main(void)
 		cmocka_unit_test(test_sequences_headers_copied),
 		cmocka_unit_test(test_assured_and_flags),
 		cmocka_unit_test(test_established_word_stays),
+		cmocka_unit_test(test_migration_in_place_wait_move),
+		cmocka_unit_test(test_migration_refused_unless_migrating),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_zero_length),
 		cmocka_unit_test(test_ipv4_options_tracked),

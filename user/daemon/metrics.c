@@ -35,10 +35,27 @@ static void datapath(FILE *f, struct daemon *d)
 	fprintf(f, "ctaccel_table_fill_ratio %g\n",
 		max ? (double)ctaccel_stats_flows(&st) / max : 0.0);
 	for (i = 0; i < CTACCEL_CTR__MAX; i++) {
+		/* migrations by outcome, below */
+		if (i == CTACCEL_CTR_migrations || i == CTACCEL_CTR_migrations_started ||
+		    i == CTACCEL_CTR_migrate_ns)
+			continue;
 		snprintf(name, sizeof(name), "ctaccel_%s_total", ctaccel_counter_names[i]);
 		head(f, name, "counter", ctaccel_counter_help[i]);
 		fprintf(f, "%s %llu\n", name, (unsigned long long)ctaccel_counter(&st, i));
 	}
+	/* Begun and not completed: failed, or running at this moment. */
+	head(f, "ctaccel_migrations_total", "counter",
+	     "Migrations of the flow table (max-flows, unreplied-max) by outcome: completed, or "
+	     "begun and not completed (failed, or running now)");
+	fprintf(f, "ctaccel_migrations_total{outcome=\"completed\"} %llu\n",
+		(unsigned long long)st.migrations);
+	fprintf(f, "ctaccel_migrations_total{outcome=\"not_completed\"} %llu\n",
+		(unsigned long long)(st.migrations_started > st.migrations
+					     ? st.migrations_started - st.migrations
+					     : 0));
+	head(f, "ctaccel_migration_seconds_total", "counter",
+	     "Time completed migrations took, from their start to their last pass");
+	fprintf(f, "ctaccel_migration_seconds_total %.3f\n", st.migrate_ns / 1e9);
 }
 
 static void host_sockets(FILE *f, struct daemon *d)

@@ -156,6 +156,7 @@ struct ctaccel_migration {
 	uint32_t moved;	      /* entries carried into the new table */
 	uint32_t conflicts;   /* entries ended instead (migrate_conflicts) */
 	uint32_t passes;      /* runs of the move program */
+	uint64_t started_ns;  /* CLOCK_MONOTONIC at its start */
 	uint64_t duration_ns; /* from the first check to the last pass */
 };
 

@@ -621,7 +621,7 @@ static void state_progs(struct ctaccel *h, int *prog, int *owned)
 static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags, __u64 head,
 		       struct ctaccel_migration *m)
 {
-	struct ctaccel_migrate_args a = {.flags = flags, .head = head};
+	struct ctaccel_migrate_args a = {.flags = flags, .head = head, .started_ns = m->started_ns};
 	/* Syscall programs write their results back into ctx_in. */
 	LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = &a, .ctx_size_in = sizeof(a));
 	struct ctaccel_flow_key k;
@@ -669,11 +669,12 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	int64_t flows;
 
 	memset(m, 0, sizeof(*m));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	m->started_ns = (uint64_t)t0.tv_sec * 1000000000ULL + t0.tv_nsec;
 	for (i = 0; i < PIN__COUNT; i++)
 		instead[i] = owned[i] = -1;
 	if (!h->open)
 		return lib_fail(h, -EBADF, "resize %s", h->root);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	err = ctaccel_stats(h, &st);
 	if (err)
 		return err;
