@@ -125,3 +125,29 @@ gauges_equal_table() {
 	# the same entries as ctaccel reads, in a snapshot expiry left alone
 	wait_until 20 '[[ $(bpftool -j map dump pinned "$PIN/ctaccel_flows" | jq length) -eq $(ctaccel_g -j stats | jq "[.states[]] | add") ]]'
 }
+
+@test "a migration that cannot pin its new table rolls back: the old programs and table in place, every flow kept, and it says why" {
+	local progs before started
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
+	[[ $output == "ok 20 fail 0" ]]
+	progs=$(ctaccel_g -j status | jq -c .programs)
+	before=$(ctaccel_flows)
+	started=$(counter migrations_started)
+	# the new table's name taken, as an interrupted migration leaves it
+	bpftool map pin pinned "$PIN/ctaccel_monitor" "$PIN/ctaccel_flows_new"
+	run ctaccel_g set max-flows 8192
+	echo "$output"
+	[[ $status -ne 0 ]]
+	[[ $output == *"ctaccel_flows_new: File exists"* ]]
+	[[ $(ctaccel_g -j status | jq .max_flows) -eq 2048 ]]
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$progs" ]]
+	[[ $(counter migrations_started) -eq $started ]]
+	[[ $(ctaccel_flows) == "$before" ]]
+	equal_to_conntrack
+	# the name free again, the same change goes through
+	rm "$PIN/ctaccel_flows_new"
+	run ctaccel_g set max-flows 8192
+	[[ $status -eq 0 ]]
+	[[ ! -e $PIN/ctaccel_flows_new ]]
+	[[ $(ctaccel_flows) == "$before" ]]
+}

@@ -583,6 +583,15 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res)
 	return err ? lib_fail(h, err, "gc") : 0;
 }
 
+/* Remove the pin `name` below the root, if there. */
+static void unpin_name(struct ctaccel *h, const char *name)
+{
+	char path[PATH_MAX];
+
+	if (!ctaccel_pin_file(h, name, path, sizeof(path)))
+		unlink(path);
+}
+
 /* Wait until no program that ran before this call still runs: an RCU grace
  * period (the tc and cgroup programs run inside RCU read sections). */
 static int programs_settle(void)
@@ -666,6 +675,8 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	struct timespec t0, t1;
 	__u32 zero = 0;
 	int i, err, left = 1;
+	/* the new table's spare pin: made, and kept (flows moved, not done) */
+	bool pinned_next = false, keep_next = false;
 	int64_t flows;
 
 	memset(m, 0, sizeof(*m));
@@ -721,6 +732,14 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	fin = load_over(h, &cfg, instead, &err);
 	if (!fin)
 		goto cleanup;
+	/* The new table pinned beside the old one before anything moves: a
+	 * bpffs that refuses it (read-only, full) refuses the migration while
+	 * it can still be undone, and a process that dies mid-way leaves the
+	 * moved flows reachable. */
+	err = pin_fd(h, instead[PIN_FLOWS], pin_name(PIN_FLOWS_NEXT));
+	if (err)
+		goto cleanup;
+	pinned_next = true;
 	/* The new ring goes on from the old one's position (a read of the
 	 * pinned head; the move program writes the new one). */
 	if (bpf_map_lookup_elem(h->fd[PIN_UNREPLIED_HEAD], &zero, &head)) {
@@ -748,6 +767,7 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 		goto cleanup;
 	}
 
+	keep_next = true;
 	/* 2. No old program runs any more: move every entry. An entry
 	 * another CPU holds (a reopen, a removal) is taken by a later pass. */
 	for (i = 0; i < MIGRATE_PASSES && left > 0; i++) {
@@ -778,11 +798,16 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, m);
 		err = left < 0 ? left : 0;
 	}
-	if (!err)
+	if (!err) {
+		keep_next = false;
 		err = ctaccel_open(h);
+	}
 	if (err)
-		lib_fail(h, err, "finish the migration");
+		lib_fail(h, err, "finish the migration (the new table stays pinned as %s)",
+			 pin_name(PIN_FLOWS_NEXT));
 cleanup:
+	if (pinned_next && !keep_next)
+		unpin_name(h, pin_name(PIN_FLOWS_NEXT));
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	m->duration_ns =
 		(uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;

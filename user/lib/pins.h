@@ -23,7 +23,8 @@
  *           ONCE   pinned at load, then another part's to replace (the
  *                  policy trie, which policy.c swaps)
  *           TEMP   a name another part pins for a moment (policy.c's next
- *                  trie, before its rename): removed with the rest
+ *                  trie, before its rename; a migration's new table, load.c):
+ *                  removed with the rest
  *           CGROUP a link on the cgroup v2 root (local on, where one is
  *                  mounted): attached at load, its program swapped by a
  *                  live upgrade
@@ -60,6 +61,7 @@
 	X(INGRESS,        "prog_ingress",             PROG, tracker, ctaccel_ingress,        SWAP)   \
 	X(POLICY_RULES,   "ctaccel_policy_rules",     MAP,  tracker, ctaccel_policy_initial, ONCE)   \
 	X(POLICY_NEXT,    "ctaccel_policy_rules_new", MAP,  tracker, ctaccel_policy_initial, TEMP)   \
+	X(FLOWS_NEXT,     "ctaccel_flows_new",        MAP,  tracker, ctaccel_flows,          TEMP)   \
 	X(SOCKOPS,        "link_sockops",             LINK, tracker, ctaccel_sockops,        CGROUP) \
 	X(UDP_BIND4,      "link_udp_bind4",           LINK, tracker, ctaccel_udp_bind4,      CGROUP) \
 	X(UDP_BIND6,      "link_udp_bind6",           LINK, tracker, ctaccel_udp_bind6,      CGROUP) \
