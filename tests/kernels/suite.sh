@@ -31,7 +31,7 @@ suite=(
 	sockets
 	expiry
 	upgrade
-	migrate
+	"migrate:^max-flows grows"
 	prometheus
 )
 if [[ -n ${CTACCEL_KERNEL_SUITE:-} ]]; then
