@@ -49,6 +49,8 @@ int expiry_ctl(int ctl_prog_fd, uint32_t interval_ms, uint32_t flags);
 
 /* Pin fd under the root as `name`, mode 0600. */
 int pin_fd(struct ctaccel *h, int fd, const char *name);
+/* Remove the pin `name` below the root, if there. */
+void unpin(struct ctaccel *h, const char *name);
 /* Pin again under the same name (bpffs refuses rename over a pin). */
 int repin_fd(struct ctaccel *h, int fd, const char *name);
 /* An fd of the registry's pin `id`, or -errno. */
@@ -79,6 +81,23 @@ int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
  * with the state's own, live.c with changed timeouts. */
 int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool force,
 		  bool *replaced);
+
+/* The pieces of a live upgrade (load.c) a migration (migrate.c) uses too. */
+struct tracker;
+/* A row's program in an open skeleton of its object. */
+int pin_prog_fd(const void *skel, enum pin_id id);
+/* This library's programs with `settings` over the open state's maps, but
+ * where `instead` (by row; -1 elsewhere, or NULL) names another map. NULL
+ * and *err set when that fails. */
+struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settings,
+			  const int *instead, int *err);
+/* A skeleton's attached programs by row (-1 for rows of no program). */
+void skel_progs(const struct tracker *skel, int *prog);
+/* Every device's hooks, then the cgroup links, take the programs `prog`. */
+int swap_filters(struct ctaccel *h, const int *prog);
+int swap_sockops(struct ctaccel *h, const int *prog);
+/* A skeleton's programs and settings under the pinned names (SWAP rows). */
+int repin_swapped(struct ctaccel *h, struct tracker *skel);
 
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);

@@ -124,12 +124,17 @@ int pin_fd(struct ctaccel *h, int fd, const char *name)
 	return err ? lib_fail(h, err, "pin %s", path) : 0;
 }
 
-int repin_fd(struct ctaccel *h, int fd, const char *name)
+void unpin(struct ctaccel *h, const char *name)
 {
 	char path[PATH_MAX];
 
 	if (!ctaccel_pin_file(h, name, path, sizeof(path)))
 		unlink(path);
+}
+
+int repin_fd(struct ctaccel *h, int fd, const char *name)
+{
+	unpin(h, name);
 	return pin_fd(h, fd, name);
 }
 
