@@ -270,6 +270,22 @@ equal_to_conntrack() {
 	return 1
 }
 
+# counted_once: every packet accounted is in a flow of the table or in the
+# totals of the ended ones. The counters and the table are read apart, so a
+# late segment (a retransmitted FIN reaching a TIME_WAIT flow) or an expiry
+# between the reads shows as a difference: only a snapshot that both
+# counters bracket unchanged is compared (use with wait_until, which fails
+# on a difference that lasts).
+counted_once() {
+	local before after sum
+	before=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
+	sum=$(ctaccel_g -j flow show | jq '[.[] | .orig_packets + .reply_packets] | add')
+	after=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
+	[[ $before == "$after" ]] || return 1
+	echo "tracked, deleted = $after; in the table: $sum" >&2
+	jq -e --argjson s "$sum" '.[1] + $s == .[0]' <<<"$after" >/dev/null
+}
+
 # wait_until TRIES CONDITION: evaluate the shell text CONDITION every 0.1 s
 # until it holds, at most TRIES times; fails if it never did.
 wait_until() {

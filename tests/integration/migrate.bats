@@ -24,18 +24,6 @@ teardown_file() {
 
 counter() { ctaccel_g -j stats | jq ".counters.$1"; }
 
-# counted_once: every packet accounted is in a flow of the table or in the
-# totals of the ended ones, in a snapshot the counters bracket unchanged.
-counted_once() {
-	local before after sum
-	before=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
-	sum=$(ctaccel_g -j flow show | jq '[.[] | .orig_packets + .reply_packets] | add')
-	after=$(ctaccel_g -j stats | jq -c '[.counters.tracked_packets, .counters.deleted_packets]')
-	[[ $before == "$after" ]] || return 1
-	echo "tracked, deleted = $after; in the table: $sum" >&2
-	jq -e --argjson s "$sum" '.[1] + $s == .[0]' <<<"$after" >/dev/null
-}
-
 # gauges_equal_table: the per-state gauges add up to the table's entries, in a
 # snapshot the gauges bracket unchanged (kernel expiry removes flows between
 # the reads).

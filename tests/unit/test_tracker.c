@@ -591,6 +591,17 @@ static void test_sequences_ipv6(void **state)
 	sequences_for("2001:db8::1", "2001:db8:1::1");
 }
 
+/* A handshake's first two segments at ingress: c's SYN, s's SYN-ACK. */
+static void syn_synack(struct env *e, const struct endpoint *c, const struct endpoint *s)
+{
+	struct frame f;
+
+	frame_tcp(&f, c, s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	frame_tcp(&f, s, c, F_SYN | F_ACK, 0);
+	run_frame(e->ingress_fd, &f, 0);
+}
+
 /* The server's side compares lower, so the originator is the key's hi side. */
 static void test_sequences_originator_is_hi(void **state)
 {
@@ -615,10 +626,7 @@ static void test_assured_and_flags(void **state)
 	struct frame f;
 
 	(void)state;
-	frame_tcp(&f, &c, &s, F_SYN, 0);
-	run_frame(e->ingress_fd, &f, 0);
-	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
-	run_frame(e->ingress_fd, &f, 0);
+	syn_synack(e, &c, &s);
 	assert_int_equal(flow_find(e, &c, &s, &ent, NULL), 1);
 	assert_true(ent.val.ct & CTACCEL_CT_SEEN_REPLY);
 	assert_false(ent.val.ct & CTACCEL_CT_ASSURED);
@@ -648,10 +656,7 @@ static void test_established_word_stays(void **state)
 	int tries;
 
 	(void)state;
-	frame_tcp(&f, &c, &s, F_SYN, 0);
-	run_frame(e->ingress_fd, &f, 0);
-	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
-	run_frame(e->ingress_fd, &f, 0);
+	syn_synack(e, &c, &s);
 	for (tries = 0; tries < 100; tries++) {
 		assert_int_equal(ctaccel_clock_now(e->clock_fd, &now0), 0);
 		/* renews the expiry in this jiffy */
@@ -735,10 +740,7 @@ static void test_migration_in_place_wait_move(void **state)
 	__u64 ct;
 
 	(void)state;
-	frame_tcp(&f, &c, &s, F_SYN, 0);
-	run_frame(old->ingress_fd, &f, 0);
-	frame_tcp(&f, &s, &c, F_SYN | F_ACK, 0);
-	run_frame(old->ingress_fd, &f, 0);
+	syn_synack(old, &c, &s);
 	frame_tcp(&f, &c, &s, F_ACK, 0);
 	run_frame(old->ingress_fd, &f, 0);
 	assert_int_equal(flow_find(old, &c, &s, &before, NULL), 1);
