@@ -46,6 +46,13 @@ USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen $(OUTPUT)/tcxprogs
 UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
+# The last commit of each ABI a migration serves (user/lib/migrate.c's
+# abi_steps[]), built from this repository's history: the states
+# tests/integration/abi.bats migrates from (and the upgrade soak, from the
+# previous ABI's). An ABI bump adds its predecessor's last commit here.
+ABI_COMMITS := 5:7ebefdad95efd70de1f8086929720bc70e1b4f99 \
+	6:badc0a97e9fa3a258955d3d3daf0d5fc7805860f
+ABI_PREV_BINS := $(foreach c,$(ABI_COMMITS),$(OUTPUT)/abi$(firstword $(subst :, ,$(c)))/ctaccel)
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr \
 	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach $(OUTPUT)/memfloor
 
@@ -81,6 +88,18 @@ $(UPGRADE_BIN): $(wildcard bpf/*.bpf.c bpf/*.bpf.h) include/ctaccel.h vmlinux.h 
 		$(APP_SRCS) $(USER_HDRS)
 	$(Q)$(MAKE) --no-print-directory OUTPUT=$(OUTPUT)/upgrade \
 		BPF_EXTRA=-DCTACCEL_UPGRADE_SALT=1 upgrade-link
+
+# A clone without that history (shallow) fetches it first.
+$(OUTPUT)/abi%/ctaccel: Makefile
+	$(call msg,ABI$*,$@)
+	$(Q)c=$(lastword $(subst :, ,$(filter $*:%,$(ABI_COMMITS)))); \
+	git cat-file -e $$c^{commit} 2>/dev/null || git fetch -q --unshallow 2>/dev/null || true; \
+	git cat-file -e $$c^{commit} || \
+		{ echo "ctaccel: abi $* build: commit $$c is not in this clone's history" >&2; exit 1; }; \
+	rm -rf $(@D) && mkdir -p $(@D)/src && \
+	git archive $$c | tar -x -C $(@D)/src && \
+	MAKEFLAGS= $(MAKE) --no-print-directory -C $(@D)/src OUTPUT=.output -j2 ctaccel >/dev/null && \
+	cp $(@D)/src/ctaccel $@.tmp && rm -rf $(@D)/src && mv $@.tmp $@
 
 upgrade-link: $(APP_OBJS) $(LIBCTACCEL)
 	$(call msg,LD,$(OUTPUT)/ctaccel)
@@ -194,7 +213,7 @@ $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/un
 		$(LIBCTACCEL) -o $@ $(LIB_LIBS) -lpthread
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(ABI_PREV_BINS)
 	$(Q)bash tests/run.sh
 
 # The core suite in a virtual machine per kernel ctaccel is proven on
@@ -265,7 +284,7 @@ fuzz: deps
 
 # 1,000 live upgrades under traffic (a 50-swap run is part of `make test`).
 soak-upgrade: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(ABI_PREV_BINS)
 	$(Q)bash scripts/soak-upgrade.sh
 
 soak: deps

@@ -224,7 +224,8 @@ static int expiry_tick_walk(void *map, int *slot_key, struct expiry_slot *slot)
 /*
  * Start the expiry timer, or take it over after a replace (the callback
  * becomes this object's, so the timer holds these programs; the first slice
- * runs at once), or stop it (CTACCEL_EXPIRY_STOP): the ctaccel_expiry_ctl
+ * runs at once, unless the timer was stopped: CTACCEL_EXPIRY_TAKEOVER), or
+ * stop it (CTACCEL_EXPIRY_STOP): the ctaccel_expiry_ctl
  * program, run through BPF_PROG_TEST_RUN by the loader and the daemon's
  * supervisor.
  */
@@ -232,11 +233,14 @@ static __always_inline int expiry_control(struct ctaccel_expiry_args *args, bool
 {
 	struct expiry_slot *slot;
 	__u32 zero = 0;
+	bool stay;
 	long err;
 
 	slot = bpf_map_lookup_elem(&ctaccel_expiry, &zero);
 	if (!slot)
 		return -ENOENT;
+	/* taken over stopped: the callback only, the timer not started */
+	stay = (args->flags & CTACCEL_EXPIRY_TAKEOVER) && slot->e.stopped;
 	if (args->flags & CTACCEL_EXPIRY_STOP) {
 		slot->e.stopped = 1;
 		err = bpf_timer_cancel(&slot->timer);
@@ -253,13 +257,17 @@ static __always_inline int expiry_control(struct ctaccel_expiry_args *args, bool
 		if (err)
 			goto out;
 	}
-	slot->e.interval_ms = args->interval_ms ? args->interval_ms : CTACCEL_EXPIRY_INTERVAL_MS;
-	slot->e.stopped = 0;
-	slot->e.remove_max = CTACCEL_EXPIRY_REMOVE_MAX;
-	slot->e.started_ns = bpf_ktime_get_ns();
+	if (!stay) {
+		slot->e.interval_ms =
+			args->interval_ms ? args->interval_ms : CTACCEL_EXPIRY_INTERVAL_MS;
+		slot->e.stopped = 0;
+		slot->e.remove_max = CTACCEL_EXPIRY_REMOVE_MAX;
+		slot->e.started_ns = bpf_ktime_get_ns();
+	}
 	err = wq ? bpf_timer_set_callback(&slot->timer, expiry_tick)
 		 : bpf_timer_set_callback(&slot->timer, expiry_tick_walk);
-	err = err ?: bpf_timer_start(&slot->timer, 0, 0);
+	if (!stay)
+		err = err ?: bpf_timer_start(&slot->timer, 0, 0);
 out:
 	args->err = err;
 	return 0;

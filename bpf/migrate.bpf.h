@@ -110,6 +110,27 @@ static long migrate_elem(struct bpf_map *map, struct ctaccel_flow_key *key, stru
 	return 0;
 }
 
+/*
+ * The old counters map's totals (userspace read them once its last writer had
+ * gone, and put them in this layout's slots) added to this CPU's slots of the
+ * new map, each in one atomic add: the datapath's own adds to this CPU's
+ * slots run in softirq, never interrupted by this program (test runs of a
+ * syscall program stay on one CPU), so none is lost. Totals are sums over
+ * the CPUs; which CPU's slot holds a part does not matter.
+ */
+static __always_inline void migrate_stats(struct ctaccel_stats *st,
+					  const struct ctaccel_migrate_args *args)
+{
+	__u64 *slot = (__u64 *)st;
+	__u32 i;
+
+	/* unrolled: a context is read at constant offsets only */
+#pragma clang loop unroll(full)
+	for (i = 0; i < CTACCEL_STATS_SLOTS; i++)
+		if (args->stats[i])
+			__sync_fetch_and_add(&slot[i], args->stats[i]);
+}
+
 static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 {
 	struct ctaccel_unreplied_head *head;
@@ -134,6 +155,8 @@ static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 		args->err = 0;
 		return 0;
 	}
+	if (args->flags & CTACCEL_MIGRATE_STATS)
+		migrate_stats(w.st, args);
 	(void)bpf_for_each_map_elem(&ctaccel_flows_prev, migrate_elem, &w, 0);
 	if (args->flags & CTACCEL_MIGRATE_DONE) {
 		CTR_ATOMIC(w.st, migrations, 1);

@@ -23,7 +23,7 @@
  * pinned configuration (struct ctaccel_config.abi) and every open compares it:
  * sizes alone cannot tell a change of meaning.
  */
-#define CTACCEL_ABI_VERSION 6
+#define CTACCEL_ABI_VERSION 7
 
 /*
  * TCP states with nf_conntrack's names, numbering and default timeouts
@@ -295,14 +295,19 @@ enum ctaccel_counter {
  * possible CPU; a gauge slot of one CPU may be negative (a flow created on one
  * CPU and removed on another), the sum is exact.
  */
-#define CTACCEL_STATS_SLOTS 96 /* fixed size: new counters take reserved slots */
+#define CTACCEL_STATS_SLOTS 96 /* fixed size */
+/* The counters' slots: a new counter takes a reserved one, and the gauges
+ * after them stay where they are (until ABI 6 they followed the last
+ * counter, so that one more moved them all). */
+#define CTACCEL_CTR_SLOTS 64
 
 struct ctaccel_stats {
 #define X(name, help) __u64 name;
 	CTACCEL_COUNTERS(X)
 #undef X
+	__u64 __ctr_reserved[CTACCEL_CTR_SLOTS - CTACCEL_CTR__MAX];
 	__s64 flows_in_state[CTACCEL_ST__MAX]; /* per-state gauges */
-	__u64 __reserved[CTACCEL_STATS_SLOTS - CTACCEL_CTR__MAX - CTACCEL_ST__MAX];
+	__u64 __reserved[CTACCEL_STATS_SLOTS - CTACCEL_CTR_SLOTS - CTACCEL_ST__MAX];
 };
 
 /*
@@ -521,6 +526,9 @@ struct ctaccel_migrate_args {
 	__u32 __pad;
 	__u64 head;	  /* START: the old ring's next position */
 	__u64 started_ns; /* DONE: when the migration began (CLOCK_MONOTONIC) */
+	/* STATS: what the old counters map held when its last writer had
+	 * gone, summed over the CPUs and put in this layout's slots */
+	__s64 stats[CTACCEL_STATS_SLOTS];
 };
 
 /* The pass that found the old table empty: count the migration done. */
@@ -529,6 +537,9 @@ struct ctaccel_migrate_args {
  * claim it gives then equals one a flow keeps from the old ring); no entry
  * is moved. */
 #define CTACCEL_MIGRATE_START (1U << 1)
+/* A migration across a change of the counters' layout (an older ABI's
+ * state): `stats` added to the new counters map, once. */
+#define CTACCEL_MIGRATE_STATS (1U << 2)
 
 /*
  * Kernel expiry: a bpf_timer and a BPF workqueue pass over the flow table and
@@ -612,10 +623,13 @@ struct ctaccel_expiry_args {
 	__u64 examined; /* out (forced pass) */
 	__u64 removed;	/* out (forced pass) */
 	__s32 err;	/* out (ctl): bpf_timer_* result */
-	__u32 flags;	/* ctl: CTACCEL_EXPIRY_STOP */
+	__u32 flags;	/* ctl: CTACCEL_EXPIRY_* */
 };
 
 #define CTACCEL_EXPIRY_STOP (1U << 0)
+/* A replace's: the timer's callback becomes the new object's, and a timer
+ * an operator stopped stays stopped (with its pause). */
+#define CTACCEL_EXPIRY_TAKEOVER (1U << 1)
 
 /* Value of `ctaccel_ifaces`: devices the tc programs are attached to. */
 struct ctaccel_iface {
@@ -680,11 +694,15 @@ _Static_assert(sizeof(struct ctaccel_unreplied_head) == 8, "unreplied ring head 
 _Static_assert(sizeof(struct ctaccel_unreplied_slot) == 48, "unreplied ring slot layout");
 _Static_assert(sizeof(struct ctaccel_event) == 88, "event layout");
 _Static_assert(sizeof(struct ctaccel_monitor) == 8, "monitor layout");
-_Static_assert(CTACCEL_CTR__MAX + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats slots");
+_Static_assert(CTACCEL_CTR__MAX <= CTACCEL_CTR_SLOTS, "counter slots");
+_Static_assert(CTACCEL_CTR_SLOTS + CTACCEL_ST__MAX <= CTACCEL_STATS_SLOTS, "stats slots");
+_Static_assert(__builtin_offsetof(struct ctaccel_stats, flows_in_state) == 8 * CTACCEL_CTR_SLOTS,
+	       "gauges at a fixed slot");
 _Static_assert(sizeof(struct ctaccel_stats) == 8 * CTACCEL_STATS_SLOTS, "stats layout");
 _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
-_Static_assert(sizeof(struct ctaccel_migrate_args) == 40, "migrate args layout");
+_Static_assert(sizeof(struct ctaccel_migrate_args) == 40 + 8 * CTACCEL_STATS_SLOTS,
+	       "migrate args layout");
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");

@@ -149,11 +149,14 @@ conntrack_udp_flows() {
 }
 
 ctaccel_udp_flows() {
-	ctaccel_g -j flow show proto udp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
+	ctaccel_g -j flow show proto udp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' <<<"$table" | sort
 }
 
 ctaccel_flows() {
-	ctaccel_g -j flow show proto tcp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' | sort
+	local table
+	# a failed read is a failure, never an empty table
+	table=$(ctaccel_g -j flow show proto tcp) || return 1
+	jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' <<<"$table" | sort
 }
 
 # STATE count, one per line, all states (zeros included), sorted.
@@ -260,7 +263,10 @@ equal_to_conntrack() {
 	local tries=${1:-50} i ours theirs
 	for ((i = 0; i < tries; i++)); do
 		ctaccel_g gc >/dev/null
-		ours=$(ctaccel_flows)
+		ours=$(ctaccel_flows) || {
+			echo "ctaccel: flow show failed"
+			return 1
+		}
 		theirs=$(conntrack_flows)
 		[[ $ours == "$theirs" ]] && return 0
 		sleep 0.2
@@ -284,6 +290,38 @@ counted_once() {
 	[[ $before == "$after" ]] || return 1
 	echo "tracked, deleted = $after; in the table: $sum" >&2
 	jq -e --argjson s "$sum" '.[1] + $s == .[0]' <<<"$after" >/dev/null
+}
+
+# traffic_start ROUNDS: persistent connections pinned to each CPU, and churn
+# of at most ROUNDS runs of 200 connections (their TIME_WAIT flows stay for
+# 120 s: the table must have room for all), in bounded runs while
+# $BATS_FILE_TMPDIR/run exists. traffic_stop ends them, prints what each
+# run said, and fails if any failed.
+traffic_start() {
+	local rounds=$1 cpu i
+	TRAFFIC=""
+	touch "$BATS_FILE_TMPDIR/run"
+	ip netns exec "$C" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	for cpu in 0 1; do
+		(while [[ -e $BATS_FILE_TMPDIR/run ]]; do
+			taskset -c "$cpu" ip netns exec "$C" "$OUT/rr" 198.18.1.2 80 2 2 || echo "rr failed"
+		done >"$BATS_FILE_TMPDIR/rr$cpu" 2>&1) &
+		TRAFFIC+=" $!"
+	done
+	(for ((i = 0; i < rounds; i++)); do
+		[[ -e $BATS_FILE_TMPDIR/run ]] || break
+		ip netns exec "$C" "$TCPGEN" client 2001:db8:1::2 80 s 200 || echo "churn failed"
+	done >"$BATS_FILE_TMPDIR/churn" 2>&1) &
+	TRAFFIC+=" $!"
+}
+
+traffic_stop() {
+	local runs=("$BATS_FILE_TMPDIR"/rr0 "$BATS_FILE_TMPDIR"/rr1 "$BATS_FILE_TMPDIR"/churn)
+	rm -f "$BATS_FILE_TMPDIR/run"
+	# shellcheck disable=SC2086
+	wait $TRAFFIC
+	cat "${runs[@]}"
+	! grep -v '^ok [0-9]* fail 0$' "${runs[@]}"
 }
 
 # wait_until TRIES CONDITION: evaluate the shell text CONDITION every 0.1 s

@@ -185,7 +185,8 @@ int do_replace(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	if (ctaccel_lock(c->h))
 		return EXIT_RUNTIME;
-	err = ctaccel_open(c->h);
+	/* state of an older ABI too: replace migrates it */
+	err = ctaccel_open_upgrade(c->h);
 	err = err ?: ctaccel_replace(c->h, force, &replaced);
 	ctaccel_unlock(c->h);
 	if (err)

@@ -106,7 +106,8 @@ static int adopt_or_load(struct daemon *d, bool *adopted)
 	*adopted = ctaccel_is_loaded(d->h);
 	if (!*adopted && ctaccel_load(d->h, &d->conf.load))
 		return -EIO;
-	err = ctaccel_open(d->h);
+	/* state of an older ABI too: start() migrates it (ctaccel_replace) */
+	err = ctaccel_open_upgrade(d->h);
 	if (err == -EPROTO && d->conf.migrate) {
 		daemon_warn("migrating: discarding pinned state of another layout in %s",
 			    ctaccel_pin_root(d->h));

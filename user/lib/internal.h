@@ -87,10 +87,11 @@ struct tracker;
 /* A row's program in an open skeleton of its object. */
 int pin_prog_fd(const void *skel, enum pin_id id);
 /* This library's programs with `settings` over the open state's maps, but
- * where `instead` (by row; -1 elsewhere, or NULL) names another map. NULL
- * and *err set when that fails. */
+ * where `instead` (by row; -1 elsewhere, or NULL) names another map, or
+ * `entries` (by row; 0 elsewhere, or NULL) asks for a new one of that size.
+ * NULL and *err set when that fails. */
 struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settings,
-			  const int *instead, int *err);
+			  const int *instead, const uint32_t *entries, int *err);
 /* A skeleton's attached programs by row (-1 for rows of no program). */
 void skel_progs(const struct tracker *skel, int *prog);
 /* Every device's hooks, then the cgroup links, take the programs `prog`. */
@@ -98,6 +99,14 @@ int swap_filters(struct ctaccel *h, const int *prog);
 int swap_sockops(struct ctaccel *h, const int *prog);
 /* A skeleton's programs and settings under the pinned names (SWAP rows). */
 int repin_swapped(struct ctaccel *h, struct tracker *skel);
+
+/* State of ABI `abi` has a declared chain of steps to this one (migrate.c). */
+bool abi_migratable(uint32_t abi);
+/* The open state carried to this build's layout by a migration where it has
+ * another (an older ABI's, opened by ctaccel_open_upgrade(); counters laid
+ * out otherwise): 1, done; 0, the same layout; -errno (reported), left as
+ * it was. */
+int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m);
 
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);

@@ -92,6 +92,10 @@ void ctaccel_unlock(struct ctaccel *h);
  * another layout or ABI word (refused before anything else is read).
  */
 int ctaccel_open(struct ctaccel *h);
+/* Open as ctaccel_open() does, state of an older ABI with a declared
+ * migration included (docs/upgrading.md): then only ctaccel_replace(), which
+ * migrates it, and ctaccel_close() may follow. */
+int ctaccel_open_upgrade(struct ctaccel *h);
 void ctaccel_close(struct ctaccel *h);
 /* Reopen when another process replaced the programs (ctaccel_replace) since
  * the handle was opened: 1 when it did, 0 when nothing changed. Under the
@@ -148,7 +152,8 @@ int ctaccel_unload(struct ctaccel *h, bool force);
 int ctaccel_daemon_pid(const struct ctaccel *h);
 /* Remove pins that cannot be opened (another layout, an interrupted load). */
 int ctaccel_discard(struct ctaccel *h);
-/* Live upgrade: this library's programs over the open maps, swapped in. */
+/* Live upgrade: this library's programs over the open maps, swapped in; on
+ * state of an older ABI (ctaccel_open_upgrade()), a migration to new maps. */
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced);
 
 /* What a migration of the flow table did (ctaccel_resize). */

@@ -451,16 +451,23 @@ void skel_progs(const struct tracker *skel, int *prog)
 
 /*
  * The maps the state keeps, in the new object (pins.h's KEEP rows), but where
- * `instead` names another map for a row (a migration's new table, ring and
- * head; the old table as FLOWS_PREV): -1 elsewhere. NULL: none.
+ * `instead` names another map for a row (the old table as FLOWS_PREV; a
+ * migration's new maps, in its final programs): -1 elsewhere; and where
+ * `entries` gives a row a size, the object's own new map of that size (a
+ * migration's new table, ring, head, counters). NULL: none.
  */
-static int reuse_maps(struct ctaccel *h, struct tracker *skel, const int *instead)
+static int reuse_maps(struct ctaccel *h, struct tracker *skel, const int *instead,
+		      const uint32_t *entries)
 {
 	int i, fd, err = 0;
 
 	for (i = 0; i < PIN__COUNT && !err; i++) {
 		if (pin_defs[i].obj != PIN_OBJ_tracker || pin_defs[i].kind != PIN_KIND_MAP)
 			continue;
+		if (entries && entries[i]) {
+			err = bpf_map__set_max_entries(pin_map(skel, i), entries[i]);
+			continue;
+		}
 		fd = instead && instead[i] >= 0		 ? instead[i]
 		     : pin_defs[i].life == PIN_LIFE_KEEP ? h->fd[i]
 							 : -1;
@@ -497,11 +504,11 @@ int repin_swapped(struct ctaccel *h, struct tracker *skel)
  */
 /*
  * This library's programs with `settings`, the paths this kernel takes now,
- * loaded over the open state's maps (`instead`: reuse_maps()). NULL and
- * *err set when that fails.
+ * loaded over the open state's maps (`instead`, `entries`: reuse_maps()).
+ * NULL and *err set when that fails.
  */
 struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settings,
-			  const int *instead, int *err)
+			  const int *instead, const uint32_t *entries, int *err)
 {
 	uint32_t features = ctaccel_kernel_features();
 	struct ctaccel_config cfg = *settings;
@@ -513,9 +520,11 @@ struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settin
 		return NULL;
 	}
 	cfg.flags = (cfg.flags & ~KERNEL_CFG_FLAGS) | kernel_cfg_flags(features);
+	/* settings read back from an older ABI's state (abi_migrate()) */
+	cfg.abi = CTACCEL_ABI_VERSION;
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
-	*err = reuse_maps(h, skel, instead);
+	*err = reuse_maps(h, skel, instead, entries);
 	*err = *err ?: tracker__load(skel);
 	if (*err) {
 		lib_fail(h, *err, "load this ctaccel's programs over the pinned maps");
@@ -539,7 +548,7 @@ int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool
 	err = ctaccel_expiry_status(h, &exp);
 	if (err)
 		return lib_fail(h, err, "read the expiry settings");
-	skel = load_over(h, settings, NULL, &err);
+	skel = load_over(h, settings, NULL, NULL, &err);
 	if (!skel)
 		return err;
 	err = prog_tag(h->fd[PIN_INGRESS], old_tag);
@@ -552,7 +561,9 @@ int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool
 		goto out; /* same programs: keep them */
 	err = repin_swapped(h, skel);
 	/* The timer's callback becomes the new object's, with the same settings. */
-	err = err ?: expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), exp.interval_ms, 0);
+	err = err
+		      ?: expiry_ctl(pin_prog_fd(skel, PIN_EXPIRY_CTL), exp.interval_ms,
+				    CTACCEL_EXPIRY_TAKEOVER);
 	skel_progs(skel, prog);
 	err = err ?: swap_filters(h, prog);
 	err = err ?: swap_sockops(h, prog);
@@ -567,6 +578,18 @@ out:
 
 int ctaccel_replace(struct ctaccel *h, bool force, bool *replaced)
 {
+	struct ctaccel_migration m;
+	int err;
+
+	*replaced = false;
+	if (!h->open)
+		return lib_fail(h, -EBADF, "replace the programs in %s", h->root);
+	/* state of another layout (an older ABI's), moved whole */
+	err = layout_migrate(h, &m);
+	if (err)
+		*replaced = err > 0;
+	if (err)
+		return err < 0 ? err : 0;
 	/* the same settings */
 	return state_replace(h, &h->cfg, force, replaced);
 }

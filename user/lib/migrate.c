@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
 /*
  * A migration of the flow table to new maps (another max-flows or unreplied
- * ring) under traffic, every flow and counter kept: ctaccel_resize(). The
- * design is docs/upgrading.md; the datapath's side is bpf/migrate.bpf.h. The
- * program swaps are a live upgrade's (load.c).
+ * ring, or state pinned by an older ABI) under traffic, every flow and
+ * counter kept: ctaccel_resize(), abi_migrate(). The design is
+ * docs/upgrading.md; the datapath's side is bpf/migrate.bpf.h. The program
+ * swaps are a live upgrade's (load.c).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -13,6 +14,7 @@
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "internal.h"
 #include "tracker.skel.h"
@@ -53,13 +55,15 @@ static void state_progs(struct ctaccel *h, int *prog, int *owned)
 
 /* One pass of the move program: entries left behind, or -errno. */
 static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags, __u64 head,
-		       struct ctaccel_migration *m)
+		       const __s64 *stats, struct ctaccel_migration *m)
 {
 	struct ctaccel_migrate_args a = {.flags = flags, .head = head, .started_ns = m->started_ns};
 	/* Syscall programs write their results back into ctx_in. */
 	LIBBPF_OPTS(bpf_test_run_opts, t, .ctx_in = &a, .ctx_size_in = sizeof(a));
 	struct ctaccel_flow_key k;
 
+	if (stats)
+		memcpy(a.stats, stats, sizeof(a.stats));
 	if (bpf_prog_test_run_opts(pin_prog_fd(skel, PIN_MIGRATE), &t))
 		return lib_fail(h, -errno, "run the move program");
 	if (a.err)
@@ -70,91 +74,185 @@ static int migrate_run(struct ctaccel *h, struct tracker *skel, __u32 flags, __u
 	return bpf_map_get_next_key(bpf_map__fd(skel->maps.ctaccel_flows_prev), NULL, &k) ? 0 : 1;
 }
 
-/* A new map like the pinned one of row `id`, with room for `entries`. */
-static int map_like(struct ctaccel *h, enum pin_id id, __u32 entries)
+/*
+ * Where the counters the pinned programs write sit, from their own BTF
+ * (struct ctaccel_stats): from[j], the old slot of this build's slot j, by
+ * the counter's name (the gauges by state); -1 where the old layout has none
+ * (a counter added since: 0 there). 1: this build's layout, 0: another one
+ * (an older ABI's: the migration carries the counters), or -errno.
+ */
+static int stats_layout(struct ctaccel *h, int *from)
 {
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	LIBBPF_OPTS(bpf_map_create_opts, o);
-	int fd;
+	struct bpf_prog_info info = {};
+	const struct btf_member *mem;
+	const struct btf_type *t, *arr;
+	__u32 len = sizeof(info), slot;
+	int id, i, j, same = 1, gauges = -1, states = 0;
+	const char *name;
+	struct btf *btf;
 
-	if (bpf_obj_get_info_by_fd(h->fd[id], &info, &len))
-		return lib_fail(h, -errno, "read %s", pin_name(id));
-	o.map_flags = info.map_flags;
-	fd = bpf_map_create(info.type, info.name, info.key_size, info.value_size, entries, &o);
-	return fd < 0 ? lib_fail(h, -errno, "create a new %s of %u entries", pin_name(id), entries)
-		      : fd;
+	for (j = 0; j < CTACCEL_STATS_SLOTS; j++)
+		from[j] = -1;
+	if (bpf_obj_get_info_by_fd(h->fd[PIN_INGRESS], &info, &len))
+		return lib_fail(h, -errno, "read %s", pin_name(PIN_INGRESS));
+	btf = info.btf_id ? btf__load_from_kernel_by_id(info.btf_id) : NULL;
+	if (!btf)
+		return lib_fail(h, info.btf_id ? -errno : -ENOTSUP,
+				"read the pinned programs' BTF (their counters' layout)");
+	id = btf__find_by_name_kind(btf, "ctaccel_stats", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, mem = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, mem++) {
+		name = btf__name_by_offset(btf, mem->name_off);
+		slot = btf_member_bit_offset(t, i) / 64;
+		if (name && !strcmp(name, "flows_in_state")) {
+			arr = btf__type_by_id(btf, mem->type);
+			states = arr && btf_is_array(arr) ? btf_array(arr)->nelems : 0;
+			gauges = slot;
+		}
+		for (j = 0; name && j < CTACCEL_CTR__MAX; j++)
+			if (!strcmp(name, ctaccel_counter_names[j]))
+				from[j] = slot;
+	}
+	btf__free(btf);
+	if (gauges < 0 || states != CTACCEL_ST__MAX) {
+		pr_warn(h, "the pinned programs' counters have no per-state gauges ctaccel knows");
+		return -EPROTO;
+	}
+	for (j = 0; j < CTACCEL_ST__MAX; j++)
+		from[CTACCEL_CTR_SLOTS + j] = gauges + j;
+	for (j = 0; j < CTACCEL_STATS_SLOTS; j++)
+		same &= from[j] < 0 || from[j] == j;
+	return same;
+}
+
+/* The old counters map's totals over the CPUs, in this build's slots. */
+static int stats_carried(struct ctaccel *h, const int *from, __s64 *out)
+{
+	int ncpus = libbpf_num_possible_cpus(), cpu, j, err = 0;
+	__u64(*percpu)[CTACCEL_STATS_SLOTS];
+	__u32 zero = 0;
+
+	if (ncpus <= 0)
+		return lib_fail(h, ncpus ?: -EINVAL, "count the CPUs");
+	percpu = calloc(ncpus, sizeof(*percpu));
+	if (!percpu)
+		return lib_fail(h, -ENOMEM, "read the counters");
+	if (bpf_map_lookup_elem(h->fd[PIN_STATS], &zero, percpu))
+		err = lib_fail(h, -errno, "read the counters");
+	for (j = 0; j < CTACCEL_STATS_SLOTS; j++) {
+		out[j] = 0;
+		for (cpu = 0; !err && from[j] >= 0 && cpu < ncpus; cpu++)
+			out[j] += (__s64)percpu[cpu][from[j]];
+	}
+	free(percpu);
+	return err;
 }
 
 #define MIGRATE_PASSES 1000
 
-int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
+/*
+ * The declared migrations between ABI versions, one step per bump (N-1 -> N),
+ * oldest first: state pinned by an ABI from the first step's `from` on is
+ * carried to this one by the chain of steps (ctaccel_replace(), a daemon's
+ * start), as one migration: every step's new entries are written by the move
+ * program (bpf/migrate.bpf.h), which reads the old table as this ABI's
+ * entries; the ring, its head and the table are always rebuilt. A step whose
+ * flow entry differs in size needs its translation there and a `prev` table
+ * of the old layout first (flow_size says which). Older state is refused:
+ * unload first. The assertion below makes an ABI bump without its step a
+ * build error.
+ */
+static const struct abi_step {
+	uint32_t from;	    /* to: from + 1 */
+	uint32_t flow_size; /* bytes of a flow entry at `from` */
+	const char *change;
+} abi_steps[] = {
+	{5, 96,
+	 "a ring slot keeps its flow's claim instead of its creation time (the ring is rebuilt); "
+	 "a flow keeps its slot's claim in former padding, 0 there meaning none (the move "
+	 "program gives each unanswered flow a slot of the new ring)"},
+	{6, 96,
+	 "the per-state gauges at a fixed slot (64), clear of the counters, so that a counter "
+	 "added takes a reserved slot and moves nothing (until ABI 6 the gauges followed the "
+	 "last counter: a build of ABI 6 before 2026-12-07 has six counters fewer); the "
+	 "counters map is rebuilt, every counter and gauge carried by name"},
+};
+
+#define ABI_STEPS (sizeof(abi_steps) / sizeof(abi_steps[0]))
+_Static_assert(ABI_STEPS &&CTACCEL_ABI_VERSION == 5 + ABI_STEPS,
+	       "each ABI bump declares its step in abi_steps[] (consecutive, from 5)");
+
+bool abi_migratable(uint32_t abi)
+{
+	size_t i;
+
+	if (abi < abi_steps[0].from || abi >= CTACCEL_ABI_VERSION)
+		return false;
+	for (i = abi - abi_steps[0].from; i < ABI_STEPS; i++)
+		if (abi_steps[i].from != abi_steps[0].from + i ||
+		    abi_steps[i].flow_size != sizeof(struct ctaccel_flow))
+			return false; /* a gap, or no translation of the entry's layout yet */
+	return true;
+}
+
+/*
+ * The migration itself (docs/upgrading.md): a new table of `max_flows`, a new
+ * ring of `unreplied_max` slots and its head, and, where the pinned programs'
+ * counters have another layout, a new counters map, which takes the old
+ * one's totals once no old program writes it any more.
+ */
+static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
 		   struct ctaccel_migration *m)
 {
 	int instead[PIN__COUNT], prog[PIN__COUNT], old[PIN__COUNT], owned[PIN__COUNT];
+	uint32_t entries[PIN__COUNT] = {0};
+	int from[CTACCEL_STATS_SLOTS];
+	__s64 carried[CTACCEL_STATS_SLOTS];
 	struct tracker *mig = NULL, *fin = NULL;
 	struct ctaccel_unreplied_head head = {};
 	struct ctaccel_expiry_status exp;
 	struct ctaccel_config cfg;
-	struct ctaccel_stats st;
 	struct timespec t0, t1;
 	__u32 zero = 0;
-	int i, err, left = 1;
+	int i, err, left = 1, same;
 	/* the new table's spare pin: made, and kept (flows moved, not done) */
 	bool pinned_next = false, keep_next = false;
-	int64_t flows;
 
 	memset(m, 0, sizeof(*m));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	m->started_ns = (uint64_t)t0.tv_sec * 1000000000ULL + t0.tv_nsec;
 	for (i = 0; i < PIN__COUNT; i++)
 		instead[i] = owned[i] = -1;
-	if (!h->open)
-		return lib_fail(h, -EBADF, "resize %s", h->root);
-	err = ctaccel_stats(h, &st);
-	if (err)
-		return err;
-	flows = ctaccel_stats_flows(&st);
-	if (flows > (int64_t)max_flows) {
-		pr_warn(h,
-			"max-flows %u is below the %lld flows tracked now: the migration would "
-			"end %lld of them; refused",
-			max_flows, (long long)flows, (long long)(flows - max_flows));
-		return -ENOSPC;
-	}
+	same = stats_layout(h, from);
+	if (same < 0)
+		return same;
 	err = ctaccel_expiry_status(h, &exp);
 	if (err)
 		return lib_fail(h, err, "read the expiry settings");
 
-	/* The new table, ring and head beside the pinned ones. The ring goes
-	 * on from the old head, so that no claim it gives equals one a flow
-	 * keeps from the old ring. */
-	static const struct {
-		enum pin_id id;
-		bool ring;
-	} fresh[] = {{PIN_FLOWS, false}, {PIN_UNREPLIED, true}, {PIN_UNREPLIED_HEAD, false}};
-	for (i = 0; i < (int)(sizeof(fresh) / sizeof(fresh[0])); i++) {
-		err = map_like(h, fresh[i].id,
-			       fresh[i].id == PIN_FLOWS ? max_flows
-			       : fresh[i].ring		? (unreplied_max ?: 1)
-							: 1);
-		if (err < 0)
-			goto cleanup;
-		instead[fresh[i].id] = err;
-	}
-
 	/* Both programs loaded before anything is swapped: a refusal (the
-	 * verifier, memory) leaves the state as it was. */
+	 * verifier, memory) leaves the state as it was. The migration's make
+	 * the new table, ring and head (and counters) with this build's
+	 * types; the final ones take them over. The ring goes on from the old
+	 * head, so that no claim it gives equals one a flow keeps from the
+	 * old ring. */
+	entries[PIN_FLOWS] = max_flows;
+	entries[PIN_UNREPLIED] = unreplied_max ?: 1;
+	entries[PIN_UNREPLIED_HEAD] = 1;
+	entries[PIN_STATS] = same ? 0 : 1;
 	cfg = h->cfg;
 	cfg.unreplied_max = unreplied_max;
 	cfg.flags |= CTACCEL_CFG_MIGRATING;
 	instead[PIN_FLOWS_PREV] = h->fd[PIN_FLOWS];
-	mig = load_over(h, &cfg, instead, &err);
+	mig = load_over(h, &cfg, instead, entries, &err);
 	if (!mig)
 		goto cleanup;
+	for (i = 0; i < PIN__COUNT; i++)
+		if (entries[i])
+			instead[i] = bpf_map__fd(pin_map(mig, i));
 	cfg.flags &= ~CTACCEL_CFG_MIGRATING;
 	instead[PIN_FLOWS_PREV] = -1;
-	fin = load_over(h, &cfg, instead, &err);
+	fin = load_over(h, &cfg, instead, NULL, &err);
 	if (!fin)
 		goto cleanup;
 	/* The new table pinned beside the old one before anything moves: a
@@ -171,7 +269,7 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 		err = lib_fail(h, -errno, "read the unreplied ring's position");
 		goto cleanup;
 	}
-	err = migrate_run(h, mig, CTACCEL_MIGRATE_START, head.next, m);
+	err = migrate_run(h, mig, CTACCEL_MIGRATE_START, head.next, NULL, m);
 	if (err < 0)
 		goto cleanup;
 
@@ -179,7 +277,8 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	 * flow in the new table, or in place in the old one. */
 	state_progs(h, old, owned);
 	skel_progs(mig, prog);
-	err = expiry_ctl(pin_prog_fd(mig, PIN_EXPIRY_CTL), exp.interval_ms, 0);
+	err = expiry_ctl(pin_prog_fd(mig, PIN_EXPIRY_CTL), exp.interval_ms,
+			 CTACCEL_EXPIRY_TAKEOVER);
 	err = err ?: swap_filters(h, prog);
 	err = err ?: swap_sockops(h, prog);
 	err = err ?: programs_settle();
@@ -187,16 +286,21 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 		/* nothing was moved yet: the old programs take their hooks back */
 		swap_filters(h, old);
 		swap_sockops(h, old);
-		expiry_ctl(h->fd[PIN_EXPIRY_CTL], exp.interval_ms, 0);
+		expiry_ctl(h->fd[PIN_EXPIRY_CTL], exp.interval_ms, CTACCEL_EXPIRY_TAKEOVER);
 		lib_fail(h, err, "swap in the migration's programs (rolled back)");
 		goto cleanup;
 	}
 
 	keep_next = true;
-	/* 2. No old program runs any more: move every entry. An entry
-	 * another CPU holds (a reopen, a removal) is taken by a later pass. */
+	/* 2. No old program runs any more: the old counters, still, go into
+	 * the new map (once), and every entry moves. An entry another CPU
+	 * holds (a reopen, a removal) is taken by a later pass. */
+	if (!same) {
+		err = stats_carried(h, from, carried);
+		left = err ?: migrate_run(h, mig, CTACCEL_MIGRATE_STATS, 0, carried, m);
+	}
 	for (i = 0; i < MIGRATE_PASSES && left > 0; i++) {
-		left = migrate_run(h, mig, 0, 0, m);
+		left = migrate_run(h, mig, 0, 0, NULL, m);
 		if (left > 0)
 			usleep(1000);
 	}
@@ -210,17 +314,19 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	/* 3. The new maps under the pinned names, then the final programs,
 	 * which never look at the old table. A last pass takes what a reopen
 	 * kept there meanwhile. */
-	err = repin_fd(h, instead[PIN_FLOWS], pin_name(PIN_FLOWS));
-	err = err ?: repin_fd(h, instead[PIN_UNREPLIED], pin_name(PIN_UNREPLIED));
-	err = err ?: repin_fd(h, instead[PIN_UNREPLIED_HEAD], pin_name(PIN_UNREPLIED_HEAD));
+	for (i = 0; i < PIN__COUNT && !err; i++)
+		if (entries[i])
+			err = repin_fd(h, instead[i], pin_name(i));
 	err = err ?: repin_swapped(h, fin);
-	err = err ?: expiry_ctl(pin_prog_fd(fin, PIN_EXPIRY_CTL), exp.interval_ms, 0);
+	err = err
+		      ?: expiry_ctl(pin_prog_fd(fin, PIN_EXPIRY_CTL), exp.interval_ms,
+				    CTACCEL_EXPIRY_TAKEOVER);
 	skel_progs(fin, prog);
 	err = err ?: swap_filters(h, prog);
 	err = err ?: swap_sockops(h, prog);
 	err = err ?: programs_settle();
 	if (!err) {
-		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, m);
+		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, NULL, m);
 		err = left < 0 ? left : 0;
 	}
 	if (!err) {
@@ -236,13 +342,70 @@ cleanup:
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	m->duration_ns =
 		(uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
-	for (i = 0; i < PIN__COUNT; i++) {
+	/* instead[]: the old table (the handle's) and maps of `mig` */
+	for (i = 0; i < PIN__COUNT; i++)
 		if (owned[i] >= 0)
 			close(owned[i]);
-		if (instead[i] >= 0 && i != PIN_FLOWS_PREV)
-			close(instead[i]);
-	}
 	tracker__destroy(mig);
 	tracker__destroy(fin);
 	return err;
+}
+
+int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
+		   struct ctaccel_migration *m)
+{
+	struct ctaccel_stats st;
+	int64_t flows;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (!h->open)
+		return lib_fail(h, -EBADF, "resize %s", h->root);
+	err = ctaccel_stats(h, &st);
+	if (err)
+		return err;
+	flows = ctaccel_stats_flows(&st);
+	if (flows > (int64_t)max_flows) {
+		pr_warn(h,
+			"max-flows %u is below the %lld flows tracked now: the migration would "
+			"end %lld of them; refused",
+			max_flows, (long long)flows, (long long)(flows - max_flows));
+		return -ENOSPC;
+	}
+	return migrate(h, max_flows, unreplied_max, m);
+}
+
+int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m)
+{
+	uint32_t from = h->cfg.abi;
+	int from_slot[CTACCEL_STATS_SLOTS];
+	int err;
+
+	if (from == CTACCEL_ABI_VERSION) {
+		/* the ABI word alone cannot tell every change of layout: the
+		 * counters' is read from the programs that write them */
+		err = stats_layout(h, from_slot);
+		if (err)
+			return err < 0 ? err : 0;
+		pr_info(h, "the pinned programs write the counters in another layout: migrating");
+	} else if (!abi_migratable(from)) {
+		pr_warn(h, "no migration from abi %u to abi %u: unload it first", from,
+			CTACCEL_ABI_VERSION);
+		return -EPROTO;
+	}
+	for (uint32_t abi = from; abi < CTACCEL_ABI_VERSION; abi++)
+		pr_debug(h, "abi %u -> %u: %s", abi, abi + 1,
+			 abi_steps[abi - abi_steps[0].from].change);
+	/* the same sizes: the table holds every flow it holds now */
+	err = migrate(h, h->max_flows, h->cfg.unreplied_max, m);
+	if (err) {
+		pr_warn(h,
+			"migrate the state of abi %u to abi %u: not done (the state stays abi %u)",
+			from, CTACCEL_ABI_VERSION, h->cfg.abi);
+		return err;
+	}
+	pr_info(h,
+		"migrated the state of abi %u to abi %u: %u flows in %.1f ms (%u passes, %u ended)",
+		from, CTACCEL_ABI_VERSION, m->moved, m->duration_ns / 1e6, m->passes, m->conflicts);
+	return 1;
 }

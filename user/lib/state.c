@@ -235,7 +235,7 @@ static int layout_check(struct ctaccel *h)
 }
 
 /* The configuration, with the ABI word of whoever pinned it. */
-static int config_read(struct ctaccel *h)
+static int config_read(struct ctaccel *h, bool older)
 {
 	size_t off, vsize;
 	struct bpf_map_info info = {};
@@ -263,17 +263,23 @@ static int config_read(struct ctaccel *h)
 	else
 		memcpy(&h->cfg, buf + off, sizeof(h->cfg));
 	free(buf);
-	if (!err && h->cfg.abi != CTACCEL_ABI_VERSION) {
+	if (err || h->cfg.abi == CTACCEL_ABI_VERSION || (older && abi_migratable(h->cfg.abi)))
+		return err;
+	if (abi_migratable(h->cfg.abi))
+		pr_warn(h,
+			"pinned state in %s is of abi %u (this ctaccel uses %u): 'ctaccel "
+			"replace', or a daemon of this build at its start, migrates it (flows "
+			"kept)",
+			h->root, h->cfg.abi, CTACCEL_ABI_VERSION);
+	else
 		pr_warn(h,
 			"pinned state in %s has an incompatible layout (abi %u; this ctaccel "
 			"uses %u): unload it first",
 			h->root, h->cfg.abi, CTACCEL_ABI_VERSION);
-		err = -EPROTO;
-	}
-	return err;
+	return -EPROTO;
 }
 
-int ctaccel_open(struct ctaccel *h)
+static int state_open(struct ctaccel *h, bool older)
 {
 	int i, err;
 
@@ -292,7 +298,7 @@ int ctaccel_open(struct ctaccel *h)
 	}
 	h->fd[PIN_CONFIG] = pin_get(h, PIN_CONFIG);
 	if (h->fd[PIN_CONFIG] >= 0) {
-		err = config_read(h);
+		err = config_read(h, older);
 		if (err)
 			goto fail;
 	}
@@ -313,6 +319,16 @@ int ctaccel_open(struct ctaccel *h)
 fail:
 	ctaccel_close(h);
 	return err;
+}
+
+int ctaccel_open(struct ctaccel *h)
+{
+	return state_open(h, false);
+}
+
+int ctaccel_open_upgrade(struct ctaccel *h)
+{
+	return state_open(h, true);
 }
 
 __u32 prog_id_of(int fd)
@@ -348,7 +364,7 @@ static int reopen_in_place(struct ctaccel *h)
 	for (i = 0; i < PIN__COUNT; i++)
 		if (fresh[i] >= 0)
 			close(fresh[i]);
-	return err ?: config_read(h);
+	return err ?: config_read(h, false);
 }
 
 int ctaccel_refresh(struct ctaccel *h)
