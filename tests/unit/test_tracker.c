@@ -801,6 +801,44 @@ static void test_migration_in_place_wait_move(void **state)
 	env_free(old);
 }
 
+/*
+ * The STATS pass adds each carried total to its slot of the counters map,
+ * once, a gauge's negative part too: what a migration across ABIs brings
+ * from the old counters map (user/lib/migrate.c reads it and puts each total
+ * in this layout's slot). Nothing else moves.
+ */
+static void test_migration_carries_counters(void **state)
+{
+	struct env *old = env_new(0, NULL), *mig;
+	struct ctaccel_migrate_args a = {.flags = CTACCEL_MIGRATE_STATS};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &a, .ctx_size_in = sizeof(a));
+	struct ctaccel_stats st0, st;
+	int i;
+
+	(void)state;
+	mig = env_migrating(old);
+	stats_read(old, &st0);
+	a.stats[CTACCEL_CTR_tracked_packets] = 1234;
+	a.stats[CTACCEL_CTR_SLOTS + CTACCEL_ST_TIME_WAIT] = 40;
+	a.stats[CTACCEL_CTR_SLOTS + CTACCEL_ST_SYN_SENT] = -3;
+	assert_int_equal(
+		bpf_prog_test_run_opts(bpf_program__fd(mig->skel->progs.ctaccel_migrate), &opts),
+		0);
+	assert_int_equal(a.err, 0);
+	stats_read(old, &st);
+	for (i = 0; i < CTACCEL_CTR__MAX; i++)
+		assert_int_equal(((__u64 *)&st)[i],
+				 ((__u64 *)&st0)[i] +
+					 (i == CTACCEL_CTR_tracked_packets ? 1234 : 0));
+	for (i = 0; i < CTACCEL_ST__MAX; i++)
+		assert_int_equal(st.flows_in_state[i],
+				 st0.flows_in_state[i] + (i == CTACCEL_ST_TIME_WAIT  ? 40
+							  : i == CTACCEL_ST_SYN_SENT ? -3
+										     : 0));
+	env_free(mig);
+	env_free(old);
+}
+
 /* Programs loaded without the flag refuse to move anything. */
 static void test_migration_refused_unless_migrating(void **state)
 {
@@ -2297,6 +2335,7 @@ int main(void)
 		cmocka_unit_test(test_assured_and_flags),
 		cmocka_unit_test(test_established_word_stays),
 		cmocka_unit_test(test_migration_in_place_wait_move),
+		cmocka_unit_test(test_migration_carries_counters),
 		cmocka_unit_test(test_migration_refused_unless_migrating),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_zero_length),
