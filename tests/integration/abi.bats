@@ -70,6 +70,18 @@ entries() {
 	prev_g status >/dev/null
 }
 
+@test "replace across the ABI is refused while a daemon of the previous build runs on the state" {
+	prev_g load max-flows 4096 >/dev/null
+	CTACCEL=$PREV daemon_start --max-flows 4096
+	run ctaccel_g replace
+	echo "$output"
+	[[ $status -ne 0 ]]
+	[[ $output == *"a ctaccel daemon (pid $(cat "$BATS_FILE_TMPDIR/daemon.pid")) runs on this state and holds its maps"* ]]
+	# nothing changed: the previous build still reads its state
+	prev_g status >/dev/null
+	[[ ! -e $PIN/ctaccel_flows_new ]]
+}
+
 @test "replace migrates the previous ABI's state under traffic on both CPUs: every flow equal to nf_conntrack's, every packet counted once" {
 	local out
 	prev_g load max-flows 4096 >/dev/null

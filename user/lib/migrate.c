@@ -379,7 +379,7 @@ int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m)
 {
 	uint32_t from = h->cfg.abi;
 	int from_slot[CTACCEL_STATS_SLOTS];
-	int err;
+	int err, pid;
 
 	if (from == CTACCEL_ABI_VERSION) {
 		/* the ABI word alone cannot tell every change of layout: the
@@ -392,6 +392,18 @@ int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m)
 		pr_warn(h, "no migration from abi %u to abi %u: unload it first", from,
 			CTACCEL_ABI_VERSION);
 		return -EPROTO;
+	}
+	/* A daemon of the old build holds the old maps and programs open
+	 * (its GC and repairs would go on in the old layout): its own start
+	 * migrates, another process waits for it to stop. */
+	pid = ctaccel_daemon_pid(h);
+	if (pid && pid != getpid()) {
+		pr_warn(h,
+			"a ctaccel daemon (pid %d) runs on this state and holds its maps: stop it "
+			"first, or start this build's daemon, which migrates the state at its "
+			"start (flows kept)",
+			pid);
+		return -EBUSY;
 	}
 	for (uint32_t abi = from; abi < CTACCEL_ABI_VERSION; abi++)
 		pr_debug(h, "abi %u -> %u: %s", abi, abi + 1,
