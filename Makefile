@@ -219,7 +219,7 @@ test: deps
 # The core suite in a virtual machine per kernel ctaccel is proven on
 # (tests/kernels/run.sh; also part of `make test`).
 test-kernels: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(ABI_PREV_BINS)
 	$(Q)bash tests/kernels/run.sh
 
 # The static checks of docs/checks.md (also part of `make test`).
