@@ -108,6 +108,11 @@ bool abi_migratable(uint32_t abi);
  * it was. */
 int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m);
 
+/* The timeouts, seconds in `o`, jiffies at cfg->hz in `cfg`: the one
+ * conversion each way (load.c). */
+void cfg_timeouts_in(struct ctaccel_config *cfg, const struct ctaccel_load_opts *o);
+void cfg_timeouts_out(const struct ctaccel_config *cfg, struct ctaccel_load_opts *o);
+
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);
 

@@ -34,7 +34,7 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 {
 	const struct ctaccel_config *cfg = &h->cfg;
 	struct ctaccel_expiry_status x;
-	int i, err;
+	int err;
 
 	if (!h->open)
 		return lib_fail(h, -EBADF, "settings of %s", h->root);
@@ -51,9 +51,7 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 	o->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
 	o->cgroup[0] = 0; /* not kept in the state */
 	o->expiry_interval_ms = x.interval_ms;
-	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		o->timeout_s[i] = (uint32_t)(cfg->timeout[i] / cfg->hz);
-	o->timeout_unack_s = (uint32_t)(cfg->timeout_unack / cfg->hz);
+	cfg_timeouts_out(cfg, o);
 	return 0;
 }
 
@@ -175,9 +173,7 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 	if (timeouts) {
 		/* every timeout at once: one swap of the programs */
 		cfg = h->cfg;
-		for (i = 1; i < CTACCEL_ST__MAX; i++)
-			cfg.timeout[i] = (__u64)want.timeout_s[i] * cfg.hz;
-		cfg.timeout_unack = (__u64)want.timeout_unack_s * cfg.hz;
+		cfg_timeouts_in(&cfg, &want);
 		err = state_replace(h, &cfg, true, &replaced);
 		if (err) {
 			/* nothing changed: the pause goes back too */

@@ -179,6 +179,26 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	return err;
 }
 
+/* The one conversion of the timeouts, seconds in the settings to jiffies at
+ * cfg->hz in the configuration, and back. */
+void cfg_timeouts_in(struct ctaccel_config *cfg, const struct ctaccel_load_opts *o)
+{
+	int i;
+
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		cfg->timeout[i] = (__u64)o->timeout_s[i] * cfg->hz;
+	cfg->timeout_unack = (__u64)o->timeout_unack_s * cfg->hz;
+}
+
+void cfg_timeouts_out(const struct ctaccel_config *cfg, struct ctaccel_load_opts *o)
+{
+	int i;
+
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		o->timeout_s[i] = cfg->hz ? (uint32_t)(cfg->timeout[i] / cfg->hz) : 0;
+	o->timeout_unack_s = cfg->hz ? (uint32_t)(cfg->timeout_unack / cfg->hz) : 0;
+}
+
 /* The datapath's configuration for a load with these options: timeouts in
  * jiffies of this kernel's HZ. */
 static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
@@ -186,7 +206,6 @@ static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
 {
 	unsigned int hz = ctaccel_kernel_hz();
 	char why[256];
-	int i;
 
 	if (ctaccel_load_opts_check(o, why, sizeof(why))) {
 		pr_warn(h, "%s", why);
@@ -198,9 +217,7 @@ static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hz = hz;
-	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		cfg->timeout[i] = (__u64)o->timeout_s[i] * hz;
-	cfg->timeout_unack = (__u64)o->timeout_unack_s * hz;
+	cfg_timeouts_in(cfg, o);
 	cfg->mark = o->mark;
 	cfg->mark_mask = o->mark_mask;
 	cfg->flags = o->local ? 0 : CTACCEL_CFG_NO_LOCAL;

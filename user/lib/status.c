@@ -117,6 +117,7 @@ static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
 int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 {
 	const struct ctaccel_config *cfg = &h->cfg;
+	struct ctaccel_load_opts o;
 	struct ctaccel_stats st;
 	struct utsname u;
 	int i, err;
@@ -131,9 +132,10 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	s->fill = h->max_flows ? (double)s->flows / h->max_flows : 0.0;
 	s->hz = cfg->hz;
 	progs_read(h, s);
+	cfg_timeouts_out(cfg, &o);
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		s->timeout_s[i] = cfg->hz ? cfg->timeout[i] / cfg->hz : 0;
-	s->timeout_unack_s = cfg->hz ? cfg->timeout_unack / cfg->hz : 0;
+		s->timeout_s[i] = o.timeout_s[i];
+	s->timeout_unack_s = o.timeout_unack_s;
 	s->mark = cfg->mark;
 	s->mark_mask = cfg->mark_mask;
 	s->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
