@@ -52,6 +52,8 @@ UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
 # previous ABI's). An ABI bump adds its predecessor's last commit here.
 ABI_COMMITS := 5:7ebefdad95efd70de1f8086929720bc70e1b4f99 \
 	6:badc0a97e9fa3a258955d3d3daf0d5fc7805860f
+# (a checkout root does not own, as CI's may be, is still read)
+GIT := git -c safe.directory=$(CURDIR)
 ABI_PREV_BINS := $(foreach c,$(ABI_COMMITS),$(OUTPUT)/abi$(firstword $(subst :, ,$(c)))/ctaccel)
 BENCH_BINS := $(OUTPUT)/bench_datapath $(OUTPUT)/flowfill $(OUTPUT)/crr $(OUTPUT)/rr \
 	$(OUTPUT)/gwcost $(OUTPUT)/tcxattach $(OUTPUT)/memfloor
@@ -93,11 +95,11 @@ $(UPGRADE_BIN): $(wildcard bpf/*.bpf.c bpf/*.bpf.h) include/ctaccel.h vmlinux.h 
 $(OUTPUT)/abi%/ctaccel: Makefile
 	$(call msg,ABI$*,$@)
 	$(Q)c=$(lastword $(subst :, ,$(filter $*:%,$(ABI_COMMITS)))); \
-	git cat-file -e $$c^{commit} 2>/dev/null || git fetch -q --unshallow 2>/dev/null || true; \
-	git cat-file -e $$c^{commit} || \
+	$(GIT) cat-file -e $$c^{commit} 2>/dev/null || $(GIT) fetch -q --unshallow 2>/dev/null || true; \
+	$(GIT) cat-file -e $$c^{commit} || \
 		{ echo "ctaccel: abi $* build: commit $$c is not in this clone's history" >&2; exit 1; }; \
 	rm -rf $(@D) && mkdir -p $(@D)/src && \
-	git archive $$c | tar -x -C $(@D)/src && \
+	$(GIT) archive $$c | tar -x -C $(@D)/src && \
 	MAKEFLAGS= $(MAKE) --no-print-directory -C $(@D)/src OUTPUT=.output -j2 ctaccel >/dev/null && \
 	cp $(@D)/src/ctaccel $@.tmp && rm -rf $(@D)/src && mv $@.tmp $@
 
@@ -213,7 +215,9 @@ $(OUTPUT)/bench_datapath: tests/bench/bench_datapath.c tests/unit/pkt.c tests/un
 		$(LIBCTACCEL) -o $@ $(LIB_LIBS) -lpthread
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(ABI_PREV_BINS)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory $(ABI_PREV_BINS) || \
+		echo "ctaccel: the previous ABIs' builds failed: abi.bats and upgrade.bats fail" >&2
 	$(Q)bash tests/run.sh
 
 # The core suite in a virtual machine per kernel ctaccel is proven on
