@@ -2,7 +2,7 @@
 /*
  * A migration of the flow table to new maps (another max-flows or unreplied
  * ring, or state pinned by an older ABI) under traffic, every flow and
- * counter kept: ctaccel_resize(), abi_migrate(). The design is
+ * counter kept: ctaccel_resize(), layout_migrate(). The design is
  * docs/upgrading.md; the datapath's side is bpf/migrate.bpf.h. The program
  * swaps are a live upgrade's (load.c).
  */
@@ -179,7 +179,7 @@ static const struct abi_step {
 };
 
 #define ABI_STEPS (sizeof(abi_steps) / sizeof(abi_steps[0]))
-_Static_assert(ABI_STEPS &&CTACCEL_ABI_VERSION == 5 + ABI_STEPS,
+_Static_assert(ABI_STEPS > 0 && CTACCEL_ABI_VERSION == 5 + ABI_STEPS,
 	       "each ABI bump declares its step in abi_steps[] (consecutive, from 5)");
 
 bool abi_migratable(uint32_t abi)
