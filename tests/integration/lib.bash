@@ -148,16 +148,17 @@ conntrack_udp_flows() {
 		}' | conntrack_format
 }
 
-ctaccel_udp_flows() {
-	ctaccel_g -j flow show proto udp | jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' <<<"$table" | sort
-}
-
-ctaccel_flows() {
+# ctaccel's flows of PROTO, one per line as conntrack_flows prints them; a
+# failed read is a failure, never an empty table.
+ctaccel_proto_flows() {
 	local table
-	# a failed read is a failure, never an empty table
-	table=$(ctaccel_g -j flow show proto tcp) || return 1
+	table=$(ctaccel_g -j flow show proto "$1") || return 1
 	jq -r '.[] | "\(.src) \(.sport) \(.dst) \(.dport) \(.state) \(.orig_packets) \(.orig_bytes) \(.reply_packets) \(.reply_bytes)"' <<<"$table" | sort
 }
+
+ctaccel_udp_flows() { ctaccel_proto_flows udp; }
+
+ctaccel_flows() { ctaccel_proto_flows tcp; }
 
 # STATE count, one per line, all states (zeros included), sorted.
 ctaccel_state_counts() {
