@@ -82,19 +82,23 @@ int policy_rules_read(struct ctaccel *h, struct ctaccel_rule **rules, size_t *n)
 int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool force,
 		  bool *replaced);
 
-/* The pieces of a live upgrade (load.c) a migration (migrate.c) uses too. */
+/* The pieces of a live upgrade (replace.c) a migration (migrate.c) uses too. */
 struct tracker;
-/* A row's program in an open skeleton of its object. */
+/* A row's program, or its map or program, in an open skeleton of its object
+ * (load.c). */
 int pin_prog_fd(const void *skel, enum pin_id id);
+int pin_row_fd(const void *skel, enum pin_id id);
 /* This library's programs with `settings` over the open state's maps, but
  * where `instead` (by row; -1 elsewhere, or NULL) names another map, or
  * `entries` (by row; 0 elsewhere, or NULL) asks for a new one of that size.
  * NULL and *err set when that fails. */
 struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settings,
 			  const int *instead, const uint32_t *entries, int *err);
-/* A skeleton's attached programs by row (-1 for rows of no program). */
-void skel_progs(const struct tracker *skel, int *prog);
-/* Every device's hooks, then the cgroup links, take the programs `prog`. */
+/* The expiry timer, every device's hooks and the cgroup links take the
+ * skeleton's programs (a stopped timer stays stopped). */
+int swap_programs(struct ctaccel *h, struct tracker *skel, uint32_t interval_ms);
+/* Every device's hooks, then the cgroup links, take the programs `prog`
+ * (by row): a rollback's swap to the old ones. */
 int swap_filters(struct ctaccel *h, const int *prog);
 int swap_sockops(struct ctaccel *h, const int *prog);
 /* A skeleton's programs and settings under the pinned names (SWAP rows). */

@@ -204,7 +204,7 @@ bool abi_migratable(uint32_t abi)
 static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
 		   struct ctaccel_migration *m)
 {
-	int instead[PIN__COUNT], prog[PIN__COUNT], old[PIN__COUNT], owned[PIN__COUNT];
+	int instead[PIN__COUNT], old[PIN__COUNT], owned[PIN__COUNT];
 	uint32_t entries[PIN__COUNT] = {0};
 	int from[CTACCEL_STATS_SLOTS];
 	__s64 carried[CTACCEL_STATS_SLOTS];
@@ -276,11 +276,7 @@ static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	/* 1. The migration's programs in: from here each packet finds its
 	 * flow in the new table, or in place in the old one. */
 	state_progs(h, old, owned);
-	skel_progs(mig, prog);
-	err = expiry_ctl(pin_prog_fd(mig, PIN_EXPIRY_CTL), exp.interval_ms,
-			 CTACCEL_EXPIRY_TAKEOVER);
-	err = err ?: swap_filters(h, prog);
-	err = err ?: swap_sockops(h, prog);
+	err = swap_programs(h, mig, exp.interval_ms);
 	err = err ?: programs_settle();
 	if (err) {
 		/* nothing was moved yet: the old programs take their hooks back */
@@ -318,12 +314,7 @@ static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 		if (entries[i])
 			err = repin_fd(h, instead[i], pin_name(i));
 	err = err ?: repin_swapped(h, fin);
-	err = err
-		      ?: expiry_ctl(pin_prog_fd(fin, PIN_EXPIRY_CTL), exp.interval_ms,
-				    CTACCEL_EXPIRY_TAKEOVER);
-	skel_progs(fin, prog);
-	err = err ?: swap_filters(h, prog);
-	err = err ?: swap_sockops(h, prog);
+	err = err ?: swap_programs(h, fin, exp.interval_ms);
 	err = err ?: programs_settle();
 	if (!err) {
 		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, NULL, m);
