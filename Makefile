@@ -51,7 +51,8 @@ UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
 # tests/integration/abi.bats migrates from (and the upgrade soak, from the
 # previous ABI's). An ABI bump adds its predecessor's last commit here.
 ABI_COMMITS := 5:7ebefdad95efd70de1f8086929720bc70e1b4f99 \
-	6:badc0a97e9fa3a258955d3d3daf0d5fc7805860f
+	6:badc0a97e9fa3a258955d3d3daf0d5fc7805860f \
+	7:937b0886bf4151390ed67cd046ecff1e9da7bb39
 # (a checkout root does not own, as CI's may be, is still read)
 GIT := git -c safe.directory=$(CURDIR)
 ABI_PREV_BINS := $(foreach c,$(ABI_COMMITS),$(OUTPUT)/abi$(firstword $(subst :, ,$(c)))/ctaccel)

@@ -106,7 +106,10 @@ static long add_cpu_gauges(__u32 cpu, struct gauges *g)
  * What the last walk left expires at `earliest_j` or later; what was written
  * since it started (a new flow, a refresh, a state move) expires at least its
  * state's timeout after `walk_start_j`, and only states that hold entries now
- * (the per-state gauges, summed over CPUs) count.
+ * (the per-state gauges, summed over CPUs) count. That holds while the
+ * timeouts stay as they were when the walk started: after a change (or
+ * during one) a flow written before it may expire sooner, and the next check
+ * walks.
  */
 static __always_inline __u64 expiry_due(const struct ctaccel_expiry *e)
 {
@@ -114,13 +117,15 @@ static __always_inline __u64 expiry_due(const struct ctaccel_expiry *e)
 	__u64 due = e->earliest_j, t;
 	__u32 s;
 
+	if (*(volatile __u64 *)&ctaccel_timeouts.gen != expiry_walk_gen)
+		return 0;
 	bpf_loop(EXPIRY_CPUS, add_cpu_gauges, &g, 0);
 	for (s = 1; s < CTACCEL_ST__MAX; s++) {
 		if (g.n[s] <= 0)
 			continue;
-		t = ctaccel_cfg.timeout[s];
-		if (s == CTACCEL_ST_ESTABLISHED && ctaccel_cfg.timeout_unack < t)
-			t = ctaccel_cfg.timeout_unack;
+		t = ctaccel_timeouts.timeout[s];
+		if (s == CTACCEL_ST_ESTABLISHED && ctaccel_timeouts.unack < t)
+			t = ctaccel_timeouts.unack;
 		if (e->walk_start_j + t < due)
 			due = e->walk_start_j + t;
 	}
@@ -170,6 +175,8 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 			bpf_timer_start(&slot->timer, pause, 0);
 		return 0;
 	}
+	/* the generation first: a change from here on walks again */
+	expiry_walk_gen = *(volatile __u64 *)&ctaccel_timeouts.gen;
 	e->walk_start_j = w.now;
 	(void)bpf_for_each_map_elem(&ctaccel_flows, expire_budget_elem, &w, 0);
 	t1 = bpf_ktime_get_ns();

@@ -85,10 +85,11 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 		}
 
 		if (p->key.proto == IPPROTO_UDP) {
-			nct = udp_step(ct, dir, now, f->first_seen, &ctaccel_cfg);
+			nct = udp_step(ct, dir, now, f->first_seen, ctaccel_cfg.hz,
+				       &ctaccel_timeouts);
 			v = TV_ACCOUNT;
 		} else {
-			v = tcp_step(ct, dir, index, now, &ctaccel_cfg, &nct);
+			v = tcp_step(ct, dir, index, now, &ctaccel_timeouts, &nct);
 		}
 		if (v == TV_INVALID) {
 			CTR_INC(st, invalid);

@@ -15,6 +15,15 @@
  * place in .rodata is where a loader reads the settings of pinned state. */
 const volatile struct ctaccel_config ctaccel_cfg;
 
+/* The timeouts (struct ctaccel_timeouts), live: a section of its own is a map
+ * of its own (pinned, kept by a live upgrade, mmapable), which the programs
+ * read like a constant, with no lookup; userspace is its one writer. */
+struct ctaccel_timeouts ctaccel_timeouts SEC(".data.timeouts");
+
+/* The timeouts' generation the last expiry walk started under; this program
+ * version's own (0 after a live upgrade: its first check walks). */
+__u64 expiry_walk_gen;
+
 /* Set only by the unit tests, before load: BPF_PROG_TEST_RUN frames are all
  * linear, and this makes them take the copying path (parse.bpf.h). The
  * verifier drops the test when it is false. */

@@ -94,7 +94,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 
 	/* Only a SYN reopens (the SYN rows of the transition table), and a
 	 * SYN always opens a flow. */
-	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_cfg, &nct);
+	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_timeouts, &nct);
 	__builtin_memset(&f->leg, 0, sizeof(*f) - offsetof(struct ctaccel_flow, leg));
 	flow_init(f, p, TCPI_SYN, now, st);
 	f->unreplied_claim = claim;
@@ -175,8 +175,9 @@ __noinline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __
 		return 0;
 	key = p->key;
 	if (p->key.proto == IPPROTO_UDP) {
-		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, &ctaccel_cfg);
-	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_cfg, &nct) != TV_ACCOUNT) {
+		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, ctaccel_cfg.hz, &ctaccel_timeouts);
+	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_timeouts, &nct) !=
+		   TV_ACCOUNT) {
 		/* Only a SYN or a mid-stream ACK may start a flow. */
 		CTR_INC(st, invalid);
 		return 0;

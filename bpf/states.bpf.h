@@ -123,8 +123,7 @@ static __always_inline bool state_is_closed(__u32 s)
  * step from ct == 0 (state NONE) in the original direction.
  */
 static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 index, __u64 now,
-						 const volatile struct ctaccel_config *cfg,
-						 __u64 *new_ct)
+						 const struct ctaccel_timeouts *to, __u64 *new_ct)
 {
 	__u32 old = ctaccel_ct_state(ct);
 	__u64 flags = ct & CT_FLAG_BITS;
@@ -215,7 +214,7 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 	if (next >= CTACCEL_ST_TCP__MAX)
 		return TV_INVALID;
 
-	timeout = index == TCPI_RST ? cfg->timeout[CTACCEL_ST_CLOSE] : cfg->timeout[next];
+	timeout = index == TCPI_RST ? to->timeout[CTACCEL_ST_CLOSE] : to->timeout[next];
 	if (!seen_reply) {
 		if (index == TCPI_RST)
 			return TV_KILL;
@@ -228,8 +227,8 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
 			*new_ct = (ct & ~(CT_FLAG_BITS | CTACCEL_CT_STATE_MASK)) | flags | next;
 			return TV_NOACCT;
 		}
-		if (next == CTACCEL_ST_ESTABLISHED && timeout > cfg->timeout_unack)
-			timeout = cfg->timeout_unack;
+		if (next == CTACCEL_ST_ESTABLISHED && timeout > to->unack)
+			timeout = to->unack;
 	} else if (!(flags & CTACCEL_CT_ASSURED) &&
 		   (old == CTACCEL_ST_SYN_RECV || old == CTACCEL_ST_ESTABLISHED) &&
 		   next == CTACCEL_ST_ESTABLISHED) {
@@ -249,8 +248,8 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
  * flow began, once replied, makes it a stream: ASSURED, on the stream
  * timeout from then on. From ct == 0 it is a new flow's first datagram.
  */
-static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 first_seen,
-				      const volatile struct ctaccel_config *cfg)
+static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 first_seen, __u32 hz,
+				      const struct ctaccel_timeouts *to)
 {
 	__u64 flags = ct & CT_FLAG_BITS;
 	__u32 next;
@@ -264,14 +263,14 @@ static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 firs
 			flags |= CTACCEL_CT_SEEN_REPLY;
 			next = CTACCEL_ST_UDP_REPLIED;
 		}
-	} else if (now > first_seen + 2 * (__u64)cfg->hz) {
+	} else if (now > first_seen + 2 * (__u64)hz) {
 		flags |= CTACCEL_CT_ASSURED;
 		next = CTACCEL_ST_UDP_ASSURED;
 	} else {
 		next = (flags & CTACCEL_CT_ASSURED) ? CTACCEL_ST_UDP_ASSURED
 						    : CTACCEL_ST_UDP_REPLIED;
 	}
-	return ctaccel_ct_with_expiry(flags | next, now + cfg->timeout[next]);
+	return ctaccel_ct_with_expiry(flags | next, now + to->timeout[next]);
 }
 
 #endif /* CTACCEL_STATES_BPF_H */

@@ -11,17 +11,20 @@ Reports "FILE:LINE: bpf-layout: why" for:
     from whoever includes it;
   - a module without an include guard around all of it;
   - an #include after the first line of code, in a module or a program file;
-  - a map outside maps.bpf.h, unless in a program file that does not use
-    maps.bpf.h (an object of one file: its maps are at its top);
-  - a program (SEC other than ".maps" and "license") outside a program file.
+  - a map (a ".maps" definition, or a data section of its own) outside
+    maps.bpf.h, unless in a program file that does not use maps.bpf.h (an
+    object of one file: its maps are at its top);
+  - a program (SEC other than a map's and "license") outside a program file.
 """
 import os
 import re
 import subprocess
 import sys
 
-MAP = re.compile(r'\bSEC\(\s*"\.maps"\s*\)')
-PROG = re.compile(r'\bSEC\(\s*"(?!\.maps"|license")[^"]*"\s*\)')
+# A map: a ".maps" definition, or a variable in a data section of its own
+# (".data.NAME", ".rodata.NAME", ".bss.NAME": libbpf makes each a map).
+MAP = re.compile(r'\bSEC\(\s*"\.(?:maps|(?:data|rodata|bss)(?:\.[^"]*)?)"\s*\)')
+PROG = re.compile(r'\bSEC\(\s*"(?!\.maps"|\.(?:data|rodata|bss)\b|license")[^"]*"\s*\)')
 INCLUDE = re.compile(r"^\s*#\s*include\b")
 ERROR = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+):\d+: (?:fatal )?error: (?P<msg>.*)")
 

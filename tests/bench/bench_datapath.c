@@ -119,8 +119,10 @@ static struct tracker *tracker_new(__u32 max_entries, __u32 ring)
 
 	ctaccel_config_default(&cfg, ctaccel_kernel_hz());
 	cfg.unreplied_max = ring;
-	if (skel)
+	if (skel) {
 		memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+		ctaccel_timeouts_default(&skel->data_timeouts->ctaccel_timeouts, cfg.hz);
+	}
 	if (!skel || bpf_map__set_max_entries(skel->maps.ctaccel_flows, max_entries) ||
 	    bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, ring) || tracker__load(skel)) {
 		fprintf(stderr, "bench: cannot load the tracker\n");

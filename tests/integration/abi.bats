@@ -84,7 +84,7 @@ entries() {
 
 @test "replace migrates the previous ABI's state under traffic on both CPUs: every flow equal to nf_conntrack's, every packet counted once" {
 	local out
-	prev_g load max-flows 4096 >/dev/null
+	prev_g load max-flows 4096 timeout syn_sent2 130 >/dev/null
 	prev_g attach vgc vgs >/dev/null
 	traffic_start 3
 	wait_until 100 '(( $(prev_g -j flow count | jq .flows) > 50 ))'
@@ -96,7 +96,7 @@ entries() {
 	[[ $out == *"programs replaced; flows and counters kept"* ]]
 	grep -o "migrated .*" <<<"$out" | sed 's/^/# /' >&3
 	# this build's state now: the previous one no longer opens it
-	[[ $(ctaccel_g -j status | jq .max_flows) -eq 4096 ]]
+	ctaccel_g -j status | jq -e '.max_flows == 4096 and .timeouts.SYN_SENT2 == 130'
 	run prev_g status
 	[[ $status -ne 0 ]]
 	traffic_stop
@@ -107,9 +107,10 @@ entries() {
 }
 
 @test "state of the oldest ABI served, through every step: each entry keeps its bytes, every counter, gauge and policy rule goes on, and bypass decisions stay" {
-	local before stats rules checks
+	local before stats rules checks timeouts
 	PREV=$OUT/abi$OLDEST/ctaccel
-	prev_g load max-flows 4096 >/dev/null
+	# timeouts other than the defaults: carried into this build's map
+	prev_g load max-flows 4096 timeout close_wait 77 timeout unack 99 >/dev/null
 	prev_g attach vgc vgs >/dev/null
 	# IPv6 flows bypassed (off nf_conntrack), IPv4 ones tracked by both
 	prev_g policy add 2001:db8:1::/64 port 80 >/dev/null
@@ -124,6 +125,8 @@ entries() {
 	stats=$(prev_g -j stats)
 	rules=$(prev_g policy show)
 	checks=$(prev_g -j expiry | jq .checks)
+	timeouts=$(prev_g -j status | jq -c .timeouts)
+	jq -e '.CLOSE_WAIT == 77 and .UNACK == 99' <<<"$timeouts"
 	run ctaccel_g replace
 	echo "$output"
 	[[ $status -eq 0 && $output == *"migrated the state of abi"* ]]
@@ -146,6 +149,7 @@ entries() {
 		 [$a.counters | .tracked_packets, .tracked_bytes, .flows_created, .flows_closed,
 		  .transitions, .bypassed_packets, .deleted_packets])' <<<"$stats"
 	[[ $(ctaccel_g policy show) == "$rules" ]]
+	[[ $(ctaccel_g -j status | jq -c .timeouts) == "$timeouts" ]]
 	# expiry, stopped before, stays stopped: not one check since
 	ctaccel_g -j expiry | jq -e --argjson c "$checks" '.stopped and .checks == $c' 
 }

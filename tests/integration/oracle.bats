@@ -192,8 +192,10 @@ timeouts_left() {
 	# expires while the tables are compared (emulated CPUs take minutes:
 	# tests/kernels). A: into TIME_WAIT under 1000 s, from ports 61000..
 	in_ns "$G" sysctl -qw "$sysctl=1000"
-	ctaccel_g set timeout-time-wait 1000
-	[[ $(ctaccel_g -j status | jq -c .programs) != "$before" ]]
+	# a map's words: no program loaded, so no CAP_PERFMON needed
+	run nsenter --net="/run/netns/$G" capsh --drop=cap_perfmon,cap_sys_admin -- -c "$(printf '%q ' "$CTACCEL" --pin-path "$PIN" set timeout-time-wait 1000)"
+	[[ $status -eq 0 && $output == *"timeout-time-wait 120 -> 1000 s"* ]]
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$before" ]]
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 0 61000
 	[[ $output == "ok 10 fail 0" ]]
 	# changes under traffic: every packet counted by the old programs or the new

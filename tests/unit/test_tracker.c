@@ -55,16 +55,18 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	struct ctaccel_config cfg;
+	struct ctaccel_timeouts to;
 	int i;
 
 	assert_non_null(e);
 	e->hz = ctaccel_kernel_hz();
 	assert_true(e->hz >= 100);
 	ctaccel_config_default(&cfg, e->hz);
+	ctaccel_timeouts_default(&to, e->hz);
 	if (timeouts_ms)
 		for (i = 0; i < CTACCEL_ST__MAX; i++)
 			if (timeouts_ms[i])
-				cfg.timeout[i] = (timeouts_ms[i] * e->hz + 999) / 1000;
+				to.timeout[i] = (timeouts_ms[i] * e->hz + 999) / 1000;
 	/* The object and programs this kernel gets (CTACCEL_WITHOUT forces an
 	 * older kernel's: tests/run.sh runs this suite both ways). */
 	e->skel = kernel_tracker_open(ctaccel_kernel_features());
@@ -80,6 +82,7 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 			bpf_map__set_max_entries(e->skel->maps.ctaccel_unreplied, unreplied_slots),
 			0);
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	e->skel->data_timeouts->ctaccel_timeouts = to;
 	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(tracker__load(e->skel), 0);
 	e->flows_fd = bpf_map__fd(e->skel->maps.ctaccel_flows);
@@ -700,6 +703,7 @@ static struct env *env_migrating(struct env *prev)
 	assert_non_null(e->skel);
 	cfg.flags |= kernel_cfg_flags(features) | CTACCEL_CFG_MIGRATING;
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	ctaccel_timeouts_default(&e->skel->data_timeouts->ctaccel_timeouts, e->hz);
 	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_flows_prev, prev->flows_fd), 0);
 	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_stats, prev->stats_fd), 0);

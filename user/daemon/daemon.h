@@ -142,4 +142,26 @@ bool daemon_ready(struct daemon *d);
 /* Replace the policy under the state's lock (the CLI edits it too). */
 int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, size_t n);
 
+/* Why a started daemon keeps a size it is asked for (max-flows,
+ * unreplied-max): what ctaccel_apply() is told. */
+#define DAEMON_STARTED_NO_LOAD                                                                     \
+	"a migration of the table loads programs, which the daemon may not once started "          \
+	"(CAP_PERFMON, given up): a restart of the daemon migrates it (flows kept)"
+
+/* PUT /v1/config: load settings by key, each value as its text. */
+#define CONFIG_PUT_MAX 64
+struct config_put {
+	size_t n;
+	struct {
+		char key[48];
+		char value[256];
+	} kv[CONFIG_PUT_MAX];
+};
+/* Apply `p` to the state where it changes live (fn hears of each change):
+ * all of it, or nothing. 0; -EINVAL (a key or value is wrong), -EPERM (a
+ * setting differs that cannot change now), with the reason in `why`;
+ * -EWOULDBLOCK (busy); else -errno. */
+int daemon_config_put(struct daemon *d, const struct config_put *p, ctaccel_change_fn fn, void *ctx,
+		      char *why, size_t whylen);
+
 #endif

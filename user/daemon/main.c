@@ -195,15 +195,12 @@ static void applied_one(const struct ctaccel_setting_change *c, void *ctx)
 /*
  * The load settings asked for, brought to the state where they can change
  * live; the others logged and kept as status problems until the
- * configuration or the state changes. At start, before the capabilities are
- * dropped, the timeouts too (new programs over the same maps); on a reload
- * the expiry pause only: loading programs takes CAP_PERFMON, which the
- * daemon gives up once started (docs/SECURITY.md). Under the state lock.
+ * configuration or the state changes. The timeouts and the expiry pause
+ * change at any time (a map's words, the timer's setting); the sizes only at
+ * start, before the capabilities are dropped: a migration loads programs,
+ * which takes CAP_PERFMON, which the daemon gives up once started
+ * (docs/SECURITY.md). Under the state lock.
  */
-#define RELOAD_NO_SWAP                                                                             \
-	"new programs take CAP_PERFMON, which the daemon gives up once started: a restart of "     \
-	"the daemon applies it live (flows kept), as does 'ctaccel set'"
-
 static int apply_load_settings(struct daemon *d, const struct ctaccel_load_opts *o, bool started,
 			       const char *what, char *kept, size_t len)
 {
@@ -214,7 +211,7 @@ static int apply_load_settings(struct daemon *d, const struct ctaccel_load_opts 
 	w.unapplied = calloc(DAEMON_MAX_UNAPPLIED, sizeof(*w.unapplied));
 	if (!w.unapplied)
 		return -ENOMEM;
-	err = ctaccel_apply(d->h, o, started ? RELOAD_NO_SWAP : NULL, applied_one, &w, &n);
+	err = ctaccel_apply(d->h, o, started ? DAEMON_STARTED_NO_LOAD : NULL, applied_one, &w, &n);
 	if (err) {
 		daemon_err("%s: the load settings could not be applied: %s", what, strerror(-err));
 	} else {

@@ -243,15 +243,21 @@ unsigned int ctaccel_kernel_hz(void)
 
 void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz)
 {
-	int i;
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hz = hz;
-	for (i = 0; i < CTACCEL_ST__MAX; i++)
-		cfg->timeout[i] = (__u64)ctaccel_state_default_timeout[i] * hz;
-	cfg->timeout_unack = (__u64)CTACCEL_TIMEOUT_UNACK_DEFAULT * hz;
 	cfg->mark = CTACCEL_MARK_DEFAULT;
 	cfg->mark_mask = CTACCEL_MARK_DEFAULT;
+}
+
+void ctaccel_timeouts_default(struct ctaccel_timeouts *t, unsigned int hz)
+{
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	for (i = 0; i < CTACCEL_ST__MAX; i++)
+		t->timeout[i] = (__u64)ctaccel_state_default_timeout[i] * hz;
+	t->unack = (__u64)CTACCEL_TIMEOUT_UNACK_DEFAULT * hz;
+	t->gen = 2;
 }
 
 int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)

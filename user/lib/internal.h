@@ -90,8 +90,11 @@ int pin_prog_fd(const void *skel, enum pin_id id);
 int pin_row_fd(const void *skel, enum pin_id id);
 /* This library's programs with `settings` over the open state's maps, but
  * where `instead` (by row; -1 elsewhere, or NULL) names another map, or
- * `entries` (by row; 0 elsewhere, or NULL) asks for a new one of that size.
- * NULL and *err set when that fails. */
+ * `entries` (by row; 0 elsewhere, or NULL) asks for a new one of that size
+ * (ENTRIES_AS_BUILT: of the object's). A made timeouts map takes the state's
+ * (an older ABI's from its configuration). NULL and *err set when that
+ * fails. */
+#define ENTRIES_AS_BUILT UINT32_MAX
 struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settings,
 			  const int *instead, const uint32_t *entries, int *err);
 /* The expiry timer, every device's hooks and the cgroup links take the
@@ -114,8 +117,13 @@ int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m);
 
 /* The timeouts, seconds in `o`, jiffies at cfg->hz in `cfg`: the one
  * conversion each way (load.c). */
-void cfg_timeouts_in(struct ctaccel_config *cfg, const struct ctaccel_load_opts *o);
-void cfg_timeouts_out(const struct ctaccel_config *cfg, struct ctaccel_load_opts *o);
+/* The one conversion of the timeouts: seconds of the settings to jiffies at
+ * `hz`, and back (load.c). */
+void timeouts_in(struct ctaccel_timeouts *t, unsigned int hz, const struct ctaccel_load_opts *o);
+void timeouts_out(const struct ctaccel_timeouts *t, unsigned int hz, struct ctaccel_load_opts *o);
+/* The open state's timeouts: its map, or an older ABI's configuration
+ * (live.c). */
+int state_timeouts(struct ctaccel *h, struct ctaccel_timeouts *t);
 
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);

@@ -183,10 +183,10 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
 /*
  * The load settings of the open state, read back from it (the cgroup is not
  * kept: ""). A row of ctaccel_load_settings marked live changes on a running
- * instance: the timeouts (new programs with them are swapped in over the
- * same maps, as ctaccel_replace does; a flow takes its new timeout at its
- * next packet, as nf_conntrack's do after a sysctl change) and the expiry
- * pause. The others take a new load.
+ * instance: the timeouts (written into their map, no program loaded; a flow
+ * takes its new timeout at its next packet, as nf_conntrack's do after a
+ * sysctl change), the expiry pause, and the sizes (a migration of the table,
+ * which loads programs). The others take a new load.
  */
 int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 
@@ -203,11 +203,11 @@ typedef void (*ctaccel_change_fn)(const struct ctaccel_setting_change *c, void *
 
 /* Bring the open state to `asked` where it can change live; fn hears of
  * every setting that differs, applied or kept (*kept counts those). With
- * `no_swap` (why this caller may not load programs: the daemon once it has
- * dropped CAP_PERFMON), the settings that take new programs are kept, for
- * that reason. The caller holds the lock. 0, or -errno when applying failed
- * (reported; nothing changed, fn not called). */
-int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_swap,
+ * `no_load` (why this caller may not load programs: the daemon once it has
+ * dropped CAP_PERFMON), the settings that take new programs (the sizes) are
+ * kept, for that reason. The caller holds the lock. 0, or -errno when
+ * applying failed (reported; nothing changed, fn not called). */
+int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_load,
 		  ctaccel_change_fn fn, void *ctx, unsigned int *kept);
 
 /* ---- devices (devices.c) ---- */

@@ -4,11 +4,12 @@
  * state was loaded with, read back, and a change applied where it can be
  * without a new load.
  *
- * Timeouts are the programs' read-only data, so that no packet pays a lookup
- * for them: new programs with the new values are swapped in over the same
- * maps, as a live upgrade does (load.c), and no flow, counter or packet is
- * lost. A flow takes a new timeout at its next packet, as nf_conntrack's
- * flows take a changed sysctl. The expiry pause is the timer's own setting.
+ * The timeouts are a map of their own, which the programs read like a
+ * constant (no lookup: a data section, bpf/maps.bpf.h) and userspace writes
+ * through its mmap, a word at a time: no program is loaded, so a caller
+ * without CAP_PERFMON (the daemon once started) changes them too. A flow
+ * takes a new timeout at its next packet, as nf_conntrack's flows take a
+ * changed sysctl. The expiry pause is the timer's own setting.
  * The sizes of the table and the unreplied ring (max-flows, unreplied-max)
  * change by a migration to new maps under traffic (ctaccel_resize, load.c),
  * which keeps every flow. The other load settings shape what other parts hold
@@ -20,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
 #include "internal.h"
 
 const char *ctaccel_setting_not_live(const struct ctaccel_setting *s)
@@ -30,8 +33,53 @@ const char *ctaccel_setting_not_live(const struct ctaccel_setting *s)
 	       "tracked flow";
 }
 
+int state_timeouts(struct ctaccel *h, struct ctaccel_timeouts *t)
+{
+	__u32 zero = 0;
+	int i;
+
+	memset(t, 0, sizeof(*t));
+	if (h->fd[PIN_TIMEOUTS] < 0) {
+		/* an older ABI's state, read to be migrated: its configuration */
+		for (i = 0; i < CTACCEL_ST__MAX; i++)
+			t->timeout[i] = h->cfg.timeout_abi7[i];
+		t->unack = h->cfg.timeout_abi7[CTACCEL_ST__MAX];
+		return 0;
+	}
+	if (bpf_map_lookup_elem(h->fd[PIN_TIMEOUTS], &zero, t))
+		return lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_TIMEOUTS));
+	return 0;
+}
+
+/*
+ * The timeouts into the pinned map, each word one aligned 8-byte store (a
+ * packet reads a state's old timeout or its new one; a map update's copy
+ * makes no such promise), the generation odd meanwhile and one more after
+ * (kernel expiry walks after a change: bpf/expiry.bpf.h).
+ */
+static int timeouts_write(struct ctaccel *h, const struct ctaccel_timeouts *t)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct ctaccel_timeouts *m;
+	__u64 gen;
+	int i;
+
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd[PIN_TIMEOUTS], 0);
+	if (m == MAP_FAILED)
+		return lib_fail(h, -errno, "map %s/%s", h->root, pin_name(PIN_TIMEOUTS));
+	gen = __atomic_load_n(&m->gen, __ATOMIC_RELAXED) | 1;
+	__atomic_store_n(&m->gen, gen, __ATOMIC_SEQ_CST);
+	for (i = 1; i < CTACCEL_ST__MAX; i++)
+		__atomic_store_n(&m->timeout[i], t->timeout[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&m->unack, t->unack, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->gen, gen + 1, __ATOMIC_RELEASE);
+	munmap(m, page);
+	return 0;
+}
+
 int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 {
+	struct ctaccel_timeouts t;
 	const struct ctaccel_config *cfg = &h->cfg;
 	struct ctaccel_expiry_status x;
 	int err;
@@ -41,6 +89,7 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 	if (!cfg->hz)
 		return lib_fail(h, -EPROTO, "settings of %s: no HZ in its configuration", h->root);
 	err = ctaccel_expiry_status(h, &x);
+	err = err ?: state_timeouts(h, &t);
 	if (err)
 		return err;
 	ctaccel_load_opts_default(o);
@@ -51,7 +100,7 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 	o->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
 	o->cgroup[0] = 0; /* not kept in the state */
 	o->expiry_interval_ms = x.interval_ms;
-	cfg_timeouts_out(cfg, o);
+	timeouts_out(&t, cfg->hz, o);
 	return 0;
 }
 
@@ -103,14 +152,12 @@ static bool is_size(const struct ctaccel_setting *s)
 
 /* Why the table cannot migrate now, or NULL. A running daemon holds the
  * table it opened: the migration is its own, at its start. */
-static const char *size_kept(struct ctaccel *h, const char *no_swap)
+static const char *size_kept(struct ctaccel *h, const char *no_load)
 {
 	int pid;
 
-	if (no_swap)
-		return "a migration of the table loads programs, which this caller may not now ("
-		       "the daemon: CAP_PERFMON, given up once started); a restart of the daemon "
-		       "migrates it (flows kept)";
+	if (no_load)
+		return no_load;
 	pid = ctaccel_daemon_pid(h);
 	if (pid && pid != getpid())
 		return "the ctaccel daemon runs on this state and holds its table: set it in the "
@@ -118,13 +165,13 @@ static const char *size_kept(struct ctaccel *h, const char *no_swap)
 	return NULL;
 }
 
-int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_swap,
+int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_load,
 		  ctaccel_change_fn fn, void *ctx, unsigned int *kept)
 {
 	struct ctaccel_load_opts was, want = *asked;
-	struct ctaccel_config cfg;
+	struct ctaccel_timeouts t, t_was;
 	struct diff_walk *w;
-	bool timeouts = false, expiry = false, size = false, replaced;
+	bool timeouts = false, expiry = false, size = false;
 	struct ctaccel_migration m;
 	const char *size_why;
 	char why[256];
@@ -152,33 +199,35 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 		goto out;
 	}
 	for (i = 0; i < w->n; i++) {
-		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s) && !no_swap;
+		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s);
 		expiry |= w->ref[i].s->live && is_expiry(w->ref[i].s);
 		size |= is_size(w->ref[i].s);
 	}
-	size_why = size ? size_kept(h, no_swap) : NULL;
+	size_why = size ? size_kept(h, no_load) : NULL;
 	if (size && !size_why) {
-		/* first: the timeouts' swap below loads over the new maps */
 		err = ctaccel_resize(h, want.max_flows, want.unreplied_max, &m);
 		if (err)
 			goto out;
 		pr_info(h, "migrated %u flows to a table of %u in %.1f ms (%u passes, %u ended)",
 			m.moved, want.max_flows, m.duration_ns / 1e6, m.passes, m.conflicts);
 	}
-	if (expiry) {
-		err = ctaccel_expiry_set(h, want.expiry_interval_ms);
+	if (timeouts) {
+		/* every timeout at once, the generation once */
+		err = state_timeouts(h, &t_was);
+		if (err)
+			goto out;
+		t = t_was;
+		timeouts_in(&t, h->cfg.hz, &want);
+		err = timeouts_write(h, &t);
 		if (err)
 			goto out;
 	}
-	if (timeouts) {
-		/* every timeout at once: one swap of the programs */
-		cfg = h->cfg;
-		cfg_timeouts_in(&cfg, &want);
-		err = state_replace(h, &cfg, true, &replaced);
+	if (expiry) {
+		err = ctaccel_expiry_set(h, want.expiry_interval_ms);
 		if (err) {
-			/* nothing changed: the pause goes back too */
-			if (expiry)
-				ctaccel_expiry_set(h, was.expiry_interval_ms);
+			/* nothing changed: the timeouts go back too */
+			if (timeouts)
+				timeouts_write(h, &t_was);
 			goto out;
 		}
 	}
@@ -190,8 +239,6 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 			.kept = ctaccel_setting_not_live(w->ref[i].s),
 		};
 
-		if (!c.kept && no_swap && is_timeout(w->ref[i].s))
-			c.kept = no_swap;
 		if (!c.kept && is_size(w->ref[i].s))
 			c.kept = size_why;
 		*kept += c.kept != NULL;

@@ -178,24 +178,22 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	return err;
 }
 
-/* The one conversion of the timeouts, seconds in the settings to jiffies at
- * cfg->hz in the configuration, and back. */
-void cfg_timeouts_in(struct ctaccel_config *cfg, const struct ctaccel_load_opts *o)
+void timeouts_in(struct ctaccel_timeouts *t, unsigned int hz, const struct ctaccel_load_opts *o)
 {
 	int i;
 
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		cfg->timeout[i] = (__u64)o->timeout_s[i] * cfg->hz;
-	cfg->timeout_unack = (__u64)o->timeout_unack_s * cfg->hz;
+		t->timeout[i] = (__u64)o->timeout_s[i] * hz;
+	t->unack = (__u64)o->timeout_unack_s * hz;
 }
 
-void cfg_timeouts_out(const struct ctaccel_config *cfg, struct ctaccel_load_opts *o)
+void timeouts_out(const struct ctaccel_timeouts *t, unsigned int hz, struct ctaccel_load_opts *o)
 {
 	int i;
 
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
-		o->timeout_s[i] = cfg->hz ? (uint32_t)(cfg->timeout[i] / cfg->hz) : 0;
-	o->timeout_unack_s = cfg->hz ? (uint32_t)(cfg->timeout_unack / cfg->hz) : 0;
+		o->timeout_s[i] = hz ? (uint32_t)(t->timeout[i] / hz) : 0;
+	o->timeout_unack_s = hz ? (uint32_t)(t->unack / hz) : 0;
 }
 
 /* The datapath's configuration for a load with these options: timeouts in
@@ -216,7 +214,6 @@ static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hz = hz;
-	cfg_timeouts_in(cfg, o);
 	cfg->mark = o->mark;
 	cfg->mark_mask = o->mark_mask;
 	cfg->flags = o->local ? 0 : CTACCEL_CFG_NO_LOCAL;
@@ -246,6 +243,9 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 		goto cleanup;
 	}
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	/* the map's value when it is made, before any program can run */
+	timeouts_in(&skel->data_timeouts->ctaccel_timeouts, cfg.hz, o);
+	skel->data_timeouts->ctaccel_timeouts.gen = 2;
 	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, o->max_flows);
 	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, cfg.unreplied_max);
 	err = err ?: tracker__load(skel);

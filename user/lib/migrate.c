@@ -176,6 +176,10 @@ static const struct abi_step {
 	 "added takes a reserved slot and moves nothing (until ABI 6 the gauges followed the "
 	 "last counter: a build of ABI 6 before 2026-12-07 has six counters fewer); the "
 	 "counters map is rebuilt, every counter and gauge carried by name"},
+	{7, 96,
+	 "the timeouts leave the programs' read-only configuration for a map of their own, "
+	 "ctaccel_timeouts, written live (their old place in the configuration is zero); the "
+	 "migration makes the map with the state's timeouts before any program reads it"},
 };
 
 #define ABI_STEPS (sizeof(abi_steps) / sizeof(abi_steps[0]))
@@ -240,6 +244,11 @@ static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	entries[PIN_UNREPLIED] = unreplied_max ?: 1;
 	entries[PIN_UNREPLIED_HEAD] = 1;
 	entries[PIN_STATS] = same ? 0 : 1;
+	/* the maps an older ABI's state lacks (ctaccel_open_upgrade()) */
+	for (i = 0; i < PIN__COUNT; i++)
+		if (pin_defs[i].life == PIN_LIFE_KEEP && pin_defs[i].obj == PIN_OBJ_tracker &&
+		    h->fd[i] < 0)
+			entries[i] = ENTRIES_AS_BUILT;
 	cfg = h->cfg;
 	cfg.unreplied_max = unreplied_max;
 	cfg.flags |= CTACCEL_CFG_MIGRATING;

@@ -52,6 +52,7 @@
 	X(MONITOR,        "ctaccel_monitor",          MAP,  tracker, ctaccel_monitor,        KEEP)   \
 	X(EXPIRY,         "ctaccel_expiry",           MAP,  tracker, ctaccel_expiry,         KEEP)   \
 	X(LATENCY,        "ctaccel_latency",          MAP,  tracker, ctaccel_latency,        KEEP)   \
+	X(TIMEOUTS,       "ctaccel_timeouts",         MAP,  tracker, data_timeouts,          KEEP)   \
 	X(CONFIG,         "ctaccel_config",           MAP,  tracker, rodata,                 SWAP)   \
 	X(EGRESS,         "prog_egress",              PROG, tracker, ctaccel_egress,         SWAP)   \
 	X(DELETE,         "prog_delete",              PROG, tracker, ctaccel_delete,         SWAP)   \
@@ -72,6 +73,7 @@
 	X(CSUM_SCRATCH,   NULL,                       MAP,  tracker, csum_scratch,           NONE)   \
 	X(FP_ROUTES,      NULL,                       MAP,  tracker, ctaccel_fp_routes,      NONE)   \
 	X(FLOWS_PREV,     NULL,                       MAP,  tracker, ctaccel_flows_prev,     NONE)   \
+	X(BSS,            NULL,                       MAP,  tracker, bss,                    NONE)   \
 	X(MIGRATE,        NULL,                       PROG, tracker, ctaccel_migrate,        NONE)   \
 	X(TW_REMOTE,      NULL,                       MAP,  sockets, tw_remote,              NONE)   \
 	X(SK_BSS,         NULL,                       MAP,  sockets, bss,                    NONE)   \

@@ -95,7 +95,8 @@ int swap_programs(struct ctaccel *h, struct tracker *skel, uint32_t interval_ms)
  * `instead` names another map for a row (the old table as FLOWS_PREV; a
  * migration's new maps, in its final programs): -1 elsewhere; and where
  * `entries` gives a row a size, the object's own new map of that size (a
- * migration's new table, ring, head, counters). NULL: none.
+ * migration's new table, ring, head, counters; ENTRIES_AS_BUILT: the size
+ * the object has). NULL: none.
  */
 static int reuse_maps(struct ctaccel *h, struct tracker *skel, const int *instead,
 		      const uint32_t *entries)
@@ -106,7 +107,8 @@ static int reuse_maps(struct ctaccel *h, struct tracker *skel, const int *instea
 		if (pin_defs[i].obj != PIN_OBJ_tracker || pin_defs[i].kind != PIN_KIND_MAP)
 			continue;
 		if (entries && entries[i]) {
-			err = bpf_map__set_max_entries(pin_map(skel, i), entries[i]);
+			if (entries[i] != ENTRIES_AS_BUILT)
+				err = bpf_map__set_max_entries(pin_map(skel, i), entries[i]);
 			continue;
 		}
 		fd = instead && instead[i] >= 0		 ? instead[i]
@@ -134,16 +136,6 @@ int repin_swapped(struct ctaccel *h, struct tracker *skel)
 }
 
 /*
- * Load this library's programs over the open maps (flows, counters, devices,
- * policy stay) and swap them in: the pins, then tc filters and the sock_ops
- * link. Pins first, so that whoever checks an attached program against the
- * pins or its own open programs (a running daemon) finds it one or the other
- * at every moment. Nothing happens when the programs are the same (same
- * tags) unless forced. The handle is reopened on the new pins. The programs
- * are loaded with `settings` (live.c changes timeouts so), the paths this
- * kernel takes now.
- */
-/*
  * This library's programs with `settings`, the paths this kernel takes now,
  * loaded over the open state's maps (`instead`, `entries`: reuse_maps()).
  * NULL and *err set when that fails.
@@ -161,9 +153,19 @@ struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settin
 		return NULL;
 	}
 	cfg.flags = (cfg.flags & ~KERNEL_CFG_FLAGS) | kernel_cfg_flags(features);
-	/* settings read back from an older ABI's state (abi_migrate()) */
+	/* settings read back from an older ABI's state (layout_migrate()) */
 	cfg.abi = CTACCEL_ABI_VERSION;
+	memset(cfg.timeout_abi7, 0, sizeof(cfg.timeout_abi7));
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
+	/* the timeouts' value where the map is made here, not reused (state
+	 * of an older ABI has none: its configuration's) */
+	*err = state_timeouts(h, &skel->data_timeouts->ctaccel_timeouts);
+	if (*err) {
+		tracker__destroy(skel);
+		return NULL;
+	}
+	if (!skel->data_timeouts->ctaccel_timeouts.gen)
+		skel->data_timeouts->ctaccel_timeouts.gen = 2;
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
 	*err = reuse_maps(h, skel, instead, entries);
 	*err = *err ?: tracker__load(skel);
@@ -175,6 +177,15 @@ struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settin
 	return skel;
 }
 
+/*
+ * Load this library's programs over the open maps (flows, counters, devices,
+ * policy stay) and swap them in: the pins, then tc filters and the sock_ops
+ * link. Pins first, so that whoever checks an attached program against the
+ * pins or its own open programs (a running daemon) finds it one or the other
+ * at every moment. Nothing happens when the programs are the same (same
+ * tags) unless forced. The handle is reopened on the new pins. The programs
+ * are loaded with `settings` and the paths this kernel takes now.
+ */
 int state_replace(struct ctaccel *h, const struct ctaccel_config *settings, bool force,
 		  bool *replaced)
 {

@@ -305,6 +305,12 @@ static int state_open(struct ctaccel *h, bool older)
 	for (i = 0; i < PIN__COUNT; i++) {
 		if (pin_opened(i) && h->fd[i] < 0)
 			h->fd[i] = pin_get(h, i);
+		/* a map older state lacks: its migration makes it */
+		if (older && h->cfg.abi != CTACCEL_ABI_VERSION && h->fd[i] == -ENOENT &&
+		    pin_defs[i].life == PIN_LIFE_KEEP) {
+			h->fd[i] = -1;
+			continue;
+		}
 		if (pin_opened(i) && h->fd[i] < 0) {
 			err = h->fd[i];
 			pr_warn(h,

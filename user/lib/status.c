@@ -117,6 +117,7 @@ static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
 int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 {
 	const struct ctaccel_config *cfg = &h->cfg;
+	struct ctaccel_timeouts t;
 	struct ctaccel_load_opts o;
 	struct ctaccel_stats st;
 	struct utsname u;
@@ -132,7 +133,10 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	s->fill = h->max_flows ? (double)s->flows / h->max_flows : 0.0;
 	s->hz = cfg->hz;
 	progs_read(h, s);
-	cfg_timeouts_out(cfg, &o);
+	err = state_timeouts(h, &t);
+	if (err)
+		return err;
+	timeouts_out(&t, cfg->hz, &o);
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		s->timeout_s[i] = o.timeout_s[i];
 	s->timeout_unack_s = o.timeout_unack_s;

@@ -17,6 +17,9 @@ struct {
 	__type(value, __u64);
 } bad_counts SEC(".maps"); /* expect: bpf-layout */
 
+/* A data section of its own is a map too: */
+__u64 bad_setting SEC(".data.bad"); /* expect: bpf-layout */
+
 /* Uses a macro its includer defines before including it: */
 static __always_inline int bad_count(__u64 *v)
 {
