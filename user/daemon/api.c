@@ -155,6 +155,86 @@ static void get_config(void *ctx, const struct http_request *req, struct http_re
 	reply_json(rep, 200, v);
 }
 
+/* A PUT /v1/config body, parsed in the HTTP thread (no privilege):
+ * {"settings": {KEY: VALUE, ...}}, the shape GET answers, each value as its
+ * text (a number, true or false, or a string). */
+static bool parse_config(const struct http_request *req, void **parsed, struct http_reply *rep)
+{
+	struct config_put *p = calloc(1, sizeof(*p));
+	json_t *root, *settings, *v;
+	json_error_t jerr;
+	const char *key;
+	char err[256] = "";
+
+	if (!p) {
+		http_reply_error(rep, 500, "out of memory");
+		return false;
+	}
+	root = json_loads(req->body, 0, &jerr);
+	settings = json_object_get(root, "settings");
+	if (!json_is_object(settings) || json_object_size(root) != 1)
+		snprintf(err, sizeof(err), "the body is {\"settings\": {KEY: VALUE, ...}}%s%s",
+			 root ? "" : ": ", root ? "" : jerr.text);
+	json_object_foreach(settings, key, v)
+	{
+		if (err[0])
+			break;
+		if (p->n == CONFIG_PUT_MAX || strlen(key) >= sizeof(p->kv[0].key)) {
+			snprintf(err, sizeof(err), "at most %d settings, keys of at most %zu bytes",
+				 CONFIG_PUT_MAX, sizeof(p->kv[0].key) - 1);
+			break;
+		}
+		strcpy(p->kv[p->n].key, key);
+		if (json_is_integer(v))
+			snprintf(p->kv[p->n].value, sizeof(p->kv[0].value), "%" JSON_INTEGER_FORMAT,
+				 json_integer_value(v));
+		else if (json_is_real(v))
+			snprintf(p->kv[p->n].value, sizeof(p->kv[0].value), "%.15g",
+				 json_real_value(v));
+		else if (json_is_boolean(v))
+			strcpy(p->kv[p->n].value, json_is_true(v) ? "on" : "off");
+		else if (json_is_string(v) && json_string_length(v) < sizeof(p->kv[0].value))
+			strcpy(p->kv[p->n].value, json_string_value(v));
+		else
+			snprintf(err, sizeof(err), "%s: a number, true, false or a string", key);
+		p->n++;
+	}
+	json_decref(root);
+	if (err[0]) {
+		free(p);
+		http_reply_error(rep, 400, err);
+		return false;
+	}
+	*parsed = p;
+	return true;
+}
+
+static void change_json(const struct ctaccel_setting_change *c, void *ctx)
+{
+	json_array_append_new(ctx, ctjson_setting_change(c));
+}
+
+/* The live load settings (the timeouts, expiry-interval) on the running
+ * state, as `ctaccel set` changes them: all, or nothing (400: a wrong key or
+ * value; 409: one that cannot change now, and why). */
+static void put_config(void *ctx, const struct http_request *req, struct http_reply *rep)
+{
+	json_t *changes = json_array();
+	char why[CTACCEL_PROBLEM_LEN] = "";
+	int rc;
+
+	rc = daemon_config_put(ctx, req->parsed, change_json, changes, why, sizeof(why));
+	if (rc == -EINVAL || rc == -EPERM) {
+		json_decref(changes);
+		http_reply_error(rep, rc == -EINVAL ? 400 : 409, why);
+	} else if (rc) {
+		json_decref(changes);
+		busy_or_failed(rep, rc);
+	} else {
+		reply_json(rep, 200, json_pack("{s:o}", "changes", changes));
+	}
+}
+
 static void post_gc(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
 	struct ctaccel_gc_result r;
@@ -189,6 +269,12 @@ const struct http_endpoint api_endpoints[] = {
 	 .changes = true,
 	 .parse = parse_policy,
 	 .free_parsed = free_rule_set},
+	{.path = "/v1/config",
+	 .method = "PUT",
+	 .fn = put_config,
+	 .changes = true,
+	 .parse = parse_config,
+	 .free_parsed = free},
 	{.path = "/v1/gc", .method = "POST", .fn = post_gc, .changes = true},
 };
 

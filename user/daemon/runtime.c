@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <malloc.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,4 +223,98 @@ bool daemon_ready(struct daemon *d)
 	}
 	pthread_mutex_unlock(&d->conf_lock);
 	return ok;
+}
+
+/* The load settings a PUT /v1/config asks to change that cannot change now
+ * (fixed until a new load, or a size, which a started daemon cannot
+ * migrate): the first, in why. */
+struct put_walk {
+	const struct ctaccel_load_opts *was, *asked;
+	char *why;
+	size_t whylen;
+};
+
+static int put_fixed(const struct ctaccel_setting_ref *ref, void *ctx)
+{
+	struct put_walk *w = ctx;
+	const char *reason = ctaccel_setting_not_live(ref->s);
+	char a[256], b[256];
+
+	if (ctaccel_setting_format(ref, w->was, 0, a, sizeof(a)) ||
+	    ctaccel_setting_format(ref, w->asked, 0, b, sizeof(b)) || !strcmp(a, b))
+		return 0;
+	if (ref->s->off == offsetof(struct ctaccel_load_opts, max_flows) ||
+	    ref->s->off == offsetof(struct ctaccel_load_opts, unreplied_max))
+		reason = DAEMON_STARTED_NO_LOAD;
+	if (!reason)
+		return 0;
+	snprintf(w->why, w->whylen, "%s %s -> %s cannot change now: %s", ref->key, a, b, reason);
+	return -EPERM;
+}
+
+struct put_report {
+	ctaccel_change_fn fn;
+	void *ctx;
+};
+
+static void put_applied(const struct ctaccel_setting_change *c, void *ctx)
+{
+	struct put_report *r = ctx;
+
+	daemon_log("api: %s %s -> %s, applied live (flows kept)", c->ref->key, c->was, c->asked);
+	r->fn(c, r->ctx);
+}
+
+int daemon_config_put(struct daemon *d, const struct config_put *p, ctaccel_change_fn fn, void *ctx,
+		      char *why, size_t whylen)
+{
+	struct put_report report = {.fn = fn, .ctx = ctx};
+	struct ctaccel_load_opts was, o;
+	struct ctaccel_setting_ref ref;
+	struct put_walk w = {.was = &was, .asked = &o, .why = why, .whylen = whylen};
+	unsigned int kept;
+	size_t i;
+	int err;
+
+	err = api_lock(d);
+	if (err)
+		return err;
+	err = ctaccel_lock_wait(d->h, API_LOCK_MS);
+	err = err ?: ctaccel_state_opts(d->h, &was);
+	if (err)
+		goto out;
+	o = was;
+	for (i = 0; i < p->n && !err; i++) {
+		if (!ctaccel_setting_find(daemon_settings, p->kv[i].key, false, &ref)) {
+			snprintf(why, whylen,
+				 "%s is the daemon's own setting: its configuration file changes "
+				 "it, "
+				 "at a reload (SIGHUP)%s",
+				 ref.key,
+				 !strcmp(ref.key, "policy") ? "; the policy also PUT /v1/policy"
+							    : "");
+			err = -EPERM;
+		} else if (ctaccel_setting_find(ctaccel_load_settings, p->kv[i].key, false, &ref)) {
+			snprintf(why, whylen, "no setting %s", p->kv[i].key);
+			err = -EINVAL;
+		} else if (ctaccel_setting_set(&ref, &o, p->kv[i].value, why, whylen)) {
+			err = -EINVAL;
+		}
+	}
+	/* all of it changes live, or nothing changes */
+	err = err ?: ctaccel_settings_each(ctaccel_load_settings, put_fixed, &w);
+	err = err ?: ctaccel_apply(d->h, &o, DAEMON_STARTED_NO_LOAD, put_applied, &report, &kept);
+	if (!err) {
+		/* GET /v1/config shows what is in force (a reload applies the
+		 * configuration file again) */
+		pthread_mutex_lock(&d->conf_lock);
+		memcpy(d->conf.load.timeout_s, o.timeout_s, sizeof(o.timeout_s));
+		d->conf.load.timeout_unack_s = o.timeout_unack_s;
+		d->conf.load.expiry_interval_ms = o.expiry_interval_ms;
+		pthread_mutex_unlock(&d->conf_lock);
+	}
+out:
+	ctaccel_unlock(d->h);
+	pthread_mutex_unlock(&d->lock);
+	return err;
 }
