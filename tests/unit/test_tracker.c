@@ -1968,6 +1968,67 @@ static void test_expiry_races_refresh(void **state)
 	env_free(e);
 }
 
+/*
+ * A timeout raised while a flow holds the shorter one: the flow still
+ * expires at its time, and kernel expiry must walk for it. Its bound (the
+ * last walk's start plus each state's timeout now) would put the walk 100 s
+ * away; the timeouts' generation, which a live change moves, makes the next
+ * check walk. The change without the generation shows the bound's hazard.
+ */
+static void test_expiry_walks_after_timeout_change(void **state)
+{
+	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_SYN_SENT] = 300};
+	struct endpoint c = ep("198.18.0.3", 46100), s = ep("198.18.1.1", 80);
+	volatile struct ctaccel_timeouts *to;
+	struct ctaccel_expiry x;
+	__u64 passes;
+	struct env *e;
+	struct frame f;
+	int i;
+
+	(void)state;
+	e = env_new(0, timeouts);
+	to = &e->skel->data_timeouts->ctaccel_timeouts;
+	assert_int_equal(expiry_ctl(bpf_program__fd(pin_prog(e->skel, PIN_EXPIRY_CTL)), 10, 0), 0);
+	/* the first check walks (a new program's generation is none) */
+	for (i = 0; i < 500; i++) {
+		expiry_read(e, &x);
+		if (x.passes)
+			break;
+		usleep(10000);
+	}
+	assert_true(x.passes >= 1);
+	passes = x.passes;
+	frame_tcp(&f, &c, &s, F_SYN, 0);
+	run_frame(e->ingress_fd, &f, 0);
+	to->timeout[CTACCEL_ST_SYN_SENT] = 100ULL * e->hz;
+	usleep(600 * 1000); /* twice the flow's 300 ms */
+	expiry_read(e, &x);
+	if (x.passes == passes) {
+		/* no walk since the flow began (the bound): it outlives its time */
+		assert_int_equal(x.removed, 0);
+		assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 1);
+	} else {
+		print_message("    a walk came before the change (a slow machine): no control\n");
+	}
+	/* the change as userspace makes it: odd while written, one more after */
+	to->gen = to->gen + 1;
+	to->gen = to->gen + 1;
+	for (i = 0; i < 500; i++) {
+		expiry_read(e, &x);
+		if (x.removed)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(x.removed, 1);
+	assert_int_equal(flow_find(e, &c, &s, NULL, NULL), 0);
+	assert_int_equal(expiry_ctl(bpf_program__fd(pin_prog(e->skel, PIN_EXPIRY_CTL)), 0,
+				    CTACCEL_EXPIRY_STOP),
+			 0);
+	gauges_match_table(e);
+	env_free(e);
+}
+
 /* An entry found expired is replaced by a new flow. */
 static void test_expired_is_new_flow(void **state)
 {
@@ -2359,6 +2420,7 @@ int main(void)
 		cmocka_unit_test(test_delete_compares),
 		cmocka_unit_test(test_delete_races_refresh),
 		cmocka_unit_test(test_expiry_races_refresh),
+		cmocka_unit_test(test_expiry_walks_after_timeout_change),
 		cmocka_unit_test(test_expired_is_new_flow),
 		cmocka_unit_test(test_bypass_marks),
 		cmocka_unit_test(test_udp_classes),
