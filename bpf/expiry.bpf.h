@@ -117,15 +117,15 @@ static __always_inline __u64 expiry_due(const struct ctaccel_expiry *e)
 	__u64 due = e->earliest_j, t;
 	__u32 s;
 
-	if (*(volatile __u64 *)&ctaccel_timeouts.gen != expiry_walk_gen)
+	if (*(volatile __u64 *)&ctaccel_live.gen != expiry_walk_gen)
 		return 0;
 	bpf_loop(EXPIRY_CPUS, add_cpu_gauges, &g, 0);
 	for (s = 1; s < CTACCEL_ST__MAX; s++) {
 		if (g.n[s] <= 0)
 			continue;
-		t = ctaccel_timeouts.timeout[s];
-		if (s == CTACCEL_ST_ESTABLISHED && ctaccel_timeouts.unack < t)
-			t = ctaccel_timeouts.unack;
+		t = ctaccel_live.timeout[s];
+		if (s == CTACCEL_ST_ESTABLISHED && ctaccel_live.unack < t)
+			t = ctaccel_live.unack;
 		if (e->walk_start_j + t < due)
 			due = e->walk_start_j + t;
 	}
@@ -176,7 +176,7 @@ static int expiry_pass(void *map, int *slot_key, void *value)
 		return 0;
 	}
 	/* the generation first: a change from here on walks again */
-	expiry_walk_gen = *(volatile __u64 *)&ctaccel_timeouts.gen;
+	expiry_walk_gen = *(volatile __u64 *)&ctaccel_live.gen;
 	e->walk_start_j = w.now;
 	(void)bpf_for_each_map_elem(&ctaccel_flows, expire_budget_elem, &w, 0);
 	t1 = bpf_ktime_get_ns();

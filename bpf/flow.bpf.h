@@ -86,10 +86,10 @@ static __always_inline int flow_step(struct ctaccel_flow *f, struct pkt *p, __u3
 
 		if (p->key.proto == IPPROTO_UDP) {
 			nct = udp_step(ct, dir, now, f->first_seen, ctaccel_cfg.hz,
-				       &ctaccel_timeouts);
+				       &ctaccel_live);
 			v = TV_ACCOUNT;
 		} else {
-			v = tcp_step(ct, dir, index, now, &ctaccel_timeouts, &nct);
+			v = tcp_step(ct, dir, index, now, &ctaccel_live, &nct);
 		}
 		if (v == TV_INVALID) {
 			CTR_INC(st, invalid);

@@ -15,10 +15,28 @@
  * place in .rodata is where a loader reads the settings of pinned state. */
 const volatile struct ctaccel_config ctaccel_cfg;
 
-/* The timeouts (struct ctaccel_timeouts), live: a section of its own is a map
- * of its own (pinned, kept by a live upgrade, mmapable), which the programs
- * read like a constant, with no lookup; userspace is its one writer. */
-struct ctaccel_timeouts ctaccel_timeouts SEC(".data.timeouts");
+/* The timeouts and the mark (struct ctaccel_live), live: a section of its
+ * own is a map of its own (pinned, kept by a live upgrade, mmapable), which
+ * the programs read like a constant, with no lookup; userspace is its one
+ * writer. */
+struct ctaccel_live ctaccel_live SEC(".data.live");
+
+/* The bypass mark now: value and mask from one load of one word. */
+static __always_inline __u64 live_mark(void)
+{
+	return *(volatile __u64 *)&ctaccel_live.mark;
+}
+
+/* `mark` with the bypass mark's bits set, of the word `m` (live_mark()). */
+static __always_inline __u32 mark_set(__u32 mark, __u64 m)
+{
+	return (mark & ~ctaccel_mark_mask(m)) | ctaccel_mark_value(m);
+}
+
+static __always_inline bool mark_carried(__u32 mark, __u64 m)
+{
+	return (mark & ctaccel_mark_mask(m)) == ctaccel_mark_value(m);
+}
 
 /* The timeouts' generation the last expiry walk started under; this program
  * version's own (0 after a live upgrade: its first check walks). */

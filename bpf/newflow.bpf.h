@@ -94,7 +94,7 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 
 	/* Only a SYN reopens (the SYN rows of the transition table), and a
 	 * SYN always opens a flow. */
-	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_timeouts, &nct);
+	tcp_step(0, CTACCEL_DIR_ORIG, TCPI_SYN, now, &ctaccel_live, &nct);
 	__builtin_memset(&f->leg, 0, sizeof(*f) - offsetof(struct ctaccel_flow, leg));
 	flow_init(f, p, TCPI_SYN, now, st);
 	f->unreplied_claim = claim;
@@ -153,7 +153,7 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 		return true; /* nobody listens: the kernel answers with an ICMP error */
 	mark = sk->mark;
 	bpf_sk_release(sk);
-	return (mark & ctaccel_cfg.mark_mask) == ctaccel_cfg.mark;
+	return mark_carried(mark, live_mark());
 }
 
 /*
@@ -175,8 +175,8 @@ __noinline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __
 		return 0;
 	key = p->key;
 	if (p->key.proto == IPPROTO_UDP) {
-		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, ctaccel_cfg.hz, &ctaccel_timeouts);
-	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_timeouts, &nct) !=
+		nct = udp_step(0, CTACCEL_DIR_ORIG, now, now, ctaccel_cfg.hz, &ctaccel_live);
+	} else if (tcp_step(0, CTACCEL_DIR_ORIG, index, now, &ctaccel_live, &nct) !=
 		   TV_ACCOUNT) {
 		/* Only a SYN or a mid-stream ACK may start a flow. */
 		CTR_INC(st, invalid);
@@ -191,7 +191,7 @@ __noinline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __
 	 * socket only if that socket has it. nf_conntrack tracks the others
 	 * whole. */
 	if (!p->ingress && p->key.proto == IPPROTO_UDP &&
-	    (skb->mark & ctaccel_cfg.mark_mask) != ctaccel_cfg.mark)
+	    !mark_carried(skb->mark, live_mark()))
 		nf.bypass = 0;
 	if (nf.bypass && p->ingress && p->key.proto == IPPROTO_UDP && !udp_replies_marked(skb, p))
 		nf.bypass = 0;

@@ -123,7 +123,7 @@ static __always_inline bool state_is_closed(__u32 s)
  * step from ct == 0 (state NONE) in the original direction.
  */
 static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 index, __u64 now,
-						 const struct ctaccel_timeouts *to, __u64 *new_ct)
+						 const struct ctaccel_live *to, __u64 *new_ct)
 {
 	__u32 old = ctaccel_ct_state(ct);
 	__u64 flags = ct & CT_FLAG_BITS;
@@ -249,7 +249,7 @@ static __always_inline enum tcp_verdict tcp_step(__u64 ct, __u32 dir, __u32 inde
  * timeout from then on. From ct == 0 it is a new flow's first datagram.
  */
 static __always_inline __u64 udp_step(__u64 ct, __u32 dir, __u64 now, __u64 first_seen, __u32 hz,
-				      const struct ctaccel_timeouts *to)
+				      const struct ctaccel_live *to)
 {
 	__u64 flags = ct & CT_FLAG_BITS;
 	__u32 next;

@@ -313,38 +313,57 @@ struct ctaccel_stats {
 /*
  * Load-time configuration (the BPF object's .rodata), filled by the loader.
  * Constants of the programs: what changes on a running instance is not here
- * (the timeouts: struct ctaccel_timeouts).
+ * (the timeouts and the mark: struct ctaccel_live).
  */
 struct ctaccel_config {
 	/* [state], then unack: the timeouts until ABI 7, in jiffies; zero
-	 * since ABI 8. Read only to migrate older state (the place keeps the
-	 * layout every older build reads). */
+	 * since ABI 8. Read only to migrate older state (the places of the
+	 * _abi7 fields keep the layout every older build reads). */
 	__u64 timeout_abi7[CTACCEL_ST__MAX + 1];
 	__u64 netns_cookie; /* sockets of this network namespace get marks */
 	__u32 hz;
-	__u32 mark; /* bypassed flows: skb/socket mark & mark_mask = mark */
-	__u32 mark_mask;
+	__u32 mark_abi7; /* the bypass mark until ABI 7; zero since */
+	__u32 mark_mask_abi7;
 	__u32 abi;	     /* CTACCEL_ABI_VERSION of the loader that pinned this state */
 	__u32 flags;	     /* CTACCEL_CFG_* */
 	__u32 unreplied_max; /* slots of ctaccel_unreplied: flows without a reply, at most */
 };
 
 /*
- * The timeouts in jiffies of the kernel (ctaccel_config.hz): the one value of
- * ctaccel_timeouts, live. Userspace is its one writer, each word with one
- * aligned 8-byte store through the map's mmap (user/lib/live.c), so that a
- * packet reads a state's old timeout or its new one, never a mix; the
- * datapath only reads it. A flow takes a changed timeout at its next packet,
- * as nf_conntrack's flows take a changed sysctl.
+ * The settings that change on a running instance, the one value of the map
+ * ctaccel_live: the timeouts in jiffies of the kernel (ctaccel_config.hz) and
+ * the bypass mark. Userspace is its one writer, each word with one aligned
+ * 8-byte store through the map's mmap (user/lib/live.c), so that a packet
+ * reads a word's old value or its new one, never a mix; the datapath only
+ * reads it. A flow takes a changed timeout at its next packet, as
+ * nf_conntrack's flows take a changed sysctl.
  */
-struct ctaccel_timeouts {
+struct ctaccel_live {
 	__u64 timeout[CTACCEL_ST__MAX]; /* [CTACCEL_ST_NONE] unused */
 	__u64 unack;			/* ESTABLISHED before any reply, at most */
-	/* Odd while userspace writes, one more after: a change kernel expiry
-	 * sees (an entry written before it may expire sooner than the
-	 * timeouts now say, bpf/expiry.bpf.h). Starts at 2. */
+	/* Odd while userspace writes the timeouts, one more after: a change
+	 * kernel expiry sees (an entry written before it may expire sooner
+	 * than the timeouts now say, bpf/expiry.bpf.h). Starts at 2. */
 	__u64 gen;
+	/* Bypassed flows: skb/socket mark & mask == value. One word, the mask
+	 * in the high half, so that value and mask change together. */
+	__u64 mark;
 };
+
+static inline __u32 ctaccel_mark_value(__u64 mark)
+{
+	return (__u32)mark;
+}
+
+static inline __u32 ctaccel_mark_mask(__u64 mark)
+{
+	return (__u32)(mark >> 32);
+}
+
+static inline __u64 ctaccel_mark_word(__u32 value, __u32 mask)
+{
+	return (__u64)mask << 32 | value;
+}
 
 /*
  * A forwarding gateway: only the ingress program on devices, no sock_ops and
@@ -726,7 +745,7 @@ _Static_assert(sizeof(struct ctaccel_migrate_args) == 40 + 8 * CTACCEL_STATS_SLO
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");
-_Static_assert(sizeof(struct ctaccel_timeouts) == 8 * (CTACCEL_ST__MAX + 2), "timeouts layout");
+_Static_assert(sizeof(struct ctaccel_live) == 8 * (CTACCEL_ST__MAX + 3), "live settings layout");
 _Static_assert(sizeof(struct ctaccel_policy_key) == 24, "policy key layout");
 _Static_assert(sizeof(struct ctaccel_tw_remote) == 20, "tw remote layout");
 _Static_assert(sizeof(struct ctaccel_sk_transitions) == 8 * (16 * 16 + 8), "transitions layout");

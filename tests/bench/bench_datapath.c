@@ -121,7 +121,7 @@ static struct tracker *tracker_new(__u32 max_entries, __u32 ring)
 	cfg.unreplied_max = ring;
 	if (skel) {
 		memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
-		ctaccel_timeouts_default(&skel->data_timeouts->ctaccel_timeouts, cfg.hz);
+		ctaccel_live_default(&skel->data_live->ctaccel_live, cfg.hz);
 	}
 	if (!skel || bpf_map__set_max_entries(skel->maps.ctaccel_flows, max_entries) ||
 	    bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, ring) || tracker__load(skel)) {

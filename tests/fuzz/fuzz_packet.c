@@ -48,14 +48,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct ctaccel_iface in = {.flags = CTACCEL_IFACE_INGRESS};
 	struct ctaccel_config cfg;
-	struct ctaccel_timeouts to;
+	struct ctaccel_live to;
 	__u32 ifx = FORWARD_IFX;
 
 	(void)argc;
 	(void)argv;
 	libbpf_set_print(quiet);
 	ctaccel_config_default(&cfg, ctaccel_kernel_hz());
-	ctaccel_timeouts_default(&to, cfg.hz);
+	ctaccel_live_default(&to, cfg.hz);
 	/* Closing states expire at once: lookups meet dead entries too. */
 	to.timeout[CTACCEL_ST_CLOSE] = 1;
 	to.timeout[CTACCEL_ST_TIME_WAIT] = 1;
@@ -65,7 +65,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		die("open", strerror(errno));
 	bpf_map__set_max_entries(skel->maps.ctaccel_flows, TABLE);
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
-	skel->data_timeouts->ctaccel_timeouts = to;
+	skel->data_live->ctaccel_live = to;
 	if (tracker__load(skel))
 		die("load", strerror(errno));
 	flows_fd = bpf_map__fd(skel->maps.ctaccel_flows);

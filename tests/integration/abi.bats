@@ -109,8 +109,9 @@ entries() {
 @test "state of the oldest ABI served, through every step: each entry keeps its bytes, every counter, gauge and policy rule goes on, and bypass decisions stay" {
 	local before stats rules checks timeouts
 	PREV=$OUT/abi$OLDEST/ctaccel
-	# timeouts other than the defaults: carried into this build's map
-	prev_g load max-flows 4096 timeout close_wait 77 timeout unack 99 >/dev/null
+	# timeouts and a mark other than the defaults: carried into this
+	# build's map
+	prev_g load max-flows 4096 timeout close_wait 77 timeout unack 99 mark 0x2000000/0x2000000 >/dev/null
 	prev_g attach vgc vgs >/dev/null
 	# IPv6 flows bypassed (off nf_conntrack), IPv4 ones tracked by both
 	prev_g policy add 2001:db8:1::/64 port 80 >/dev/null
@@ -125,8 +126,8 @@ entries() {
 	stats=$(prev_g -j stats)
 	rules=$(prev_g policy show)
 	checks=$(prev_g -j expiry | jq .checks)
-	timeouts=$(prev_g -j status | jq -c .timeouts)
-	jq -e '.CLOSE_WAIT == 77 and .UNACK == 99' <<<"$timeouts"
+	timeouts=$(prev_g -j status | jq -c '[.timeouts, .mark]')
+	jq -e '.[0].CLOSE_WAIT == 77 and .[0].UNACK == 99 and .[1] == "0x02000000/0x02000000"' <<<"$timeouts"
 	run ctaccel_g replace
 	echo "$output"
 	[[ $status -eq 0 && $output == *"migrated the state of abi"* ]]
@@ -149,7 +150,9 @@ entries() {
 		 [$a.counters | .tracked_packets, .tracked_bytes, .flows_created, .flows_closed,
 		  .transitions, .bypassed_packets, .deleted_packets])' <<<"$stats"
 	[[ $(ctaccel_g policy show) == "$rules" ]]
-	[[ $(ctaccel_g -j status | jq -c .timeouts) == "$timeouts" ]]
+	[[ $(ctaccel_g -j status | jq -c '[.timeouts, .mark]') == "$timeouts" ]]
+	# and the mark in use: the bypassed flows' next packets stay off nf_conntrack
+	in_ns "$G" nft list table inet ctaccel | grep -q "meta mark & 0x02000000 == 0x02000000 notrack"
 	# expiry, stopped before, stays stopped: not one check since
 	ctaccel_g -j expiry | jq -e --argjson c "$checks" '.stopped and .checks == $c' 
 }

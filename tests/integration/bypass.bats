@@ -187,3 +187,45 @@ flows_by_port() {
 	rm -f "$BATS_FILE_TMPDIR/conntrack_max"
 	[[ $out == "ok 36 fail 0" ]]
 }
+
+@test "the mark changes live on a gateway (local off) under traffic on both CPUs: nf_conntrack never sees a bypassed packet; with local on, refused and nothing changes" {
+	local progs m
+	# local on (this file's load): the host's sockets keep their mark
+	ctaccel_g policy add all >/dev/null
+	run ctaccel_g set mark 0x2000000/0x2000000
+	echo "$output"
+	[[ $status -ne 0 && $output == *"with local on, the host's sockets keep the mark"* ]]
+	[[ $(ctaccel_g -j status | jq -r .mark) == 0x01000000/0x01000000 ]]
+	in_ns "$G" nft list table inet ctaccel | grep -q "meta mark & 0x01000000 == 0x01000000 notrack"
+	ctaccel_g unload >/dev/null
+	ctaccel_g load local off >/dev/null
+	ctaccel_g attach vgc vgs >/dev/null
+	ctaccel_g policy add all >/dev/null
+	progs=$(ctaccel_g -j status | jq -c .programs)
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	traffic_start 4
+	wait_until 100 '(( $(ctaccel_g -j stats | jq .counters.bypassed_packets) > 1000 ))'
+	for m in 0x02000000/0x02000000 0x00000010/0x000000f0 0x01000000/0x01000000; do
+		run ctaccel_g set mark "$m"
+		echo "$output"
+		[[ $status -eq 0 && $output == *"mark "*" -> $(printf '0x%x/0x%x' "${m%/*}" "${m#*/}")"* ]]
+		[[ $output != *"not applied"* ]]
+		[[ $(ctaccel_g -j status | jq -r .mark) == "$m" ]]
+		# the table matches the new mark only, once the change returns
+		in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
+		[[ $(grep -c "notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+		[[ $(grep -c "meta mark & ${m#*/} == ${m%/*} notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+		# packets keep going, marked the new way
+		m=$(ctaccel_g -j stats | jq .counters.bypassed_packets)
+		wait_until 100 '(( $(ctaccel_g -j stats | jq .counters.bypassed_packets) > m + 1000 ))'
+	done
+	traffic_stop
+	# every packet of every flow went past nf_conntrack, before, during and
+	# after each change: not one entry (a packet that met no notrack rule
+	# would have made one, mid-stream)
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	# no program was loaded
+	[[ $(ctaccel_g -j status | jq -c .programs) == "$progs" ]]
+	ctaccel_g unload >/dev/null
+	ctaccel_g load >/dev/null
+}

@@ -115,10 +115,13 @@ gauges_equal_table() {
 	[[ $(counter migrations_started) -eq $started ]]
 	[[ $(ctaccel_flows) == "$before" ]]
 	equal_to_conntrack
+	# what an interrupted migration leaves is a problem of the status
+	ctaccel_g -j status | jq -e 'any(.problems[]; startswith("ctaccel_flows_new is pinned: a migration"))'
 	# the name free again, the same change goes through
 	rm "$PIN/ctaccel_flows_new"
 	run ctaccel_g set max-flows 8192
 	[[ $status -eq 0 ]]
 	[[ ! -e $PIN/ctaccel_flows_new ]]
+	ctaccel_g -j status | jq -e '[.problems[] | select(contains("ctaccel_flows_new"))] | length == 0'
 	[[ $(ctaccel_flows) == "$before" ]]
 }

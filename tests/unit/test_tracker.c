@@ -55,14 +55,14 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 {
 	struct env *e = calloc(1, sizeof(*e));
 	struct ctaccel_config cfg;
-	struct ctaccel_timeouts to;
+	struct ctaccel_live to;
 	int i;
 
 	assert_non_null(e);
 	e->hz = ctaccel_kernel_hz();
 	assert_true(e->hz >= 100);
 	ctaccel_config_default(&cfg, e->hz);
-	ctaccel_timeouts_default(&to, e->hz);
+	ctaccel_live_default(&to, e->hz);
 	if (timeouts_ms)
 		for (i = 0; i < CTACCEL_ST__MAX; i++)
 			if (timeouts_ms[i])
@@ -82,7 +82,7 @@ static struct env *env_new(__u32 max_entries, const __u64 *timeouts_ms)
 			bpf_map__set_max_entries(e->skel->maps.ctaccel_unreplied, unreplied_slots),
 			0);
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
-	e->skel->data_timeouts->ctaccel_timeouts = to;
+	e->skel->data_live->ctaccel_live = to;
 	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(tracker__load(e->skel), 0);
 	e->flows_fd = bpf_map__fd(e->skel->maps.ctaccel_flows);
@@ -703,7 +703,7 @@ static struct env *env_migrating(struct env *prev)
 	assert_non_null(e->skel);
 	cfg.flags |= kernel_cfg_flags(features) | CTACCEL_CFG_MIGRATING;
 	memcpy((void *)&e->skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
-	ctaccel_timeouts_default(&e->skel->data_timeouts->ctaccel_timeouts, e->hz);
+	ctaccel_live_default(&e->skel->data_live->ctaccel_live, e->hz);
 	e->skel->rodata->parse_copy_always = copy_headers;
 	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_flows_prev, prev->flows_fd), 0);
 	assert_int_equal(bpf_map__reuse_fd(e->skel->maps.ctaccel_stats, prev->stats_fd), 0);
@@ -1979,7 +1979,7 @@ static void test_expiry_walks_after_timeout_change(void **state)
 {
 	__u64 timeouts[CTACCEL_ST__MAX] = {[CTACCEL_ST_SYN_SENT] = 300};
 	struct endpoint c = ep("198.18.0.3", 46100), s = ep("198.18.1.1", 80);
-	volatile struct ctaccel_timeouts *to;
+	volatile struct ctaccel_live *to;
 	struct ctaccel_expiry x;
 	__u64 passes;
 	struct env *e;
@@ -1988,7 +1988,7 @@ static void test_expiry_walks_after_timeout_change(void **state)
 
 	(void)state;
 	e = env_new(0, timeouts);
-	to = &e->skel->data_timeouts->ctaccel_timeouts;
+	to = &e->skel->data_live->ctaccel_live;
 	assert_int_equal(expiry_ctl(bpf_program__fd(pin_prog(e->skel, PIN_EXPIRY_CTL)), 10, 0), 0);
 	/* the first check walks (a new program's generation is none) */
 	for (i = 0; i < 500; i++) {

@@ -212,8 +212,9 @@ static void set_report(const struct ctaccel_setting_change *ch, void *ctx)
 	if (w->changes)
 		json_array_append_new(w->changes, ctjson_setting_change(ch));
 	else
-		cli_info(w->c, "%s %s -> %s%s%s%s\n", ch->ref->key, ch->was, ch->asked,
-			 unit ? " " : "", unit ? unit : "", ch->kept ? " (not applied)" : "");
+		cli_info(w->c, "%s %s -> %s%s%s%s%s%s\n", ch->ref->key, ch->was, ch->asked,
+			 unit ? " " : "", unit ? unit : "", ch->kept ? " (not applied: " : "",
+			 ch->kept ? ch->kept : "", ch->kept ? ")" : "");
 }
 
 /*

@@ -226,9 +226,10 @@ bool daemon_ready(struct daemon *d)
 }
 
 /* The load settings a PUT /v1/config asks to change that cannot change now
- * (fixed until a new load, or a size, which a started daemon cannot
- * migrate): the first, in why. */
+ * (fixed until a new load; a size, which a started daemon cannot migrate;
+ * the mark with local on): the first, in why. */
 struct put_walk {
+	struct ctaccel *h;
 	const struct ctaccel_load_opts *was, *asked;
 	char *why;
 	size_t whylen;
@@ -237,15 +238,13 @@ struct put_walk {
 static int put_fixed(const struct ctaccel_setting_ref *ref, void *ctx)
 {
 	struct put_walk *w = ctx;
-	const char *reason = ctaccel_setting_not_live(ref->s);
+	const char *reason;
 	char a[256], b[256];
 
 	if (ctaccel_setting_format(ref, w->was, 0, a, sizeof(a)) ||
 	    ctaccel_setting_format(ref, w->asked, 0, b, sizeof(b)) || !strcmp(a, b))
 		return 0;
-	if (ref->s->off == offsetof(struct ctaccel_load_opts, max_flows) ||
-	    ref->s->off == offsetof(struct ctaccel_load_opts, unreplied_max))
-		reason = DAEMON_STARTED_NO_LOAD;
+	reason = ctaccel_setting_kept(w->h, ref->s, DAEMON_STARTED_NO_LOAD);
 	if (!reason)
 		return 0;
 	snprintf(w->why, w->whylen, "%s %s -> %s cannot change now: %s", ref->key, a, b, reason);
@@ -271,7 +270,7 @@ int daemon_config_put(struct daemon *d, const struct config_put *p, ctaccel_chan
 	struct put_report report = {.fn = fn, .ctx = ctx};
 	struct ctaccel_load_opts was, o;
 	struct ctaccel_setting_ref ref;
-	struct put_walk w = {.was = &was, .asked = &o, .why = why, .whylen = whylen};
+	struct put_walk w = {.h = d->h, .was = &was, .asked = &o, .why = why, .whylen = whylen};
 	unsigned int kept;
 	size_t i;
 	int err;

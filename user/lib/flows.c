@@ -245,11 +245,9 @@ void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hz = hz;
-	cfg->mark = CTACCEL_MARK_DEFAULT;
-	cfg->mark_mask = CTACCEL_MARK_DEFAULT;
 }
 
-void ctaccel_timeouts_default(struct ctaccel_timeouts *t, unsigned int hz)
+void ctaccel_live_default(struct ctaccel_live *t, unsigned int hz)
 {
 	int i;
 
@@ -258,6 +256,7 @@ void ctaccel_timeouts_default(struct ctaccel_timeouts *t, unsigned int hz)
 		t->timeout[i] = (__u64)ctaccel_state_default_timeout[i] * hz;
 	t->unack = (__u64)CTACCEL_TIMEOUT_UNACK_DEFAULT * hz;
 	t->gen = 2;
+	t->mark = ctaccel_mark_word(CTACCEL_MARK_DEFAULT, CTACCEL_MARK_DEFAULT);
 }
 
 int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies)

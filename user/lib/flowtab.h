@@ -62,10 +62,11 @@ int ctaccel_delete_flows(int del_prog_fd, const struct ctaccel_del_req *reqs, si
 /* The kernel's HZ: the tick is CLOCK_MONOTONIC_COARSE's resolution. */
 unsigned int ctaccel_kernel_hz(void);
 
-/* The configuration at `hz` with the default bypass mark. */
+/* The configuration at `hz`. */
 void ctaccel_config_default(struct ctaccel_config *cfg, unsigned int hz);
-/* nf_conntrack's timeouts at `hz`, the generation a load starts with. */
-void ctaccel_timeouts_default(struct ctaccel_timeouts *t, unsigned int hz);
+/* nf_conntrack's timeouts at `hz`, the generation a load starts with, the
+ * default bypass mark. */
+void ctaccel_live_default(struct ctaccel_live *t, unsigned int hz);
 
 /* The datapath's clock (jiffies), read through the ctaccel_clock program. */
 int ctaccel_clock_now(int clock_prog_fd, uint64_t *jiffies);

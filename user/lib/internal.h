@@ -119,11 +119,17 @@ int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m);
  * conversion each way (load.c). */
 /* The one conversion of the timeouts: seconds of the settings to jiffies at
  * `hz`, and back (load.c). */
-void timeouts_in(struct ctaccel_timeouts *t, unsigned int hz, const struct ctaccel_load_opts *o);
-void timeouts_out(const struct ctaccel_timeouts *t, unsigned int hz, struct ctaccel_load_opts *o);
-/* The open state's timeouts: its map, or an older ABI's configuration
+void timeouts_in(struct ctaccel_live *t, unsigned int hz, const struct ctaccel_load_opts *o);
+void timeouts_out(const struct ctaccel_live *t, unsigned int hz, struct ctaccel_load_opts *o);
+/* The open state's live settings: its map, or an older ABI's configuration
  * (live.c). */
-int state_timeouts(struct ctaccel *h, struct ctaccel_timeouts *t);
+int state_live(struct ctaccel *h, struct ctaccel_live *t);
+/* Table inet ctaccel with a notrack rule per mark word, in one transaction
+ * (nft.c): two while the mark changes. */
+int nft_install_marks(struct ctaccel *h, const __u64 *marks, size_t n);
+/* Wait until no program that ran before this call still runs: an RCU grace
+ * period (migrate.c). */
+int programs_settle(void);
 
 /* The datapath's clock, jiffies (flows.c). */
 int clock_now(struct ctaccel *h, uint64_t *jiffies);

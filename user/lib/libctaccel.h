@@ -192,6 +192,11 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 
 /* Why a load setting cannot change on a running instance; NULL: it can. */
 const char *ctaccel_setting_not_live(const struct ctaccel_setting *s);
+/* Why it cannot change on this one now (a live setting too: a size while a
+ * daemon holds the table, or for a caller that may not load programs, named
+ * by `no_load` as for ctaccel_apply; the mark with local on); NULL: it can. */
+const char *ctaccel_setting_kept(struct ctaccel *h, const struct ctaccel_setting *s,
+				 const char *no_load);
 
 /* A setting whose asked value differs from the state's. */
 struct ctaccel_setting_change {

@@ -11,10 +11,12 @@
  * takes a new timeout at its next packet, as nf_conntrack's flows take a
  * changed sysctl. The expiry pause is the timer's own setting.
  * The sizes of the table and the unreplied ring (max-flows, unreplied-max)
- * change by a migration to new maps under traffic (ctaccel_resize, load.c),
- * which keeps every flow. The other load settings shape what other parts hold
- * (the mark: nft's rule, marked sockets; local: the hooks) and take a new
- * load: each is said, never dropped silently.
+ * change by a migration to new maps under traffic (ctaccel_resize,
+ * migrate.c), which keeps every flow. The mark is a word of the same map, and
+ * nft's rule matches both marks while it changes; but with local on the
+ * host's marked sockets keep the old one, and it takes a new load, as
+ * `local` (the hooks) and the cgroup do: each is said, never dropped
+ * silently.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,40 +35,47 @@ const char *ctaccel_setting_not_live(const struct ctaccel_setting *s)
 	       "tracked flow";
 }
 
-int state_timeouts(struct ctaccel *h, struct ctaccel_timeouts *t)
+int state_live(struct ctaccel *h, struct ctaccel_live *t)
 {
 	__u32 zero = 0;
 	int i;
 
 	memset(t, 0, sizeof(*t));
-	if (h->fd[PIN_TIMEOUTS] < 0) {
+	if (h->fd[PIN_LIVE] < 0) {
 		/* an older ABI's state, read to be migrated: its configuration */
 		for (i = 0; i < CTACCEL_ST__MAX; i++)
 			t->timeout[i] = h->cfg.timeout_abi7[i];
 		t->unack = h->cfg.timeout_abi7[CTACCEL_ST__MAX];
+		t->mark = ctaccel_mark_word(h->cfg.mark_abi7, h->cfg.mark_mask_abi7);
 		return 0;
 	}
-	if (bpf_map_lookup_elem(h->fd[PIN_TIMEOUTS], &zero, t))
-		return lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_TIMEOUTS));
+	if (bpf_map_lookup_elem(h->fd[PIN_LIVE], &zero, t))
+		return lib_fail(h, -errno, "read %s/%s", h->root, pin_name(PIN_LIVE));
 	return 0;
 }
 
 /*
- * The timeouts into the pinned map, each word one aligned 8-byte store (a
- * packet reads a state's old timeout or its new one; a map update's copy
- * makes no such promise), the generation odd meanwhile and one more after
- * (kernel expiry walks after a change: bpf/expiry.bpf.h).
+ * The timeouts, or the mark, into the pinned map, each word one aligned
+ * 8-byte store (a packet reads a word's old value or its new one; a map
+ * update's copy makes no such promise); for the timeouts, the generation odd
+ * meanwhile and one more after (kernel expiry walks after a change:
+ * bpf/expiry.bpf.h).
  */
-static int timeouts_write(struct ctaccel *h, const struct ctaccel_timeouts *t)
+static int live_write(struct ctaccel *h, const struct ctaccel_live *t, bool mark)
 {
 	long page = sysconf(_SC_PAGESIZE);
-	struct ctaccel_timeouts *m;
+	struct ctaccel_live *m;
 	__u64 gen;
 	int i;
 
-	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd[PIN_TIMEOUTS], 0);
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, h->fd[PIN_LIVE], 0);
 	if (m == MAP_FAILED)
-		return lib_fail(h, -errno, "map %s/%s", h->root, pin_name(PIN_TIMEOUTS));
+		return lib_fail(h, -errno, "map %s/%s", h->root, pin_name(PIN_LIVE));
+	if (mark) {
+		__atomic_store_n(&m->mark, t->mark, __ATOMIC_SEQ_CST);
+		munmap(m, page);
+		return 0;
+	}
 	gen = __atomic_load_n(&m->gen, __ATOMIC_RELAXED) | 1;
 	__atomic_store_n(&m->gen, gen, __ATOMIC_SEQ_CST);
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
@@ -79,7 +88,7 @@ static int timeouts_write(struct ctaccel *h, const struct ctaccel_timeouts *t)
 
 int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 {
-	struct ctaccel_timeouts t;
+	struct ctaccel_live t;
 	const struct ctaccel_config *cfg = &h->cfg;
 	struct ctaccel_expiry_status x;
 	int err;
@@ -89,14 +98,14 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o)
 	if (!cfg->hz)
 		return lib_fail(h, -EPROTO, "settings of %s: no HZ in its configuration", h->root);
 	err = ctaccel_expiry_status(h, &x);
-	err = err ?: state_timeouts(h, &t);
+	err = err ?: state_live(h, &t);
 	if (err)
 		return err;
 	ctaccel_load_opts_default(o);
 	o->max_flows = h->max_flows;
 	o->unreplied_max = cfg->unreplied_max;
-	o->mark = cfg->mark;
-	o->mark_mask = cfg->mark_mask;
+	o->mark = ctaccel_mark_value(t.mark);
+	o->mark_mask = ctaccel_mark_mask(t.mark);
 	o->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
 	o->cgroup[0] = 0; /* not kept in the state */
 	o->expiry_interval_ms = x.interval_ms;
@@ -150,6 +159,54 @@ static bool is_size(const struct ctaccel_setting *s)
 	       s->off == offsetof(struct ctaccel_load_opts, unreplied_max);
 }
 
+static bool is_mark(const struct ctaccel_setting *s)
+{
+	return s->off == offsetof(struct ctaccel_load_opts, mark);
+}
+
+/* Why the mark cannot change now, or NULL. A gateway's (local off): tc marks
+ * a packet, and netfilter's raw prerouting hook sees it, in one RCU read
+ * section. The host's sockets keep the mark sock_ops or the UDP hooks gave
+ * them, for as long as they live. */
+static const char *mark_kept(const struct ctaccel *h)
+{
+	if (h->cfg.flags & CTACCEL_CFG_NO_LOCAL)
+		return NULL;
+	return "with local on, the host's sockets keep the mark they were given, and their "
+	       "packets would reach nf_conntrack mid-flow: it takes a new load ('ctaccel "
+	       "unload', then 'ctaccel load'), which ends every tracked flow";
+}
+
+/*
+ * The bypass mark from `was` to `want` under traffic: table inet ctaccel (if
+ * installed) matches both, the datapath takes the new one, an RCU grace
+ * period lets every packet marked with the old one pass the raw hook, and
+ * the table matches the new one only.
+ */
+static int mark_change(struct ctaccel *h, __u64 was, __u64 want)
+{
+	struct ctaccel_live t = {.mark = want};
+	__u64 both[2] = {was, want};
+	bool table = ctaccel_nft_present(h);
+	int err = 0;
+
+	if (table)
+		err = nft_install_marks(h, both, 2);
+	err = err ?: live_write(h, &t, true);
+	if (err)
+		return err;
+	err = programs_settle();
+	if (!err && table)
+		err = nft_install_marks(h, &want, 1);
+	if (err)
+		pr_warn(h,
+			"the mark is 0x%x/0x%x now, but table inet ctaccel still matches the old "
+			"one, 0x%x/0x%x, too: packets with those bits skip nf_conntrack",
+			ctaccel_mark_value(want), ctaccel_mark_mask(want), ctaccel_mark_value(was),
+			ctaccel_mark_mask(was));
+	return err;
+}
+
 /* Why the table cannot migrate now, or NULL. A running daemon holds the
  * table it opened: the migration is its own, at its start. */
 static const char *size_kept(struct ctaccel *h, const char *no_load)
@@ -165,13 +222,25 @@ static const char *size_kept(struct ctaccel *h, const char *no_load)
 	return NULL;
 }
 
+const char *ctaccel_setting_kept(struct ctaccel *h, const struct ctaccel_setting *s,
+				 const char *no_load)
+{
+	const char *why = ctaccel_setting_not_live(s);
+
+	if (!why && is_size(s))
+		why = size_kept(h, no_load);
+	if (!why && is_mark(s))
+		why = mark_kept(h);
+	return why;
+}
+
 int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, const char *no_load,
 		  ctaccel_change_fn fn, void *ctx, unsigned int *kept)
 {
 	struct ctaccel_load_opts was, want = *asked;
-	struct ctaccel_timeouts t, t_was;
+	struct ctaccel_live t, t_was;
 	struct diff_walk *w;
-	bool timeouts = false, expiry = false, size = false;
+	bool timeouts = false, expiry = false, size = false, mark = false;
 	struct ctaccel_migration m;
 	const char *size_why;
 	char why[256];
@@ -202,6 +271,7 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s);
 		expiry |= w->ref[i].s->live && is_expiry(w->ref[i].s);
 		size |= is_size(w->ref[i].s);
+		mark |= is_mark(w->ref[i].s) && !mark_kept(h);
 	}
 	size_why = size ? size_kept(h, no_load) : NULL;
 	if (size && !size_why) {
@@ -213,12 +283,12 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 	}
 	if (timeouts) {
 		/* every timeout at once, the generation once */
-		err = state_timeouts(h, &t_was);
+		err = state_live(h, &t_was);
 		if (err)
 			goto out;
 		t = t_was;
 		timeouts_in(&t, h->cfg.hz, &want);
-		err = timeouts_write(h, &t);
+		err = live_write(h, &t, false);
 		if (err)
 			goto out;
 	}
@@ -227,20 +297,27 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 		if (err) {
 			/* nothing changed: the timeouts go back too */
 			if (timeouts)
-				timeouts_write(h, &t_was);
+				live_write(h, &t_was, false);
 			goto out;
 		}
+	}
+	if (mark) {
+		/* last: its failure is said as it stands */
+		err = state_live(h, &t_was);
+		err = err
+			      ?: mark_change(h, t_was.mark,
+					     ctaccel_mark_word(want.mark, want.mark_mask));
+		if (err)
+			goto out;
 	}
 	for (i = 0; i < w->n; i++) {
 		struct ctaccel_setting_change c = {
 			.ref = &w->ref[i],
 			.was = w->text[i][0],
 			.asked = w->text[i][1],
-			.kept = ctaccel_setting_not_live(w->ref[i].s),
+			.kept = ctaccel_setting_kept(h, w->ref[i].s, no_load),
 		};
 
-		if (!c.kept && is_size(w->ref[i].s))
-			c.kept = size_why;
 		*kept += c.kept != NULL;
 		if (fn)
 			fn(&c, ctx);

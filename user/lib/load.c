@@ -178,7 +178,7 @@ static int pin_tracker(struct ctaccel *h, struct tracker *skel)
 	return err;
 }
 
-void timeouts_in(struct ctaccel_timeouts *t, unsigned int hz, const struct ctaccel_load_opts *o)
+void timeouts_in(struct ctaccel_live *t, unsigned int hz, const struct ctaccel_load_opts *o)
 {
 	int i;
 
@@ -187,7 +187,7 @@ void timeouts_in(struct ctaccel_timeouts *t, unsigned int hz, const struct ctacc
 	t->unack = (__u64)o->timeout_unack_s * hz;
 }
 
-void timeouts_out(const struct ctaccel_timeouts *t, unsigned int hz, struct ctaccel_load_opts *o)
+void timeouts_out(const struct ctaccel_live *t, unsigned int hz, struct ctaccel_load_opts *o)
 {
 	int i;
 
@@ -214,8 +214,6 @@ static int config_of(struct ctaccel *h, const struct ctaccel_load_opts *o,
 	}
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->hz = hz;
-	cfg->mark = o->mark;
-	cfg->mark_mask = o->mark_mask;
 	cfg->flags = o->local ? 0 : CTACCEL_CFG_NO_LOCAL;
 	cfg->abi = CTACCEL_ABI_VERSION;
 	cfg->unreplied_max = ctaccel_unreplied_slots(o);
@@ -244,8 +242,9 @@ int ctaccel_load(struct ctaccel *h, const struct ctaccel_load_opts *o)
 	}
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	/* the map's value when it is made, before any program can run */
-	timeouts_in(&skel->data_timeouts->ctaccel_timeouts, cfg.hz, o);
-	skel->data_timeouts->ctaccel_timeouts.gen = 2;
+	timeouts_in(&skel->data_live->ctaccel_live, cfg.hz, o);
+	skel->data_live->ctaccel_live.gen = 2;
+	skel->data_live->ctaccel_live.mark = ctaccel_mark_word(o->mark, o->mark_mask);
 	err = bpf_map__set_max_entries(skel->maps.ctaccel_flows, o->max_flows);
 	err = err ?: bpf_map__set_max_entries(skel->maps.ctaccel_unreplied, cfg.unreplied_max);
 	err = err ?: tracker__load(skel);

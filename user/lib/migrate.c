@@ -19,9 +19,8 @@
 #include "internal.h"
 #include "tracker.skel.h"
 
-/* Wait until no program that ran before this call still runs: an RCU grace
- * period (the tc and cgroup programs run inside RCU read sections). */
-static int programs_settle(void)
+/* The tc and cgroup programs run inside RCU read sections. */
+int programs_settle(void)
 {
 	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno : 0;
 }
@@ -177,9 +176,9 @@ static const struct abi_step {
 	 "last counter: a build of ABI 6 before 2026-12-07 has six counters fewer); the "
 	 "counters map is rebuilt, every counter and gauge carried by name"},
 	{7, 96,
-	 "the timeouts leave the programs' read-only configuration for a map of their own, "
-	 "ctaccel_timeouts, written live (their old place in the configuration is zero); the "
-	 "migration makes the map with the state's timeouts before any program reads it"},
+	 "the timeouts and the mark leave the programs' read-only configuration for a map of "
+	 "their own, ctaccel_live, written live (their old places in the configuration are "
+	 "zero); the migration makes the map with the state's before any program reads it"},
 };
 
 #define ABI_STEPS (sizeof(abi_steps) / sizeof(abi_steps[0]))

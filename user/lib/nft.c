@@ -43,26 +43,41 @@ bool ctaccel_nft_present(struct ctaccel *h)
 	return nft_run(h, "list table inet ctaccel", true) == 0;
 }
 
-int ctaccel_nft_install(struct ctaccel *h)
+int nft_install_marks(struct ctaccel *h, const __u64 *marks, size_t n)
 {
-	char cmd[1024];
+	static const char *const hooks[] = {"prerouting", "output"};
+	char cmd[2048];
+	size_t len, i, j;
 
 	/* add + delete + define: replaces any older table atomically. */
-	snprintf(cmd, sizeof(cmd),
-		 "add table inet ctaccel\n"
-		 "delete table inet ctaccel\n"
-		 "table inet ctaccel {\n"
-		 "\tchain prerouting {\n"
-		 "\t\ttype filter hook prerouting priority raw; policy accept;\n"
-		 "\t\tmeta mark & 0x%08x == 0x%08x notrack\n"
-		 "\t}\n"
-		 "\tchain output {\n"
-		 "\t\ttype filter hook output priority raw; policy accept;\n"
-		 "\t\tmeta mark & 0x%08x == 0x%08x notrack\n"
-		 "\t}\n"
-		 "}\n",
-		 h->cfg.mark_mask, h->cfg.mark, h->cfg.mark_mask, h->cfg.mark);
+	len = snprintf(cmd, sizeof(cmd),
+		       "add table inet ctaccel\ndelete table inet ctaccel\ntable inet ctaccel {\n");
+	for (i = 0; i < 2 && len < sizeof(cmd); i++) {
+		len += snprintf(cmd + len, sizeof(cmd) - len,
+				"\tchain %s {\n"
+				"\t\ttype filter hook %s priority raw; policy accept;\n",
+				hooks[i], hooks[i]);
+		for (j = 0; j < n && len < sizeof(cmd); j++)
+			len += snprintf(cmd + len, sizeof(cmd) - len,
+					"\t\tmeta mark & 0x%08x == 0x%08x notrack\n",
+					ctaccel_mark_mask(marks[j]), ctaccel_mark_value(marks[j]));
+		if (len < sizeof(cmd))
+			len += snprintf(cmd + len, sizeof(cmd) - len, "\t}\n");
+	}
+	if (len < sizeof(cmd))
+		len += snprintf(cmd + len, sizeof(cmd) - len, "}\n");
+	if (len >= sizeof(cmd))
+		return lib_fail(h, -E2BIG, "nft: the table's text");
 	return nft_run(h, cmd, false);
+}
+
+int ctaccel_nft_install(struct ctaccel *h)
+{
+	struct ctaccel_live t;
+	int err;
+
+	err = state_live(h, &t);
+	return err ?: nft_install_marks(h, &t.mark, 1);
 }
 
 int ctaccel_nft_remove(struct ctaccel *h)

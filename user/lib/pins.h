@@ -52,7 +52,7 @@
 	X(MONITOR,        "ctaccel_monitor",          MAP,  tracker, ctaccel_monitor,        KEEP)   \
 	X(EXPIRY,         "ctaccel_expiry",           MAP,  tracker, ctaccel_expiry,         KEEP)   \
 	X(LATENCY,        "ctaccel_latency",          MAP,  tracker, ctaccel_latency,        KEEP)   \
-	X(TIMEOUTS,       "ctaccel_timeouts",         MAP,  tracker, data_timeouts,          KEEP)   \
+	X(LIVE,           "ctaccel_live",             MAP,  tracker, data_live,              KEEP)   \
 	X(CONFIG,         "ctaccel_config",           MAP,  tracker, rodata,                 SWAP)   \
 	X(EGRESS,         "prog_egress",              PROG, tracker, ctaccel_egress,         SWAP)   \
 	X(DELETE,         "prog_delete",              PROG, tracker, ctaccel_delete,         SWAP)   \

@@ -156,16 +156,17 @@ struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settin
 	/* settings read back from an older ABI's state (layout_migrate()) */
 	cfg.abi = CTACCEL_ABI_VERSION;
 	memset(cfg.timeout_abi7, 0, sizeof(cfg.timeout_abi7));
+	cfg.mark_abi7 = cfg.mark_mask_abi7 = 0;
 	memcpy((void *)&skel->rodata->ctaccel_cfg, &cfg, sizeof(cfg));
 	/* the timeouts' value where the map is made here, not reused (state
 	 * of an older ABI has none: its configuration's) */
-	*err = state_timeouts(h, &skel->data_timeouts->ctaccel_timeouts);
+	*err = state_live(h, &skel->data_live->ctaccel_live);
 	if (*err) {
 		tracker__destroy(skel);
 		return NULL;
 	}
-	if (!skel->data_timeouts->ctaccel_timeouts.gen)
-		skel->data_timeouts->ctaccel_timeouts.gen = 2;
+	if (!skel->data_live->ctaccel_live.gen)
+		skel->data_live->ctaccel_live.gen = 2;
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
 	*err = reuse_maps(h, skel, instead, entries);
 	*err = *err ?: tracker__load(skel);

@@ -43,7 +43,9 @@ const struct ctaccel_setting ctaccel_load_settings[] = {
 		.type = CTACCEL_SETTING_MARK,
 		.off = ROW_OFF(mark),
 		.off2 = ROW_OFF(mark_mask),
-		.help = "the bypass mark: VALUE/MASK, VALUE non-zero and within MASK",
+		.live = true, /* with local off only (live.c) */
+		.help = "the bypass mark: VALUE/MASK, VALUE non-zero and within MASK (live with "
+			"local off)",
 	},
 	{
 		.key = "local",

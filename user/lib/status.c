@@ -117,7 +117,7 @@ static void progs_read(struct ctaccel *h, struct ctaccel_status *s)
 int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 {
 	const struct ctaccel_config *cfg = &h->cfg;
-	struct ctaccel_timeouts t;
+	struct ctaccel_live t;
 	struct ctaccel_load_opts o;
 	struct ctaccel_stats st;
 	struct utsname u;
@@ -133,15 +133,15 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	s->fill = h->max_flows ? (double)s->flows / h->max_flows : 0.0;
 	s->hz = cfg->hz;
 	progs_read(h, s);
-	err = state_timeouts(h, &t);
+	err = state_live(h, &t);
 	if (err)
 		return err;
 	timeouts_out(&t, cfg->hz, &o);
 	for (i = 1; i < CTACCEL_ST__MAX; i++)
 		s->timeout_s[i] = o.timeout_s[i];
 	s->timeout_unack_s = o.timeout_unack_s;
-	s->mark = cfg->mark;
-	s->mark_mask = cfg->mark_mask;
+	s->mark = ctaccel_mark_value(t.mark);
+	s->mark_mask = ctaccel_mark_mask(t.mark);
 	s->local = !(cfg->flags & CTACCEL_CFG_NO_LOCAL);
 	s->features = ctaccel_features_in_use(h);
 	if (!uname(&u))
@@ -160,6 +160,14 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = ctaccel_status_problem(
 			s, "the pinned policy is not the one in use (an update was "
 			   "interrupted)");
+	if (!err && pin_exists(h, pin_name(PIN_FLOWS_NEXT)))
+		err = ctaccel_status_problem(
+			s,
+			"%s is pinned: a migration of the table is under way, or stopped after its "
+			"new table was pinned (then its programs go on counting every packet, and "
+			"another migration refuses until 'ctaccel unload' and 'load', which end "
+			"every flow)",
+			pin_name(PIN_FLOWS_NEXT));
 	s->sockops = pin_exists(h, pin_name(PIN_SOCKOPS));
 	s->udp_hooks = true; /* the other cgroup links: UDP's bind and connect */
 	for (i = 0; i < PIN__COUNT; i++)
