@@ -185,8 +185,10 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
  * kept: ""). A row of ctaccel_load_settings marked live changes on a running
  * instance: the timeouts (written into their map, no program loaded; a flow
  * takes its new timeout at its next packet, as nf_conntrack's do after a
- * sysctl change), the expiry pause, and the sizes (a migration of the table,
- * which loads programs). The others take a new load.
+ * sysctl change), the expiry pause, the sizes (a migration of the table,
+ * which loads programs) and, with local off, the mark (a word of the same
+ * map; nft matches both marks for an RCU grace period). The others take a
+ * new load.
  */
 int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 

@@ -281,6 +281,17 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 		pr_info(h, "migrated %u flows to a table of %u in %.1f ms (%u passes, %u ended)",
 			m.moved, want.max_flows, m.duration_ns / 1e6, m.passes, m.conflicts);
 	}
+	if (mark) {
+		/* before the timeouts and the pause: a failure before its word is
+		 * written leaves them as they were (a failure after is said as it
+		 * stands) */
+		err = state_live(h, &t_was);
+		err = err
+			      ?: mark_change(h, t_was.mark,
+					     ctaccel_mark_word(want.mark, want.mark_mask));
+		if (err)
+			goto out;
+	}
 	if (timeouts) {
 		/* every timeout at once, the generation once */
 		err = state_live(h, &t_was);
@@ -300,15 +311,6 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 				live_write(h, &t_was, false);
 			goto out;
 		}
-	}
-	if (mark) {
-		/* last: its failure is said as it stands */
-		err = state_live(h, &t_was);
-		err = err
-			      ?: mark_change(h, t_was.mark,
-					     ctaccel_mark_word(want.mark, want.mark_mask));
-		if (err)
-			goto out;
 	}
 	for (i = 0; i < w->n; i++) {
 		struct ctaccel_setting_change c = {
