@@ -219,7 +219,7 @@ attach_then_unmount() {
 	[[ -z $(hook_progs vgs egress) ]]
 }
 
-@test "nft table deleted behind ctaccel's back: status reports it, the daemon restores it" {
+@test "nft table deleted or changed behind ctaccel's back: status reports it, the daemon (or the next policy add) restores it" {
 	daemon_start --policy all
 	in_ns "$G" nft list table inet ctaccel >/dev/null
 	# removed while no daemon runs: the report cannot race the repair
@@ -241,6 +241,21 @@ attach_then_unmount() {
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
 	in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 10 >/dev/null
 	[[ $(in_ns "$G" conntrack -L -p tcp 2>/dev/null | grep -c 198.18.0.2) -eq 0 ]]
+	# the table still there, its rule gone: the same, told apart
+	in_ns "$G" nft flush chain inet ctaccel prerouting
+	status_until '.nft_table and (.problems | length) == 0'
+	grep -q "nft table inet ctaccel was changed behind ctaccel's back: restored" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(repairs nft_table) -eq 3 ]]
+	in_ns "$G" nft list table inet ctaccel | grep -q "meta mark & 0x01000000 == 0x01000000 notrack"
+	# with no daemon: a rule added there is a problem until the next policy add
+	daemon_stop
+	in_ns "$G" nft add rule inet ctaccel output counter
+	ctaccel_g -j status | jq -e '.nft_table and any(.problems[]; startswith("nft table inet ctaccel is not as ctaccel makes it for the mark in force (0x01000000/0x01000000"))'
+	ctaccel_g policy add 198.18.9.0/24 >/dev/null
+	ctaccel_g -j status | jq -e '.nft_table and (.problems | length) == 0'
+	[[ $(in_ns "$G" nft list table inet ctaccel | grep -c notrack) -eq 2 ]]
+	! in_ns "$G" nft list table inet ctaccel | grep -q counter
+	ctaccel_g policy del 198.18.9.0/24 >/dev/null
 }
 
 @test "a device deleted while attached: reported, forgotten, traffic on the others unharmed; programs put back" {

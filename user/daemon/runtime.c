@@ -96,21 +96,25 @@ int daemon_policy_replace(struct daemon *d, const struct ctaccel_rule *rules, si
 static void repair_nft(struct daemon *d)
 {
 	struct ctaccel_rule *rules;
+	enum ctaccel_nft_table t;
+	const char *what;
 	size_t n = 0;
 	int rc;
 
 	if (ctaccel_policy_read(d->h, &rules, &n))
 		return;
 	free(rules);
-	if (!n || ctaccel_nft_present(d->h))
+	t = n ? ctaccel_nft_table(d->h) : CTACCEL_NFT_CURRENT;
+	if (t == CTACCEL_NFT_CURRENT)
 		return;
+	what = t == CTACCEL_NFT_ABSENT ? "missing" : "changed behind ctaccel's back";
 	rc = ctaccel_nft_install(d->h);
 	if (!rc) {
 		COUNT(d, repairs[REPAIR_NFT], 1);
-		daemon_warn("nft table inet ctaccel was missing: restored");
+		daemon_warn("nft table inet ctaccel was %s: restored", what);
 	} else {
 		COUNT(d, repair_errors, 1);
-		daemon_err("nft table inet ctaccel is missing: %s", strerror(-rc));
+		daemon_err("nft table inet ctaccel is %s: %s", what, strerror(-rc));
 	}
 }
 

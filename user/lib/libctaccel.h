@@ -291,6 +291,11 @@ int ctaccel_policy_sync(struct ctaccel *h);
 
 /* ---- nftables (nft.c) ---- */
 bool ctaccel_nft_present(struct ctaccel *h);
+/* Table inet ctaccel: absent; as ctaccel_nft_install() makes it for the mark
+ * in force; or other (a rule changed behind ctaccel's back, a mark change
+ * that did not finish). */
+enum ctaccel_nft_table { CTACCEL_NFT_ABSENT, CTACCEL_NFT_CURRENT, CTACCEL_NFT_OTHER };
+enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h);
 int ctaccel_nft_install(struct ctaccel *h);
 int ctaccel_nft_remove(struct ctaccel *h);
 

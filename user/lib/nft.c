@@ -10,7 +10,8 @@
 #include <nftables/libnftables.h>
 #include "internal.h"
 
-static int nft_run(struct ctaccel *h, const char *cmd, bool quiet)
+/* `cmd` through libnftables; its listing into out (NULL: dropped). */
+static int nft_run_out(struct ctaccel *h, const char *cmd, bool quiet, char *out, size_t outlen)
 {
 	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
 	int rc;
@@ -23,6 +24,8 @@ static int nft_run(struct ctaccel *h, const char *cmd, bool quiet)
 	nft_ctx_buffer_output(ctx);
 	nft_ctx_buffer_error(ctx);
 	rc = nft_run_cmd_from_buffer(ctx, cmd);
+	if (!rc && out)
+		snprintf(out, outlen, "%s", nft_ctx_get_output_buffer(ctx));
 	if (rc && !quiet) {
 		char msg[512];
 		size_t n;
@@ -38,9 +41,50 @@ static int nft_run(struct ctaccel *h, const char *cmd, bool quiet)
 	return rc ? -EIO : 0;
 }
 
+static int nft_run(struct ctaccel *h, const char *cmd, bool quiet)
+{
+	return nft_run_out(h, cmd, quiet, NULL, 0);
+}
+
 bool ctaccel_nft_present(struct ctaccel *h)
 {
 	return nft_run(h, "list table inet ctaccel", true) == 0;
+}
+
+/* How many lines of `text` hold `what`. */
+static int lines_with(const char *text, const char *what)
+{
+	const char *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, what))) {
+		n++;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+	}
+	return n;
+}
+
+enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h)
+{
+	char text[4096], rule[96];
+	struct ctaccel_live t;
+
+	if (nft_run_out(h, "list table inet ctaccel", true, text, sizeof(text)))
+		return CTACCEL_NFT_ABSENT;
+	if (state_live(h, &t))
+		return CTACCEL_NFT_OTHER;
+	/* as nft lists what ctaccel_nft_install() wrote: both hooks, and in
+	 * all of it one rule, the mark's, in each */
+	snprintf(rule, sizeof(rule), "meta mark & 0x%08x == 0x%08x notrack",
+		 ctaccel_mark_mask(t.mark), ctaccel_mark_value(t.mark));
+	if (lines_with(text, "hook prerouting priority raw; policy accept;") == 1 &&
+	    lines_with(text, "hook output priority raw; policy accept;") == 1 &&
+	    lines_with(text, "type ") == 2 && lines_with(text, rule) == 2 &&
+	    lines_with(text, "\t\t") == 4)
+		return CTACCEL_NFT_CURRENT;
+	return CTACCEL_NFT_OTHER;
 }
 
 int nft_install_marks(struct ctaccel *h, const __u64 *marks, size_t n)

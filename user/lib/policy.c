@@ -284,8 +284,7 @@ int ctaccel_policy_sync(struct ctaccel *h)
 	if (err)
 		return lib_fail(h, err, "read the policy in %s", h->root);
 	if (slot_id != pin_id)
-		err = bpf_map_update_elem(h->fd[PIN_POLICY], &zero, &fd, BPF_ANY) ? -errno
-											 : 1;
+		err = bpf_map_update_elem(h->fd[PIN_POLICY], &zero, &fd, BPF_ANY) ? -errno : 1;
 	if (err == 1)
 		err = policy_gen_bump(h, false) ?: 1;
 	close(fd);
@@ -406,6 +405,7 @@ static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool a
 	struct ctaccel_policy_val v = rule_val(r), old;
 	struct ctaccel_policy_key k[CTACCEL_RULE_KEYS_MAX];
 	bool existed[CTACCEL_RULE_KEYS_MAX] = {}, nft_here = false;
+	enum ctaccel_nft_table nft;
 	int fd, i, n, err, missing = 0;
 
 	err = ctaccel_policy_sync(h);
@@ -415,12 +415,14 @@ static int policy_change(struct ctaccel *h, const struct ctaccel_rule *r, bool a
 	fd = policy_inner_fd(h);
 	if (fd < 0)
 		return lib_fail(h, fd, "policy: open the current policy");
-	if (add && !ctaccel_nft_present(h)) {
-		/* The notrack rule first: no packet is marked before it exists. */
+	nft = add ? ctaccel_nft_table(h) : CTACCEL_NFT_CURRENT;
+	if (nft != CTACCEL_NFT_CURRENT) {
+		/* The notrack rule first: no packet is marked before it exists
+		 * (a table changed behind ctaccel's back is made again). */
 		err = ctaccel_nft_install(h);
 		if (err)
 			goto out;
-		nft_here = true;
+		nft_here = nft == CTACCEL_NFT_ABSENT;
 	}
 	n = ctaccel_rule_keys(r, k);
 	for (i = 0; i < n; i++) {
@@ -493,7 +495,7 @@ int ctaccel_policy_replace(struct ctaccel *h, const struct ctaccel_rule *rules, 
 			if (bpf_map_update_elem(fd, &k[j], &v, BPF_ANY))
 				err = lib_fail(h, -errno, "policy: rule %zu", i);
 	}
-	if (!err && n && !ctaccel_nft_present(h))
+	if (!err && n && ctaccel_nft_table(h) != CTACCEL_NFT_CURRENT)
 		err = ctaccel_nft_install(h);
 	/* The pin first: under the lock, the next edit finds the trie the
 	 * datapath is about to use. */

@@ -120,6 +120,7 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	struct ctaccel_live t;
 	struct ctaccel_load_opts o;
 	struct ctaccel_stats st;
+	enum ctaccel_nft_table nft;
 	struct utsname u;
 	int i, err;
 
@@ -149,7 +150,16 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 	err = devices_read(h, s);
 	if (!err)
 		policy_count(h, &s->policy_rules);
-	s->nft_table = ctaccel_nft_present(h);
+	nft = ctaccel_nft_table(h);
+	s->nft_table = nft != CTACCEL_NFT_ABSENT;
+	if (!err && nft == CTACCEL_NFT_OTHER)
+		err = ctaccel_status_problem(
+			s,
+			"nft table inet ctaccel is not as ctaccel makes it for the mark in force "
+			"(0x%08x/0x%08x: one notrack rule for it in each chain): changed behind "
+			"ctaccel's back, or a mark change did not finish; the next policy add, or "
+			"the daemon's repair, installs it again",
+			s->mark, s->mark_mask);
 	if (!err && s->policy_rules && !s->nft_table)
 		err = ctaccel_status_problem(
 			s,
