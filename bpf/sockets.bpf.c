@@ -2,7 +2,9 @@
 /*
  * Host TCP sockets: an iter/tcp program that aggregates the sockets of the
  * namespace it is run in (per-state counts, TIME_WAIT per local port and per
- * remote endpoint), and a tp_btf program that counts state transitions.
+ * remote endpoint), and a tp_btf program that counts state transitions. The
+ * two iterators (iter/tcp, iter/udp) also walk for a change of the bypass
+ * mark (mark_walk below).
  *
  * Each `ctaccel sockets`/`ctaccel tw` loads its own copy of this object, so the
  * aggregates in .bss and tw_remote belong to one run of the iterator and no
@@ -35,6 +37,19 @@ __u64 tw_remote_overflow; /* single writer: the iterator run */
 /* Set by a reader that keeps this object loaded and wants only state_count
  * (the daemon, per scrape): the per-port and per-remote detail is skipped. */
 __u32 states_only;
+
+/*
+ * A walk for a change of the bypass mark (user/lib/live.c), instead of the
+ * aggregates: the sockets that hold mark_old (a struct ctaccel_live mark
+ * word), counted by kind; with mark_rewrite, a full TCP socket that holds it
+ * takes mark_new instead, as sock_ops would give it now (a listener's
+ * SYN-ACKs and children then carry the new one too). Set by userspace before
+ * the run, under the reader's lock.
+ */
+__u32 mark_walk, mark_rewrite;
+__u64 mark_old, mark_new;
+__u64 mark_held[CTACCEL_MH__MAX]; /* single writer: the iterator run */
+__u64 mark_rewritten;		  /* single writer: the iterator run */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -70,6 +85,51 @@ static __always_inline void tw_remote_add(const struct sock_common *skc)
 		tw_remote_overflow++;
 }
 
+static __always_inline bool mark_holds(__u32 mark)
+{
+	return (mark & ctaccel_mark_mask(mark_old)) == ctaccel_mark_value(mark_old);
+}
+
+/* One TCP socket of a mark walk. The iterator holds a full socket's lock
+ * while the program runs, which bpf_setsockopt() needs. */
+static __always_inline void tcp_mark_walk(struct sock_common *skc, __u32 state)
+{
+	struct tcp_sock *tp;
+	int mark;
+
+	if (state == TCP_TIME_WAIT) {
+		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
+
+		if (tw && mark_holds(tw->tw_sk.tw_mark))
+			mark_held[CTACCEL_MH_TIME_WAIT]++;
+		return;
+	}
+	if (state == TCP_NEW_SYN_RECV) {
+		struct tcp_request_sock *rq = bpf_skc_to_tcp_request_sock(skc);
+
+		if (rq && mark_holds(rq->req.ir_mark))
+			mark_held[CTACCEL_MH_REQUEST]++;
+		return;
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return;
+	mark = tp->inet_conn.icsk_inet.sk.sk_mark;
+	if (!mark_holds(mark))
+		return;
+	if (mark_rewrite) {
+		/* the old mark's bits out, the new one's in */
+		mark &= ~ctaccel_mark_mask(mark_old);
+		mark = (mark & ~ctaccel_mark_mask(mark_new)) | ctaccel_mark_value(mark_new);
+		if (!bpf_setsockopt(tp, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+			mark_rewritten++;
+			if (!mark_holds(mark))
+				return;
+		}
+	}
+	mark_held[CTACCEL_MH_TCP]++;
+}
+
 /* The iterator runs sequentially in one task: plain increments are exact. */
 SEC("iter/tcp")
 int ctaccel_tcp_iter(struct bpf_iter__tcp *ctx)
@@ -80,6 +140,10 @@ int ctaccel_tcp_iter(struct bpf_iter__tcp *ctx)
 	if (!skc)
 		return 0;
 	state = skc->skc_state;
+	if (mark_walk) {
+		tcp_mark_walk(skc, state);
+		return 0;
+	}
 	if (state == TCP_TIME_WAIT) {
 		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
 
@@ -97,6 +161,17 @@ int ctaccel_tcp_iter(struct bpf_iter__tcp *ctx)
 	}
 	if (state < CTACCEL_TCP_STATE_SLOTS)
 		state_count[state]++;
+	return 0;
+}
+
+/* UDP sockets, for a mark walk only (nothing else reads them). */
+SEC("iter/udp")
+int ctaccel_udp_iter(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *up = ctx->udp_sk;
+
+	if (up && mark_walk && mark_holds(up->inet.sk.sk_mark))
+		mark_held[CTACCEL_MH_UDP]++;
 	return 0;
 }
 

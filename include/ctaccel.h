@@ -366,6 +366,20 @@ static inline __u64 ctaccel_mark_word(__u32 value, __u32 mask)
 }
 
 /*
+ * A walk of the host's sockets for a change of the bypass mark (the socket
+ * iterators of bpf/sockets.bpf.c, user/lib/live.c): those that still hold
+ * the old mark, by kind. A full TCP socket's mark is rewritten by the walk;
+ * the others keep theirs until they close.
+ */
+enum ctaccel_mark_holder {
+	CTACCEL_MH_TCP,	      /* a full TCP socket whose rewrite failed */
+	CTACCEL_MH_TIME_WAIT, /* a TIME_WAIT socket's ACKs and RSTs (tw_mark) */
+	CTACCEL_MH_REQUEST,   /* a SYN_RECV request's SYN-ACKs (ir_mark) */
+	CTACCEL_MH_UDP,	      /* a UDP socket (no setsockopt from iter/udp) */
+	CTACCEL_MH__MAX,
+};
+
+/*
  * A forwarding gateway: only the ingress program on devices, no sock_ops and
  * no host-socket tracepoint. Flows of the host's own sockets are not tracked
  * (nor bypassed); `ctaccel sockets`/`tw` still count host sockets, without

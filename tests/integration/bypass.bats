@@ -188,15 +188,93 @@ flows_by_port() {
 	[[ $out == "ok 36 fail 0" ]]
 }
 
-@test "the mark changes live on a gateway (local off) under traffic on both CPUs: nf_conntrack never sees a bypassed packet; with local on, refused and nothing changes" {
-	local progs m
-	# local on (this file's load): the host's sockets keep their mark
+# A listener's mark, as ss shows it.
+listener_mark() {
+	in_ns "$G" ss -tlne "sport = :$1" 2>/dev/null | grep -o 'fwmark:0x[0-9a-f]*'
+}
+
+@test "with local on the mark changes live: the host's TCP sockets take the new one at once, the old one stays matched while TIME_WAIT sockets hold it, a UDP socket that holds it refuses the change" {
+	local srv udp gen full tw i
 	ctaccel_g policy add all >/dev/null
+	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
+	# the gateway's own sockets, each marked by the policy: a listener, a
+	# connection accepted by it and held open, closed ones in TIME_WAIT
+	ip netns exec "$G" "$TCPGEN" server 198.18.0.1 8082 >/dev/null 2>&1 3>&- &
+	srv=$!
+	wait_until 100 '[[ $(listener_mark 8082) == fwmark:0x1000000 ]]'
+	in_ns "$C" "$TCPGEN" client 198.18.0.1 8082 o 1 20 >"$BATS_TEST_TMPDIR/held" 3>&- &
+	gen=$!
+	wait_until 100 '[[ $(in_ns "$G" ss -tnH state established "sport = :8082" | wc -l) -eq 1 ]]'
+	run in_ns "$G" "$TCPGEN" client 198.18.1.2 80 c 3
+	[[ $output == "ok 3 fail 0" ]]
+	# ss's count of the full sockets (those the walk can move) with the mark
+	full=$(in_ns "$G" ss -tanHe 2>/dev/null | grep -v "^TIME-WAIT" | grep -c "fwmark:0x1000000\b")
+	((full >= 2))
+	tw=$(in_ns "$G" ss -tanH state time-wait | wc -l)
+	((tw >= 3))
+	# a UDP socket bound where the policy covers it holds the mark, and no
+	# socket call can move it: refused, nothing changed
+	ip netns exec "$G" python3 -c 'import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.18.0.1", 5353))
+open("'"$BATS_TEST_TMPDIR"'/udp", "w").close()
+time.sleep(60)' &
+	udp=$!
+	wait_until 100 '[[ -e $BATS_TEST_TMPDIR/udp ]]'
 	run ctaccel_g set mark 0x2000000/0x2000000
 	echo "$output"
-	[[ $status -ne 0 && $output == *"with local on, the host's sockets keep the mark"* ]]
+	[[ $status -ne 0 && $output == *"1 UDP sockets hold the mark 0x1000000/0x1000000"* ]]
 	[[ $(ctaccel_g -j status | jq -r .mark) == 0x01000000/0x01000000 ]]
-	in_ns "$G" nft list table inet ctaccel | grep -q "meta mark & 0x01000000 == 0x01000000 notrack"
+	[[ $(listener_mark 8082) == fwmark:0x1000000 ]]
+	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
+	[[ $(grep -c "notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+	kill "$udp"
+	wait "$udp" || true
+	# the change: the listener and the held connection move, the TIME_WAIT
+	# sockets keep the old mark, so the table keeps matching it
+	run ctaccel_g set mark 0x2000000/0x2000000
+	echo "$output"
+	[[ $status -eq 0 && $output == *"mark 0x1000000/0x1000000 -> 0x2000000/0x2000000"* ]]
+	[[ $output == *"$full TCP sockets moved from mark 0x1000000/0x1000000 to 0x2000000/0x2000000"* ]]
+	# those of ss's TIME_WAIT sockets not yet gone (each lives 60 s)
+	[[ $output =~ "still matches mark 0x1000000/0x1000000: "([0-9]+)" TIME_WAIT sockets hold it" ]]
+	((BASH_REMATCH[1] >= 3 && BASH_REMATCH[1] <= tw))
+	! in_ns "$G" ss -tanHe 2>/dev/null | grep -v "^TIME-WAIT" | grep -q "fwmark:0x1000000\b"
+	[[ $(listener_mark 8082) == fwmark:0x2000000 ]]
+	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
+	[[ $(grep -c "notrack" "$BATS_TEST_TMPDIR/table") -eq 4 ]]
+	[[ $(grep -c "meta mark & 0x01000000 == 0x01000000 notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+	ctaccel_g status | grep -q "problem .*still matches the old mark 0x01000000/0x01000000"
+	# new connections both ways, and the held one's close, all marked the
+	# new way or the old: nf_conntrack never makes an entry
+	run in_ns "$C" "$TCPGEN" client 198.18.0.1 8082 c 5
+	[[ $output == "ok 5 fail 0" ]]
+	run in_ns "$G" "$TCPGEN" client 198.18.1.2 80 c 5
+	[[ $output == "ok 5 fail 0" ]]
+	wait "$gen"
+	grep -q "ok 1 fail 0" "$BATS_TEST_TMPDIR/held"
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	# once the last TIME_WAIT socket with the old mark is gone (60 s at most),
+	# `set` retires it
+	for ((i = 0; i < 45; i++)); do
+		run ctaccel_g set mark 0x2000000/0x2000000
+		[[ $output == *"no longer matches mark 0x1000000/0x1000000: no socket holds it"* ]] && break
+		sleep 2
+	done
+	echo "$output"
+	[[ $output == *"no longer matches mark 0x1000000/0x1000000"* ]]
+	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
+	[[ $(grep -c "notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+	[[ $(grep -c "meta mark & 0x02000000 == 0x02000000 notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
+	! ctaccel_g status | grep -q "still matches the old mark"
+	[[ $(in_ns "$G" conntrack -C) -eq 0 ]]
+	kill "$srv"
+	ctaccel_g unload >/dev/null
+	ctaccel_g load >/dev/null
+}
+
+@test "the mark changes live on a gateway (local off) under traffic on both CPUs: nf_conntrack never sees a bypassed packet" {
+	local progs m
 	ctaccel_g unload >/dev/null
 	ctaccel_g load local off >/dev/null
 	ctaccel_g attach vgc vgs >/dev/null

@@ -39,6 +39,12 @@ slot_id() {
 }
 
 # A repair counter of the daemon: ctaccel_repairs_total{what="$1"}.
+# A rule for mark 0x04000000 in both chains, in one transaction.
+old_mark_add() {
+	printf 'add rule inet ctaccel %s meta mark and 0x04000000 == 0x04000000 notrack\n' prerouting output |
+		in_ns "$G" nft -f -
+}
+
 repairs() {
 	url "http://127.0.0.1:$PORT/metrics" | awk -v k="ctaccel_repairs_total{what=\"$1\"}" '$1 == k {print $2}'
 }
@@ -255,6 +261,24 @@ attach_then_unmount() {
 	ctaccel_g -j status | jq -e '.nft_table and (.problems | length) == 0'
 	[[ $(in_ns "$G" nft list table inet ctaccel | grep -c notrack) -eq 2 ]]
 	! in_ns "$G" nft list table inet ctaccel | grep -q counter
+	# an older mark in both chains, as a mark change leaves it while sockets
+	# hold it (bypass.bats): a problem, not a changed table; the daemon's
+	# repair retires it once no socket holds it (here at once)
+	ctaccel_g -j status | jq -e '(.problems | length) == 0'
+	daemon_start --repair-interval 1
+	old_mark_add
+	status_until '(.problems | length) == 0'
+	grep -q "nft table inet ctaccel: 1 older marks retired, no socket holds them; 0 kept" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(repairs nft_table) -eq 1 ]]
+	! grep -q "nft table inet ctaccel was changed behind ctaccel's back: restored" "$BATS_FILE_TMPDIR/daemon.log"
+	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
+	[[ $(grep -c notrack "$BATS_TEST_TMPDIR/table") -eq 2 && $(grep -c 0x04000000 "$BATS_TEST_TMPDIR/table") -eq 0 ]]
+	daemon_stop
+	# with no daemon: the problem says so
+	old_mark_add
+	ctaccel_g -j status | jq -e '[.problems[] | select(test("still matches the old mark 0x04000000/0x04000000"))] | length == 1'
+	ctaccel_g set mark 0x01000000/0x01000000 2>&1 | grep -q "no longer matches mark 0x4000000/0x4000000: no socket holds it"
+	ctaccel_g -j status | jq -e '(.problems | length) == 0'
 	ctaccel_g policy del 198.18.9.0/24 >/dev/null
 }
 

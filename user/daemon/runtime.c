@@ -118,6 +118,34 @@ static void repair_nft(struct daemon *d)
 	}
 }
 
+/*
+ * Older marks a mark change left in the table for the sockets that held
+ * them: each retired once none does (the daemon's own socket iterator, kept
+ * loaded: the walk needs no capability then).
+ */
+static void repair_marks(struct daemon *d)
+{
+	uint64_t held[CTACCEL_MH__MAX];
+	uint64_t older[CTACCEL_NFT_MAX_MARKS];
+	int before, rc;
+
+	before = ctaccel_nft_retiring(d->h, older, CTACCEL_NFT_MAX_MARKS);
+	if (before <= 0 || !d->sockiter)
+		return;
+	pthread_mutex_lock(&d->sockiter_lock);
+	rc = ctaccel_mark_retire(d->h, d->sockiter, held);
+	pthread_mutex_unlock(&d->sockiter_lock);
+	if (rc < 0) {
+		COUNT(d, repair_errors, 1);
+		daemon_err("nft table inet ctaccel: older marks not retired: %s", strerror(-rc));
+	} else if (rc < before) {
+		COUNT(d, repairs[REPAIR_NFT], before - rc);
+		daemon_log("nft table inet ctaccel: %d older marks retired, no socket holds them; "
+			   "%d kept",
+			   before - rc, rc);
+	}
+}
+
 static void repair_devices(struct daemon *d)
 {
 	unsigned int ifx, pruned = 0;
@@ -195,6 +223,7 @@ void daemon_repair(struct daemon *d)
 		daemon_warn("policy: finished an update that was interrupted");
 	}
 	repair_nft(d);
+	repair_marks(d);
 	repair_devices(d);
 	repair_expiry(d);
 	ctaccel_unlock(d->h);

@@ -127,6 +127,10 @@ int state_live(struct ctaccel *h, struct ctaccel_live *t);
 /* Table inet ctaccel with a notrack rule per mark word, in one transaction
  * (nft.c): two while the mark changes. */
 int nft_install_marks(struct ctaccel *h, const __u64 *marks, size_t n);
+/* The marks of table inet ctaccel other than `live`, into others (at most
+ * max): their number; -ENOENT: no table; -EINVAL: not a table as
+ * nft_install_marks() makes it, or one without `live`. */
+int nft_table_marks(struct ctaccel *h, __u64 live, __u64 *others, int max);
 /* Wait until no program that ran before this call still runs: an RCU grace
  * period (migrate.c). */
 int programs_settle(void);

@@ -186,9 +186,10 @@ int ctaccel_gc(struct ctaccel *h, struct ctaccel_gc_result *res);
  * instance: the timeouts (written into their map, no program loaded; a flow
  * takes its new timeout at its next packet, as nf_conntrack's do after a
  * sysctl change), the expiry pause, the sizes (a migration of the table,
- * which loads programs) and, with local off, the mark (a word of the same
- * map; nft matches both marks for an RCU grace period). The others take a
- * new load.
+ * which loads programs) and the mark (a word of the same map; nft matches
+ * both marks for an RCU grace period and, with local on, while a host socket
+ * holds the old one: a walk of them, which loads a program). The others take
+ * a new load.
  */
 int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 
@@ -196,7 +197,8 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 const char *ctaccel_setting_not_live(const struct ctaccel_setting *s);
 /* Why it cannot change on this one now (a live setting too: a size while a
  * daemon holds the table, or for a caller that may not load programs, named
- * by `no_load` as for ctaccel_apply; the mark with local on); NULL: it can. */
+ * by `no_load` as for ctaccel_apply; for it, the mark with local on too);
+ * NULL: it can. */
 const char *ctaccel_setting_kept(struct ctaccel *h, const struct ctaccel_setting *s,
 				 const char *no_load);
 
@@ -292,10 +294,27 @@ int ctaccel_policy_sync(struct ctaccel *h);
 /* ---- nftables (nft.c) ---- */
 bool ctaccel_nft_present(struct ctaccel *h);
 /* Table inet ctaccel: absent; as ctaccel_nft_install() makes it for the mark
- * in force; or other (a rule changed behind ctaccel's back, a mark change
- * that did not finish). */
+ * in force (with older marks a change keeps, ctaccel_nft_retiring()); or
+ * other (a rule changed behind ctaccel's back, a mark change that did not
+ * finish). */
 enum ctaccel_nft_table { CTACCEL_NFT_ABSENT, CTACCEL_NFT_CURRENT, CTACCEL_NFT_OTHER };
 enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h);
+/* Marks table inet ctaccel matches besides the mark in force, at most: a
+ * change keeps each while a host socket holds it (live.c). */
+#define CTACCEL_NFT_MAX_MARKS 8
+/* The older marks a current table still matches (a mark change keeps each
+ * while a host socket holds it), into marks (at most max): their number. */
+int ctaccel_nft_retiring(struct ctaccel *h, uint64_t *marks, int max);
+/*
+ * Walk the host's sockets for each older mark the table keeps (with `it`, or
+ * a private iterator when NULL): a full TCP socket that holds one takes the
+ * mark in force, and the table stops matching those no socket holds. The
+ * number of marks it keeps; held: their holders (enum ctaccel_mark_holder).
+ * Under the state lock.
+ */
+struct ctaccel_sockiter;
+int ctaccel_mark_retire(struct ctaccel *h, struct ctaccel_sockiter *it,
+			uint64_t held[CTACCEL_MH__MAX]);
 int ctaccel_nft_install(struct ctaccel *h);
 int ctaccel_nft_remove(struct ctaccel *h);
 
@@ -497,6 +516,14 @@ struct ctaccel_sockiter;
 int ctaccel_sockiter_new(struct ctaccel *h, struct ctaccel_sockiter **out);
 int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL_TCP_STATE_SLOTS]);
 void ctaccel_sockiter_free(struct ctaccel_sockiter *it);
+/*
+ * A walk for a change of the bypass mark (enum ctaccel_mark_holder): the
+ * sockets that hold the mark word `old`, by kind; with rewrite_to (a mark
+ * word, 0: none), each full TCP socket holding `old` takes it instead, and
+ * *rewritten counts them. One caller at a time per iterator.
+ */
+int ctaccel_sockiter_marks(struct ctaccel_sockiter *it, uint64_t old, uint64_t rewrite_to,
+			   uint64_t held[CTACCEL_MH__MAX], uint64_t *rewritten);
 
 struct ctaccel_sk_summary {
 	uint64_t opened_active;

@@ -13,9 +13,9 @@
  * The sizes of the table and the unreplied ring (max-flows, unreplied-max)
  * change by a migration to new maps under traffic (ctaccel_resize,
  * migrate.c), which keeps every flow. The mark is a word of the same map, and
- * nft's rule matches both marks while it changes; but with local on the
- * host's marked sockets keep the old one, and it takes a new load, as
- * `local` (the hooks) and the cgroup do: each is said, never dropped
+ * nft's rule matches both marks while it changes, and with local on for as
+ * long as a host socket holds the old one (mark_change()). `local` (the
+ * hooks) and the cgroup take a new load: each is said, never dropped
  * silently.
  */
 #include <errno.h>
@@ -166,45 +166,196 @@ static bool is_mark(const struct ctaccel_setting *s)
 
 /* Why the mark cannot change now, or NULL. A gateway's (local off): tc marks
  * a packet, and netfilter's raw prerouting hook sees it, in one RCU read
- * section. The host's sockets keep the mark sock_ops or the UDP hooks gave
- * them, for as long as they live. */
-static const char *mark_kept(const struct ctaccel *h)
+ * section. With local on, the host's sockets hold the mark sock_ops or the
+ * UDP hooks gave them: a walk of them (a program to load) moves them or
+ * counts them, see mark_change(). */
+static const char *mark_kept(const struct ctaccel *h, const char *no_load)
 {
-	if (h->cfg.flags & CTACCEL_CFG_NO_LOCAL)
+	if (h->cfg.flags & CTACCEL_CFG_NO_LOCAL || !no_load)
 		return NULL;
-	return "with local on, the host's sockets keep the mark they were given, and their "
-	       "packets would reach nf_conntrack mid-flow: it takes a new load ('ctaccel "
-	       "unload', then 'ctaccel load'), which ends every tracked flow";
+	return "with local on, the host's sockets that hold the mark are walked, and the walk "
+	       "is a program to load: set it in the daemon's configuration, which applies it "
+	       "at the daemon's start, or with 'ctaccel set mark'";
+}
+
+static const char *const holder_names[CTACCEL_MH__MAX] = {
+	[CTACCEL_MH_TCP] = "TCP",
+	[CTACCEL_MH_TIME_WAIT] = "TIME_WAIT",
+	[CTACCEL_MH_REQUEST] = "SYN_RECV",
+	[CTACCEL_MH_UDP] = "UDP",
+};
+
+/* "3 TIME_WAIT, 1 UDP" into buf: the sockets that hold a mark; its total. */
+static uint64_t holders_text(const uint64_t held[CTACCEL_MH__MAX], char *buf, size_t len)
+{
+	size_t used = 0;
+	uint64_t sum = 0;
+	int k;
+
+	buf[0] = 0;
+	for (k = 0; k < CTACCEL_MH__MAX; k++) {
+		if (!held[k])
+			continue;
+		sum += held[k];
+		if (used < len)
+			used += snprintf(buf + used, len - used, "%s%llu %s", used ? ", " : "",
+					 (unsigned long long)held[k], holder_names[k]);
+	}
+	return sum;
+}
+
+/*
+ * The table's marks other than `live` (others, n) walked: each full TCP
+ * socket that holds one takes `live`, and the table keeps matching those a
+ * socket still holds (TIME_WAIT, SYN_RECV and UDP sockets keep theirs until
+ * they close) and no more. held: their holders, summed. The number of marks
+ * kept.
+ */
+static int marks_walk(struct ctaccel *h, struct ctaccel_sockiter *it, __u64 live,
+		      const __u64 *others, int n, uint64_t held[CTACCEL_MH__MAX])
+{
+	__u64 keep[CTACCEL_NFT_MAX_MARKS + 1] = {live};
+	uint64_t one[CTACCEL_MH__MAX], moved;
+	int i, k, kept = 0, err = 0;
+	char what[128];
+
+	memset(held, 0, CTACCEL_MH__MAX * sizeof(*held));
+	for (i = 0; i < n; i++) {
+		err = ctaccel_sockiter_marks(it, others[i], live, one, &moved);
+		if (err)
+			return err;
+		if (moved)
+			pr_info(h, "%llu TCP sockets moved from mark 0x%x/0x%x to 0x%x/0x%x",
+				(unsigned long long)moved, ctaccel_mark_value(others[i]),
+				ctaccel_mark_mask(others[i]), ctaccel_mark_value(live),
+				ctaccel_mark_mask(live));
+		if (!holders_text(one, what, sizeof(what))) {
+			pr_info(h,
+				"table inet ctaccel no longer matches mark 0x%x/0x%x: no socket "
+				"holds it",
+				ctaccel_mark_value(others[i]), ctaccel_mark_mask(others[i]));
+			continue;
+		}
+		pr_info(h, "table inet ctaccel still matches mark 0x%x/0x%x: %s sockets hold it",
+			ctaccel_mark_value(others[i]), ctaccel_mark_mask(others[i]), what);
+		for (k = 0; k < CTACCEL_MH__MAX; k++)
+			held[k] += one[k];
+		keep[++kept] = others[i];
+	}
+	if (kept < n)
+		err = nft_install_marks(h, keep, kept + 1);
+	return err ?: kept;
+}
+
+int ctaccel_mark_retire(struct ctaccel *h, struct ctaccel_sockiter *it,
+			uint64_t held[CTACCEL_MH__MAX])
+{
+	__u64 others[CTACCEL_NFT_MAX_MARKS] = {0};
+	struct ctaccel_sockiter *own = NULL;
+	struct ctaccel_live t;
+	int n, err;
+
+	memset(held, 0, CTACCEL_MH__MAX * sizeof(*held));
+	err = state_live(h, &t);
+	n = err ?: nft_table_marks(h, t.mark, others, CTACCEL_NFT_MAX_MARKS);
+	if (n <= 0)
+		return n == -ENOENT || n == -EINVAL ? 0 : n;
+	if (!it) {
+		err = ctaccel_sockiter_new(h, &own);
+		if (err)
+			return err;
+		it = own;
+	}
+	err = marks_walk(h, it, t.mark, others, n, held);
+	ctaccel_sockiter_free(own);
+	return err;
 }
 
 /*
  * The bypass mark from `was` to `want` under traffic: table inet ctaccel (if
  * installed) matches both, the datapath takes the new one, an RCU grace
- * period lets every packet marked with the old one pass the raw hook, and
- * the table matches the new one only.
+ * period lets every packet tc marked with the old one pass the raw hook (tc
+ * ingress and that hook run in one RCU read section; sock_ops and the UDP
+ * hooks run in one too), and the table matches the new one only.
+ *
+ * With local on, the host's sockets that hold the old mark are walked
+ * (marks_walk()): a full TCP socket takes the new one, listeners included;
+ * the table keeps matching the old one while a TIME_WAIT or SYN_RECV socket
+ * holds it, and `ctaccel set` or the daemon's repair retires it once none
+ * does (ctaccel_mark_retire()). A UDP socket's mark cannot be rewritten, and
+ * ctaccel decides a UDP flow by the mark in force (flow_create(): its
+ * datagrams would skip nf_conntrack while ctaccel has nf_conntrack track it):
+ * while one holds the old mark the change is refused, with the numbers. One
+ * the UDP hooks mark between that look and the new word is found by the walk
+ * after it, and said like the others (the table keeps its mark, status shows
+ * it) until it closes.
  */
 static int mark_change(struct ctaccel *h, __u64 was, __u64 want)
 {
 	struct ctaccel_live t = {.mark = want};
-	__u64 both[2] = {was, want};
-	bool table = ctaccel_nft_present(h);
-	int err = 0;
+	__u64 marks[CTACCEL_NFT_MAX_MARKS + 2] = {want};
+	uint64_t held[CTACCEL_MH__MAX], moved;
+	bool table = ctaccel_nft_present(h), local = !(h->cfg.flags & CTACCEL_CFG_NO_LOCAL);
+	struct ctaccel_sockiter *it = NULL;
+	int n = 0, i, err = 0;
 
-	if (table)
-		err = nft_install_marks(h, both, 2);
+	if (local) {
+		err = ctaccel_sockiter_new(h, &it);
+		err = err ?: ctaccel_sockiter_marks(it, was, 0, held, &moved);
+		if (!err && held[CTACCEL_MH_UDP]) {
+			err = -EBUSY;
+			pr_warn(h,
+				"%llu UDP sockets hold the mark 0x%x/0x%x (bound or connected "
+				"where "
+				"a rule covers them), and a UDP socket's mark cannot be rewritten: "
+				"their datagrams would skip nf_conntrack while ctaccel has it "
+				"track "
+				"their flows. Close them first, or it takes a new load",
+				(unsigned long long)held[CTACCEL_MH_UDP], ctaccel_mark_value(was),
+				ctaccel_mark_mask(was));
+		}
+		if (err)
+			goto out;
+	}
+	if (table) {
+		/* the older marks the table keeps for their holders, if any */
+		n = nft_table_marks(h, was, marks + 1, CTACCEL_NFT_MAX_MARKS);
+		n = n < 0 ? 0 : n;
+		if (n == CTACCEL_NFT_MAX_MARKS) {
+			err = -EBUSY;
+			pr_warn(h,
+				"table inet ctaccel keeps %d older marks for the sockets that "
+				"hold them: 'ctaccel set' retires each once none does",
+				n);
+			goto out;
+		}
+		for (i = 1; i <= n && marks[i] != want; i++)
+			;
+		if (i <= n)
+			marks[i] = was; /* back to the one it was */
+		else
+			marks[++n] = was;
+		err = nft_install_marks(h, marks, n + 1);
+	}
 	err = err ?: live_write(h, &t, true);
 	if (err)
-		return err;
+		goto out;
 	err = programs_settle();
-	if (!err && table)
+	if (!err && table && !local)
 		err = nft_install_marks(h, &want, 1);
-	if (err)
+	else if (!err && local)
+		/* the table, if any, keeps the marks still held */
+		err = table ? marks_walk(h, it, want, marks + 1, n, held)
+			    : ctaccel_sockiter_marks(it, was, want, held, &moved);
+	if (err < 0)
 		pr_warn(h,
 			"the mark is 0x%x/0x%x now, but table inet ctaccel still matches the old "
 			"one, 0x%x/0x%x, too: packets with those bits skip nf_conntrack",
 			ctaccel_mark_value(want), ctaccel_mark_mask(want), ctaccel_mark_value(was),
 			ctaccel_mark_mask(was));
-	return err;
+out:
+	ctaccel_sockiter_free(it);
+	return err < 0 ? err : 0;
 }
 
 /* Why the table cannot migrate now, or NULL. A running daemon holds the
@@ -230,7 +381,7 @@ const char *ctaccel_setting_kept(struct ctaccel *h, const struct ctaccel_setting
 	if (!why && is_size(s))
 		why = size_kept(h, no_load);
 	if (!why && is_mark(s))
-		why = mark_kept(h);
+		why = mark_kept(h, no_load);
 	return why;
 }
 
@@ -271,7 +422,7 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 		timeouts |= w->ref[i].s->live && is_timeout(w->ref[i].s);
 		expiry |= w->ref[i].s->live && is_expiry(w->ref[i].s);
 		size |= is_size(w->ref[i].s);
-		mark |= is_mark(w->ref[i].s) && !mark_kept(h);
+		mark |= is_mark(w->ref[i].s) && !mark_kept(h, no_load);
 	}
 	size_why = size ? size_kept(h, no_load) : NULL;
 	if (size && !size_why) {
@@ -291,6 +442,12 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 					     ctaccel_mark_word(want.mark, want.mark_mask));
 		if (err)
 			goto out;
+	} else if (!no_load && !(h->cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
+		/* older marks the table keeps, retired when no socket holds them;
+		 * a walk that fails (said) leaves them, and the change goes on */
+		uint64_t held[CTACCEL_MH__MAX];
+
+		ctaccel_mark_retire(h, NULL, held);
 	}
 	if (timeouts) {
 		/* every timeout at once, the generation once */

@@ -66,25 +66,89 @@ static int lines_with(const char *text, const char *what)
 	return n;
 }
 
-enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h)
+/*
+ * The marks of the table's notrack rules, as nft lists what
+ * nft_install_marks() wrote: both hooks, each with one rule per mark, the
+ * same in both, and nothing else. The number of marks; -EINVAL when the
+ * table is not so; -ENOENT when there is none.
+ */
+static int nft_marks(struct ctaccel *h, __u64 *marks, int max)
 {
-	char text[4096], rule[96];
-	struct ctaccel_live t;
+	char text[8192], rule[96];
+	unsigned int value, mask;
+	const char *p;
+	int n = 0, i;
 
 	if (nft_run_out(h, "list table inet ctaccel", true, text, sizeof(text)))
+		return -ENOENT;
+	for (p = text; (p = strstr(p, "meta mark & ")); p++) {
+		if (sscanf(p, "meta mark & 0x%x == 0x%x notrack", &mask, &value) != 2)
+			return -EINVAL;
+		for (i = 0; i < n && marks[i] != ctaccel_mark_word(value, mask); i++)
+			;
+		if (i < n)
+			continue;
+		if (n == max)
+			return -EINVAL;
+		marks[n++] = ctaccel_mark_word(value, mask);
+	}
+	if (lines_with(text, "hook prerouting priority raw; policy accept;") != 1 ||
+	    lines_with(text, "hook output priority raw; policy accept;") != 1 ||
+	    lines_with(text, "type ") != 2 || lines_with(text, "\t\t") != 2 + 2 * n)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		snprintf(rule, sizeof(rule), "meta mark & 0x%08x == 0x%08x notrack",
+			 ctaccel_mark_mask(marks[i]), ctaccel_mark_value(marks[i]));
+		if (lines_with(text, rule) != 2)
+			return -EINVAL;
+	}
+	return n;
+}
+
+int nft_table_marks(struct ctaccel *h, __u64 live, __u64 *others, int max)
+{
+	__u64 marks[CTACCEL_NFT_MAX_MARKS + 1];
+	int n, i, k = 0;
+	bool seen = false;
+
+	n = nft_marks(h, marks, CTACCEL_NFT_MAX_MARKS + 1);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		if (marks[i] == live)
+			seen = true;
+		else if (k < max)
+			others[k++] = marks[i];
+		else
+			return -EINVAL;
+	}
+	return seen ? k : -EINVAL;
+}
+
+enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h)
+{
+	__u64 others[CTACCEL_NFT_MAX_MARKS];
+	struct ctaccel_live t;
+	int n;
+
+	if (!ctaccel_nft_present(h))
 		return CTACCEL_NFT_ABSENT;
 	if (state_live(h, &t))
 		return CTACCEL_NFT_OTHER;
-	/* as nft lists what ctaccel_nft_install() wrote: both hooks, and in
-	 * all of it one rule, the mark's, in each */
-	snprintf(rule, sizeof(rule), "meta mark & 0x%08x == 0x%08x notrack",
-		 ctaccel_mark_mask(t.mark), ctaccel_mark_value(t.mark));
-	if (lines_with(text, "hook prerouting priority raw; policy accept;") == 1 &&
-	    lines_with(text, "hook output priority raw; policy accept;") == 1 &&
-	    lines_with(text, "type ") == 2 && lines_with(text, rule) == 2 &&
-	    lines_with(text, "\t\t") == 4)
-		return CTACCEL_NFT_CURRENT;
-	return CTACCEL_NFT_OTHER;
+	/* the mark in force, and any a change keeps for sockets that hold it */
+	n = nft_table_marks(h, t.mark, others, CTACCEL_NFT_MAX_MARKS);
+	if (n == -ENOENT)
+		return CTACCEL_NFT_ABSENT;
+	return n < 0 ? CTACCEL_NFT_OTHER : CTACCEL_NFT_CURRENT;
+}
+
+int ctaccel_nft_retiring(struct ctaccel *h, uint64_t *marks, int max)
+{
+	struct ctaccel_live t;
+	int err = state_live(h, &t);
+
+	err = err ?: nft_table_marks(h, t.mark, (__u64 *)marks, max);
+	return err == -ENOENT || err == -EINVAL ? 0 : err;
 }
 
 int nft_install_marks(struct ctaccel *h, const __u64 *marks, size_t n)

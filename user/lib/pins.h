@@ -78,7 +78,8 @@
 	X(TW_REMOTE,      NULL,                       MAP,  sockets, tw_remote,              NONE)   \
 	X(SK_BSS,         NULL,                       MAP,  sockets, bss,                    NONE)   \
 	X(SK_RODATA,      NULL,                       MAP,  sockets, rodata,                 NONE)   \
-	X(TCP_ITER,       NULL,                       PROG, sockets, ctaccel_tcp_iter,       NONE)
+	X(TCP_ITER,       NULL,                       PROG, sockets, ctaccel_tcp_iter,       NONE)   \
+	X(UDP_ITER,       NULL,                       PROG, sockets, ctaccel_udp_iter,       NONE)
 
 /*
  * A program row's stand-in for kernels without what its program needs: the

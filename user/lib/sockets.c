@@ -25,25 +25,30 @@ const char *const ctaccel_tcp_state_names[CTACCEL_TCP_STATE_SLOTS] = {
 struct ctaccel_sockiter {
 	struct ctaccel *h;
 	struct sockets *skel;
-	struct bpf_link *link;
+	struct bpf_link *link, *udp_link;
 };
 
 /* Reading drives the walk; the program writes nothing to the stream. */
-static int iter_run(struct ctaccel_sockiter *it)
+static int link_run(struct ctaccel *h, struct bpf_link *link, const char *what)
 {
 	char buf[4096];
 	ssize_t n;
 	int fd, err = 0;
 
-	fd = bpf_iter_create(bpf_link__fd(it->link));
+	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
-		return lib_fail(it->h, -errno, "create the TCP socket iterator");
+		return lib_fail(h, -errno, "create the %s socket iterator", what);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
 	if (n < 0)
-		err = lib_fail(it->h, -errno, "walk TCP sockets");
+		err = lib_fail(h, -errno, "walk %s sockets", what);
 	close(fd);
 	return err;
+}
+
+static int iter_run(struct ctaccel_sockiter *it)
+{
+	return link_run(it->h, it->link, "TCP");
 }
 
 /* A private copy of the iterator, loaded and attached (not yet run). */
@@ -72,6 +77,11 @@ int ctaccel_sockiter_new(struct ctaccel *h, struct ctaccel_sockiter **out)
 		err = lib_fail(h, -errno, "attach iter/tcp");
 		goto fail;
 	}
+	it->udp_link = bpf_program__attach_iter(it->skel->progs.ctaccel_udp_iter, NULL);
+	if (!it->udp_link) {
+		err = lib_fail(h, -errno, "attach iter/udp");
+		goto fail;
+	}
 	*out = it;
 	return 0;
 fail:
@@ -83,6 +93,7 @@ void ctaccel_sockiter_free(struct ctaccel_sockiter *it)
 {
 	if (!it)
 		return;
+	bpf_link__destroy(it->udp_link);
 	bpf_link__destroy(it->link);
 	sockets__destroy(it->skel);
 	free(it);
@@ -101,6 +112,28 @@ int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL
 	if (!err)
 		memcpy(states, it->skel->bss->state_count, sizeof(it->skel->bss->state_count));
 	return err;
+}
+
+int ctaccel_sockiter_marks(struct ctaccel_sockiter *it, uint64_t old, uint64_t rewrite_to,
+			   uint64_t held[CTACCEL_MH__MAX], uint64_t *rewritten)
+{
+	struct sockets__bss *b = it->skel->bss;
+	int err;
+
+	memset(b->mark_held, 0, sizeof(b->mark_held));
+	b->mark_rewritten = 0;
+	b->mark_old = old;
+	b->mark_new = rewrite_to;
+	b->mark_rewrite = rewrite_to != 0;
+	b->mark_walk = 1;
+	err = iter_run(it);
+	err = err ?: link_run(it->h, it->udp_link, "UDP");
+	b->mark_walk = 0;
+	if (err)
+		return err;
+	memcpy(held, b->mark_held, sizeof(b->mark_held));
+	*rewritten = b->mark_rewritten;
+	return 0;
 }
 
 /*

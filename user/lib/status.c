@@ -160,6 +160,19 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 			"ctaccel's back, or a mark change did not finish; the next policy add, or "
 			"the daemon's repair, installs it again",
 			s->mark, s->mark_mask);
+	if (!err && nft == CTACCEL_NFT_CURRENT) {
+		__u64 older[CTACCEL_NFT_MAX_MARKS];
+		int n = nft_table_marks(h, t.mark, older, CTACCEL_NFT_MAX_MARKS);
+
+		for (i = 0; !err && i < n; i++)
+			err = ctaccel_status_problem(
+				s,
+				"nft table inet ctaccel still matches the old mark 0x%08x/0x%08x "
+				"for host sockets that held it at a mark change (TIME_WAIT, "
+				"SYN_RECV): packets with those bits skip nf_conntrack; 'ctaccel "
+				"set mark', or the daemon's repair, retires it once none does",
+				ctaccel_mark_value(older[i]), ctaccel_mark_mask(older[i]));
+	}
 	if (!err && s->policy_rules && !s->nft_table)
 		err = ctaccel_status_problem(
 			s,
