@@ -285,12 +285,17 @@ for _ in range(6):
 	ctaccel_g -j status | jq -e '.timeouts.TIME_WAIT == 33 and .expiry.interval_ms == 2500'
 	grep -q "api: timeout-time-wait 120 -> 33, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
 	curl -s --unix-socket "$sock" http://x/v1/config | jq -e '.settings["timeout-time-wait"] == 33'
-	# a size, the mark with local on (a started daemon loads no program), a
-	# daemon setting: 409 and why; nothing of the request applied
+	# the mark with local on: the host's sockets walked by the iterator the
+	# daemon keeps loaded (it may load no program now), and back
+	[[ $(put_config '{"settings": {"mark": "0x2000000/0x2000000"}}') == 200 ]]
+	ctaccel_g -j status | jq -e '.mark == "0x02000000/0x02000000" and .local'
+	grep -q "api: mark 0x1000000/0x1000000 -> 0x2000000/0x2000000, applied live (flows kept)" "$BATS_FILE_TMPDIR/daemon.log"
+	[[ $(put_config '{"settings": {"mark": "0x1000000/0x1000000"}}') == 200 ]]
+	ctaccel_g -j status | jq -e '.mark == "0x01000000/0x01000000"'
+	# a size (a started daemon loads no program), a daemon setting: 409
+	# and why; nothing of the request applied
 	[[ $(put_config '{"settings": {"timeout-time-wait": 44, "max-flows": 1024}}') == 409 ]]
 	grep -q "max-flows 262144 -> 1024 cannot change now: a migration of the table loads programs" "$BATS_TEST_TMPDIR/put.json"
-	[[ $(put_config '{"settings": {"timeout-time-wait": 44, "mark": "0x2000000/0x2000000"}}') == 409 ]]
-	grep -q "mark .* cannot change now: with local on, the host's sockets that hold the mark are walked, and the walk is a program to load" "$BATS_TEST_TMPDIR/put.json"
 	[[ $(put_config '{"settings": {"http-rate": 9}}') == 409 ]]
 	grep -q "http-rate is the daemon's own setting" "$BATS_TEST_TMPDIR/put.json"
 	# a wrong key, value or body: 400, nothing applied
@@ -299,7 +304,8 @@ for _ in range(6):
 	[[ $(put_config '{"settings": {"timeout-time-wait": 0}}') == 400 ]]
 	[[ $(put_config '{"timeout-time-wait": 44}') == 400 ]]
 	ctaccel_g -j status | jq -e '.timeouts.TIME_WAIT == 33 and .timeouts.CLOSE_WAIT == 45'
-	[[ $(grep -c "api: " "$BATS_FILE_TMPDIR/daemon.log") -eq 2 ]]
+	# the two timeouts' lines and the two marks', nothing of the refusals
+	[[ $(grep -c "api: " "$BATS_FILE_TMPDIR/daemon.log") -eq 4 ]]
 	kill -TERM "$pid"
 	wait "$pid"
 	[[ ! -e $sock ]]

@@ -214,8 +214,8 @@ static void change_json(const struct ctaccel_setting_change *c, void *ctx)
 	json_array_append_new(ctx, ctjson_setting_change(c));
 }
 
-/* The live load settings (the timeouts, expiry-interval) on the running
- * state, as `ctaccel set` changes them: all, or nothing (400: a wrong key or
+/* The live load settings (the timeouts, expiry-interval, the mark) on the
+ * running state, as `ctaccel set` changes them: all, or nothing (400: a wrong key or
  * value; 409: one that cannot change now, and why). */
 static void put_config(void *ctx, const struct http_request *req, struct http_reply *rep)
 {
@@ -224,7 +224,9 @@ static void put_config(void *ctx, const struct http_request *req, struct http_re
 	int rc;
 
 	rc = daemon_config_put(ctx, req->parsed, change_json, changes, why, sizeof(why));
-	if (rc == -EINVAL || rc == -EPERM) {
+	/* -EBUSY: refused by the state as it is now (the mark while a UDP
+	 * socket holds it) */
+	if (rc == -EINVAL || rc == -EPERM || rc == -EBUSY) {
 		json_decref(changes);
 		http_reply_error(rep, rc == -EINVAL ? 400 : 409, why);
 	} else if (rc) {

@@ -97,8 +97,8 @@ struct daemon {
 	pthread_mutex_t conf_lock;
 	struct dconf conf; /* the configuration in force */
 	struct http_server *http;
-	struct ctaccel_sockiter *sockiter; /* host sockets, one walk per scrape */
-	pthread_mutex_t sockiter_lock;
+	/* host sockets, one walk per scrape, and the mark walks (lent to h) */
+	struct ctaccel_sockiter *sockiter;
 	int instance_fd; /* one daemon per pinned state */
 	bool state_gone; /* its pins were removed behind it: not ready, no repairs */
 	/* Counted with atomics: /metrics reads them without the mutex, which a

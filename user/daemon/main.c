@@ -195,11 +195,12 @@ static void applied_one(const struct ctaccel_setting_change *c, void *ctx)
 /*
  * The load settings asked for, brought to the state where they can change
  * live; the others logged and kept as status problems until the
- * configuration or the state changes. The timeouts and the expiry pause
- * change at any time (a map's words, the timer's setting); the sizes only at
- * start, before the capabilities are dropped: a migration loads programs,
- * which takes CAP_PERFMON, which the daemon gives up once started
- * (docs/SECURITY.md). Under the state lock.
+ * configuration or the state changes. The timeouts, the expiry pause and
+ * the mark change at any time (a map's words, the timer's setting; with
+ * local on, a walk of the host's sockets by the iterator the daemon keeps
+ * loaded); the sizes only at start, before the capabilities are dropped: a
+ * migration loads programs, which takes CAP_PERFMON, which the daemon gives
+ * up once started (docs/SECURITY.md). Under the state lock.
  */
 static int apply_load_settings(struct daemon *d, const struct ctaccel_load_opts *o, bool started,
 			       const char *what, char *kept, size_t len)
@@ -450,10 +451,14 @@ static int serve(struct daemon *d, const sigset_t *set, int argc, char **argv)
 		ctaccel_unlock(d->h);
 	}
 	pthread_mutex_unlock(&d->lock);
-	/* One loaded socket iterator for every scrape; without it each scrape
-	 * loads its own, which needs capabilities dropped below. */
+	/* One loaded socket iterator for every scrape and every walk of a mark
+	 * change (local on); without it each would load its own, which needs
+	 * capabilities dropped below. */
 	if (ctaccel_sockiter_new(d->h, &d->sockiter))
-		daemon_warn("host socket metrics unavailable");
+		daemon_warn("host socket metrics unavailable, and the mark changes with local on "
+			    "only at a start");
+	else
+		ctaccel_sockiter_lend(d->h, d->sockiter);
 	d->http = http_server_new(api_endpoints, api_nendpoints, d, &ho);
 	if (!d->http)
 		return -ENOMEM;
@@ -498,13 +503,14 @@ static void detach_configured(struct daemon *d)
 static void daemon_free(struct daemon *d)
 {
 	http_server_free(d->http);
+	if (d->h)
+		ctaccel_sockiter_lend(d->h, NULL);
 	ctaccel_sockiter_free(d->sockiter);
 	if (d->instance_fd >= 0)
 		close(d->instance_fd);
 	ctaccel_free(d->h);
 	dconf_free(&d->conf);
 	pthread_mutex_destroy(&d->lock);
-	pthread_mutex_destroy(&d->sockiter_lock);
 	pthread_mutex_destroy(&d->conf_lock);
 	free(d);
 }
@@ -541,7 +547,6 @@ int daemon_main(const char *pin_path, bool tc_filters, int argc, char **argv)
 	d->instance_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_mutex_init(&d->conf_lock, NULL);
-	pthread_mutex_init(&d->sockiter_lock, NULL);
 	if (dconf_read(&d->conf, pin_path, argc + 1, args)) {
 		daemon_err("%s", d->conf.err);
 		ret = 2;

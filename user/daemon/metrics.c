@@ -63,10 +63,8 @@ static void host_sockets(FILE *f, struct daemon *d)
 	uint64_t host[CTACCEL_TCP_STATE_SLOTS] = {};
 	int i, err = -ENOENT;
 
-	pthread_mutex_lock(&d->sockiter_lock);
-	if (d->sockiter)
+	if (d->sockiter) /* walks one at a time: its own lock */
 		err = ctaccel_sockiter_states(d->sockiter, host);
-	pthread_mutex_unlock(&d->sockiter_lock);
 	if (err)
 		return;
 	head(f, "ctaccel_host_sockets", "gauge",

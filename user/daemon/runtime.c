@@ -132,9 +132,7 @@ static void repair_marks(struct daemon *d)
 	before = ctaccel_nft_retiring(d->h, older, CTACCEL_NFT_MAX_MARKS);
 	if (before <= 0 || !d->sockiter)
 		return;
-	pthread_mutex_lock(&d->sockiter_lock);
 	rc = ctaccel_mark_retire(d->h, d->sockiter, held);
-	pthread_mutex_unlock(&d->sockiter_lock);
 	if (rc < 0) {
 		COUNT(d, repair_errors, 1);
 		daemon_err("nft table inet ctaccel: older marks not retired: %s", strerror(-rc));
@@ -260,7 +258,8 @@ bool daemon_ready(struct daemon *d)
 
 /* The load settings a PUT /v1/config asks to change that cannot change now
  * (fixed until a new load; a size, which a started daemon cannot migrate;
- * the mark with local on): the first, in why. */
+ * the mark with local on, without the socket iterator it keeps loaded): the
+ * first, in why. */
 struct put_walk {
 	struct ctaccel *h;
 	const struct ctaccel_load_opts *was, *asked;
@@ -343,7 +342,14 @@ int daemon_config_put(struct daemon *d, const struct config_put *p, ctaccel_chan
 		memcpy(d->conf.load.timeout_s, o.timeout_s, sizeof(o.timeout_s));
 		d->conf.load.timeout_unack_s = o.timeout_unack_s;
 		d->conf.load.expiry_interval_ms = o.expiry_interval_ms;
+		d->conf.load.mark = o.mark;
+		d->conf.load.mark_mask = o.mark_mask;
 		pthread_mutex_unlock(&d->conf_lock);
+	} else if (!why[0]) {
+		/* refused by the state as it is now (a UDP socket that holds the
+		 * mark): the library said why, in the log */
+		snprintf(why, whylen, "not applied: %s (the daemon's log says why)",
+			 strerror(-err));
 	}
 out:
 	ctaccel_unlock(d->h);

@@ -19,6 +19,9 @@ struct ctaccel {
 	int fd[PIN__COUNT]; /* the rows pin_opened() names (pins.h), else -1 */
 	struct ctaccel_config cfg;
 	uint32_t max_flows;
+	/* the iterator mark walks use, lent by a caller that keeps it loaded
+	 * (ctaccel_sockiter_lend); NULL: each loads its own */
+	struct ctaccel_sockiter *walker;
 };
 
 void lib_print(const struct ctaccel *h, enum ctaccel_print_level level, const char *fmt, ...)

@@ -197,8 +197,8 @@ int ctaccel_state_opts(struct ctaccel *h, struct ctaccel_load_opts *o);
 const char *ctaccel_setting_not_live(const struct ctaccel_setting *s);
 /* Why it cannot change on this one now (a live setting too: a size while a
  * daemon holds the table, or for a caller that may not load programs, named
- * by `no_load` as for ctaccel_apply; for it, the mark with local on too);
- * NULL: it can. */
+ * by `no_load` as for ctaccel_apply; for it, the mark with local on too,
+ * unless an iterator is lent: ctaccel_sockiter_lend); NULL: it can. */
 const char *ctaccel_setting_kept(struct ctaccel *h, const struct ctaccel_setting *s,
 				 const char *no_load);
 
@@ -307,10 +307,9 @@ enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h);
 int ctaccel_nft_retiring(struct ctaccel *h, uint64_t *marks, int max);
 /*
  * Walk the host's sockets for each older mark the table keeps (with `it`, or
- * a private iterator when NULL): a full TCP socket that holds one takes the
- * mark in force, and the table stops matching those no socket holds. The
- * number of marks it keeps; held: their holders (enum ctaccel_mark_holder).
- * Under the state lock.
+ * when NULL the one lent to the handle, or a private one): a full TCP socket that holds one takes
+ * the mark in force, and the table stops matching those no socket holds. The number of marks it
+ * keeps; held: their holders (enum ctaccel_mark_holder). Under the state lock.
  */
 struct ctaccel_sockiter;
 int ctaccel_mark_retire(struct ctaccel *h, struct ctaccel_sockiter *it,
@@ -524,6 +523,11 @@ void ctaccel_sockiter_free(struct ctaccel_sockiter *it);
  */
 int ctaccel_sockiter_marks(struct ctaccel_sockiter *it, uint64_t old, uint64_t rewrite_to,
 			   uint64_t held[CTACCEL_MH__MAX], uint64_t *rewritten);
+/* The handle's mark walks (a mark change, ctaccel_mark_retire) use `it`, kept
+ * loaded by the caller (the daemon's, for its scrapes), instead of loading
+ * their own: a caller that may load no program changes the mark with local on
+ * too. NULL: their own again. The caller frees `it` after. */
+void ctaccel_sockiter_lend(struct ctaccel *h, struct ctaccel_sockiter *it);
 
 struct ctaccel_sk_summary {
 	uint64_t opened_active;

@@ -167,11 +167,11 @@ static bool is_mark(const struct ctaccel_setting *s)
 /* Why the mark cannot change now, or NULL. A gateway's (local off): tc marks
  * a packet, and netfilter's raw prerouting hook sees it, in one RCU read
  * section. With local on, the host's sockets hold the mark sock_ops or the
- * UDP hooks gave them: a walk of them (a program to load) moves them or
- * counts them, see mark_change(). */
+ * UDP hooks gave them: a walk of them moves them or counts them, see
+ * mark_change(), with an iterator lent to the handle or one to load. */
 static const char *mark_kept(const struct ctaccel *h, const char *no_load)
 {
-	if (h->cfg.flags & CTACCEL_CFG_NO_LOCAL || !no_load)
+	if (h->cfg.flags & CTACCEL_CFG_NO_LOCAL || !no_load || h->walker)
 		return NULL;
 	return "with local on, the host's sockets that hold the mark are walked, and the walk "
 	       "is a program to load: set it in the daemon's configuration, which applies it "
@@ -260,6 +260,7 @@ int ctaccel_mark_retire(struct ctaccel *h, struct ctaccel_sockiter *it,
 	n = err ?: nft_table_marks(h, t.mark, others, CTACCEL_NFT_MAX_MARKS);
 	if (n <= 0)
 		return n == -ENOENT || n == -EINVAL ? 0 : n;
+	it = it ?: h->walker;
 	if (!it) {
 		err = ctaccel_sockiter_new(h, &own);
 		if (err)
@@ -296,11 +297,14 @@ static int mark_change(struct ctaccel *h, __u64 was, __u64 want)
 	__u64 marks[CTACCEL_NFT_MAX_MARKS + 2] = {want};
 	uint64_t held[CTACCEL_MH__MAX], moved;
 	bool table = ctaccel_nft_present(h), local = !(h->cfg.flags & CTACCEL_CFG_NO_LOCAL);
-	struct ctaccel_sockiter *it = NULL;
+	struct ctaccel_sockiter *it = h->walker, *own = NULL;
 	int n = 0, i, err = 0;
 
 	if (local) {
-		err = ctaccel_sockiter_new(h, &it);
+		if (!it) {
+			err = ctaccel_sockiter_new(h, &own);
+			it = own;
+		}
 		err = err ?: ctaccel_sockiter_marks(it, was, 0, held, &moved);
 		if (!err && held[CTACCEL_MH_UDP]) {
 			err = -EBUSY;
@@ -354,7 +358,7 @@ static int mark_change(struct ctaccel *h, __u64 was, __u64 want)
 			ctaccel_mark_value(want), ctaccel_mark_mask(want), ctaccel_mark_value(was),
 			ctaccel_mark_mask(was));
 out:
-	ctaccel_sockiter_free(it);
+	ctaccel_sockiter_free(own);
 	return err < 0 ? err : 0;
 }
 
@@ -442,7 +446,7 @@ int ctaccel_apply(struct ctaccel *h, const struct ctaccel_load_opts *asked, cons
 					     ctaccel_mark_word(want.mark, want.mark_mask));
 		if (err)
 			goto out;
-	} else if (!no_load && !(h->cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
+	} else if ((!no_load || h->walker) && !(h->cfg.flags & CTACCEL_CFG_NO_LOCAL)) {
 		/* older marks the table keeps, retired when no socket holds them;
 		 * a walk that fails (said) leaves them, and the change goes on */
 		uint64_t held[CTACCEL_MH__MAX];

@@ -6,6 +6,7 @@
  * kernel aggregates (iter/tcp); this reads the aggregate.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct ctaccel_sockiter {
 	struct ctaccel *h;
 	struct sockets *skel;
 	struct bpf_link *link, *udp_link;
+	/* one walk at a time: each sets the object's globals, then runs */
+	pthread_mutex_t lock;
 };
 
 /* Reading drives the walk; the program writes nothing to the stream. */
@@ -60,6 +63,7 @@ int ctaccel_sockiter_new(struct ctaccel *h, struct ctaccel_sockiter **out)
 	if (!it)
 		return lib_fail(h, -ENOMEM, "load the socket iterator");
 	it->h = h;
+	pthread_mutex_init(&it->lock, NULL);
 	it->skel = sockets__open();
 	if (!it->skel) {
 		err = lib_fail(h, -errno, "open the socket iterator");
@@ -96,6 +100,7 @@ void ctaccel_sockiter_free(struct ctaccel_sockiter *it)
 	bpf_link__destroy(it->udp_link);
 	bpf_link__destroy(it->link);
 	sockets__destroy(it->skel);
+	pthread_mutex_destroy(&it->lock);
 	free(it);
 }
 
@@ -104,6 +109,7 @@ int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL
 {
 	int err;
 
+	pthread_mutex_lock(&it->lock);
 	it->skel->bss->states_only = 1;
 	memset(it->skel->bss->state_count, 0, sizeof(it->skel->bss->state_count));
 	it->skel->bss->time_wait_total = 0;
@@ -111,6 +117,7 @@ int ctaccel_sockiter_states(struct ctaccel_sockiter *it, uint64_t states[CTACCEL
 	err = iter_run(it);
 	if (!err)
 		memcpy(states, it->skel->bss->state_count, sizeof(it->skel->bss->state_count));
+	pthread_mutex_unlock(&it->lock);
 	return err;
 }
 
@@ -120,6 +127,7 @@ int ctaccel_sockiter_marks(struct ctaccel_sockiter *it, uint64_t old, uint64_t r
 	struct sockets__bss *b = it->skel->bss;
 	int err;
 
+	pthread_mutex_lock(&it->lock);
 	memset(b->mark_held, 0, sizeof(b->mark_held));
 	b->mark_rewritten = 0;
 	b->mark_old = old;
@@ -129,11 +137,17 @@ int ctaccel_sockiter_marks(struct ctaccel_sockiter *it, uint64_t old, uint64_t r
 	err = iter_run(it);
 	err = err ?: link_run(it->h, it->udp_link, "UDP");
 	b->mark_walk = 0;
-	if (err)
-		return err;
-	memcpy(held, b->mark_held, sizeof(b->mark_held));
-	*rewritten = b->mark_rewritten;
-	return 0;
+	if (!err) {
+		memcpy(held, b->mark_held, sizeof(b->mark_held));
+		*rewritten = b->mark_rewritten;
+	}
+	pthread_mutex_unlock(&it->lock);
+	return err;
+}
+
+void ctaccel_sockiter_lend(struct ctaccel *h, struct ctaccel_sockiter *it)
+{
+	h->walker = it;
 }
 
 /*
