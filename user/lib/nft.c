@@ -72,6 +72,16 @@ static int lines_with(const char *text, const char *what)
  * same in both, and nothing else. The number of marks; -EINVAL when the
  * table is not so; -ENOENT when there is none.
  */
+/* A mark's notrack rule as nft lists it: a full mask is left out. */
+static void mark_rule_listed(char *buf, size_t len, __u64 m)
+{
+	if (ctaccel_mark_mask(m) == 0xffffffff)
+		snprintf(buf, len, "meta mark 0x%08x notrack\n", ctaccel_mark_value(m));
+	else
+		snprintf(buf, len, "meta mark & 0x%08x == 0x%08x notrack\n", ctaccel_mark_mask(m),
+			 ctaccel_mark_value(m));
+}
+
 static int nft_marks(struct ctaccel *h, __u64 *marks, int max)
 {
 	char text[8192], rule[96];
@@ -81,8 +91,10 @@ static int nft_marks(struct ctaccel *h, __u64 *marks, int max)
 
 	if (nft_run_out(h, "list table inet ctaccel", true, text, sizeof(text)))
 		return -ENOENT;
-	for (p = text; (p = strstr(p, "meta mark & ")); p++) {
-		if (sscanf(p, "meta mark & 0x%x == 0x%x notrack", &mask, &value) != 2)
+	for (p = text; (p = strstr(p, "meta mark ")); p++) {
+		mask = 0xffffffff;
+		if (sscanf(p, "meta mark & 0x%x == 0x%x notrack", &mask, &value) != 2 &&
+		    sscanf(p, "meta mark 0x%x notrack", &value) != 1)
 			return -EINVAL;
 		for (i = 0; i < n && marks[i] != ctaccel_mark_word(value, mask); i++)
 			;
@@ -97,8 +109,7 @@ static int nft_marks(struct ctaccel *h, __u64 *marks, int max)
 	    lines_with(text, "type ") != 2 || lines_with(text, "\t\t") != 2 + 2 * n)
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		snprintf(rule, sizeof(rule), "meta mark & 0x%08x == 0x%08x notrack",
-			 ctaccel_mark_mask(marks[i]), ctaccel_mark_value(marks[i]));
+		mark_rule_listed(rule, sizeof(rule), marks[i]);
 		if (lines_with(text, rule) != 2)
 			return -EINVAL;
 	}
