@@ -35,6 +35,7 @@ setup() {
 }
 
 teardown() {
+	traffic_end
 	daemon_teardown
 }
 

@@ -316,6 +316,13 @@ traffic_start() {
 	TRAFFIC+=" $!"
 }
 
+# For a test's teardown: a test that failed between traffic_start and
+# traffic_stop leaves no traffic running behind it (each run ends within
+# seconds once the file is gone).
+traffic_end() {
+	rm -f "$BATS_FILE_TMPDIR/run"
+}
+
 traffic_stop() {
 	local runs=("$BATS_FILE_TMPDIR"/rr0 "$BATS_FILE_TMPDIR"/rr1 "$BATS_FILE_TMPDIR"/churn)
 	rm -f "$BATS_FILE_TMPDIR/run"

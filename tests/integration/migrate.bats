@@ -17,6 +17,10 @@ setup_file() {
 	ctaccel_g attach vgc vgs
 }
 
+teardown() {
+	traffic_end
+}
+
 teardown_file() {
 	rm -f "$BATS_FILE_TMPDIR/run"
 	topo_down
