@@ -27,17 +27,6 @@ static __always_inline __u64 live_mark(void)
 	return *(volatile __u64 *)&ctaccel_live.mark;
 }
 
-/* `mark` with the bypass mark's bits set, of the word `m` (live_mark()). */
-static __always_inline __u32 mark_set(__u32 mark, __u64 m)
-{
-	return (mark & ~ctaccel_mark_mask(m)) | ctaccel_mark_value(m);
-}
-
-static __always_inline bool mark_carried(__u32 mark, __u64 m)
-{
-	return (mark & ctaccel_mark_mask(m)) == ctaccel_mark_value(m);
-}
-
 /* The timeouts' generation the last expiry walk started under; this program
  * version's own (0 after a live upgrade: its first check walks). */
 __u64 expiry_walk_gen;

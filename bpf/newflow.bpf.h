@@ -153,7 +153,7 @@ __noinline int udp_replies_marked(struct __sk_buff *skb, struct pkt *p)
 		return true; /* nobody listens: the kernel answers with an ICMP error */
 	mark = sk->mark;
 	bpf_sk_release(sk);
-	return mark_carried(mark, live_mark());
+	return ctaccel_mark_carried(mark, live_mark());
 }
 
 /*
@@ -191,7 +191,7 @@ __noinline int flow_create(struct __sk_buff *skb, struct pkt *p, __u32 index, __
 	 * socket only if that socket has it. nf_conntrack tracks the others
 	 * whole. */
 	if (!p->ingress && p->key.proto == IPPROTO_UDP &&
-	    !mark_carried(skb->mark, live_mark()))
+	    !ctaccel_mark_carried(skb->mark, live_mark()))
 		nf.bypass = 0;
 	if (nf.bypass && p->ingress && p->key.proto == IPPROTO_UDP && !udp_replies_marked(skb, p))
 		nf.bypass = 0;

@@ -85,11 +85,6 @@ static __always_inline void tw_remote_add(const struct sock_common *skc)
 		tw_remote_overflow++;
 }
 
-static __always_inline bool mark_holds(__u32 mark)
-{
-	return (mark & ctaccel_mark_mask(mark_old)) == ctaccel_mark_value(mark_old);
-}
-
 /* One TCP socket of a mark walk. The iterator holds a full socket's lock
  * while the program runs, which bpf_setsockopt() needs. */
 static __always_inline void tcp_mark_walk(struct sock_common *skc, __u32 state)
@@ -100,14 +95,14 @@ static __always_inline void tcp_mark_walk(struct sock_common *skc, __u32 state)
 	if (state == TCP_TIME_WAIT) {
 		struct tcp_timewait_sock *tw = bpf_skc_to_tcp_timewait_sock(skc);
 
-		if (tw && mark_holds(tw->tw_sk.tw_mark))
+		if (tw && ctaccel_mark_carried(tw->tw_sk.tw_mark, mark_old))
 			mark_held[CTACCEL_MH_TIME_WAIT]++;
 		return;
 	}
 	if (state == TCP_NEW_SYN_RECV) {
 		struct tcp_request_sock *rq = bpf_skc_to_tcp_request_sock(skc);
 
-		if (rq && mark_holds(rq->req.ir_mark))
+		if (rq && ctaccel_mark_carried(rq->req.ir_mark, mark_old))
 			mark_held[CTACCEL_MH_REQUEST]++;
 		return;
 	}
@@ -115,15 +110,14 @@ static __always_inline void tcp_mark_walk(struct sock_common *skc, __u32 state)
 	if (!tp)
 		return;
 	mark = tp->inet_conn.icsk_inet.sk.sk_mark;
-	if (!mark_holds(mark))
+	if (!ctaccel_mark_carried(mark, mark_old))
 		return;
 	if (mark_rewrite) {
 		/* the old mark's bits out, the new one's in */
-		mark &= ~ctaccel_mark_mask(mark_old);
-		mark = (mark & ~ctaccel_mark_mask(mark_new)) | ctaccel_mark_value(mark_new);
+		mark = ctaccel_mark_set(mark & ~ctaccel_mark_mask(mark_old), mark_new);
 		if (!bpf_setsockopt(tp, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
 			mark_rewritten++;
-			if (!mark_holds(mark))
+			if (!ctaccel_mark_carried(mark, mark_old))
 				return;
 		}
 	}
@@ -170,7 +164,7 @@ int ctaccel_udp_iter(struct bpf_iter__udp *ctx)
 {
 	struct udp_sock *up = ctx->udp_sk;
 
-	if (up && mark_walk && mark_holds(up->inet.sk.sk_mark))
+	if (up && mark_walk && ctaccel_mark_carried(up->inet.sk.sk_mark, mark_old))
 		mark_held[CTACCEL_MH_UDP]++;
 	return 0;
 }

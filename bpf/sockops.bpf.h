@@ -87,7 +87,7 @@ static __always_inline int sockops_mark(struct bpf_sock_ops *ops)
 		return 1;
 	if (bpf_getsockopt(ops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		mark = 0;
-	mark = mark_set(mark, live_mark());
+	mark = ctaccel_mark_set(mark, live_mark());
 	if (bpf_setsockopt(ops, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		return 1;
 	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);

@@ -235,7 +235,7 @@ mark:
 	 * marked on the socket (ctaccel_sockops): there the output hook runs
 	 * before tc egress. */
 	if (p.bypass && !egress) {
-		skb->mark = mark_set(skb->mark, live_mark());
+		skb->mark = ctaccel_mark_set(skb->mark, live_mark());
 		CTR_INC(st, bypassed_packets);
 	}
 	/* Only an ingress packet is ever fast (fast_decide): egress does not

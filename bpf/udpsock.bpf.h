@@ -31,7 +31,7 @@ static __always_inline void udp_sock_mark(struct bpf_sock_addr *ctx)
 
 	if (bpf_getsockopt(ctx, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		mark = 0;
-	mark = mark_set(mark, live_mark());
+	mark = ctaccel_mark_set(mark, live_mark());
 	if (bpf_setsockopt(ctx, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		return;
 	st = bpf_map_lookup_elem(&ctaccel_stats, &zero);

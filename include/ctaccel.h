@@ -365,6 +365,18 @@ static inline __u64 ctaccel_mark_word(__u32 value, __u32 mask)
 	return (__u64)mask << 32 | value;
 }
 
+/* `mark` with the bits of the mark word `m` set (the others kept). */
+static inline __u32 ctaccel_mark_set(__u32 mark, __u64 m)
+{
+	return (mark & ~ctaccel_mark_mask(m)) | ctaccel_mark_value(m);
+}
+
+/* Whether `mark` carries the mark word `m`, as nft's notrack rule asks. */
+static inline int ctaccel_mark_carried(__u32 mark, __u64 m)
+{
+	return (mark & ctaccel_mark_mask(m)) == ctaccel_mark_value(m);
+}
+
 /*
  * A walk of the host's sockets for a change of the bypass mark (the socket
  * iterators of bpf/sockets.bpf.c, user/lib/live.c): those that still hold

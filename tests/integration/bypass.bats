@@ -198,7 +198,7 @@ listener_mark() {
 }
 
 @test "with local on the mark changes live: the host's TCP sockets take the new one at once, the old one stays matched while TIME_WAIT sockets hold it, a UDP socket that holds it refuses the change" {
-	local srv udp gen full tw i
+	local srv gen full tw i
 	ctaccel_g policy add all >/dev/null
 	in_ns "$G" conntrack -F >/dev/null 2>&1 || true
 	# the gateway's own sockets, each marked by the policy: a listener, a
@@ -218,13 +218,7 @@ listener_mark() {
 	((tw >= 3))
 	# a UDP socket bound where the policy covers it holds the mark, and no
 	# socket call can move it: refused, nothing changed
-	ip netns exec "$G" python3 -c 'import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.18.0.1", 5353))
-open("'"$BATS_TEST_TMPDIR"'/udp", "w").close()
-time.sleep(60)' 3>&- &
-	udp=$!
-	wait_until 100 '[[ -e $BATS_TEST_TMPDIR/udp ]]'
+	udp_bound 198.18.0.1 5353
 	run ctaccel_g set mark 0x2000000/0x2000000
 	echo "$output"
 	[[ $status -ne 0 && $output == *"1 UDP sockets hold the mark 0x1000000/0x1000000"* ]]
@@ -232,8 +226,8 @@ time.sleep(60)' 3>&- &
 	[[ $(listener_mark 8082) == fwmark:0x1000000 ]]
 	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"
 	[[ $(grep -c "notrack" "$BATS_TEST_TMPDIR/table") -eq 2 ]]
-	kill "$udp"
-	wait "$udp" || true
+	kill "$UDP_PID"
+	wait "$UDP_PID" || true
 	# the change: the listener and the held connection move, the TIME_WAIT
 	# sockets keep the old mark, so the table keeps matching it
 	run ctaccel_g set mark 0x2000000/0x2000000

@@ -219,7 +219,7 @@ teardown_file() {
 }
 
 @test "SIGHUP applies a changed configuration; a unix socket API; sd_notify" {
-	local conf="$BATS_TEST_TMPDIR/c.conf" sock="$BATS_TEST_TMPDIR/api.sock" pid udp i
+	local conf="$BATS_TEST_TMPDIR/c.conf" sock="$BATS_TEST_TMPDIR/api.sock" pid i
 	printf '[ctaccel]\ndevices = vgc vgs\nlisten = unix:%s\npin-path = %s\npolicy = 198.18.1.0/24 port 80\n' "$sock" "$PIN" >"$conf"
 	# a notify socket that records what the daemon says
 	/usr/bin/python3 -c '
@@ -293,17 +293,11 @@ for _ in range(6):
 	[[ $(put_config '{"settings": {"mark": "0x1000000/0x1000000"}}') == 200 ]]
 	ctaccel_g -j status | jq -e '.mark == "0x01000000/0x01000000"'
 	# a UDP socket the policy marked (all port 443) holds it: 409, and why
-	ip netns exec "$G" python3 -c 'import socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("198.18.0.1", 443))
-open("'"$BATS_TEST_TMPDIR"'/udp", "w").close()
-time.sleep(60)' 3>&- &
-	udp=$!
-	for i in $(seq 100); do [[ -e $BATS_TEST_TMPDIR/udp ]] && break; sleep 0.1; done
+	udp_bound 198.18.0.1 443
 	[[ $(put_config '{"settings": {"timeout-time-wait": 44, "mark": "0x2000000/0x2000000"}}') == 409 ]]
 	grep -q "not applied: Device or resource busy (the daemon's log says why)" "$BATS_TEST_TMPDIR/put.json"
 	grep -q "1 UDP sockets hold the mark 0x1000000/0x1000000" "$BATS_FILE_TMPDIR/daemon.log"
-	kill "$udp"
+	kill "$UDP_PID"
 	ctaccel_g -j status | jq -e '.mark == "0x01000000/0x01000000" and .timeouts.TIME_WAIT == 33'
 	# a size (a started daemon loads no program), a daemon setting: 409
 	# and why; nothing of the request applied

@@ -316,6 +316,20 @@ traffic_start() {
 	TRAFFIC+=" $!"
 }
 
+# udp_bound ADDR PORT: a UDP socket bound in the gateway's namespace for at
+# most 60 s (one a policy rule covering ADDR PORT marks); its pid in UDP_PID,
+# once it is bound.
+udp_bound() {
+	local flag="$BATS_TEST_TMPDIR/udp-bound.$2"
+	ip netns exec "$G" python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[3], "w").close()
+time.sleep(60)' "$1" "$2" "$flag" 3>&- &
+	UDP_PID=$!
+	wait_until 100 '[[ -e $flag ]]'
+}
+
 # For a test's teardown: a test that failed between traffic_start and
 # traffic_stop leaves no traffic running behind it (each run ends within
 # seconds once the file is gone).

@@ -142,11 +142,10 @@ enum ctaccel_nft_table ctaccel_nft_table(struct ctaccel *h)
 	struct ctaccel_live t;
 	int n;
 
-	if (!ctaccel_nft_present(h))
-		return CTACCEL_NFT_ABSENT;
 	if (state_live(h, &t))
-		return CTACCEL_NFT_OTHER;
-	/* the mark in force, and any a change keeps for sockets that hold it */
+		return ctaccel_nft_present(h) ? CTACCEL_NFT_OTHER : CTACCEL_NFT_ABSENT;
+	/* the mark in force, and any a change keeps for sockets that hold it
+	 * (one listing, which also says whether there is a table) */
 	n = nft_table_marks(h, t.mark, others, CTACCEL_NFT_MAX_MARKS);
 	if (n == -ENOENT)
 		return CTACCEL_NFT_ABSENT;
