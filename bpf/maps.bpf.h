@@ -21,6 +21,11 @@ const volatile struct ctaccel_config ctaccel_cfg;
  * writer. */
 struct ctaccel_live ctaccel_live SEC(".data.live");
 
+/* A migration's journal (include/ctaccel.h): the move program's once-only
+ * passes mark themselves done in it, in the run that does them. A section
+ * of its own: a map the migration's record pins alone. */
+struct ctaccel_migrate_journal ctaccel_journal SEC(".data.migrate");
+
 /* The bypass mark now: value and mask from one load of one word. */
 static __always_inline __u64 live_mark(void)
 {

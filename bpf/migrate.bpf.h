@@ -147,18 +147,28 @@ static __always_inline int migrate_pass(struct ctaccel_migrate_args *args)
 		args->err = -ENOENT;
 		return 0;
 	}
+	/* Each once-only pass at most once per migration, whoever runs it:
+	 * a process that finishes a killed one's migration asks again for
+	 * what the journal may already hold. */
 	if (args->flags & CTACCEL_MIGRATE_START) {
 		/* a new map, not in use yet: the datapath's only writer is
 		 * still the datapath */
-		__sync_lock_test_and_set(&head->next, args->head);
-		CTR_ATOMIC(w.st, migrations_started, 1);
+		if (!(__sync_fetch_and_or(&ctaccel_journal.done, CTACCEL_MIGRATE_START) &
+		      CTACCEL_MIGRATE_START)) {
+			__sync_lock_test_and_set(&head->next, args->head);
+			CTR_ATOMIC(w.st, migrations_started, 1);
+		}
 		args->err = 0;
 		return 0;
 	}
-	if (args->flags & CTACCEL_MIGRATE_STATS)
+	if ((args->flags & CTACCEL_MIGRATE_STATS) &&
+	    !(__sync_fetch_and_or(&ctaccel_journal.done, CTACCEL_MIGRATE_STATS) &
+	      CTACCEL_MIGRATE_STATS))
 		migrate_stats(w.st, args);
 	(void)bpf_for_each_map_elem(&ctaccel_flows_prev, migrate_elem, &w, 0);
-	if (args->flags & CTACCEL_MIGRATE_DONE) {
+	if ((args->flags & CTACCEL_MIGRATE_DONE) &&
+	    !(__sync_fetch_and_or(&ctaccel_journal.done, CTACCEL_MIGRATE_DONE) &
+	      CTACCEL_MIGRATE_DONE)) {
 		CTR_ATOMIC(w.st, migrations, 1);
 		CTR_ATOMIC(w.st, migrate_ns, bpf_ktime_get_ns() - args->started_ns);
 	}

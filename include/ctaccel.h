@@ -607,6 +607,20 @@ struct ctaccel_migrate_args {
 #define CTACCEL_MIGRATE_STATS (1U << 2)
 
 /*
+ * A migration's journal (the move program's .data.migrate section, pinned in
+ * the migration's record, user/lib/migrate.c): what a process killed mid-way
+ * leaves for the one that finishes it. The loader gives it its values before
+ * load; the move program is the one writer of `done`, each of its
+ * once-only passes (START, STATS, DONE) setting its bit in the same run.
+ */
+struct ctaccel_migrate_journal {
+	__u32 abi;	     /* the build's that began it: only that layout finishes it */
+	__u32 unreplied_max; /* the new ring's setting (0: the ring off) */
+	__u64 started_ns;    /* CLOCK_MONOTONIC at its programs' load */
+	__u64 done;	     /* CTACCEL_MIGRATE_* of the passes that ran, atomic or */
+};
+
+/*
  * Kernel expiry: a bpf_timer and a BPF workqueue pass over the flow table and
  * remove what has expired through compare-and-delete, with no userspace
  * process (bpf/expiry.bpf.h). The value of the one-slot map `ctaccel_expiry`
@@ -768,6 +782,7 @@ _Static_assert(sizeof(struct ctaccel_del_req) == 48, "delete request layout");
 _Static_assert(sizeof(struct ctaccel_del_args) == 32, "delete args layout");
 _Static_assert(sizeof(struct ctaccel_migrate_args) == 40 + 8 * CTACCEL_STATS_SLOTS,
 	       "migrate args layout");
+_Static_assert(sizeof(struct ctaccel_migrate_journal) == 24, "migration journal layout");
 _Static_assert(sizeof(struct ctaccel_expiry) == 8 * 18, "expiry layout");
 _Static_assert(sizeof(struct ctaccel_expiry_args) == 32, "expiry args layout");
 _Static_assert(sizeof(struct ctaccel_config) == 8 * (CTACCEL_ST__MAX + 2) + 24, "config layout");

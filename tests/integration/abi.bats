@@ -166,21 +166,55 @@ entries() {
 	[[ $output == "ok 20 fail 0" ]]
 	progs=$(prev_g -j status | jq -c .programs)
 	before=$(entries)
-	# the new table's name taken, as an interrupted migration leaves it
-	bpftool map pin pinned "$PIN/ctaccel_monitor" "$PIN/ctaccel_flows_new"
+	# the record's name taken by a pin that is no record
+	bpftool map pin pinned "$PIN/ctaccel_monitor" "$PIN/migration"
 	run ctaccel_g replace
 	echo "$output"
 	[[ $status -ne 0 ]]
-	[[ $output == *"ctaccel_flows_new: File exists"* ]]
+	[[ $output == *"record the migration in $PIN/migration: File exists"* ]]
 	[[ $output == *"not done (the state stays abi "* ]]
 	[[ $(prev_g -j status | jq -c .programs) == "$progs" ]]
 	diff <(entries | jq -c '.[]') <(jq -c '.[]' <<<"$before")
 	(CTACCEL=$PREV equal_to_conntrack)
 	# the name free again, the same migration goes through
-	rm "$PIN/ctaccel_flows_new"
+	rm "$PIN/migration"
 	run ctaccel_g replace
 	[[ $status -eq 0 && $output == *"migrated the state of abi"* ]]
-	[[ ! -e $PIN/ctaccel_flows_new ]]
+	[[ ! -e $PIN/migration ]]
+	equal_to_conntrack
+}
+
+@test "a migration from the oldest ABI killed after it carried the counters is finished by the next replace: every entry, counter and gauge carried once" {
+	local before stats
+	PREV=$OUT/abi$OLDEST/ctaccel
+	prev_g load max-flows 4096 >/dev/null
+	prev_g attach vgc vgs >/dev/null
+	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
+	[[ $output == "ok 20 fail 0" ]]
+	prev_g expiry stop >/dev/null
+	before=$(entries)
+	stats=$(prev_g -j stats)
+	# the counters' layout changed since the oldest ABI: a new map takes
+	# the old totals, and the process dies right after
+	CTACCEL_MIGRATE_STOP=carried run ctaccel_g replace
+	echo "$output"
+	[[ $status -eq 137 ]]
+	[[ -d $PIN/migration ]]
+	run ctaccel_g replace
+	echo "$output"
+	[[ $status -eq 0 ]]
+	[[ $output == *"finished the interrupted migration: "* ]]
+	[[ ! -e $PIN/migration ]]
+	[[ $(entries) == "$before" ]]
+	ctaccel_g -j stats >"$BATS_TEST_TMPDIR/after"
+	diff <(jq -S . <<<"$stats") <(jq -S . "$BATS_TEST_TMPDIR/after") || true
+	# carried once: the flows' counters equal, not doubled by the finish
+	jq -e --slurpfile after "$BATS_TEST_TMPDIR/after" '
+		($after[0]) as $a |
+		(.states == $a.states) and
+		([.counters | .tracked_packets, .tracked_bytes, .flows_created, .transitions] ==
+		 [$a.counters | .tracked_packets, .tracked_bytes, .flows_created, .transitions])' <<<"$stats"
+	[[ $(jq '.counters | .migrations, .migrations_started' "$BATS_TEST_TMPDIR/after" | xargs) == "1 1" ]]
 	equal_to_conntrack
 }
 

@@ -101,31 +101,75 @@ gauges_equal_table() {
 	wait_until 20 '[[ $(bpftool -j map dump pinned "$PIN/ctaccel_flows" | jq length) -eq $(ctaccel_g -j stats | jq "[.states[]] | add") ]]'
 }
 
-@test "a migration that cannot pin its new table rolls back: the old programs and table in place, every flow kept, and it says why" {
+@test "a migration that cannot record itself rolls back: the old programs and table in place, every flow kept, and it says why" {
 	local progs before started
 	run in_ns "$C" "$TCPGEN" client 198.18.1.2 80 c 20
 	[[ $output == "ok 20 fail 0" ]]
 	progs=$(ctaccel_g -j status | jq -c .programs)
 	before=$(ctaccel_flows)
 	started=$(counter migrations_started)
-	# the new table's name taken, as an interrupted migration leaves it
-	bpftool map pin pinned "$PIN/ctaccel_monitor" "$PIN/ctaccel_flows_new"
+	# the record's name taken by a pin that is no record
+	bpftool map pin pinned "$PIN/ctaccel_monitor" "$PIN/migration"
 	run ctaccel_g set max-flows 8192
 	echo "$output"
 	[[ $status -ne 0 ]]
-	[[ $output == *"ctaccel_flows_new: File exists"* ]]
+	[[ $output == *"record the migration in $PIN/migration: File exists"* ]]
 	[[ $(ctaccel_g -j status | jq .max_flows) -eq 2048 ]]
 	[[ $(ctaccel_g -j status | jq -c .programs) == "$progs" ]]
 	[[ $(counter migrations_started) -eq $started ]]
 	[[ $(ctaccel_flows) == "$before" ]]
 	equal_to_conntrack
-	# what an interrupted migration leaves is a problem of the status
-	ctaccel_g -j status | jq -e 'any(.problems[]; startswith("ctaccel_flows_new is pinned: a migration"))'
 	# the name free again, the same change goes through
-	rm "$PIN/ctaccel_flows_new"
+	rm "$PIN/migration"
 	run ctaccel_g set max-flows 8192
 	[[ $status -eq 0 ]]
-	[[ ! -e $PIN/ctaccel_flows_new ]]
-	ctaccel_g -j status | jq -e '[.problems[] | select(contains("ctaccel_flows_new"))] | length == 0'
+	[[ ! -e $PIN/migration ]]
 	[[ $(ctaccel_flows) == "$before" ]]
+}
+
+# A migration whose process is killed (CTACCEL_MIGRATE_STOP: right after
+# the step it names) leaves its programs counting and its record; the next
+# migration finishes it.
+@test "a migration killed after any of its steps is finished by the next command, under traffic on both CPUs: every flow equal to nf_conntrack's, every packet counted once" {
+	local step finish size done0 started0 busy0 outcome
+	done0=$(counter migrations)
+	started0=$(counter migrations_started)
+	busy0=$(ctaccel_g -j stats | jq '.counters | .flow_busy + .cas_exhausted + .quiesce_timeouts')
+	traffic_start 5
+	wait_until 100 '(( $(ctaccel_g -j flow count | jq .flows) > 50 ))'
+	for step in swapped:set moved:replace repinned:replace; do
+		IFS=: read -r step finish <<<"$step"
+		size=$(($(ctaccel_g -j status | jq .max_flows) == 4096 ? 8192 : 4096))
+		CTACCEL_MIGRATE_STOP=$step run ctaccel_g set max-flows "$size"
+		echo "$step: $output"
+		[[ $status -eq 137 ]]
+		[[ -d $PIN/migration ]]
+		ctaccel_g -j status | jq -e 'any(.problems[]; startswith("a migration of the table runs, or was interrupted"))'
+		# its programs go on counting: new connections are tracked
+		outcome=$(counter tracked_packets)
+		wait_until 50 '(( $(counter tracked_packets) > outcome ))'
+		if [[ $finish == set ]]; then
+			run ctaccel_g set max-flows "$size"
+		else
+			run ctaccel_g replace
+		fi
+		echo "$output"
+		[[ $status -eq 0 ]]
+		[[ $output == *"finishing a migration to a table of $size that was interrupted"* ]]
+		[[ $output == *"finished the interrupted migration: "* ]]
+		[[ ! -e $PIN/migration ]]
+		[[ $(ctaccel_g -j status | jq .max_flows) -eq $size ]]
+		ctaccel_g -j status | jq -e '[.problems[] | select(contains("migration"))] | length == 0'
+	done
+	traffic_stop
+	# each migration counted begun and done once, whoever finished it
+	[[ $(counter migrations_started) -eq $((started0 + 3)) ]]
+	[[ $(counter migrations) -eq $((done0 + 3)) ]]
+	[[ $(counter migrate_conflicts) -eq 0 ]]
+	[[ $(ctaccel_g -j stats | jq '.counters | .flow_busy + .cas_exhausted + .quiesce_timeouts') -eq $busy0 ]]
+	equal_to_conntrack
+	wait_until 20 counted_once
+	wait_until 20 gauges_equal_table
+	# the killed processes' programs and tables are gone: one table
+	wait_until 50 '[[ $(bpftool -j map show | jq "[.[] | select(.name == \"ctaccel_flows\")] | length") -eq 1 ]]'
 }

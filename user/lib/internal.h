@@ -63,6 +63,10 @@ int pin_get_file(const struct ctaccel *h, const char *name);
 /* A program's id, 0 when fd is not one. */
 __u32 prog_id_of(int fd);
 bool pin_exists(const struct ctaccel *h, const char *name);
+/* A migration's record (migrate.c): left by one a process did not finish. */
+bool migration_recorded(const struct ctaccel *h);
+void migration_record_remove(struct ctaccel *h);
+uint64_t migration_now_ns(void);
 /* Every pin of a state, and the root directory if then empty. */
 void unpin_all(struct ctaccel *h);
 

@@ -86,6 +86,10 @@ void ctaccel_unlock(struct ctaccel *h);
 #define CTACCEL_PIN_DAEMON "daemon"
 /* ... and one a monitor holds: the event ring has one reader. */
 #define CTACCEL_PIN_MONITOR_LOCK "monitor"
+/* ... and one a migration of the table keeps its record in while it runs
+ * (user/lib/migrate.c): left by a process killed mid-way, it is what the
+ * next migration, 'ctaccel replace' or a daemon's start, finishes. */
+#define CTACCEL_PIN_MIGRATION "migration"
 
 /*
  * Open the pinned state: -ENOENT when nothing is loaded, -EPROTO when it has

@@ -2,16 +2,21 @@
 /*
  * A migration of the flow table to new maps (another max-flows or unreplied
  * ring, or state pinned by an older ABI) under traffic, every flow and
- * counter kept: ctaccel_resize(), layout_migrate(). The design is
+ * counter kept: ctaccel_resize(), layout_migrate(); and one a killed process
+ * left, finished from its record: migrate_resume(). The design is
  * docs/upgrading.md; the datapath's side is bpf/migrate.bpf.h. The program
- * swaps are a live upgrade's (load.c).
+ * swaps are a live upgrade's (replace.c).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/membarrier.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -199,6 +204,245 @@ bool abi_migratable(uint32_t abi)
 }
 
 /*
+ * The migration's record: a directory below the root that holds, under
+ * their rows' names, every map the migration's programs use in place of a
+ * pinned one (the new table, ring and head, counters where their layout
+ * changes, a map the older state lacks), the table being left (FLOWS_PREV)
+ * and the journal (JOURNAL). It is made before any program is swapped and
+ * removed when the final programs are in: a process killed in between
+ * leaves everything the next migration needs to finish it
+ * (migrate_resume()), while the migration's programs count every packet.
+ */
+static bool record_row(int i)
+{
+	return pin_defs[i].obj == PIN_OBJ_tracker && pin_defs[i].kind == PIN_KIND_MAP &&
+	       pin_name(i) &&
+	       (pin_defs[i].life == PIN_LIFE_KEEP || i == PIN_FLOWS_PREV || i == PIN_JOURNAL);
+}
+
+static int record_file(int i, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", CTACCEL_PIN_MIGRATION, pin_name(i)) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+bool migration_recorded(const struct ctaccel *h)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return !ctaccel_pin_file(h, CTACCEL_PIN_MIGRATION, path, sizeof(path)) &&
+	       !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
+void migration_record_remove(struct ctaccel *h)
+{
+	char name[PATH_MAX];
+	int i;
+
+	for (i = 0; i < PIN__COUNT; i++)
+		if (record_row(i) && !record_file(i, name, sizeof(name)))
+			unpin(h, name);
+	if (!ctaccel_pin_file(h, CTACCEL_PIN_MIGRATION, name, sizeof(name)))
+		rmdir(name);
+}
+
+/* The record made: `fd[i]` for each of its rows that has one. */
+static int record_make(struct ctaccel *h, const int *fd)
+{
+	char name[PATH_MAX];
+	int i, err = 0;
+
+	if (ctaccel_pin_file(h, CTACCEL_PIN_MIGRATION, name, sizeof(name)))
+		return lib_fail(h, -ENAMETOOLONG, "record the migration");
+	if (mkdir(name, 0700))
+		return lib_fail(h, -errno, "record the migration in %s", name);
+	for (i = 0; i < PIN__COUNT && !err; i++)
+		if (record_row(i) && fd[i] >= 0) {
+			err = record_file(i, name, sizeof(name));
+			err = err ?: pin_fd(h, fd[i], name);
+		}
+	if (err)
+		migration_record_remove(h);
+	return err;
+}
+
+/* The record's maps by row (-1 where it has none; fds the caller closes). */
+static int record_read(struct ctaccel *h, int *fd)
+{
+	char name[PATH_MAX];
+	int i;
+
+	for (i = 0; i < PIN__COUNT; i++) {
+		fd[i] = -1;
+		if (!record_row(i) || record_file(i, name, sizeof(name)))
+			continue;
+		fd[i] = pin_get_file(h, name);
+		if (fd[i] < 0 && fd[i] != -ENOENT)
+			return lib_fail(h, fd[i], "read the migration's record (%s)", name);
+	}
+	if (fd[PIN_FLOWS] < 0 || fd[PIN_FLOWS_PREV] < 0 || fd[PIN_JOURNAL] < 0 ||
+	    fd[PIN_UNREPLIED] < 0 || fd[PIN_UNREPLIED_HEAD] < 0) {
+		pr_warn(h,
+			"the interrupted migration's record below %s/%s is incomplete: "
+			"'ctaccel unload' and 'load' recover (every flow ends)",
+			h->root, CTACCEL_PIN_MIGRATION);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int journal_read(struct ctaccel *h, int fd, struct ctaccel_migrate_journal *j)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, j))
+		return lib_fail(h, -errno, "read the migration's journal");
+	return 0;
+}
+
+/* Testing only: CTACCEL_MIGRATE_STOP=STEP kills the process right after
+ * that step (swapped, carried, moved, repinned), as an operator's kill or
+ * an OOM would (tests/integration/migrate.bats). */
+static void stop_point(const char *step)
+{
+	const char *v = getenv("CTACCEL_MIGRATE_STOP");
+
+	if (v && !strcmp(v, step))
+		raise(SIGKILL);
+}
+
+uint64_t migration_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + t.tv_nsec;
+}
+
+/* The final programs, over the migration's maps but the old table and the
+ * journal: they never look at either (an old table they held would stay in
+ * memory for their life). */
+static struct tracker *load_final(struct ctaccel *h, const struct ctaccel_config *mig_cfg,
+				  const int *map, int *err)
+{
+	struct ctaccel_config cfg = *mig_cfg;
+	int instead[PIN__COUNT];
+
+	memcpy(instead, map, sizeof(instead));
+	instead[PIN_FLOWS_PREV] = instead[PIN_JOURNAL] = -1;
+	cfg.flags &= ~CTACCEL_CFG_MIGRATING;
+	return load_over(h, &cfg, instead, NULL, err);
+}
+
+/* One migration's program sets and maps, while it runs. */
+struct migration {
+	struct tracker *mig, *fin;
+	int map[PIN__COUNT]; /* the record's maps by row, -1 elsewhere */
+	bool resumed;	     /* a killed process's migration, finished */
+	int same;	     /* the counters keep their map (their layout) */
+	int from[CTACCEL_STATS_SLOTS];
+	uint32_t interval_ms; /* kernel expiry's, kept */
+};
+
+/*
+ * Steps 1 to 3 of the migration (docs/upgrading.md), its two program sets
+ * loaded over the maps of its record. A fresh migration that fails while
+ * its programs go in puts the old ones back and removes its record; once
+ * they are in, a failure (or a kill) leaves them and the record for
+ * migrate_resume().
+ */
+static int migrate_steps(struct ctaccel *h, struct migration *g, struct ctaccel_migration *m)
+{
+	int old[PIN__COUNT], owned[PIN__COUNT];
+	__s64 carried[CTACCEL_STATS_SLOTS];
+	struct ctaccel_migrate_journal j;
+	int i, err, left = 1;
+
+	/* 1. The migration's programs in: from here each packet finds its
+	 * flow in the new table, or in place in the old one. Again after a
+	 * kill: it may have come while they went in. */
+	state_progs(h, old, owned);
+	err = swap_programs(h, g->mig, g->interval_ms);
+	err = err ?: programs_settle();
+	if (err && !g->resumed) {
+		/* nothing was moved yet: the old programs take their hooks back */
+		swap_filters(h, old);
+		swap_sockops(h, old);
+		expiry_ctl(h->fd[PIN_EXPIRY_CTL], g->interval_ms, CTACCEL_EXPIRY_TAKEOVER);
+		migration_record_remove(h);
+		lib_fail(h, err, "swap in the migration's programs (rolled back)");
+	}
+	for (i = 0; i < PIN__COUNT; i++)
+		if (owned[i] >= 0)
+			close(owned[i]);
+	if (err)
+		return err;
+	stop_point("swapped");
+
+	/* 2. No old program runs any more: the old counters, still, go into
+	 * the new map (once: the journal says whether a killed process did
+	 * it), and every entry moves. An entry another CPU holds (a reopen,
+	 * a removal) is taken by a later pass. */
+	err = journal_read(h, g->map[PIN_JOURNAL], &j);
+	if (!err && !g->same && !(j.done & CTACCEL_MIGRATE_STATS)) {
+		err = stats_carried(h, g->from, carried);
+		left = err ?: migrate_run(h, g->mig, CTACCEL_MIGRATE_STATS, 0, carried, m);
+		stop_point("carried");
+	}
+	if (err)
+		return err;
+	for (i = 0; i < MIGRATE_PASSES && left > 0; i++) {
+		left = migrate_run(h, g->mig, 0, 0, NULL, m);
+		if (left > 0)
+			usleep(1000);
+	}
+	if (left)
+		return left < 0 ? left
+				: lib_fail(h, -EBUSY,
+					   "move the flows: entries still held after %d passes", i);
+	stop_point("moved");
+
+	/* 3. The new maps under the pinned names, then the final programs,
+	 * which never look at the old table. A last pass takes what a reopen
+	 * kept there meanwhile. */
+	for (i = 0; i < PIN__COUNT && !err; i++)
+		if (g->map[i] >= 0 && pin_defs[i].life == PIN_LIFE_KEEP)
+			err = repin_fd(h, g->map[i], pin_name(i));
+	if (!err)
+		stop_point("repinned");
+	err = err ?: repin_swapped(h, g->fin);
+	err = err ?: swap_programs(h, g->fin, g->interval_ms);
+	err = err ?: programs_settle();
+	if (!err) {
+		left = migrate_run(h, g->mig, CTACCEL_MIGRATE_DONE, 0, NULL, m);
+		err = left < 0 ? left : 0;
+	}
+	if (!err) {
+		migration_record_remove(h);
+		err = ctaccel_open(h);
+	}
+	return err;
+}
+
+static void migration_free(struct migration *g)
+{
+	int i;
+
+	for (i = 0; i < PIN__COUNT; i++)
+		if (g->map[i] >= 0 && g->resumed)
+			close(g->map[i]);
+	tracker__destroy(g->mig);
+	tracker__destroy(g->fin);
+}
+
+static void migration_timed(struct ctaccel_migration *m)
+{
+	m->duration_ns = migration_now_ns() - m->started_ns;
+}
+
+/*
  * The migration itself (docs/upgrading.md): a new table of `max_flows`, a new
  * ring of `unreplied_max` slots and its head, and, where the pinned programs'
  * counters have another layout, a new counters map, which takes the old
@@ -207,31 +451,25 @@ bool abi_migratable(uint32_t abi)
 static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
 		   struct ctaccel_migration *m)
 {
-	int instead[PIN__COUNT], old[PIN__COUNT], owned[PIN__COUNT];
+	struct migration g = {.resumed = false};
 	uint32_t entries[PIN__COUNT] = {0};
-	int from[CTACCEL_STATS_SLOTS];
-	__s64 carried[CTACCEL_STATS_SLOTS];
-	struct tracker *mig = NULL, *fin = NULL;
 	struct ctaccel_unreplied_head head = {};
 	struct ctaccel_expiry_status exp;
 	struct ctaccel_config cfg;
-	struct timespec t0, t1;
 	__u32 zero = 0;
-	int i, err, left = 1, same;
-	/* the new table's spare pin: made, and kept (flows moved, not done) */
-	bool pinned_next = false, keep_next = false;
+	int i, err;
 
 	memset(m, 0, sizeof(*m));
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	m->started_ns = (uint64_t)t0.tv_sec * 1000000000ULL + t0.tv_nsec;
+	m->started_ns = migration_now_ns();
 	for (i = 0; i < PIN__COUNT; i++)
-		instead[i] = owned[i] = -1;
-	same = stats_layout(h, from);
-	if (same < 0)
-		return same;
+		g.map[i] = -1;
+	g.same = stats_layout(h, g.from);
+	if (g.same < 0)
+		return g.same;
 	err = ctaccel_expiry_status(h, &exp);
 	if (err)
 		return lib_fail(h, err, "read the expiry settings");
+	g.interval_ms = exp.interval_ms;
 
 	/* Both programs loaded before anything is swapped: a refusal (the
 	 * verifier, memory) leaves the state as it was. The migration's make
@@ -242,7 +480,8 @@ static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	entries[PIN_FLOWS] = max_flows;
 	entries[PIN_UNREPLIED] = unreplied_max ?: 1;
 	entries[PIN_UNREPLIED_HEAD] = 1;
-	entries[PIN_STATS] = same ? 0 : 1;
+	entries[PIN_STATS] = g.same ? 0 : 1;
+	entries[PIN_JOURNAL] = ENTRIES_AS_BUILT;
 	/* the maps an older ABI's state lacks (ctaccel_open_upgrade()) */
 	for (i = 0; i < PIN__COUNT; i++)
 		if (pin_defs[i].life == PIN_LIFE_KEEP && pin_defs[i].obj == PIN_OBJ_tracker &&
@@ -251,103 +490,124 @@ static int migrate(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	cfg = h->cfg;
 	cfg.unreplied_max = unreplied_max;
 	cfg.flags |= CTACCEL_CFG_MIGRATING;
-	instead[PIN_FLOWS_PREV] = h->fd[PIN_FLOWS];
-	mig = load_over(h, &cfg, instead, entries, &err);
-	if (!mig)
+	g.map[PIN_FLOWS_PREV] = h->fd[PIN_FLOWS];
+	g.mig = load_over(h, &cfg, g.map, entries, &err);
+	if (!g.mig)
 		goto cleanup;
 	for (i = 0; i < PIN__COUNT; i++)
 		if (entries[i])
-			instead[i] = bpf_map__fd(pin_map(mig, i));
-	cfg.flags &= ~CTACCEL_CFG_MIGRATING;
-	instead[PIN_FLOWS_PREV] = -1;
-	fin = load_over(h, &cfg, instead, NULL, &err);
-	if (!fin)
+			g.map[i] = bpf_map__fd(pin_map(g.mig, i));
+	g.fin = load_final(h, &cfg, g.map, &err);
+	if (!g.fin)
 		goto cleanup;
-	/* The new table pinned beside the old one before anything moves: a
-	 * bpffs that refuses it (read-only, full) refuses the migration while
-	 * it can still be undone, and a process that dies mid-way leaves the
-	 * moved flows reachable. */
-	err = pin_fd(h, instead[PIN_FLOWS], pin_name(PIN_FLOWS_NEXT));
+	/* The record before anything moves: a bpffs that refuses it refuses
+	 * the migration while nothing has changed, and a process that dies
+	 * mid-way leaves what finishes it. */
+	err = record_make(h, g.map);
 	if (err)
 		goto cleanup;
-	pinned_next = true;
 	/* The new ring goes on from the old one's position (a read of the
 	 * pinned head; the move program writes the new one). */
-	if (bpf_map_lookup_elem(h->fd[PIN_UNREPLIED_HEAD], &zero, &head)) {
+	if (bpf_map_lookup_elem(h->fd[PIN_UNREPLIED_HEAD], &zero, &head))
 		err = lib_fail(h, -errno, "read the unreplied ring's position");
+	err = err ?: migrate_run(h, g.mig, CTACCEL_MIGRATE_START, head.next, NULL, m);
+	if (err < 0) {
+		migration_record_remove(h);
 		goto cleanup;
 	}
-	err = migrate_run(h, mig, CTACCEL_MIGRATE_START, head.next, NULL, m);
-	if (err < 0)
-		goto cleanup;
-
-	/* 1. The migration's programs in: from here each packet finds its
-	 * flow in the new table, or in place in the old one. */
-	state_progs(h, old, owned);
-	err = swap_programs(h, mig, exp.interval_ms);
-	err = err ?: programs_settle();
-	if (err) {
-		/* nothing was moved yet: the old programs take their hooks back */
-		swap_filters(h, old);
-		swap_sockops(h, old);
-		expiry_ctl(h->fd[PIN_EXPIRY_CTL], exp.interval_ms, CTACCEL_EXPIRY_TAKEOVER);
-		lib_fail(h, err, "swap in the migration's programs (rolled back)");
-		goto cleanup;
-	}
-
-	keep_next = true;
-	/* 2. No old program runs any more: the old counters, still, go into
-	 * the new map (once), and every entry moves. An entry another CPU
-	 * holds (a reopen, a removal) is taken by a later pass. */
-	if (!same) {
-		err = stats_carried(h, from, carried);
-		left = err ?: migrate_run(h, mig, CTACCEL_MIGRATE_STATS, 0, carried, m);
-	}
-	for (i = 0; i < MIGRATE_PASSES && left > 0; i++) {
-		left = migrate_run(h, mig, 0, 0, NULL, m);
-		if (left > 0)
-			usleep(1000);
-	}
-	if (left) {
-		err = left < 0 ? left
-			       : lib_fail(h, -EBUSY,
-					  "move the flows: entries still held after %d passes", i);
-		goto cleanup; /* the migration's programs stay: they count every packet */
-	}
-
-	/* 3. The new maps under the pinned names, then the final programs,
-	 * which never look at the old table. A last pass takes what a reopen
-	 * kept there meanwhile. */
-	for (i = 0; i < PIN__COUNT && !err; i++)
-		if (entries[i])
-			err = repin_fd(h, instead[i], pin_name(i));
-	err = err ?: repin_swapped(h, fin);
-	err = err ?: swap_programs(h, fin, exp.interval_ms);
-	err = err ?: programs_settle();
-	if (!err) {
-		left = migrate_run(h, mig, CTACCEL_MIGRATE_DONE, 0, NULL, m);
-		err = left < 0 ? left : 0;
-	}
-	if (!err) {
-		keep_next = false;
-		err = ctaccel_open(h);
-	}
-	if (err)
-		lib_fail(h, err, "finish the migration (the new table stays pinned as %s)",
-			 pin_name(PIN_FLOWS_NEXT));
+	err = migrate_steps(h, &g, m);
+	if (err && migration_recorded(h))
+		lib_fail(h, err,
+			 "finish the migration (its programs count every packet; its "
+			 "record below %s/%s lets 'ctaccel replace' finish it)",
+			 h->root, CTACCEL_PIN_MIGRATION);
 cleanup:
-	if (pinned_next && !keep_next)
-		unpin(h, pin_name(PIN_FLOWS_NEXT));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	m->duration_ns =
-		(uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ULL + t1.tv_nsec - t0.tv_nsec;
-	/* instead[]: the old table (the handle's) and maps of `mig` */
-	for (i = 0; i < PIN__COUNT; i++)
-		if (owned[i] >= 0)
-			close(owned[i]);
-	tracker__destroy(mig);
-	tracker__destroy(fin);
+	migration_timed(m);
+	migration_free(&g);
 	return err;
+}
+
+/*
+ * A migration a killed process left (its record): finished with what the
+ * record holds, from the step the journal and the pins show, every flow and
+ * counter kept. 0 when there is none, 1 when one was finished (the handle
+ * reopened on its state), or -errno. Under the state lock, as every
+ * migration.
+ */
+static int migrate_resume(struct ctaccel *h, struct ctaccel_migration *m)
+{
+	struct migration g = {.resumed = true};
+	struct ctaccel_migrate_journal j;
+	struct ctaccel_expiry_status exp;
+	struct ctaccel_config cfg;
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	int err, pid;
+
+	memset(m, 0, sizeof(*m));
+	if (!migration_recorded(h))
+		return 0;
+	pid = ctaccel_daemon_pid(h);
+	if (pid && pid != getpid()) {
+		pr_warn(h,
+			"a ctaccel daemon (pid %d) runs on this state: stop it first, or "
+			"restart it, which finishes the interrupted migration at its start",
+			pid);
+		return -EBUSY;
+	}
+	err = record_read(h, g.map);
+	err = err ?: journal_read(h, g.map[PIN_JOURNAL], &j);
+	if (err)
+		goto cleanup;
+	if (j.abi != CTACCEL_ABI_VERSION) {
+		pr_warn(h,
+			"the interrupted migration was begun by a build of abi %u (this one: "
+			"%u): only such a build finishes it ('ctaccel replace')",
+			j.abi, CTACCEL_ABI_VERSION);
+		err = -EPROTO;
+		goto cleanup;
+	}
+	m->started_ns = j.started_ns;
+	if (bpf_obj_get_info_by_fd(g.map[PIN_FLOWS], &info, &len)) {
+		err = lib_fail(h, -errno, "read the migration's new table");
+		goto cleanup;
+	}
+	/* Where the counters change maps and the old totals are still to
+	 * carry, the old ones are pinned and written by programs of the old
+	 * layout (step 3 repins them only after): their BTF says where. */
+	g.same = g.map[PIN_STATS] < 0;
+	if (!g.same && !(j.done & CTACCEL_MIGRATE_STATS) && stats_layout(h, g.from) != 0) {
+		err = lib_fail(h, -EPROTO, "read the old counters' layout");
+		goto cleanup;
+	}
+	err = ctaccel_expiry_status(h, &exp);
+	if (err) {
+		lib_fail(h, err, "read the expiry settings");
+		goto cleanup;
+	}
+	g.interval_ms = exp.interval_ms;
+	pr_info(h,
+		"finishing a migration to a table of %u that was interrupted %.1f s after "
+		"it began",
+		info.max_entries, (double)(migration_now_ns() - j.started_ns) / 1e9);
+	cfg = h->cfg;
+	cfg.unreplied_max = j.unreplied_max;
+	cfg.flags |= CTACCEL_CFG_MIGRATING;
+	g.mig = load_over(h, &cfg, g.map, NULL, &err);
+	g.fin = g.mig ? load_final(h, &cfg, g.map, &err) : NULL;
+	err = g.fin ? migrate_steps(h, &g, m) : err;
+	if (err)
+		lib_fail(h, err, "finish the interrupted migration (its record stays)");
+	else
+		pr_info(h,
+			"finished the interrupted migration: %u flows moved now, %u passes, %u "
+			"ended",
+			m->moved, m->passes, m->conflicts);
+cleanup:
+	if (m->started_ns)
+		migration_timed(m);
+	migration_free(&g);
+	return err ?: 1;
 }
 
 int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max,
@@ -360,6 +620,12 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 	memset(m, 0, sizeof(*m));
 	if (!h->open)
 		return lib_fail(h, -EBADF, "resize %s", h->root);
+	/* a migration a killed process left, first: perhaps this one */
+	err = migrate_resume(h, m);
+	if (err < 0)
+		return err;
+	if (err && h->max_flows == max_flows && h->cfg.unreplied_max == unreplied_max)
+		return 0;
 	err = ctaccel_stats(h, &st);
 	if (err)
 		return err;
@@ -376,16 +642,21 @@ int ctaccel_resize(struct ctaccel *h, uint32_t max_flows, uint32_t unreplied_max
 
 int layout_migrate(struct ctaccel *h, struct ctaccel_migration *m)
 {
-	uint32_t from = h->cfg.abi;
 	int from_slot[CTACCEL_STATS_SLOTS];
-	int err, pid;
+	int err, pid, resumed;
+	uint32_t from;
 
+	/* a migration a killed process left, first */
+	resumed = migrate_resume(h, m);
+	if (resumed < 0)
+		return resumed;
+	from = h->cfg.abi;
 	if (from == CTACCEL_ABI_VERSION) {
 		/* the ABI word alone cannot tell every change of layout: the
 		 * counters' is read from the programs that write them */
 		err = stats_layout(h, from_slot);
 		if (err)
-			return err < 0 ? err : 0;
+			return err < 0 ? err : resumed;
 		pr_info(h, "the pinned programs write the counters in another layout: migrating");
 	} else if (!abi_migratable(from)) {
 		pr_warn(h, "no migration from abi %u to abi %u: unload it first", from,

@@ -22,9 +22,10 @@
  *                  program finds every other new pin in place
  *           ONCE   pinned at load, then another part's to replace (the
  *                  policy trie, which policy.c swaps)
- *           TEMP   a name another part pins for a moment (policy.c's next
- *                  trie, before its rename; a migration's new table, load.c):
- *                  removed with the rest
+ *           TEMP   a name another part pins for a moment: policy.c's next
+ *                  trie, before its rename; a migration's old table and
+ *                  journal, in its record (migrate.c), where the new maps
+ *                  wait under their own rows' names: removed with the rest
  *           CGROUP a link on the cgroup v2 root (local on, where one is
  *                  mounted): attached at load, its program swapped by a
  *                  live upgrade
@@ -62,7 +63,8 @@
 	X(INGRESS,        "prog_ingress",             PROG, tracker, ctaccel_ingress,        SWAP)   \
 	X(POLICY_RULES,   "ctaccel_policy_rules",     MAP,  tracker, ctaccel_policy_initial, ONCE)   \
 	X(POLICY_NEXT,    "ctaccel_policy_rules_new", MAP,  tracker, ctaccel_policy_initial, TEMP)   \
-	X(FLOWS_NEXT,     "ctaccel_flows_new",        MAP,  tracker, ctaccel_flows,          TEMP)   \
+	X(FLOWS_PREV,     "ctaccel_flows_prev",       MAP,  tracker, ctaccel_flows_prev,     TEMP)   \
+	X(JOURNAL,        "ctaccel_migrate_journal",  MAP,  tracker, data_migrate,           TEMP)   \
 	X(SOCKOPS,        "link_sockops",             LINK, tracker, ctaccel_sockops,        CGROUP) \
 	X(UDP_BIND4,      "link_udp_bind4",           LINK, tracker, ctaccel_udp_bind4,      CGROUP) \
 	X(UDP_BIND6,      "link_udp_bind6",           LINK, tracker, ctaccel_udp_bind6,      CGROUP) \
@@ -72,7 +74,6 @@
 	X(SK_LINK,        "link_sockstate",           LINK, sockets, ctaccel_sock_state,     LOCAL)  \
 	X(CSUM_SCRATCH,   NULL,                       MAP,  tracker, csum_scratch,           NONE)   \
 	X(FP_ROUTES,      NULL,                       MAP,  tracker, ctaccel_fp_routes,      NONE)   \
-	X(FLOWS_PREV,     NULL,                       MAP,  tracker, ctaccel_flows_prev,     NONE)   \
 	X(BSS,            NULL,                       MAP,  tracker, bss,                    NONE)   \
 	X(MIGRATE,        NULL,                       PROG, tracker, ctaccel_migrate,        NONE)   \
 	X(TW_REMOTE,      NULL,                       MAP,  sockets, tw_remote,              NONE)   \

@@ -167,6 +167,10 @@ struct tracker *load_over(struct ctaccel *h, const struct ctaccel_config *settin
 	}
 	if (!skel->data_live->ctaccel_live.gen)
 		skel->data_live->ctaccel_live.gen = 2;
+	/* a migration's journal, where this load makes one (migrate.c) */
+	skel->data_migrate->ctaccel_journal.abi = CTACCEL_ABI_VERSION;
+	skel->data_migrate->ctaccel_journal.unreplied_max = cfg.unreplied_max;
+	skel->data_migrate->ctaccel_journal.started_ns = migration_now_ns();
 	/* A reused map takes the pinned one's size (max-flows, unreplied-max). */
 	*err = reuse_maps(h, skel, instead, entries);
 	*err = *err ?: tracker__load(skel);

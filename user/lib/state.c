@@ -185,6 +185,7 @@ void unpin_all(struct ctaccel *h)
 			link_detach_pinned(path);
 		unlink(path);
 	}
+	migration_record_remove(h);
 	/* A daemon's instance lock, left by one that was killed. */
 	if (!ctaccel_pin_file(h, CTACCEL_PIN_DAEMON, path, sizeof(path)))
 		rmdir(path);

@@ -183,14 +183,13 @@ int ctaccel_status_read(struct ctaccel *h, struct ctaccel_status *s)
 		err = ctaccel_status_problem(
 			s, "the pinned policy is not the one in use (an update was "
 			   "interrupted)");
-	if (!err && pin_exists(h, pin_name(PIN_FLOWS_NEXT)))
+	if (!err && migration_recorded(h))
 		err = ctaccel_status_problem(
 			s,
-			"%s is pinned: a migration of the table is under way, or stopped after its "
-			"new table was pinned (then its programs go on counting every packet, and "
-			"another migration refuses until 'ctaccel unload' and 'load', which end "
-			"every flow)",
-			pin_name(PIN_FLOWS_NEXT));
+			"a migration of the table runs, or was interrupted (its record %s/%s): its "
+			"programs count every packet; 'ctaccel replace', or the daemon's start, "
+			"finishes it, every flow kept",
+			h->root, CTACCEL_PIN_MIGRATION);
 	s->sockops = pin_exists(h, pin_name(PIN_SOCKOPS));
 	s->udp_hooks = true; /* the other cgroup links: UDP's bind and connect */
 	for (i = 0; i < PIN__COUNT; i++)
