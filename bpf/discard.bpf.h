@@ -214,9 +214,11 @@ static __always_inline void fib_params(struct __sk_buff *skb, const struct pkt *
 	}
 }
 
-/* A packet to be forwarded whose TTL (hop limit) is 1 or less: the kernel
- * drops it after PRE_ROUTING, so nf_conntrack never confirms its entry. Only
- * such rare packets pay for the FIB lookup that tells forwarded from local. */
+/* A packet to be forwarded whose TTL (hop limit) is 1 or less: ip_forward
+ * drops it after PRE_ROUTING, where nf_conntrack has accounted it on a
+ * confirmed entry and moved its state, but never confirms a new entry for it
+ * (confirmation is the last hook of INPUT and POSTROUTING). Only such rare
+ * packets pay for the FIB lookup that tells forwarded from local. */
 __noinline int ttl_expires_here(struct __sk_buff *skb, struct pkt *p)
 {
 	struct bpf_fib_lookup fib = {};

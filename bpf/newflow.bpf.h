@@ -85,7 +85,10 @@ __noinline int flow_reopen(struct ctaccel_flow *f, struct pkt *p, __u64 old_clai
 	if (!quiet)
 		CTR_ATOMIC(st, quiesce_timeouts, 1);
 	flow_retire(f, &key, old, st, 0, 0, CTACCEL_GONE_reopened, now);
-	if (!quiet) {
+	/* A SYN the kernel drops after PRE_ROUTING ends the old flow as
+	 * nf_conntrack kills it, and starts none (its new entry is never
+	 * confirmed): the next round finds no entry and creates nothing. */
+	if (!quiet || p->no_create) {
 		/* a packet may still be in flight on it: not reused */
 		bpf_map_delete_elem(flows_of(p->prev), &key);
 		unreplied_release(claim);

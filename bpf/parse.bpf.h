@@ -48,6 +48,8 @@ struct pkt {
 	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
 	__u8 prev;	/* its entry is in the table a migration leaves */
 	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
+	__u8 no_create; /* the kernel drops it after PRE_ROUTING: counted on its
+			 * flow, never the start of one (discard.bpf.h) */
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 

@@ -118,6 +118,8 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 				return;
 			continue;
 		}
+		if (p->no_create)
+			return;
 		if (!csum_settle(skb, p, st))
 			return;
 		if (flow_create(skb, p, index, now, st) != -EEXIST)
@@ -220,9 +222,12 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
 	}
+	/* nf_conntrack has seen the packet at PRE_ROUTING when ip_forward
+	 * drops it: a confirmed entry is accounted and moved, a new one is
+	 * never confirmed (discard.bpf.h). */
 	if (!egress && p.ttl <= 1 && ttl_expires_here(skb, &p)) {
 		CTR_INC(st, ttl_expired);
-		return TC_ACT_UNSPEC;
+		p.no_create = 1;
 	}
 	/* nf_conntrack checks checksums at PRE_ROUTING only: what leaves
 	 * through egress was made or checked by this host. */

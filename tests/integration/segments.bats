@@ -109,6 +109,20 @@ counter() {
 	[[ $(in_ns "$G" nstat -asz IcmpOutTimeExcds | awk '/IcmpOutTimeExcds/ {print $2}') -ge 1 ]]
 }
 
+@test "a flow's packets whose TTL expires at the gateway are counted on it, as nf_conntrack does: a RST closes it, a SYN ends a closed flow and opens none (IPv4, IPv6)" {
+	for fam in 4 6; do
+		segments "$fam" ttlflow
+	done
+	same_as_conntrack
+	# the RSTs' flows, closed with the RST counted; the reopening SYNs'
+	# flows gone, and nothing in their place
+	ctaccel_g -j flow show | jq -e 'length == 2 and all(.state == "CLOSE" and .orig_packets == 2 and .reply_packets == 2)'
+	[[ $(counter ttl_expired) -eq 4 ]]
+	[[ $(counter flows_reopened) -eq 2 ]]
+	[[ $(counter flows_created) -eq 4 ]]
+	wait_until 20 counted_once
+}
+
 @test "differential: seeded random sequences in nf_conntrack's window equal it flow by flow" {
 	local seed=${CTACCEL_SEED:-20261128}
 	echo "# seed $seed (CTACCEL_SEED=N to choose)" >&3

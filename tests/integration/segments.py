@@ -26,7 +26,7 @@ from scapy.layers.l2 import Ether
 CLONE_NEWNET = 0x40000000
 ADDR = {4: ("198.18.0.2", "198.18.1.2"), 6: ("2001:db8::2", "2001:db8:1::2")}
 SPORT_BASE = {"simopen": 61000, "badsum": 61100, "othermac": 61200, "ttl": 61300,
-              "random": 62000}
+              "ttlflow": 61400, "random": 62000}
 F = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
 
 
@@ -134,6 +134,21 @@ def ttl_probe(flow, _rng):
     flow.send("C", "S", ttl=1)
 
 
+def ttl_rst(flow, _rng):
+    # the server's RST dies at the gateway (TTL 1), after nf_conntrack saw it
+    handshake(flow)
+    flow.send("S", "R", ttl=1)
+
+
+def ttl_reopen(flow, _rng):
+    # a closed flow, and a SYN for its tuple that dies at the gateway
+    handshake(flow)
+    flow.send("C", "FA")
+    flow.send("S", "FA")
+    flow.send("C", "A")
+    flow.send("C", "S", ttl=1)
+
+
 # ---- seeded random sequences, kept in nf_conntrack's window ----
 
 def rand_open(flow, rng):
@@ -204,7 +219,8 @@ def rand_flow(flow, rng):
 
 
 SCENARIOS = {"simopen": [simopen], "badsum": [badsum, badsum_syn],
-             "othermac": [othermac, othermac_syn], "ttl": [ttl, ttl_probe], "random": [rand_flow]}
+             "othermac": [othermac, othermac_syn], "ttl": [ttl, ttl_probe],
+             "ttlflow": [ttl_rst, ttl_reopen], "random": [rand_flow]}
 
 
 def main():
