@@ -50,6 +50,13 @@ segments() {
 		"$scenario" "$@"
 }
 
+# SCENARIO sent over IPv4 and IPv6, then both views equal.
+both_families() {
+	segments 4 "$1"
+	segments 6 "$1"
+	same_as_conntrack
+}
+
 # Both views, one line per flow, then the counter that says why.
 same_as_conntrack() {
 	local ours theirs
@@ -69,19 +76,13 @@ counter() {
 }
 
 @test "a SYN ignored in SYN_RECV forgets the simultaneous open (IPv4, IPv6)" {
-	for fam in 4 6; do
-		segments "$fam" simopen
-	done
-	same_as_conntrack
+	both_families simopen
 	[[ $(ctaccel_g -j flow show | jq '[.[] | select(.state == "SYN_RECV" and (.assured | not))] | length') -eq 2 ]]
 	ctaccel_g -j flow show | jq -e 'all(.expires_s <= 60)'
 }
 
 @test "bad checksums: a RST does not close, a SYN does not open (IPv4, IPv6)" {
-	for fam in 4 6; do
-		segments "$fam" badsum
-	done
-	same_as_conntrack
+	both_families badsum
 	[[ $(ctaccel_g -j flow count | jq .flows) -eq 2 ]]
 	ctaccel_g -j flow show | jq -e 'all(.state == "ESTABLISHED")'
 	# 2 RSTs per flow and the lone SYN, each family
@@ -89,19 +90,13 @@ counter() {
 }
 
 @test "frames for another host's MAC change nothing (IPv4, IPv6)" {
-	for fam in 4 6; do
-		segments "$fam" othermac
-	done
-	same_as_conntrack
+	both_families othermac
 	ctaccel_g -j flow show | jq -e 'length == 2 and all(.state == "ESTABLISHED")'
 	[[ $(counter not_for_host) -eq 6 ]]
 }
 
 @test "a SYN whose TTL expires at the gateway is not a flow (IPv4, IPv6)" {
-	for fam in 4 6; do
-		segments "$fam" ttl
-	done
-	same_as_conntrack
+	both_families ttl
 	ctaccel_g -j flow show | jq -e 'length == 2 and all(.state == "ESTABLISHED" and .orig_packets == 2)'
 	# one probe per flow and one lone probe, each family
 	[[ $(counter ttl_expired) -eq 4 ]]
@@ -110,10 +105,7 @@ counter() {
 }
 
 @test "a flow's packets whose TTL expires at the gateway are counted on it, as nf_conntrack does: a RST closes it, a SYN ends a closed flow and opens none (IPv4, IPv6)" {
-	for fam in 4 6; do
-		segments "$fam" ttlflow
-	done
-	same_as_conntrack
+	both_families ttlflow
 	# the RSTs' flows, closed with the RST counted; the reopening SYNs'
 	# flows gone, and nothing in their place
 	ctaccel_g -j flow show | jq -e 'length == 2 and all(.state == "CLOSE" and .orig_packets == 2 and .reply_packets == 2)'
