@@ -221,7 +221,7 @@ listener_mark() {
 	udp_bound 198.18.0.1 5353
 	run ctaccel_g set mark 0x2000000/0x2000000
 	echo "$output"
-	[[ $status -ne 0 && $output == *"1 UDP sockets hold the mark 0x1000000/0x1000000"* ]]
+	[[ $status -ne 0 && $output == *"1 UDP socket holds the mark 0x1000000/0x1000000"* ]]
 	[[ $(ctaccel_g -j status | jq -r .mark) == 0x01000000/0x01000000 ]]
 	[[ $(listener_mark 8082) == fwmark:0x1000000 ]]
 	in_ns "$G" nft list table inet ctaccel >"$BATS_TEST_TMPDIR/table"

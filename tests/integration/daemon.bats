@@ -296,7 +296,7 @@ for _ in range(6):
 	udp_bound 198.18.0.1 443
 	[[ $(put_config '{"settings": {"timeout-time-wait": 44, "mark": "0x2000000/0x2000000"}}') == 409 ]]
 	grep -q "not applied: Device or resource busy (the daemon's log says why)" "$BATS_TEST_TMPDIR/put.json"
-	grep -q "1 UDP sockets hold the mark 0x1000000/0x1000000" "$BATS_FILE_TMPDIR/daemon.log"
+	grep -q "1 UDP socket holds the mark 0x1000000/0x1000000" "$BATS_FILE_TMPDIR/daemon.log"
 	kill "$UDP_PID"
 	ctaccel_g -j status | jq -e '.mark == "0x01000000/0x01000000" and .timeouts.TIME_WAIT == 33'
 	# a size (a started daemon loads no program), a daemon setting: 409

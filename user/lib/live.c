@@ -308,15 +308,17 @@ static int mark_change(struct ctaccel *h, __u64 was, __u64 want)
 		err = err ?: ctaccel_sockiter_marks(it, was, 0, held, &moved);
 		if (!err && held[CTACCEL_MH_UDP]) {
 			err = -EBUSY;
+			bool one = held[CTACCEL_MH_UDP] == 1;
+
 			pr_warn(h,
-				"%llu UDP sockets hold the mark 0x%x/0x%x (bound or connected "
-				"where "
-				"a rule covers them), and a UDP socket's mark cannot be rewritten: "
-				"their datagrams would skip nf_conntrack while ctaccel has it "
-				"track "
-				"their flows. Close them first, or it takes a new load",
-				(unsigned long long)held[CTACCEL_MH_UDP], ctaccel_mark_value(was),
-				ctaccel_mark_mask(was));
+				"%llu UDP socket%s the mark 0x%x/0x%x (bound or connected where "
+				"a rule covers %s), and a UDP socket's mark cannot be rewritten: "
+				"%s datagrams would skip nf_conntrack while ctaccel has it track "
+				"%s flows. Close %s first, or it takes a new load",
+				(unsigned long long)held[CTACCEL_MH_UDP], one ? " holds" : "s hold",
+				ctaccel_mark_value(was), ctaccel_mark_mask(was),
+				one ? "it" : "them", one ? "its" : "their", one ? "its" : "their",
+				one ? "it" : "them");
 		}
 		if (err)
 			goto out;
