@@ -46,7 +46,7 @@ USER_HDRS := $(wildcard user/*/*.h)
 UNIT_TESTS := $(OUTPUT)/test_tracker $(OUTPUT)/test_lib
 TEST_TOOLS := $(OUTPUT)/tcpgen $(OUTPUT)/tcxprogs
 UPGRADE_BIN := $(OUTPUT)/upgrade/ctaccel
-# The last commit of each ABI a migration serves (user/lib/migrate.c's
+# The last commit of each ABI a migration serves (user/lib/abi.c's
 # abi_steps[]), built from this repository's history: the states
 # tests/integration/abi.bats migrates from (and the upgrade soak, from the
 # previous ABI's). An ABI bump adds its predecessor's last commit here.

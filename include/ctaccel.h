@@ -608,7 +608,7 @@ struct ctaccel_migrate_args {
 
 /*
  * A migration's journal (the move program's .data.migrate section, pinned in
- * the migration's record, user/lib/migrate.c): what a process killed mid-way
+ * the migration's record, user/lib/migrate_record.c): what a process killed mid-way
  * leaves for the one that finishes it. The loader gives it its values before
  * load; the move program is the one writer of `done`, each of its
  * once-only passes (START, STATS, DONE) setting its bit in the same run.

@@ -808,7 +808,7 @@ static void test_migration_in_place_wait_move(void **state)
 /*
  * The STATS pass adds each carried total to its slot of the counters map,
  * once, a gauge's negative part too: what a migration across ABIs brings
- * from the old counters map (user/lib/migrate.c reads it and puts each total
+ * from the old counters map (user/lib/abi.c reads it and puts each total
  * in this layout's slot). Nothing else moves.
  */
 static void test_migration_carries_counters(void **state)

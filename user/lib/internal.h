@@ -63,10 +63,20 @@ int pin_get_file(const struct ctaccel *h, const char *name);
 /* A program's id, 0 when fd is not one. */
 __u32 prog_id_of(int fd);
 bool pin_exists(const struct ctaccel *h, const char *name);
-/* A migration's record (migrate.c): left by one a process did not finish. */
+/* A migration's record (migrate_record.c): left by one a process did not
+ * finish. Made from fd[] by row; read back into fd[] (fds the caller
+ * closes). */
 bool migration_recorded(const struct ctaccel *h);
 void migration_record_remove(struct ctaccel *h);
+int record_make(struct ctaccel *h, const int *fd);
+int record_read(struct ctaccel *h, int *fd);
+int journal_read(struct ctaccel *h, int fd, struct ctaccel_migrate_journal *j);
 uint64_t migration_now_ns(void);
+/* The pinned programs' counters (abi.c): from[j], the old slot of this
+ * build's slot j; 1 for this build's layout, 0 another, or -errno. Then
+ * the old map's totals in this build's slots. */
+int stats_layout(struct ctaccel *h, int *from);
+int stats_carried(struct ctaccel *h, const int *from, __s64 *out);
 /* Every pin of a state, and the root directory if then empty. */
 void unpin_all(struct ctaccel *h);
 
@@ -114,8 +124,10 @@ int swap_sockops(struct ctaccel *h, const int *prog);
 /* A skeleton's programs and settings under the pinned names (SWAP rows). */
 int repin_swapped(struct ctaccel *h, struct tracker *skel);
 
-/* State of ABI `abi` has a declared chain of steps to this one (migrate.c). */
+/* State of ABI `abi` has a declared chain of steps to this one (abi.c). */
 bool abi_migratable(uint32_t abi);
+/* What the step from `from` to from + 1 changed (abi.c). */
+const char *abi_step_change(uint32_t from);
 /* The open state carried to this build's layout by a migration where it has
  * another (an older ABI's, opened by ctaccel_open_upgrade(); counters laid
  * out otherwise): 1, done; 0, the same layout; -errno (reported), left as

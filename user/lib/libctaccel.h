@@ -87,7 +87,7 @@ void ctaccel_unlock(struct ctaccel *h);
 /* ... and one a monitor holds: the event ring has one reader. */
 #define CTACCEL_PIN_MONITOR_LOCK "monitor"
 /* ... and one a migration of the table keeps its record in while it runs
- * (user/lib/migrate.c): left by a process killed mid-way, it is what the
+ * (user/lib/migrate_record.c): left by a process killed mid-way, it is what the
  * next migration, 'ctaccel replace' or a daemon's start, finishes. */
 #define CTACCEL_PIN_MIGRATION "migration"
 

@@ -24,7 +24,7 @@
  *                  policy trie, which policy.c swaps)
  *           TEMP   a name another part pins for a moment: policy.c's next
  *                  trie, before its rename; a migration's old table and
- *                  journal, in its record (migrate.c), where the new maps
+ *                  journal, in its record (migrate_record.c), where the new maps
  *                  wait under their own rows' names: removed with the rest
  *           CGROUP a link on the cgroup v2 root (local on, where one is
  *                  mounted): attached at load, its program swapped by a
