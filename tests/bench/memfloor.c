@@ -15,6 +15,11 @@
  * counters), and the same with 40 and 32 bytes of value, which would have
  * to give some of them up. Each no-prealloc (as ctaccel's table) and
  * preallocated. For the benchmark only (scripts/bench-read.sh).
+ *
+ * Then the price of TCP window tracking (issue 34): the state
+ * nf_conntrack's tcp_in_window() keeps in struct ip_ct_tcp that ctaccel's
+ * tracking word does not already hold (WINDOW_BYTES), on today's entry, on
+ * the compact IPv4 key, without the handshake stamps, and on the exact floor.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -35,13 +40,35 @@ struct layout {
 	__u32 value_size;
 };
 
+/*
+ * Window tracking's state, beyond what the tracking word holds (the state,
+ * the last packet's kind and side, the challenge-ACK and simultaneous-open
+ * marks): per direction the end, max end, max window and max ack (4 x 4 B)
+ * and the window scale and flags (2 B); the last packet's seq, ack and end
+ * (12 B), window (2 B), window scale and retransmission count (2 B); and the
+ * bpf_spin_lock that makes both directions' updates one at a time (4 B), as
+ * nf_conntrack's ct->lock does.
+ */
+#define WINDOW_BYTES (2 * (4 * 4 + 2) + 12 + 2 + 2 + 4)
+#define STAMP_BYTES  16 /* ctaccel_flow.syn_ns and synack_ns */
+#define EXACT_BYTES  48 /* ct, ref, both legs' packets and bytes */
+
 static const struct layout layouts[] = {
 	{"ctaccel's flow table today", sizeof(struct ctaccel_flow_key),
 	 sizeof(struct ctaccel_flow)},
-	{"IPv4 key, the fields exact accounting needs", 16, 48},
+	{"IPv4 key, the fields exact accounting needs", 16, EXACT_BYTES},
 	{"IPv4 key, 40 B of value", 16, 40},
 	{"IPv4 key, 32 B of value", 16, 32},
+	{"today + window tracking", sizeof(struct ctaccel_flow_key),
+	 sizeof(struct ctaccel_flow) + WINDOW_BYTES},
+	{"IPv4 key, today's value + window tracking", 16,
+	 sizeof(struct ctaccel_flow) + WINDOW_BYTES},
+	{"IPv4 key, window tracking, no handshake stamps", 16,
+	 sizeof(struct ctaccel_flow) + WINDOW_BYTES - STAMP_BYTES},
+	{"IPv4 key, exact fields + window tracking", 16, EXACT_BYTES + WINDOW_BYTES},
 };
+
+_Static_assert(WINDOW_BYTES % 8 == 0, "window state keeps the value 8-byte aligned");
 
 /* bytes_memlock of a map, from its fdinfo: what the kernel charges for it. */
 static long long memlock_of(int fd)
