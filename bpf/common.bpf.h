@@ -43,6 +43,7 @@
 #define CLOCK_MONOTONIC 1
 #define IPPROTO_ICMPV6	58
 
+#define IP_DF	  0x4000
 #define IP_MF	  0x2000
 #define IP_OFFSET 0x1FFF
 

@@ -214,25 +214,68 @@ static __always_inline void fib_params(struct __sk_buff *skb, const struct pkt *
 	}
 }
 
-/* A packet to be forwarded whose TTL (hop limit) is 1 or less: ip_forward
- * drops it after PRE_ROUTING, where nf_conntrack has accounted it on a
- * confirmed entry and moved its state, but never confirms a new entry for it
- * (confirmation is the last hook of INPUT and POSTROUTING). Only such rare
- * packets pay for the FIB lookup that tells forwarded from local. */
-__noinline int ttl_expires_here(struct __sk_buff *skb, struct pkt *p)
+/*
+ * What routing does to a packet after PRE_ROUTING, asked of the FIB from the
+ * device it came in on, in the kernel's order: a blackhole, unreachable or
+ * prohibit route drops it in route input (ip_error, ip6_pkt_discard); then
+ * ip_forward and ip6_forward drop it for a TTL (hop limit) of 1 or less, then
+ * for a length over the outgoing device's MTU when it may not be fragmented.
+ * nf_conntrack has seen such a packet at PRE_ROUTING: a confirmed entry is
+ * accounted and moved, a new one is never confirmed (confirmation is the
+ * last hook of INPUT and POSTROUTING).
+ */
+enum route_drop {
+	ROUTE_PASSES,	  /* forwarded, local, or not told apart (docs/datapath.md) */
+	ROUTE_UNROUTABLE, /* a blackhole, unreachable or prohibit route */
+	ROUTE_TTL,	  /* forwarded, and its TTL or hop limit expires here */
+	ROUTE_TOO_BIG,	  /* forwarded, over the MTU, and may not be fragmented */
+};
+
+__noinline int route_drop(struct __sk_buff *skb, struct pkt *p)
 {
 	struct bpf_fib_lookup fib = {};
 	long rc;
 
 	if (!skb || !p)
-		return false;
+		return ROUTE_PASSES;
 	fib_params(skb, p, &fib);
+	/* No tot_len: the helper answers with the egress device's MTU. */
 	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), 0);
-	/* Local (NOT_FWDED), or forwarding off on this device, where the
-	 * lookup cannot tell local from not: the packet is taken as local. */
-	return rc == BPF_FIB_LKUP_RET_SUCCESS || rc == BPF_FIB_LKUP_RET_NO_NEIGH ||
-	       rc == BPF_FIB_LKUP_RET_BLACKHOLE || rc == BPF_FIB_LKUP_RET_UNREACHABLE ||
-	       rc == BPF_FIB_LKUP_RET_PROHIBIT || rc == BPF_FIB_LKUP_RET_FRAG_NEEDED;
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+		return ROUTE_UNROUTABLE;
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		break;
+	default:
+		/* Local, and no route at all, both NOT_FWDED; forwarding off
+		 * on this device, FWD_DISABLED before any lookup: the packet
+		 * is taken as local. */
+		return ROUTE_PASSES;
+	}
+	if (p->ttl <= 1)
+		return ROUTE_TTL;
+	/* NO_NEIGH answers before the MTU is known. A GSO packet goes if
+	 * its segments fit, a first fragment is reassembled and fragmented
+	 * again; an MTU of 64 KiB or more does not fit mtu_result (0). */
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH || !p->df || p->frag_head || skb->gso_size ||
+	    !fib.mtu_result)
+		return ROUTE_PASSES;
+	return p->ip_len > fib.mtu_result ? ROUTE_TOO_BIG : ROUTE_PASSES;
+}
+
+/* Whether the kernel drops the packet after PRE_ROUTING, settled once and
+ * only for what arrives at an ingress: a TTL-1 packet pays for the lookup,
+ * and so does one that would start a flow. */
+static __always_inline void route_settle(struct __sk_buff *skb, struct pkt *p)
+{
+	if (p->routed || !p->ingress)
+		return;
+	p->routed = 1;
+	p->no_create = route_drop(skb, p);
 }
 
 #endif /* CTACCEL_DISCARD_BPF_H */

@@ -48,8 +48,11 @@ struct pkt {
 	__u8 udp_csum;	/* UDP: the datagram carries a checksum (0 means none) */
 	__u8 prev;	/* its entry is in the table a migration leaves */
 	__u8 frag_head; /* a first fragment, more to come (IPv4; IPv6 UDP) */
-	__u8 no_create; /* the kernel drops it after PRE_ROUTING: counted on its
-			 * flow, never the start of one (discard.bpf.h) */
+	__u8 df;	/* may not be fragmented (IPv4 DF; every IPv6 packet) */
+	__u8 routed;	/* no_create is settled (route_settle) */
+	__u8 no_create; /* enum route_drop: the kernel drops it after PRE_ROUTING,
+			 * so it is counted on its flow, never the start of one
+			 * (discard.bpf.h) */
 	__u32 key_hash; /* ctaccel_key_hash() of key */
 };
 
@@ -268,6 +271,7 @@ static __always_inline enum pkt_kind parse_ipv4(struct __sk_buff *skb, struct pk
 	if (bpf_ntohs(iph->frag_off) & IP_OFFSET)
 		return PKT_FRAGMENT;
 	p->frag_head = !!(bpf_ntohs(iph->frag_off) & IP_MF);
+	p->df = !!(bpf_ntohs(iph->frag_off) & IP_DF);
 	p->ip_len = tot;
 	p->l4_off = ETH_HLEN + ihl;
 	p->ttl = iph->ttl;
@@ -346,6 +350,7 @@ static __always_inline enum pkt_kind parse_ipv6(struct __sk_buff *skb, struct pk
 	p->ip_len = tot;
 	p->l4_off = ETH_HLEN + sizeof(*ip6) + skip;
 	p->ttl = ip6->hop_limit;
+	p->df = 1; /* routers never fragment IPv6 */
 	p->key.family = AF_INET6;
 	__builtin_memcpy(saddr, &ip6->saddr, 16);
 	__builtin_memcpy(daddr, &ip6->daddr, 16);

@@ -75,6 +75,16 @@ static __always_inline bool csum_early(struct __sk_buff *skb, struct pkt *p,
 	return true;
 }
 
+/* A flow the kernel's routing would not let start: counted by why (a TTL
+ * that expires is counted for every packet, in handle()). */
+static __always_inline void route_refused(const struct pkt *p, struct ctaccel_stats *st)
+{
+	if (p->no_create == ROUTE_UNROUTABLE)
+		CTR_INC(st, unroutable);
+	else if (p->no_create == ROUTE_TOO_BIG)
+		CTR_INC(st, too_big);
+}
+
 static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct ctaccel_stats *st)
 {
 	/* UDP has no flags: its datagrams take the class no TCP segment can. */
@@ -107,6 +117,9 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 				return;
 			}
 			if ((ret & 0xff) == FLOW_REOPEN) {
+				/* a reopening SYN that routing drops ends the old
+				 * flow and starts none (flow_reopen) */
+				route_settle(skb, p);
 				/* the old state and the new flow's claim in one word */
 				ret = ret >> 8 & 0xff;
 				ret |= (long)unreplied_take(st, &p->key) << 8;
@@ -118,10 +131,15 @@ static __always_inline void track(struct __sk_buff *skb, struct pkt *p, struct c
 				return;
 			continue;
 		}
-		if (p->no_create)
+		if (!p->no_create) {
+			if (!csum_settle(skb, p, st))
+				return;
+			route_settle(skb, p);
+		}
+		if (p->no_create) {
+			route_refused(p, st);
 			return;
-		if (!csum_settle(skb, p, st))
-			return;
+		}
 		if (flow_create(skb, p, index, now, st) != -EEXIST)
 			return;
 		CTR_INC(st, insert_races);
@@ -222,17 +240,19 @@ static __always_inline int handle(struct __sk_buff *skb, bool egress)
 		CTR_INC(st, invalid);
 		return TC_ACT_UNSPEC;
 	}
-	/* nf_conntrack has seen the packet at PRE_ROUTING when ip_forward
-	 * drops it: a confirmed entry is accounted and moved, a new one is
-	 * never confirmed (discard.bpf.h). */
-	if (!egress && p.ttl <= 1 && ttl_expires_here(skb, &p)) {
-		CTR_INC(st, ttl_expired);
-		p.no_create = 1;
-	}
 	/* nf_conntrack checks checksums at PRE_ROUTING only: what leaves
 	 * through egress was made or checked by this host. */
 	p.csum = egress ? CSUM_GOOD : CSUM_UNKNOWN;
 	p.ingress = !egress;
+	/* nf_conntrack has seen the packet at PRE_ROUTING when ip_forward
+	 * drops it: a confirmed entry is accounted and moved, a new one is
+	 * never confirmed (discard.bpf.h). Counted for every such packet;
+	 * the other drops only for packets that would start a flow. */
+	if (p.ttl <= 1) {
+		route_settle(skb, &p);
+		if (p.no_create == ROUTE_TTL)
+			CTR_INC(st, ttl_expired);
+	}
 	track(skb, &p, st);
 mark:
 	/* tc ingress runs before netfilter's prerouting hook, where the raw

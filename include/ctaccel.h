@@ -279,7 +279,12 @@ static inline int ctaccel_ct_expired(__u64 ct, __u64 now)
 	X(migrate_conflicts,                                                                       \
 	  "entries of the old table a migration ended (removed, in deleted_*): the new table "     \
 	  "already held their tuple, or had no room")                                              \
-	X(migrate_waits, "packets that waited for their entry to reach the new table")
+	X(migrate_waits, "packets that waited for their entry to reach the new table")             \
+	X(unroutable,                                                                              \
+	  "flows not started: routing drops their first packet (blackhole, unreachable, "          \
+	  "prohibit route)")                                                                       \
+	X(too_big, "flows not started: their first packet is over the outgoing MTU and may not "   \
+		   "be fragmented (IPv4 DF, IPv6)")
 
 /* clang-format off */
 enum ctaccel_counter {

@@ -24,10 +24,28 @@ setup_file() {
 		"$(in_ns "$G" cat /sys/class/net/vgs/address)"
 	)
 	export MACS_LINE="${MACS[*]}"
+	# the route scenario's server addresses (segments.py SERVER_HOST)
+	local h
+	for h in 3 4 5; do
+		in_ns "$S" ip addr add "198.18.1.$h/24" dev vs
+		in_ns "$S" ip addr add "2001:db8:1::$h/64" dev vs nodad
+	done
+	VGS_MTU=$(in_ns "$G" cat /sys/class/net/vgs/mtu)
+	export VGS_MTU
 }
 
 teardown_file() {
 	topo_down
+}
+
+# The gateway's routes and MTU as they were, whatever a test left.
+teardown() {
+	local h
+	for h in 3 4 5; do
+		in_ns "$G" ip route del "198.18.1.$h/32" 2>/dev/null || true
+		in_ns "$G" ip -6 route del "2001:db8:1::$h/128" 2>/dev/null || true
+	done
+	in_ns "$G" ip link set vgs mtu "$VGS_MTU"
 }
 
 setup() {
@@ -46,8 +64,8 @@ segments() {
 	local family=$1 scenario=$2
 	shift 2
 	# shellcheck disable=SC2086
-	/usr/bin/python3 "$ROOT/tests/integration/segments.py" "$C" "$S" $MACS_LINE "$family" \
-		"$scenario" "$@"
+	SEGMENTS_GW=$G /usr/bin/python3 "$ROOT/tests/integration/segments.py" "$C" "$S" $MACS_LINE \
+		"$family" "$scenario" "$@"
 }
 
 # SCENARIO sent over IPv4 and IPv6, then both views equal.
@@ -113,6 +131,35 @@ counter() {
 	[[ $(counter flows_reopened) -eq 2 ]]
 	[[ $(counter flows_created) -eq 4 ]]
 	wait_until 20 counted_once
+}
+
+@test "a route that drops a flow's packet after PRE_ROUTING counts it on the flow, and a SYN it drops starts none: blackhole, unreachable, prohibit (IPv4, IPv6)" {
+	segments 4 route
+	segments 6 route
+	# one SYN per route kind, each family (waited for, then both views
+	# shown and checked)
+	wait_until 100 '[[ $(counter unroutable) -eq 6 ]]' || true
+	same_as_conntrack
+	# each established flow with its dropped segment counted, and nothing
+	# for the SYNs
+	ctaccel_g -j flow show | jq -e 'length == 6 and all(.state == "ESTABLISHED" and .orig_packets == 3 and .reply_packets == 1)'
+	[[ $(counter unroutable) -eq 6 ]]
+	[[ $(counter flows_created) -eq 6 ]]
+}
+
+@test "over the MTU where it may not be fragmented: a flow's segment counts on it, a SYN starts no flow; an IPv4 SYN without DF is fragmented and does (IPv4, IPv6)" {
+	in_ns "$G" ip link set vgs mtu 1280
+	segments 4 mtu
+	segments 6 mtu
+	# the SYN with DF, each family, and IPv6's SYN that asked for no DF
+	wait_until 100 '[[ $(counter too_big) -eq 3 ]]' || true
+	same_as_conntrack
+	ctaccel_g -j flow show | jq -e '[.[] | select(.state == "ESTABLISHED" and .orig_packets == 3)] | length == 2'
+	ctaccel_g -j flow show | jq -e 'length == 3 and ([.[] | select(.state == "SYN_SENT")] | length == 1)'
+	[[ $(counter too_big) -eq 3 ]]
+	# the client heard why: ICMP fragmentation needed, ICMPv6 packet too big
+	[[ $(in_ns "$G" nstat -asz IcmpOutDestUnreachs | awk '/IcmpOutDestUnreachs/ {print $2}') -ge 1 ]]
+	[[ $(in_ns "$G" nstat -asz Icmp6OutPktTooBigs | awk '/Icmp6OutPktTooBigs/ {print $2}') -ge 1 ]]
 }
 
 @test "differential: seeded random sequences in nf_conntrack's window equal it flow by flow" {

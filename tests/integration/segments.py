@@ -11,11 +11,15 @@ side's own, so nf_conntrack's window tracking accepts every segment and never
 decides the outcome.
 
 usage: segments.py CNS SNS CMAC GCMAC SMAC GSMAC FAMILY SCENARIO [SEED FLOWS]
+
+The route scenario changes the gateway's routes (namespace SEGMENTS_GW); the
+test removes them.
 """
 import ctypes
 import os
 import random
 import socket
+import subprocess
 import sys
 import time
 
@@ -26,7 +30,9 @@ from scapy.layers.l2 import Ether
 CLONE_NEWNET = 0x40000000
 ADDR = {4: ("198.18.0.2", "198.18.1.2"), 6: ("2001:db8::2", "2001:db8:1::2")}
 SPORT_BASE = {"simopen": 61000, "badsum": 61100, "othermac": 61200, "ttl": 61300,
-              "ttlflow": 61400, "random": 62000}
+              "ttlflow": 61400, "route": 61600, "mtu": 61700, "random": 62000}
+# the server's further addresses (the test adds them): one per route kind
+SERVER_HOST = {4: "198.18.1.%d", 6: "2001:db8:1::%d"}
 F = {"F": 0x01, "S": 0x02, "R": 0x04, "P": 0x08, "A": 0x10}
 
 
@@ -50,8 +56,14 @@ class Flow:
         self.isn = dict(self.next)
         self.sent_syn = {"C": False, "S": False}
         self.frames = 0
+        self.addr = ADDR[family]
 
-    def send(self, side, flags, data=0, bad_csum=False, ttl=64, mac=None, ack=None, seq=None):
+    def to_host(self, host):
+        """The server's side of the flow is its address number `host`."""
+        self.addr = (ADDR[self.family][0], SERVER_HOST[self.family] % host)
+
+    def send(self, side, flags, data=0, bad_csum=False, ttl=64, mac=None, ack=None, seq=None,
+             df=False):
         """A segment from `side` with the given flags; seq and ack follow the sides."""
         peer = "S" if side == "C" else "C"
         bits = sum(F[c] for c in flags)
@@ -59,13 +71,13 @@ class Flow:
             seq = self.isn[side] if bits & F["S"] else self.next[side]
         if ack is None:
             ack = self.next[peer] if bits & F["A"] else 0
-        src, dst = ADDR[self.family] if side == "C" else reversed(ADDR[self.family])
+        src, dst = self.addr if side == "C" else reversed(self.addr)
         sport, dport = (self.cport, 9) if side == "C" else (9, self.cport)
         tcp = TCP(sport=sport, dport=dport, flags=bits, seq=seq % (1 << 32),
                   ack=ack % (1 << 32), window=65535)
         if bad_csum:
             tcp.chksum = 0xdead
-        ip = IP(src=src, dst=dst, ttl=ttl) if self.family == 4 else \
+        ip = IP(src=src, dst=dst, ttl=ttl, flags="DF" if df else 0) if self.family == 4 else \
             IPv6(src=src, dst=dst, hlim=ttl)
         sock, smac, gmac = self.net[side]
         frame = Ether(src=smac, dst=mac or gmac) / ip / tcp / (b"x" * data)
@@ -149,6 +161,58 @@ def ttl_reopen(flow, _rng):
     flow.send("C", "S", ttl=1)
 
 
+def gateway(*args):
+    """A command in the gateway's namespace; its output."""
+    return subprocess.run(["ip", "netns", "exec", os.environ["SEGMENTS_GW"], *args],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def gateway_established(flow):
+    """Wait (10 s at most) until the gateway's nf_conntrack has the flow
+    ESTABLISHED: every segment before it has passed the gateway."""
+    for _ in range(500):
+        if "ESTABLISHED" in gateway("conntrack", "-L", "-f", f"ipv{flow.family}", "-p", "tcp",
+                                    "--sport", str(flow.cport)):
+            return
+        time.sleep(0.02)
+    sys.exit(f"segments: flow {flow.cport} never ESTABLISHED at the gateway")
+
+
+def route_drop(kind, host):
+    """An established flow to the server's address `host`, then a `kind`
+    route for that address at the gateway: the flow's next segment dies in
+    route input after PRE_ROUTING, and so does a new flow's SYN."""
+    def scenario(flow, rng):
+        flow.to_host(host)
+        handshake(flow)
+        gateway_established(flow)
+        plen = 32 if flow.family == 4 else 128
+        gateway("ip", "route", "add", kind, f"{flow.addr[1]}/{plen}")
+        flow.send("C", "PA", data=100)
+        new = Flow(flow.net, flow.family, flow.cport + 50, rng)
+        new.to_host(host)
+        new.send("C", "S")
+        flow.frames += new.frames
+    return scenario
+
+
+# The gateway's server-side device has an MTU of 1280 (the test sets it):
+# 1300 bytes of payload are over it, in IPv4 and in IPv6.
+def mtu_flow(flow, _rng):
+    handshake(flow)
+    flow.send("C", "PA", data=1300, df=True)
+
+
+def mtu_syn(flow, _rng):
+    flow.send("C", "S", data=1300, df=True)
+
+
+def mtu_syn_fragmented(flow, _rng):
+    # without DF the gateway fragments an IPv4 SYN and forwards it; IPv6
+    # is never fragmented on the way
+    flow.send("C", "S", data=1300)
+
+
 # ---- seeded random sequences, kept in nf_conntrack's window ----
 
 def rand_open(flow, rng):
@@ -220,7 +284,10 @@ def rand_flow(flow, rng):
 
 SCENARIOS = {"simopen": [simopen], "badsum": [badsum, badsum_syn],
              "othermac": [othermac, othermac_syn], "ttl": [ttl, ttl_probe],
-             "ttlflow": [ttl_rst, ttl_reopen], "random": [rand_flow]}
+             "ttlflow": [ttl_rst, ttl_reopen],
+             "route": [route_drop("blackhole", 3), route_drop("unreachable", 4),
+                       route_drop("prohibit", 5)],
+             "mtu": [mtu_flow, mtu_syn, mtu_syn_fragmented], "random": [rand_flow]}
 
 
 def main():
