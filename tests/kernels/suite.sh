@@ -17,6 +17,9 @@
 #   prometheus.bats  the daemon's metrics, checked by promtool and Prometheus
 #   kernel.bats      the paths this kernel got, as status and /metrics say
 #                    (CTACCEL_EXPECT_PATHS, from run.sh), and 6.1's paths exact
+#   segments.bats    routing's drops after PRE_ROUTING start no flow, as
+#                    nf_conntrack's (the FIB helper's answers, the MTU it
+#                    returns, are this kernel's)
 set -u
 cd "$(dirname "$0")/../.."
 # Counts that take longer to make under emulation than they live are
@@ -33,6 +36,7 @@ suite=(
 	upgrade
 	"migrate:^max-flows grows"
 	prometheus
+	"segments:^(a.route.that.drops|over.the.MTU)"
 )
 if [[ -n ${CTACCEL_KERNEL_SUITE:-} ]]; then
 	read -r -a suite <<<"$CTACCEL_KERNEL_SUITE"
